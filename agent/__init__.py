@@ -1,0 +1,1 @@
+"""The policy, the encoder zoo, and what trains, evaluates and renders agents."""

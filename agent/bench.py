@@ -1,0 +1,22 @@
+"""`perceiver-sc2 bench WHICH`: dispatch to the named throughput benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# benchmark name -> module exposing `add_arguments(parser)` and `run(args)`
+BENCHMARKS = {
+    "engine": "envs.engine.throughput",
+    "encoders": "agent.encoder_bench",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("which", choices=sorted(BENCHMARKS), help="which benchmark to run")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+
+
+def run(args: argparse.Namespace) -> int:
+    return importlib.import_module(BENCHMARKS[args.which]).run(args)

@@ -1,0 +1,91 @@
+"""The per-unit action space: one flat categorical of joint (verb, target) choices per own unit.
+
+Layout of the A choices of one unit (DESIGN.md "Per-unit action space"):
+
+    [no_op] [stop] [move to entity j, j < N] [attack entity j, j < N]
+    [move to cell c, c < G] [attack-move to cell c, c < G]
+
+where N is the number of entity slots and G = grid_size**2 cells over the map's playable area
+(row-major from the lowest world x and y). The env, `translate` and the policy heads all read this one
+layout, so adding a verb (harvest, build) is one more `Verb` and one more segment here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Target(enum.Enum):
+    NONE = "none"
+    ENTITY = "entity"
+    POINT = "point"
+
+
+class Verb(enum.IntEnum):
+    NO_OP = 0  # keep the current order
+    STOP = 1
+    MOVE_ENTITY = 2
+    ATTACK_ENTITY = 3
+    MOVE_POINT = 4
+    ATTACK_POINT = 5
+
+
+VERB_TARGET = {
+    Verb.NO_OP: Target.NONE,
+    Verb.STOP: Target.NONE,
+    Verb.MOVE_ENTITY: Target.ENTITY,
+    Verb.ATTACK_ENTITY: Target.ENTITY,
+    Verb.MOVE_POINT: Target.POINT,
+    Verb.ATTACK_POINT: Target.POINT,
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A contiguous run of actions sharing one verb: actions start .. start+size-1."""
+
+    verb: Verb
+    target: Target
+    start: int
+    size: int
+
+
+@dataclass(frozen=True)
+class ActionLayout:
+    max_entities: int
+    grid_size: int
+
+    @property
+    def num_cells(self) -> int:
+        return self.grid_size * self.grid_size
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        sizes = {Target.NONE: 1, Target.ENTITY: self.max_entities, Target.POINT: self.num_cells}
+        out, start = [], 0
+        for verb in Verb:
+            size = sizes[VERB_TARGET[verb]]
+            out.append(Segment(verb, VERB_TARGET[verb], start, size))
+            start += size
+        return tuple(out)
+
+    @property
+    def num_actions(self) -> int:
+        last = self.segments[-1]
+        return last.start + last.size
+
+    def segment(self, verb: Verb) -> Segment:
+        return self.segments[int(verb)]
+
+    def encode(self, verb: Verb, target: int = 0) -> int:
+        seg = self.segment(verb)
+        if not 0 <= target < seg.size:
+            raise ValueError(f"target {target} out of range for {verb.name} (size {seg.size})")
+        return seg.start + target
+
+    def decode(self, action: int) -> tuple[Verb, int]:
+        for seg in self.segments:
+            if seg.start <= action < seg.start + seg.size:
+                return seg.verb, action - seg.start
+        raise ValueError(f"action {action} out of range 0..{self.num_actions - 1}")

@@ -1,0 +1,135 @@
+"""pysc2's raw interface schema, without importing pysc2.
+
+The engine emits these columns and accepts these commands; `featurize` and `translate` read and write
+them for both backends. Values follow pysc2 4.0.0 (`lib/features.py`, `lib/actions.py`, `lib/units.py`);
+a test checks them against pysc2 when it is importable.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+
+class FeatureUnit(enum.IntEnum):
+    """Columns of `obs["raw_units"]`, in pysc2's order (pysc2.lib.features.FeatureUnit)."""
+
+    unit_type = 0
+    alliance = 1
+    health = 2
+    shield = 3
+    energy = 4
+    cargo_space_taken = 5
+    build_progress = 6
+    health_ratio = 7
+    shield_ratio = 8
+    energy_ratio = 9
+    display_type = 10
+    owner = 11
+    x = 12
+    y = 13
+    facing = 14
+    radius = 15
+    cloak = 16
+    is_selected = 17
+    is_blip = 18
+    is_powered = 19
+    mineral_contents = 20
+    vespene_contents = 21
+    cargo_space_max = 22
+    assigned_harvesters = 23
+    ideal_harvesters = 24
+    weapon_cooldown = 25
+    order_length = 26
+    order_id_0 = 27
+    order_id_1 = 28
+    tag = 29
+    hallucination = 30
+    buff_id_0 = 31
+    buff_id_1 = 32
+    addon_unit_type = 33
+    active = 34
+    is_on_screen = 35
+    order_progress_0 = 36
+    order_progress_1 = 37
+    order_id_2 = 38
+    order_id_3 = 39
+    is_in_cargo = 40
+    buff_duration_remain = 41
+    buff_duration_max = 42
+    attack_upgrade_level = 43
+    armor_upgrade_level = 44
+    shield_upgrade_level = 45
+
+
+NUM_UNIT_COLUMNS = len(FeatureUnit)  # 46
+
+
+class Alliance(enum.IntEnum):
+    """pysc2.lib.features.PlayerRelative for raw units."""
+
+    self = 1
+    ally = 2
+    neutral = 3
+    enemy = 4
+
+
+class Player(enum.IntEnum):
+    """Columns of `obs["player"]` (pysc2.lib.features.Player)."""
+
+    player_id = 0
+    minerals = 1
+    vespene = 2
+    food_used = 3
+    food_cap = 4
+    food_army = 5
+    food_workers = 6
+    idle_worker_count = 7
+    army_count = 8
+    warp_gate_count = 9
+    larva_count = 10
+
+
+NUM_PLAYER_COLUMNS = len(Player)  # 11
+NUM_SCORE_COLUMNS = 13  # pysc2.lib.features.ScoreCumulative; column 0 is the map's score
+
+
+class RawFunction(enum.IntEnum):
+    """Ids of pysc2.lib.actions.RAW_FUNCTIONS used here (REFERENCE.md section 5)."""
+
+    no_op = 0
+    Smart_pt = 1
+    Attack_pt = 2
+    Attack_unit = 3
+    Smart_unit = 12
+    Move_pt = 13
+    Move_unit = 14
+    HoldPosition_quick = 17
+    Stop_quick = 101
+    Harvest_Gather_unit = 102
+    Harvest_Return_quick = 103
+
+
+POINT_FUNCTIONS = frozenset({RawFunction.Smart_pt, RawFunction.Attack_pt, RawFunction.Move_pt})
+UNIT_FUNCTIONS = frozenset(
+    {RawFunction.Attack_unit, RawFunction.Smart_unit, RawFunction.Move_unit, RawFunction.Harvest_Gather_unit}
+)
+QUICK_FUNCTIONS = frozenset(
+    {RawFunction.HoldPosition_quick, RawFunction.Stop_quick, RawFunction.Harvest_Return_quick}
+)
+
+
+class RawCommand(NamedTuple):
+    """One raw action in pysc2's form: `RAW_FUNCTIONS[function](queued, unit_tags, target)`.
+
+    `target` is a unit tag for *_unit functions, an (x, y) point in pysc2's raw pixel space (y flipped,
+    raw_resolution 64 on a 64x64 map) for *_pt functions, and None otherwise.
+    """
+
+    function: int
+    queued: bool = False
+    unit_tags: tuple[int, ...] = ()
+    target: int | tuple[float, float] | None = None
+
+
+MAX_SELECTED_UNITS = 30  # pysc2 AgentInterfaceFormat default
