@@ -1,4 +1,4 @@
-"""`perceiver-sc2 bench WHICH`: dispatch to the named throughput benchmark."""
+"""`perceiver-sc2 bench WHICH`: dispatch to the named benchmark (engine, env, encoders)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import importlib
 # benchmark name -> module exposing `add_arguments(parser)` and `run(args)`
 BENCHMARKS = {
     "engine": "envs.engine.throughput",
+    "env": "envs.env_throughput",
     "encoders": "agent.encoder_bench",
 }
 

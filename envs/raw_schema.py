@@ -8,7 +8,10 @@ a test checks them against pysc2 when it is importable.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import numpy as np
 
 
 class FeatureUnit(enum.IntEnum):
@@ -110,6 +113,21 @@ class RawFunction(enum.IntEnum):
     Harvest_Return_quick = 103
 
 
+# General ability ids behind those functions (the `ability_id` of each RAW_FUNCTIONS entry); raw units
+# report orders by ability id in order_id_0..3.
+ABILITY_OF_FUNCTION = {
+    RawFunction.Smart_pt: 1,
+    RawFunction.Smart_unit: 1,
+    RawFunction.Attack_pt: 3674,
+    RawFunction.Attack_unit: 3674,
+    RawFunction.Move_pt: 3794,
+    RawFunction.Move_unit: 3794,
+    RawFunction.HoldPosition_quick: 3793,
+    RawFunction.Stop_quick: 3665,
+    RawFunction.Harvest_Gather_unit: 3666,
+    RawFunction.Harvest_Return_quick: 3667,
+}
+
 POINT_FUNCTIONS = frozenset({RawFunction.Smart_pt, RawFunction.Attack_pt, RawFunction.Move_pt})
 UNIT_FUNCTIONS = frozenset(
     {RawFunction.Attack_unit, RawFunction.Smart_unit, RawFunction.Move_unit, RawFunction.Harvest_Gather_unit}
@@ -133,3 +151,23 @@ class RawCommand(NamedTuple):
 
 
 MAX_SELECTED_UNITS = 30  # pysc2 AgentInterfaceFormat default
+
+
+@dataclass
+class RawObs:
+    """One player's raw observation, identical in form for every backend.
+
+    `raw_units` rows are the visible units; `positions` and `radii` hold the same rows' exact world
+    values where the backend knows them (the engine does; pysc2 gives pixel-rounded values).
+    """
+
+    raw_units: np.ndarray  # int64 [n, 46], FeatureUnit columns
+    positions: np.ndarray  # float64 [n, 2], world (x, y), y up
+    radii: np.ndarray  # float64 [n]
+    player: np.ndarray  # int64 [11], Player columns
+    game_loop: int
+    score_cumulative: np.ndarray  # int64 [13]; column 0 is the map's score
+    reward: float = 0.0  # score change since the previous observation; 0 on reset
+    done: bool = False  # the episode ended (timer, all own units dead, win or loss)
+    outcome: int = 0  # 1 win, -1 loss, 0 undecided or a map without wins
+    action_results: list[tuple[int, str]] = field(default_factory=list)  # rejected commands: (index, why)

@@ -1,0 +1,132 @@
+"""The gymnasium entity env over the engine: API conformance, masks, the vector env's equivalence."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the ids)
+from agent.scripted import RandomAgent
+from envs.entity_env import MAP_DEFAULTS, EntityEnv
+
+MAPS = list(MAP_DEFAULTS)
+
+
+@pytest.mark.parametrize("map_name", MAPS)
+def test_check_env_passes(map_name):
+    env = gym.make(f"perceiver_sc2/{map_name}-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+class RecordingBackend:
+    """Wraps a backend and keeps every command list that reaches it."""
+
+    def __init__(self, backend):
+        self.backend, self.sent = backend, []
+
+    def reset(self, seed=None):
+        return self.backend.reset(seed=seed)
+
+    def step(self, commands):
+        self.sent.append(list(commands))
+        return self.backend.step(commands)
+
+
+@pytest.mark.parametrize("map_name", MAPS)
+def test_every_allowed_action_is_accepted(map_name):
+    env = EntityEnv(map_name)
+    obs, _ = env.reset(seed=3)
+    agent = RandomAgent(env.entity_spec, seed=3)
+    rejected = steps = 0
+    for _ in range(150):
+        obs, _, terminated, _, info = env.step(agent.act(obs))
+        rejected += info["rejected_commands"] + info["illegal_actions"]
+        steps += 1
+        if terminated:
+            obs, _ = env.reset()
+    assert rejected == 0, f"{rejected} legal actions were refused in {steps} steps on {map_name}"
+
+
+def test_masked_actions_never_reach_the_backend():
+    env = EntityEnv("DefeatRoaches")
+    obs, _ = env.reset(seed=1)
+    env._backend = RecordingBackend(env._backend)
+    rng = np.random.default_rng(0)
+    forbidden = 0
+    for _ in range(40):
+        mask = obs["action_mask"]
+        # Pick, for every unit, an action the mask forbids (when it has one).
+        actions = np.array([rng.choice(np.flatnonzero(row == 0)) if (row == 0).any() else 0 for row in mask])
+        forbidden += int(sum((row == 0).any() for row in mask))
+        obs, _, terminated, _, info = env.step(actions)
+        assert info["illegal_actions"] == sum((row == 0).any() for row in mask)
+        assert terminated is False
+    assert forbidden > 0
+    assert all(sent == [] for sent in env._backend.sent)
+
+
+def _drive_single(map_name, seed, episodes, **kwargs):
+    env = EntityEnv(map_name, **kwargs)
+    agent = RandomAgent(env.entity_spec, seed=seed)
+    obs, _ = env.reset(seed=seed)
+    out = []
+    for _ in range(episodes):
+        first, ret, length, done = obs, 0.0, 0, False
+        while not done:
+            obs, reward, done, _, _ = env.step(agent.act(obs))
+            ret += reward
+            length += 1
+        out.append((first, ret, length))
+        obs, _ = env.reset()
+    return out
+
+
+def _drive_vector(map_name, seed, num_games, episodes, **kwargs):
+    vec = gym.make_vec(f"perceiver_sc2/{map_name}-v0", num_envs=num_games,
+                       vectorization_mode="vector_entry_point", **kwargs)
+    spec = vec.unwrapped.entity_spec
+    agents = [RandomAgent(spec, seed=seed + i) for i in range(num_games)]
+    obs, _ = vec.reset(seed=seed)
+    games = [{"done": [], "first": {k: v[i] for k, v in obs.items()}, "ret": 0.0, "len": 0}
+             for i in range(num_games)]
+    needs_reset = np.zeros(num_games, dtype=bool)
+    while min(len(g["done"]) for g in games) < episodes:
+        actions = np.stack([
+            np.zeros(spec.max_units, np.int64) if needs_reset[i]
+            else agents[i].act({k: v[i] for k, v in obs.items()})
+            for i in range(num_games)
+        ])
+        obs, rewards, terminated, truncated, _ = vec.step(actions)
+        for i, g in enumerate(games):
+            if needs_reset[i]:  # NEXT_STEP autoreset: this step returned the reset observation
+                assert rewards[i] == 0 and not terminated[i]
+                g.update(first={k: v[i] for k, v in obs.items()}, ret=0.0, len=0)
+                continue
+            g["ret"] += rewards[i]
+            g["len"] += 1
+            if terminated[i]:
+                g["done"].append((g["first"], g["ret"], g["len"]))
+        needs_reset = terminated | truncated
+    vec.close()
+    return [g["done"][:episodes] for g in games]
+
+
+@pytest.mark.parametrize("map_name", ["DefeatRoaches", "MoveToBeacon"])
+def test_vector_env_matches_single_env_game_by_game(map_name):
+    seed, num_games, episodes = 40, 3, 2
+    vector = _drive_vector(map_name, seed, num_games, episodes)
+    for i in range(num_games):
+        single = _drive_single(map_name, seed + i, episodes)
+        for (v_first, v_ret, v_len), (s_first, s_ret, s_len) in zip(vector[i], single, strict=True):
+            assert v_len == s_len and v_ret == pytest.approx(s_ret)
+            for key in s_first:
+                np.testing.assert_array_equal(v_first[key], s_first[key], err_msg=key)
+
+
+def test_same_seed_same_episode_different_seed_different_map():
+    a = EntityEnv("DefeatRoaches").reset(seed=5)[0]
+    b = EntityEnv("DefeatRoaches").reset(seed=5)[0]
+    c = EntityEnv("DefeatRoaches").reset(seed=6)[0]
+    np.testing.assert_array_equal(a["entities"], b["entities"])
+    assert not np.array_equal(a["entities"], c["entities"])

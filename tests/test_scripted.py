@@ -1,0 +1,58 @@
+"""Scripted agents through the entity env, and the evaluate command."""
+
+import json
+
+import pytest
+
+from agent.cli import main
+from agent.evaluate import evaluate, mean_ci
+from envs.entity_env import MAP_DEFAULTS
+
+
+def test_mean_ci_by_hand():
+    # mean 2, sample sd 1, n 4: half-width t(0.975, 3) * 1 / 2 = 3.182446 / 2
+    mean, low, high = mean_ci([1.0, 2.0, 2.0, 3.0])
+    assert mean == 2.0
+    sd = (2 / 3) ** 0.5
+    assert high - mean == pytest.approx(3.182446 * sd / 2, rel=1e-5)
+    assert mean - low == pytest.approx(high - mean)
+
+
+def test_scripted_move_to_beacon_scores_like_pysc2_players():
+    s = evaluate("scripted", "MoveToBeacon", episodes=30, seed=0, progress=False)
+    assert 22 <= s["mean"] <= 32, s["mean"]  # pysc2 paper: human 26, GrandMaster 28
+
+
+@pytest.mark.parametrize("map_name", list(MAP_DEFAULTS))
+def test_scripted_beats_random_with_separate_intervals(map_name):
+    episodes = 12
+    scripted = evaluate("scripted", map_name, episodes=episodes, seed=100, progress=False)
+    random = evaluate("random", map_name, episodes=episodes, seed=100, progress=False)
+    assert scripted["ci_low"] > random["ci_high"], (scripted["mean"], random["mean"])
+
+
+def test_evaluate_cli_writes_json(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code = main(["evaluate", "--agent", "scripted", "--map", "3m", "--episodes", "4", "--seed", "7",
+                 "--json", str(out)])
+    assert code == 0
+    summary = json.loads(out.read_text())
+    assert summary["episodes"] == 4 and len(summary["scores"]) == 4
+    assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"]
+    assert 0.0 <= summary["win_rate"] <= 1.0
+    assert "3m scripted: mean" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--agent", "scripted", "--map", "NoSuchMap"], "unknown map 'NoSuchMap'"),
+    (["--agent", "nobody", "--map", "3m"], "unknown agent 'nobody'"),
+    (["--agent", "random", "--map", "3m", "--enemy-bot", "rush"], "unknown enemy bot 'rush'"),
+    (["--agent", "random", "--map", "3m", "--backend", "sc3"], "unknown backend 'sc3'"),
+    (["--agent", "random", "--map", "3m", "--episodes", "0"], "--episodes must be at least 1"),
+])
+def test_evaluate_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    if "--episodes" not in argv:
+        argv = [*argv, "--episodes", "1"]
+    assert main(["evaluate", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
