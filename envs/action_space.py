@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 
 
 class Target(enum.Enum):
@@ -60,7 +63,7 @@ class ActionLayout:
     def num_cells(self) -> int:
         return self.grid_size * self.grid_size
 
-    @property
+    @cached_property
     def segments(self) -> tuple[Segment, ...]:
         sizes = {Target.NONE: 1, Target.ENTITY: self.max_entities, Target.POINT: self.num_cells}
         out, start = [], 0
@@ -70,7 +73,7 @@ class ActionLayout:
             start += size
         return tuple(out)
 
-    @property
+    @cached_property
     def num_actions(self) -> int:
         last = self.segments[-1]
         return last.start + last.size
@@ -85,7 +88,16 @@ class ActionLayout:
         return seg.start + target
 
     def decode(self, action: int) -> tuple[Verb, int]:
-        for seg in self.segments:
-            if seg.start <= action < seg.start + seg.size:
-                return seg.verb, action - seg.start
-        raise ValueError(f"action {action} out of range 0..{self.num_actions - 1}")
+        if not 0 <= action < self.num_actions:
+            raise ValueError(f"action {action} out of range 0..{self.num_actions - 1}")
+        return Verb(int(self.verb_of_action[action])), int(self.target_of_action[action])
+
+    @cached_property
+    def verb_of_action(self) -> np.ndarray:
+        """[A] the verb of every action."""
+        return np.concatenate([np.full(seg.size, int(seg.verb)) for seg in self.segments])
+
+    @cached_property
+    def target_of_action(self) -> np.ndarray:
+        """[A] the target index (entity slot or cell; 0 for verbs without target) of every action."""
+        return np.concatenate([np.arange(seg.size) for seg in self.segments])

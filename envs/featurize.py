@@ -8,12 +8,13 @@ the own units first, then neutrals nearest first. What does not fit is dropped a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from envs.action_space import ActionLayout, Verb
-from envs.raw_schema import ABILITY_OF_FUNCTION, Alliance, RawFunction, RawObs
-from envs.raw_schema import FeatureUnit as FU
+from envs.entity_kernels import featurize_batch
+from envs.raw_schema import ABILITY_OF_FUNCTION, RawFunction, RawObs
 
 # pysc2 unit-type ids given their own embedding row (lib/units.py; REFERENCE.md section 4). Index 0 is
 # the padding slot and the last index the "other" bucket for any id not listed, so new units never
@@ -42,6 +43,7 @@ OTHER_UNIT_TYPE = NUM_UNIT_TYPES - 1
 _TYPE_INDEX = np.full(4096, OTHER_UNIT_TYPE, dtype=np.int64)
 _TYPE_INDEX[list(KNOWN_UNIT_TYPES)] = np.arange(1, len(KNOWN_UNIT_TYPES) + 1)
 
+# Column order is the one entity_kernels.featurize_batch writes.
 ENTITY_FEATURES = (
     "is_own",  # alliance self or ally
     "is_enemy",
@@ -64,7 +66,7 @@ NUM_ENTITY_FEATURES = len(ENTITY_FEATURES)
 
 FEATURE_BOUND = 8.0  # features are clipped to [-8, 8]; all are O(1) by construction
 
-SCALAR_FEATURES = (
+SCALAR_FEATURES = (  # order as written by entity_kernels.featurize_batch
     "time_fraction",  # game loop / the map's time limit
     "own_units",  # own unit count / U
     "enemy_units",  # visible enemy count / N
@@ -72,8 +74,6 @@ SCALAR_FEATURES = (
 )
 NUM_SCALAR_FEATURES = len(SCALAR_FEATURES)
 
-_MOVE_ABILITIES = np.array([ABILITY_OF_FUNCTION[f] for f in (RawFunction.Move_pt, RawFunction.Smart_pt)])
-_ATTACK_ABILITY = ABILITY_OF_FUNCTION[RawFunction.Attack_pt]
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,20 @@ class EntitySpec:
         if self.grid_size < 1:
             raise ValueError(f"grid_size must be >= 1, got {self.grid_size}")
 
-    @property
+    @cached_property
     def layout(self) -> ActionLayout:
         return ActionLayout(max_entities=self.max_entities, grid_size=self.grid_size)
+
+    @cached_property
+    def kernel_params(self) -> tuple[np.ndarray, np.ndarray]:
+        """The constants `entity_kernels.featurize_batch` reads, packed once per spec."""
+        layout = self.layout
+        starts = [layout.segment(v).start for v in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.MOVE_POINT)]
+        orders = (RawFunction.Attack_pt, RawFunction.Move_pt, RawFunction.Smart_pt)
+        abilities = [ABILITY_OF_FUNCTION[f] for f in orders]
+        ints = [self.max_units, *starts, layout.num_actions, *abilities]
+        floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND]
+        return np.array(ints, np.int64), np.array(floats, np.float64)
 
     def cell_centres(self) -> np.ndarray:
         """World (x, y) of every point-target cell, row-major from the lowest x and y: [G, 2]."""
@@ -116,115 +127,33 @@ class SlotTags:
     num_dropped: int
 
 
-def _order_rows(raw: RawObs, spec: EntitySpec) -> tuple[np.ndarray, np.ndarray, int]:
-    """Row indices of raw_units for unit slots [U] (-1 = padding) and the other slots, and the drop count."""
-    units = raw.raw_units
-    alliance = units[:, FU.alliance]
-    own = np.flatnonzero((alliance == Alliance.self) | (alliance == Alliance.ally))
-    own = own[np.argsort(units[own, FU.tag], kind="stable")]
-    pos = raw.positions
-    anchor = pos[own] if len(own) else np.array([spec.map_size], dtype=np.float64) / 2.0
-
-    def nearest_first(rows: np.ndarray) -> np.ndarray:
-        if len(rows) < 2:
-            return rows
-        d = np.min(np.linalg.norm(pos[rows, None, :] - anchor[None, :, :], axis=-1), axis=1)
-        return rows[np.argsort(d, kind="stable")]
-
-    enemies = nearest_first(np.flatnonzero(alliance == Alliance.enemy))
-    neutrals = nearest_first(np.flatnonzero(alliance == Alliance.neutral))
-    U, N = spec.max_units, spec.max_entities
-    unit_rows = np.full(U, -1, dtype=np.int64)
-    unit_rows[: min(U, len(own))] = own[:U]
-    rest = np.concatenate([own[U:], enemies, neutrals])
-    kept = rest[: N - U]
-    return unit_rows, kept, len(rest) - len(kept)
-
-
 def featurize(raw: RawObs, spec: EntitySpec) -> tuple[dict[str, np.ndarray], SlotTags]:
     """Entity observation (the gymnasium Dict of `entity_env`) and the slot-to-tag bookkeeping."""
-    U, N = spec.max_units, spec.max_entities
-    unit_rows, other_rows, dropped = _order_rows(raw, spec)
-    rows = np.concatenate([unit_rows, other_rows])
-    slots = np.flatnonzero(rows >= 0)
-    rows = rows[slots]
-    units = raw.raw_units[rows]
-    pos = raw.positions[rows]
-    alliance = units[:, FU.alliance]
-    own = (alliance == Alliance.self) | (alliance == Alliance.ally)
+    n = len(raw.raw_units)
+    obs = empty_observation(spec, batch=1)
+    tags = np.zeros((1, spec.max_entities), np.int64)
+    dropped = np.zeros(1, np.int64)
+    featurize_into(spec, raw.raw_units.reshape(1, n, -1), raw.positions.reshape(1, n, 2),
+                   raw.radii.reshape(1, n), np.array([n]), np.array([raw.game_loop]), obs, tags, dropped)
+    return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(dropped[0]))
 
-    centroid = pos[own].mean(axis=0) if own.any() else np.array(spec.map_size) / 2.0
-    half = np.array(spec.map_size, dtype=np.float64) / 2.0
-    order = units[:, FU.order_id_0]
-    feats = np.stack(
-        [
-            own,
-            alliance == Alliance.enemy,
-            alliance == Alliance.neutral,
-            units[:, FU.health_ratio] / 255.0,
-            units[:, FU.shield_ratio] / 255.0,
-            units[:, FU.health] / 100.0,
-            units[:, FU.shield] / 100.0,
-            (pos[:, 0] - half[0]) / half[0],
-            (pos[:, 1] - half[1]) / half[1],
-            (pos[:, 0] - centroid[0]) / 16.0,
-            (pos[:, 1] - centroid[1]) / 16.0,
-            raw.radii[rows],
-            units[:, FU.weapon_cooldown] / 32.0,
-            units[:, FU.order_length] > 0,
-            np.isin(order, _MOVE_ABILITIES) & (units[:, FU.order_length] > 0),
-            (order == _ATTACK_ABILITY) & (units[:, FU.order_length] > 0),
-        ],
-        axis=1,
-    )
 
-    entities = np.zeros((N, NUM_ENTITY_FEATURES), dtype=np.float32)
-    entities[slots] = np.clip(feats, -FEATURE_BOUND, FEATURE_BOUND)
-    unit_type = np.zeros(N, dtype=np.int64)
-    unit_type[slots] = _TYPE_INDEX[np.clip(units[:, FU.unit_type], 0, len(_TYPE_INDEX) - 1)]
-    entity_mask = np.zeros(N, dtype=np.int8)
-    entity_mask[slots] = 1
-    is_enemy = np.zeros(N, dtype=np.int8)
-    is_enemy[slots] = alliance == Alliance.enemy
-    tags = np.zeros(N, dtype=np.int64)
-    tags[slots] = units[:, FU.tag]
-
-    num_enemies = int(np.count_nonzero(raw.raw_units[:, FU.alliance] == Alliance.enemy))
-    scalars = np.array(
-        [
-            min(raw.game_loop / spec.time_limit_loops, 1.0),
-            np.count_nonzero(unit_rows >= 0) / U,
-            num_enemies / N,
-            dropped / N,
-        ],
-        dtype=np.float32,
-    ).clip(0.0, FEATURE_BOUND)
-    obs = {
-        "entities": entities,
-        "unit_type": unit_type,
-        "entity_mask": entity_mask,
-        "scalars": scalars,
-        "action_mask": action_mask(entity_mask[:U].astype(bool), entity_mask, is_enemy, spec.layout),
+def empty_observation(spec: EntitySpec, batch: int) -> dict[str, np.ndarray]:
+    """Zeroed observation arrays for `batch` games, in the dtypes of the observation space."""
+    N, U, A = spec.max_entities, spec.max_units, spec.layout.num_actions
+    return {
+        "entities": np.zeros((batch, N, NUM_ENTITY_FEATURES), np.float32),
+        "unit_type": np.zeros((batch, N), np.int64),
+        "entity_mask": np.zeros((batch, N), np.int8),
+        "scalars": np.zeros((batch, NUM_SCALAR_FEATURES), np.float32),
+        "action_mask": np.zeros((batch, U, A), np.int8),
     }
-    return obs, SlotTags(tags=tags, num_dropped=dropped)
 
 
-def action_mask(unit_present: np.ndarray, entity_mask: np.ndarray, is_enemy: np.ndarray,
-                layout: ActionLayout) -> np.ndarray:
-    """[U, A] legality: absent units may only no-op; present units may stop, move to any other entity,
-    attack visible enemies, and move or attack-move to any cell."""
-    U = len(unit_present)
-    row = np.zeros(layout.num_actions, dtype=np.int8)
-    for seg in layout.segments:
-        span = slice(seg.start, seg.start + seg.size)
-        if seg.verb == Verb.MOVE_ENTITY:
-            row[span] = entity_mask
-        elif seg.verb == Verb.ATTACK_ENTITY:
-            row[span] = is_enemy
-        else:
-            row[span] = 1
-    mask = np.where(unit_present[:, None], row[None, :], 0).astype(np.int8)
-    move = layout.segment(Verb.MOVE_ENTITY).start
-    mask[np.arange(U), move + np.arange(U)] = 0  # a unit cannot move to itself
-    mask[:, 0] = 1  # no-op is always legal
-    return mask
+def featurize_into(spec: EntitySpec, units, positions, radii, counts, loops, obs: dict[str, np.ndarray],
+                   tags: np.ndarray, dropped: np.ndarray) -> None:
+    """Batched featurize: games' raw rows [B, M, ...] (first counts[b] rows valid) into `obs` [B, ...]."""
+    int_params, float_params = spec.kernel_params
+    featurize_batch(units, positions, radii, counts, loops, int_params, float_params, _TYPE_INDEX,
+                    obs["entities"], obs["unit_type"], obs["entity_mask"], obs["scalars"], obs["action_mask"],
+                    tags, dropped)

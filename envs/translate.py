@@ -1,7 +1,8 @@
 """Per-unit actions -> raw commands in pysc2's RAW_FUNCTIONS form, for every backend.
 
 Units that chose the same (verb, target) share one command; a command carries at most
-`max_selected_units` tags. Actions the mask forbids become no-ops here, so they never reach a backend.
+`max_selected_units` tags. Actions the mask forbids are dropped here (and counted), so they never
+reach a backend.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.action_space import Verb
+from envs.entity_kernels import group_actions
 from envs.featurize import EntitySpec, SlotTags
 from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
 
@@ -28,38 +30,54 @@ def world_to_raw(xy: np.ndarray, spec: EntitySpec) -> np.ndarray:
     return np.stack([xy[..., 0] * res / w, (h - xy[..., 1]) * res / h], axis=-1)
 
 
+class GroupedCommands:
+    """Commands of a batch of games as flat arrays: command k belongs to game[k], is action[k] of the
+    layout, and carries the unit tags tags[start[k] : start[k] + count[k]]."""
+
+    def __init__(self, game, action, start, count, tags, illegal):
+        self.game, self.action, self.start, self.count, self.tags = game, action, start, count, tags
+        self.illegal = illegal  # [B] actions dropped as illegal
+
+
 class Translator:
-    """Holds what is fixed per spec (the layout and the cells' raw coordinates)."""
+    """Holds what is fixed per spec: the layout, each action's raw function and target."""
 
     def __init__(self, spec: EntitySpec, max_selected_units: int = MAX_SELECTED_UNITS):
         self.spec = spec
         self.layout = spec.layout
         self.max_selected_units = max_selected_units
-        self._cell_points = [tuple(p) for p in world_to_raw(spec.cell_centres(), spec).tolist()]
+        verbs = self.layout.verb_of_action
+        self.function_of_action = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
+        self.target_of_action = self.layout.target_of_action
+        self.is_entity_target = np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY])
+        self.is_point_target = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
+        self.cell_points = world_to_raw(spec.cell_centres(), spec)  # [G, 2] raw pixel points
+        # The same tables as Python lists, for the per-command loop of the single-game path.
+        self._function = self.function_of_action.tolist()
+        self._target = self.target_of_action.tolist()
+        self._kind = ["entity" if e else "point" if p else None
+                      for e, p in zip(self.is_entity_target, self.is_point_target, strict=True)]
+        self._points = [tuple(p) for p in self.cell_points.tolist()]
+
+    def group(self, actions: np.ndarray, action_mask: np.ndarray, slot_tags: np.ndarray,
+              active: np.ndarray) -> GroupedCommands:
+        """Batched: actions [B, U], masks [B, U, A], slot tags [B, N], active [B] -> grouped commands."""
+        B, U = actions.shape
+        out = np.empty((5, B * U), np.int64)  # game, action, start, count, tags
+        k, illegal = group_actions(np.ascontiguousarray(actions, np.int64), action_mask, slot_tags,
+                                   active, self.max_selected_units, *out)
+        return GroupedCommands(out[0, :k], out[1, :k], out[2, :k], out[3, :k], out[4], illegal)
 
     def __call__(self, actions: np.ndarray, action_mask: np.ndarray, slots: SlotTags,
                  ) -> tuple[list[RawCommand], int]:
-        """Raw commands for `actions` [U], and how many actions were illegal (and so dropped)."""
-        actions = np.asarray(actions, dtype=np.int64)
-        U = len(actions)
-        in_range = (actions >= 0) & (actions < self.layout.num_actions)
-        safe = np.where(in_range, actions, 0)
-        legal = in_range & (action_mask[np.arange(U), safe] == 1)
-        chosen = np.where(legal, safe, 0)
-        commands: list[RawCommand] = []
-        for action in np.unique(chosen[chosen > 0]).tolist():
-            verb, target = self.layout.decode(action)
-            tags = tuple(slots.tags[:U][chosen == action].tolist())
-            commands.extend(self._commands(verb, target, tags, slots))
-        return commands, int(U - np.count_nonzero(legal))
-
-    def _commands(self, verb: Verb, target: int, tags: tuple[int, ...], slots: SlotTags) -> list[RawCommand]:
-        function = _FUNCTION_OF_VERB[verb]
-        if verb in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY):
-            arg = int(slots.tags[target])
-        elif verb in (Verb.MOVE_POINT, Verb.ATTACK_POINT):
-            arg = self._cell_points[target]
-        else:
-            arg = None
-        k = self.max_selected_units
-        return [RawCommand(int(function), False, tags[i : i + k], arg) for i in range(0, len(tags), k)]
+        """One game: raw commands for `actions` [U], and how many actions were illegal (and so dropped)."""
+        g = self.group(np.asarray(actions).reshape(1, -1), action_mask[None], slots.tags[None],
+                       np.ones(1, np.bool_))
+        unit_tags = g.tags[: int(g.count.sum())].tolist()
+        slot_tags = slots.tags.tolist()
+        commands = []
+        for a, s, c in zip(g.action.tolist(), g.start.tolist(), g.count.tolist(), strict=True):
+            kind, target = self._kind[a], self._target[a]
+            arg = slot_tags[target] if kind == "entity" else self._points[target] if kind == "point" else None
+            commands.append(RawCommand(self._function[a], False, tuple(unit_tags[s : s + c]), arg))
+        return commands, int(g.illegal[0])

@@ -2,7 +2,8 @@
 
 Autoreset is gymnasium's NEXT_STEP mode (what RLlib assumes): the step after a game ends returns that
 game's reset observation with reward 0, and its action is ignored. Game i seeded s plays exactly like
-`EntityEnv` seeded s, episode after episode.
+`EntityEnv` seeded s, episode after episode: both run the same featurize and translate kernels, here
+over all games at once and without building a Python object per command.
 
     vec = gymnasium.make_vec("perceiver_sc2/DefeatRoaches-v0", num_envs=64,
                              vectorization_mode="vector_entry_point")
@@ -14,15 +15,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from envs.entity_env import (
-    action_space,
-    entity_spec,
-    observation_space,
-    step_info,
-)
+from envs.entity_env import action_space, entity_spec, observation_space
 from envs.errors import UserError
-from envs.featurize import featurize
-from envs.raw_schema import RawObs
+from envs.featurize import empty_observation, featurize_into
 from envs.translate import Translator
 
 
@@ -48,11 +43,11 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._translate = Translator(self.entity_spec)
-        self._engine_args = dict(step_mul=step_mul, **({} if enemy_bot is None else {"enemy_bot": enemy_bot}))
+        self._engine_args = dict(step_mul=step_mul, enemy_bot=enemy_bot)
         self._engine = None
-        self._obs = {k: np.zeros(s.shape, s.dtype) for k, s in self.observation_space.spaces.items()}
-        self._slots = [None] * self.num_envs
-        self._masks = [None] * self.num_envs
+        self._obs = empty_observation(self.entity_spec, self.num_envs)
+        self._tags = np.zeros((self.num_envs, self.entity_spec.max_entities), np.int64)
+        self._dropped = np.zeros(self.num_envs, np.int64)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
@@ -68,56 +63,63 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         if self._engine is None:
             self._engine = BatchedEngine(self.map_name, num_games=self.num_envs,
                                          seeds=[int(s) for s in seeds], **self._engine_args)
-            raws = self._engine.reset()
-        else:
-            raws = [self._engine.reset_game(i, seed=None if seeds is None else int(seeds[i]))
-                    for i in range(self.num_envs)]
+        self._engine.reset(None if seeds is None else [int(s) for s in seeds])
         self._needs_reset[:] = False
-        infos = [self._observe(i, raw, 0) for i, raw in enumerate(raws)]
-        return self._batched_obs(), self._batch_infos(infos)
+        state = self._observe()
+        none = np.zeros(self.num_envs, np.int64)
+        return self._copy_obs(), self._infos(state, none, none)
 
     def step(self, actions):
         if self._engine is None:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
-        commands, illegal = [], np.zeros(self.num_envs, dtype=np.int64)
-        for i in range(self.num_envs):
-            if self._needs_reset[i]:
-                commands.append([])
-                continue
-            cmds, illegal[i] = self._translate(actions[i], self._masks[i], self._slots[i])
-            commands.append(cmds)
-        raws = self._engine.step(commands, active=~self._needs_reset)
-        rewards = np.zeros(self.num_envs, dtype=np.float32)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        infos = []
-        for i, raw in enumerate(raws):
-            if self._needs_reset[i]:
-                raw = self._engine.reset_game(i)
-            else:
-                rewards[i] = raw.reward
-                terminated[i] = raw.done
-            infos.append(self._observe(i, raw, int(illegal[i])))
+        active = ~self._needs_reset
+        commands = self._translate.group(np.asarray(actions), self._obs["action_mask"], self._tags, active)
+        results = self._engine.step_grouped(*self._command_arrays(commands), active=active)
+        rejected = np.bincount(commands.game[results != 0], minlength=self.num_envs)
+        for i in np.flatnonzero(self._needs_reset).tolist():
+            self._engine.reset_game(i)
+        state = self._observe()
+        rewards = np.where(active, state.reward, 0.0).astype(np.float32)
+        terminated = active & state.done
         self._needs_reset = terminated.copy()
         truncated = np.zeros(self.num_envs, dtype=bool)
-        return self._batched_obs(), rewards, terminated, truncated, self._batch_infos(infos)
+        infos = self._infos(state, commands.illegal, rejected)
+        return self._copy_obs(), rewards, terminated, truncated, infos
 
-    def _observe(self, i: int, raw: RawObs, illegal: int) -> dict:
-        obs, slots = featurize(raw, self.entity_spec)
-        for key, value in obs.items():
-            self._obs[key][i] = value
-        self._slots[i] = slots
-        self._masks[i] = self._obs["action_mask"][i]
-        return step_info(raw, slots.num_dropped, illegal)
+    def _command_arrays(self, c):
+        """Grouped layout actions -> the engine's batched raw-command arrays."""
+        t = self._translate
+        target = t.target_of_action[c.action]
+        N, G = self._tags.shape[1], len(t.cell_points)
+        target_tag = np.where(t.is_entity_target[c.action], self._tags[c.game, np.minimum(target, N - 1)], 0)
+        point = np.where(t.is_point_target[c.action][:, None], t.cell_points[np.minimum(target, G - 1)], 0.0)
+        queued = np.zeros(len(c.action), np.int64)
+        return (c.game, t.function_of_action[c.action], queued, c.start, c.count, c.tags, target_tag,
+                point[:, 0].copy(), point[:, 1].copy())
 
-    def _batched_obs(self) -> dict:
+    def _observe(self):
+        state = self._engine.arrays()
+        featurize_into(self.entity_spec, state.units, state.positions, state.radii, state.counts,
+                       state.game_loop, self._obs, self._tags, self._dropped)
+        return state
+
+    def _copy_obs(self) -> dict:
         return {k: v.copy() for k, v in self._obs.items()}
 
-    def _batch_infos(self, infos: list[dict]) -> dict:
-        out = {}
-        for i, info in enumerate(infos):
-            out = self._add_info(out, info, i)
-        return out
+    def _infos(self, state, illegal: np.ndarray, rejected: np.ndarray) -> dict:
+        """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""
+        every = np.ones(self.num_envs, dtype=bool)
+        infos = {
+            "score": state.score.astype(np.float64), "_score": every,
+            "dropped": self._dropped.copy(), "_dropped": every,
+            "illegal_actions": np.asarray(illegal, np.int64), "_illegal_actions": every,
+            "rejected_commands": rejected, "_rejected_commands": every,
+        }
+        decided = state.done & (state.outcome != 0)
+        if decided.any():
+            infos["won"] = state.outcome == 1
+            infos["_won"] = decided
+        return infos
 
     def close_extras(self, **kwargs):
         self._engine = None
