@@ -14,7 +14,7 @@ import numpy as np
 
 from envs.action_space import ActionLayout, Verb
 from envs.entity_kernels import featurize_batch
-from envs.raw_schema import ABILITY_OF_FUNCTION, RawFunction, RawObs
+from envs.raw_schema import ABILITY_OF_FUNCTION, NUM_UNIT_COLUMNS, RawFunction, RawObs
 
 # pysc2 unit-type ids given their own embedding row (lib/units.py; REFERENCE.md section 4). Index 0 is
 # the padding slot and the last index the "other" bucket for any id not listed, so new units never
@@ -133,7 +133,7 @@ def featurize(raw: RawObs, spec: EntitySpec) -> tuple[dict[str, np.ndarray], Slo
     obs = empty_observation(spec, batch=1)
     tags = np.zeros((1, spec.max_entities), np.int64)
     dropped = np.zeros(1, np.int64)
-    featurize_into(spec, raw.raw_units.reshape(1, n, -1), raw.positions.reshape(1, n, 2),
+    featurize_into(spec, raw.raw_units.reshape(1, n, NUM_UNIT_COLUMNS), raw.positions.reshape(1, n, 2),
                    raw.radii.reshape(1, n), np.array([n]), np.array([raw.game_loop]), obs, tags, dropped)
     return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(dropped[0]))
 

@@ -130,3 +130,20 @@ def test_same_seed_same_episode_different_seed_different_map():
     c = EntityEnv("DefeatRoaches").reset(seed=6)[0]
     np.testing.assert_array_equal(a["entities"], b["entities"])
     assert not np.array_equal(a["entities"], c["entities"])
+
+
+def test_padding_leaves_real_entities_unchanged_in_a_real_game():
+    small, large = EntityEnv("DefeatRoaches", max_entities=32), EntityEnv("DefeatRoaches", max_entities=128)
+    obs_s, _ = small.reset(seed=9)
+    obs_l, _ = large.reset(seed=9)
+    agent = RandomAgent(small.entity_spec, seed=9)
+    for _ in range(60):
+        real = obs_s["entity_mask"] == 1
+        np.testing.assert_array_equal(obs_s["entities"][real], obs_l["entities"][:32][real])
+        np.testing.assert_array_equal(obs_s["unit_type"], obs_l["unit_type"][:32])
+        assert obs_l["entity_mask"][32:].sum() == 0
+        action = agent.act(obs_s)
+        # Same units in the same slots: re-encode each (verb, target) in the larger layout.
+        action_l = [large.layout.encode(*small.layout.decode(int(a))) for a in action]
+        obs_s, *_ = small.step(action)
+        obs_l, *_ = large.step(np.array(action_l))

@@ -130,3 +130,9 @@ def test_tags_follow_units_recreated_with_new_tags():
     action = s.layout.encode(Verb.ATTACK_ENTITY, 4)
     commands, _ = translate(np.array([action, action, 0, 0]), second["action_mask"], slots)
     assert commands == [(RawFunction.Attack_unit, False, (800, 801), 950)]
+
+
+def test_no_units_at_all():
+    obs, slots = featurize(raw_obs([]), spec())
+    assert obs["entity_mask"].sum() == 0 and slots.num_dropped == 0
+    assert obs["action_mask"][:, 0].all() and obs["action_mask"][:, 1:].sum() == 0
