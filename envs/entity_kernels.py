@@ -83,11 +83,11 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
                     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
     """Write the entity observation of every game b into the [B, ...] output arrays.
 
-    int_params: U, seg_move, seg_attack, seg_points, num_actions, attack ability, move ability, smart
-    ability; float_params: map width, map height, time limit in loops, feature bound."""
+    int_params: U, seg_move, seg_attack, seg_points, num_actions, and the order ids (raw function ids)
+    of attack, move and smart; float_params: map width, map height, time limit in loops, feature bound."""
     U, seg_move, seg_attack, seg_points, num_actions = int_params[0], int_params[1], int_params[2], \
         int_params[3], int_params[4]
-    attack_ability, move_ability, smart_ability = int_params[5], int_params[6], int_params[7]
+    attack_order, move_order, smart_order = int_params[5], int_params[6], int_params[7]
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
     B = counts.shape[0]
     N = entities.shape[1]
@@ -141,8 +141,8 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             f[11] = radii[b, r]
             f[12] = u[r, FU.weapon_cooldown] / 32.0
             f[13] = busy
-            f[14] = busy and (order == move_ability or order == smart_ability)
-            f[15] = busy and order == attack_ability
+            f[14] = busy and (order == move_order or order == smart_order)
+            f[15] = busy and order == attack_order
             for c in range(f.shape[0]):
                 f[c] = min(max(f[c], -bound), bound)
             t = u[r, FU.unit_type]

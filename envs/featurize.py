@@ -14,7 +14,7 @@ import numpy as np
 
 from envs.action_space import ActionLayout, Verb
 from envs.entity_kernels import featurize_batch
-from envs.raw_schema import ABILITY_OF_FUNCTION, NUM_UNIT_COLUMNS, RawFunction, RawObs
+from envs.raw_schema import NUM_UNIT_COLUMNS, RawFunction, RawObs
 
 # pysc2 unit-type ids given their own embedding row (lib/units.py; REFERENCE.md section 4). Index 0 is
 # the padding slot and the last index the "other" bucket for any id not listed, so new units never
@@ -103,9 +103,9 @@ class EntitySpec:
         """The constants `entity_kernels.featurize_batch` reads, packed once per spec."""
         layout = self.layout
         starts = [layout.segment(v).start for v in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.MOVE_POINT)]
+        # raw units report orders by raw function id (pysc2 features.raw_order)
         orders = (RawFunction.Attack_pt, RawFunction.Move_pt, RawFunction.Smart_pt)
-        abilities = [ABILITY_OF_FUNCTION[f] for f in orders]
-        ints = [self.max_units, *starts, layout.num_actions, *abilities]
+        ints = [self.max_units, *starts, layout.num_actions, *(int(f) for f in orders)]
         floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND]
         return np.array(ints, np.int64), np.array(floats, np.float64)
 

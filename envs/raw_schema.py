@@ -98,7 +98,8 @@ NUM_SCORE_COLUMNS = 13  # pysc2.lib.features.ScoreCumulative; column 0 is the ma
 
 
 class RawFunction(enum.IntEnum):
-    """Ids of pysc2.lib.actions.RAW_FUNCTIONS used here (REFERENCE.md section 5)."""
+    """Ids of pysc2.lib.actions.RAW_FUNCTIONS used here (REFERENCE.md section 5). Raw units report their
+    orders (order_id_0..3) by these ids too (pysc2 maps each order's ability to its raw function)."""
 
     no_op = 0
     Smart_pt = 1
@@ -112,21 +113,6 @@ class RawFunction(enum.IntEnum):
     Harvest_Gather_unit = 102
     Harvest_Return_quick = 103
 
-
-# General ability ids behind those functions (the `ability_id` of each RAW_FUNCTIONS entry); raw units
-# report orders by ability id in order_id_0..3.
-ABILITY_OF_FUNCTION = {
-    RawFunction.Smart_pt: 1,
-    RawFunction.Smart_unit: 1,
-    RawFunction.Attack_pt: 3674,
-    RawFunction.Attack_unit: 3674,
-    RawFunction.Move_pt: 3794,
-    RawFunction.Move_unit: 3794,
-    RawFunction.HoldPosition_quick: 3793,
-    RawFunction.Stop_quick: 3665,
-    RawFunction.Harvest_Gather_unit: 3666,
-    RawFunction.Harvest_Return_quick: 3667,
-}
 
 POINT_FUNCTIONS = frozenset({RawFunction.Smart_pt, RawFunction.Attack_pt, RawFunction.Move_pt})
 UNIT_FUNCTIONS = frozenset(

@@ -147,3 +147,24 @@ def test_padding_leaves_real_entities_unchanged_in_a_real_game():
         action_l = [large.layout.encode(*small.layout.decode(int(a))) for a in action]
         obs_s, *_ = small.step(action)
         obs_l, *_ = large.step(np.array(action_l))
+
+
+def test_order_features_follow_the_units_orders():
+    from envs.action_space import Verb
+    from envs.featurize import ENTITY_FEATURES
+
+    col = {name: i for i, name in enumerate(ENTITY_FEATURES)}
+    env = EntityEnv("DefeatRoaches")
+    obs, _ = env.reset(seed=2)
+    units = np.flatnonzero(obs["entity_mask"][: env.entity_spec.max_units])
+    assert obs["entities"][units, col["has_order"]].sum() == 0
+    roach = int(np.flatnonzero(obs["entities"][:, col["is_enemy"]] > 0)[0])
+    attack = np.zeros(env.entity_spec.max_units, np.int64)
+    attack[units] = env.layout.encode(Verb.ATTACK_ENTITY, roach)
+    obs, *_ = env.step(attack)
+    assert (obs["entities"][units, col["order_attack"]] == 1).all()
+    move = np.zeros_like(attack)
+    move[units] = env.layout.encode(Verb.MOVE_POINT, 0)
+    obs, *_ = env.step(move)
+    assert (obs["entities"][units, col["order_move"]] == 1).all()
+    assert (obs["entities"][units, col["order_attack"]] == 0).all()

@@ -1,0 +1,331 @@
+"""Public Python API of the engine: `BatchedEngine` (B games stepped in one kernel call) and `Engine`.
+
+Observations are `EngineObs` (a `RawObs`) whose arrays are VIEWS into the batch's buffers: they stay
+valid until the next `step`, `reset` or `reset_game` of the same engine. Call `obs.copy()` to keep one.
+
+Commands apply at the start of a step, in list order, before the enemy bot and the `step_mul` loops.
+A malformed or invalid command is rejected as a whole (even if only one of its tags is bad; pysc2's game
+would obey the valid tags) and reported in the next observation's `action_results` as
+(command index, reason); the game carries on. Default enemy bot: the map's (`idle` for the minigames,
+`attack_nearest` for 3m and 2s3z).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from envs.engine import layout as L
+from envs.engine.kernel import reset_kernel, step_kernel
+from envs.engine.maps import MapSpec, map_spec
+from envs.engine.rng import seed_state
+from envs.engine.units import build_tables
+from envs.errors import UserError
+from envs.raw_schema import (
+    MAX_SELECTED_UNITS,
+    NUM_PLAYER_COLUMNS,
+    NUM_SCORE_COLUMNS,
+    NUM_UNIT_COLUMNS,
+    RawFunction,
+    RawObs,
+)
+
+ENEMY_BOTS: tuple[str, ...] = ("idle", "attack_nearest", "focus_fire")
+_BOT_CODE = {"idle": L.BOT_IDLE, "attack_nearest": L.BOT_ATTACK_NEAREST, "focus_fire": L.BOT_FOCUS_FIRE}
+
+# RawFunction id -> (kernel code, argument kind)
+_FUNCS = {
+    int(RawFunction.no_op): (L.C_NOOP, "none"),
+    int(RawFunction.Move_pt): (L.C_MOVE_PT, "pt"),
+    int(RawFunction.Move_unit): (L.C_MOVE_UNIT, "unit"),
+    int(RawFunction.Attack_pt): (L.C_ATTACK_PT, "pt"),
+    int(RawFunction.Attack_unit): (L.C_ATTACK_UNIT, "unit"),
+    int(RawFunction.Smart_pt): (L.C_SMART_PT, "pt"),
+    int(RawFunction.Smart_unit): (L.C_SMART_UNIT, "unit"),
+    int(RawFunction.Stop_quick): (L.C_STOP, "quick"),
+    int(RawFunction.HoldPosition_quick): (L.C_HOLD, "quick"),
+}
+
+# RawFunction id -> kernel code (-1 = unsupported), for the array fast path
+_CODE_OF_FUNCTION = np.full(max(_FUNCS) + 1, -1, np.int64)
+for _fn, (_code, _kind) in _FUNCS.items():
+    _CODE_OF_FUNCTION[_fn] = _code
+
+REASONS = {
+    L.R_BAD_TAG: "unknown or dead unit tag",
+    L.R_NOT_OWN: "unit tag is not the agent's unit",
+    L.R_BAD_TARGET_TAG: "unknown or dead target tag",
+    L.R_TARGET_HIDDEN: "target is not visible",
+    L.R_OFF_MAP: "target point is off the map",
+    L.R_OUTSIDE_PLAYABLE: "target point is outside the playable area",
+    L.R_NOT_ENEMY: "attack target is not an enemy",
+    L.R_NO_WEAPON: "unit has no weapon",
+    L.R_QUEUE_FULL: f"order queue full ({L.MAX_ORDERS})",
+    L.R_GAME_OVER: "the episode is over; reset first",
+    L.R_CANNOT_MOVE: "unit cannot move",
+}
+_TAG_REASONS = {L.R_BAD_TAG, L.R_NOT_OWN, L.R_BAD_TARGET_TAG, L.R_TARGET_HIDDEN, L.R_NOT_ENEMY, L.R_NO_WEAPON,
+                L.R_QUEUE_FULL, L.R_CANNOT_MOVE}
+
+_TABLES = build_tables()
+
+
+@dataclass
+class EngineObs(RawObs):
+    """A RawObs whose arrays may be views into engine buffers; `copy()` detaches it."""
+
+    def copy(self) -> EngineObs:
+        return EngineObs(self.raw_units.copy(), self.positions.copy(), self.radii.copy(), self.player.copy(),
+                         self.game_loop, self.score_cumulative.copy(), self.reward, self.done, self.outcome,
+                         list(self.action_results))
+
+
+def _parse(cmd) -> tuple[int, bool, list[int], int, float, float]:
+    """Python-side argument checks. Returns (kernel code, queued, tags, target tag, px, py); raises
+    ValueError with the reason for a malformed command."""
+    try:
+        fn, queued, tags, target = cmd
+    except (TypeError, ValueError):
+        raise ValueError("not a RawCommand (function, queued, unit_tags, target)") from None
+    try:
+        code, kind = _FUNCS[operator.index(fn)]
+    except (TypeError, KeyError):
+        raise ValueError(f"unknown or unsupported function id {fn!r}") from None
+    if code == L.C_NOOP:
+        return code, False, [], 0, 0.0, 0.0
+    try:
+        tag_list = [operator.index(t) for t in tags]
+    except TypeError:
+        raise ValueError("unit_tags must be a sequence of integer tags") from None
+    if not tag_list:
+        raise ValueError("no unit tags")
+    if len(tag_list) > MAX_SELECTED_UNITS:
+        raise ValueError(f"{len(tag_list)} unit tags > max_selected_units {MAX_SELECTED_UNITS}")
+    ttag, px, py = 0, 0.0, 0.0
+    if kind == "unit":
+        try:
+            ttag = operator.index(target)
+        except TypeError:
+            raise ValueError(f"target must be a unit tag, got {target!r}") from None
+    elif kind == "pt":
+        try:
+            px, py = target
+            px, py = float(px), float(py)
+        except (TypeError, ValueError):
+            raise ValueError(f"target must be an (x, y) point, got {target!r}") from None
+        if not (math.isfinite(px) and math.isfinite(py)):
+            raise ValueError("target point is not finite")
+    elif target is not None:
+        raise ValueError(f"{RawFunction(fn).name} takes no target, got {target!r}")
+    return code, bool(queued), tag_list, ttag, px, py
+
+
+class BatchedEngine:
+    """`num_games` independent games of one map, stepped together. Game i seeded s equals `Engine(seed=s)`."""
+
+    def __init__(self, map_name: str | MapSpec, num_games: int = 1, seeds: Sequence[int] | None = None,
+                 step_mul: int = 8, enemy_bot: str | None = None, game_steps_per_episode: int = 0):
+        # a MapSpec instead of a name runs a custom map (tests, new maps)
+        self.spec: MapSpec = map_name if isinstance(map_name, MapSpec) else map_spec(map_name)
+        self.map_name = self.spec.name
+        self.enemy_bot = enemy_bot or self.spec.default_bot
+        if self.enemy_bot not in _BOT_CODE:
+            raise UserError(f"unknown enemy_bot {self.enemy_bot!r}; choose one of: {', '.join(ENEMY_BOTS)}")
+        if int(num_games) < 1 or int(step_mul) < 1 or int(game_steps_per_episode) < 0:
+            raise UserError("num_games and step_mul must be >= 1 and game_steps_per_episode >= 0")
+        self.num_games, self.step_mul = int(num_games), int(step_mul)
+        seeds = list(range(self.num_games)) if seeds is None else [int(s) for s in seeds]
+        if len(seeds) != self.num_games:
+            raise UserError(f"got {len(seeds)} seeds for {self.num_games} games")
+        self.seeds = seeds
+        self._tf, self._ti = _TABLES
+        self._mf, self._mi, self._sg = self.spec.params()
+        limit = int(self._mi[L.PI_LOOP_LIMIT])
+        if game_steps_per_episode:  # pysc2 semantics: game loops, 0 = the map's own limit only
+            limit = min(limit, int(game_steps_per_episode))
+        self._loop_limit = limit
+        B, M = self.num_games, self.spec.max_units
+        self._uf = np.zeros((B, M, L.NUF), np.float64)
+        self._ui = np.zeros((B, M, L.NUI), np.int64)
+        self._gi = np.zeros((B, L.NGI), np.int64)
+        self._rng = np.array([seed_state(s) for s in seeds], np.uint64)
+        self._ou = np.zeros((B, M, NUM_UNIT_COLUMNS), np.int64)
+        self._op = np.zeros((B, M, 2), np.float64)
+        self._or = np.zeros((B, M), np.float64)
+        self._on = np.zeros(B, np.int64)
+        self._opl = np.zeros((B, NUM_PLAYER_COLUMNS), np.int64)
+        self._osc = np.zeros((B, NUM_SCORE_COLUMNS), np.int64)
+        self._bot = _BOT_CODE[self.enemy_bot]
+        self._obs_buffers = (self._ou, self._op, self._or, self._on, self._opl, self._osc)
+        self._started = False
+        self._all_active = np.ones(B, np.int64)
+        self._no_cmds = (np.zeros(0, np.int64),) * 6 + (np.zeros(0, np.float64),) * 2
+
+    # ------------------------------------------------------------------ reset
+    def _reset(self, games: list[int], seeds: list[int | None]) -> None:
+        g = np.asarray(games, np.int64)
+        s = np.array([seed_state(x) if x is not None else 0 for x in seeds], np.uint64)
+        re = np.array([x is not None for x in seeds], np.int64)
+        reset_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi,
+                     self._sg, g, s, re, self._loop_limit, *self._obs_buffers)
+
+    def reset(self, seeds: Sequence[int] | None = None) -> list[EngineObs]:
+        """Start a new episode in every game (reseeding them if `seeds` is given)."""
+        seeds = [None] * self.num_games if seeds is None else [int(s) for s in seeds]
+        if len(seeds) != self.num_games:
+            raise UserError(f"got {len(seeds)} seeds for {self.num_games} games")
+        self._reset(list(range(self.num_games)), seeds)
+        self._started = True
+        return self._observe([[] for _ in range(self.num_games)])
+
+    def reset_game(self, i: int, seed: int | None = None) -> EngineObs:
+        """Start a new episode in game i only (vector-env autoreset); the other games are untouched."""
+        self._reset([int(i)], [None if seed is None else int(seed)])
+        self._started = True
+        gi = self._gi[i]
+        n = int(self._on[i])
+        return EngineObs(self._ou[i, :n], self._op[i, :n], self._or[i, :n], self._opl[i], int(gi[L.LOOP]),
+                         self._osc[i], 0.0, bool(gi[L.DONE]), int(gi[L.OUTCOME]), [])
+
+    # ------------------------------------------------------------------ step
+    def step(self, commands_per_game: Sequence[Sequence], active: np.ndarray | None = None
+             ) -> list[EngineObs]:
+        """Apply each game's raw commands, advance every game `step_mul` loops, return one obs per game.
+
+        `active` (bool [num_games]) leaves the games where it is False untouched (their obs is returned
+        again with reward 0). Finished games never advance; reset them with `reset_game`.
+        """
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if len(commands_per_game) != self.num_games:
+            raise ValueError(f"got commands for {len(commands_per_game)} games, expected {self.num_games}")
+        rejected: list[list[tuple[int, str]]] = [[] for _ in range(self.num_games)]
+        games, funcs, queued, t0, tn, tags, ttags, pxs, pys, where = [], [], [], [], [], [], [], [], [], []
+        for gi, cmds in enumerate(commands_per_game):
+            for ci, cmd in enumerate(cmds):
+                try:
+                    code, q, tl, tt, px, py = _parse(cmd)
+                except ValueError as err:
+                    rejected[gi].append((ci, str(err)))
+                    continue
+                if code == L.C_NOOP:
+                    continue
+                games.append(gi)
+                funcs.append(code)
+                queued.append(q)
+                t0.append(len(tags))
+                tn.append(len(tl))
+                tags.extend(tl)
+                ttags.append(tt)
+                pxs.append(px)
+                pys.append(py)
+                where.append((gi, ci))
+        if funcs:
+            arrays = (np.array(games, np.int64), np.array(funcs, np.int64), np.array(queued, np.int64),
+                      np.array(t0, np.int64), np.array(tn, np.int64), np.array(tags, np.int64),
+                      np.array(ttags, np.int64), np.array(pxs, np.float64), np.array(pys, np.float64))
+        else:
+            arrays = self._no_cmds[:1] * 7 + self._no_cmds[6:]
+        act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
+        if act.shape != (self.num_games,):
+            raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
+        results = np.zeros(len(funcs), np.int64)
+        result_arg = np.zeros(len(funcs), np.int64)
+        step_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg,
+                    *arrays, results, result_arg, self._bot, self.step_mul, act, *self._obs_buffers)
+        if funcs:
+            for k in np.flatnonzero(results).tolist():
+                code = int(results[k])
+                reason = REASONS.get(code, f"rejected ({code})")
+                if code in _TAG_REASONS:
+                    reason = f"{reason} {int(result_arg[k])}"
+                gi, ci = where[k]
+                rejected[gi].append((ci, reason))
+            for r in rejected:
+                r.sort()
+        return self._observe(rejected)
+
+    def _observe(self, rejected: list[list[tuple[int, str]]]) -> list[EngineObs]:
+        gi = self._gi
+        loops = gi[:, L.LOOP].tolist()
+        rewards = (gi[:, L.SCORE] - gi[:, L.PREV_SCORE]).tolist()
+        dones = gi[:, L.DONE].tolist()
+        outcomes = gi[:, L.OUTCOME].tolist()
+        counts = self._on.tolist()
+        ou, op, orr, opl, osc = self._ou, self._op, self._or, self._opl, self._osc
+        return [
+            EngineObs(ou[i, :n], op[i, :n], orr[i, :n], opl[i], loops[i], osc[i], float(rewards[i]),
+                      dones[i] == 1, outcomes[i], rejected[i])
+            for i, n in enumerate(counts)
+        ]
+
+
+    # ------------------------------------------------------------------ array fast path (vector env)
+    def step_grouped(self, game, function, queued, tag_start, tag_count, tags, target_tag, px, py,
+                     active: np.ndarray | None = None) -> np.ndarray:
+        """`step` for commands already held as flat arrays, with no Python object per command: command k
+        belongs to game[k], calls RawFunction function[k] with unit tags tags[tag_start[k]:+tag_count[k]]
+        and target tag target_tag[k] or raw point (px[k], py[k]). The kernel checks each command as in
+        `step`; returns its result code per command (0 = accepted). Read the outcome with `arrays()`."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        function = np.asarray(function, np.int64)
+        if len(function) and (function.min() < 0 or function.max() >= len(_CODE_OF_FUNCTION)
+                              or (_CODE_OF_FUNCTION[function] < 0).any()):
+            raise ValueError(f"unsupported function ids in {np.unique(function).tolist()}")
+        if len(tag_count) and (np.min(tag_count) < 1 or np.max(tag_count) > MAX_SELECTED_UNITS):
+            raise ValueError(f"every command needs 1..{MAX_SELECTED_UNITS} unit tags")
+        act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
+        results = np.zeros(len(function), np.int64)
+        result_arg = np.zeros(len(function), np.int64)
+        ints = [np.asarray(a, np.int64) for a in (game, queued, tag_start, tag_count, tags, target_tag)]
+        game, queued, tag_start, tag_count, tags, target_tag = ints
+        step_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg,
+                    game, _CODE_OF_FUNCTION[function], queued, tag_start, tag_count, tags, target_tag,
+                    np.asarray(px, np.float64), np.asarray(py, np.float64),
+                    results, result_arg, self._bot, self.step_mul, act, *self._obs_buffers)
+        return results
+
+    def arrays(self) -> EngineArrays:
+        """Every game's latest observation as batch arrays (views, valid until the next step or reset)."""
+        gi = self._gi
+        return EngineArrays(self._ou, self._op, self._or, self._on, gi[:, L.LOOP],
+                            (gi[:, L.SCORE] - gi[:, L.PREV_SCORE]).astype(np.float64), gi[:, L.DONE] == 1,
+                            gi[:, L.OUTCOME], self._osc[:, 0])
+
+
+class EngineArrays(NamedTuple):
+    """All games' observations at once: rows [B, M, ...] of which the first counts[b] are valid."""
+
+    units: np.ndarray  # int64 [B, M, 46]
+    positions: np.ndarray  # float64 [B, M, 2]
+    radii: np.ndarray  # float64 [B, M]
+    counts: np.ndarray  # int64 [B]
+    game_loop: np.ndarray  # int64 [B]
+    reward: np.ndarray  # float64 [B], score change over the last step
+    done: np.ndarray  # bool [B]
+    outcome: np.ndarray  # int64 [B]
+    score: np.ndarray  # int64 [B], score_cumulative[0]
+
+
+class Engine:
+    """One game: a `BatchedEngine` of size 1 (one code path), with a single-game API."""
+
+    def __init__(self, map_name: str | MapSpec, seed: int = 0, step_mul: int = 8,
+                 enemy_bot: str | None = None, game_steps_per_episode: int = 0):
+        self._batch = BatchedEngine(map_name, 1, [seed], step_mul, enemy_bot, game_steps_per_episode)
+        self.spec = self._batch.spec
+        self.map_name = self.spec.name
+        self.enemy_bot = self._batch.enemy_bot
+        self.step_mul = self._batch.step_mul
+
+    def reset(self, seed: int | None = None) -> EngineObs:
+        return self._batch.reset_game(0, seed)
+
+    def step(self, commands: Sequence) -> EngineObs:
+        return self._batch.step([commands])[0]

@@ -1,0 +1,102 @@
+"""`perceiver-sc2 bench engine [--json PATH] [--quick]`: engine agent-steps per second.
+
+Random legal commands through the public API (each game, each step: one command, a random verb among
+attack unit / attack-move / move / stop, for 1-3 random own units), finished games reset at once
+(`reset_game`), step_mul 8, one thread. The timing covers command generation, the engine step and the
+RawObs construction. Reported: medians of the repeats, per second of this process's CPU time (the
+one-core figure on a shared machine) and per wall-clock second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import time
+
+CASES = (("DefeatRoaches", 1), ("DefeatRoaches", 64), ("2s3z", 1), ("2s3z", 64))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+
+
+def random_commands(obs, rnd: random.Random, playable) -> list:
+    from envs.raw_schema import RawCommand, RawFunction
+
+    rows = obs.raw_units[:, 1::28].tolist()  # (alliance, tag) pairs: columns 1 and 29
+    own = [t for a, t in rows if a == 1]
+    if not own:
+        return []
+    r = rnd.random
+    k = min(len(own), 1 + int(r() * 3))
+    start = int(r() * len(own))
+    tags = tuple((own + own)[start:start + k])  # k distinct own units
+    verb = int(r() * 4)
+    if verb == 0:
+        enemy = [t for a, t in rows if a == 4]
+        if enemy:
+            return [RawCommand(RawFunction.Attack_unit, False, tags, enemy[int(r() * len(enemy))])]
+        verb = 1
+    if verb == 3:
+        return [RawCommand(RawFunction.Stop_quick, False, tags, None)]
+    x0, y0, x1, y1 = playable
+    point = (x0 + (x1 - x0) * r(), 64.0 - y0 - (y1 - y0) * r())  # raw pixel space, y flipped
+    fn = RawFunction.Attack_pt if verb == 1 else RawFunction.Move_pt
+    return [RawCommand(fn, False, tags, point)]
+
+
+def measure(map_name: str, num_games: int, steps: int, seed: int = 0) -> tuple[float, float, int]:
+    """Agent-steps per second over `steps` batched steps, by wall clock and by this process's CPU time
+    (the fair figure for "one core" on a shared, oversubscribed machine); and the rejected commands."""
+    from envs.engine import BatchedEngine
+
+    eng = BatchedEngine(map_name, num_games=num_games, seeds=[seed + i for i in range(num_games)])
+    rnd = random.Random(seed)
+    playable = eng.spec.playable
+    obs = eng.reset()
+    eng.step([[] for _ in range(num_games)])  # warm-up: loads the compiled kernels
+    rejected = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        cmds = [random_commands(o, rnd, playable) for o in obs]
+        obs = eng.step(cmds)
+        for i, o in enumerate(obs):
+            rejected += len(o.action_results)
+            if o.done:
+                obs[i] = eng.reset_game(i)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return steps * num_games / wall, steps * num_games / cpu, rejected
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the kernels are serial; keep any pool at one thread
+    repeats = 2 if args.quick else 5
+    agent_steps = 2_000 if args.quick else 20_000  # per repeat
+    load = os.getloadavg()[0]
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs (CPU-time figures are less affected)")
+    results = []
+    for map_name, num_games in CASES:
+        steps = max(1, agent_steps // num_games)
+        runs = [measure(map_name, num_games, steps, seed=r) for r in range(repeats)]
+        wall = [w for w, _, _ in runs]
+        cpu = [c for _, c, _ in runs]
+        rejected = sum(n for _, _, n in runs)
+        results.append({"map": map_name, "num_games": num_games, "step_mul": 8, "repeats": repeats,
+                        "agent_steps_per_repeat": steps * num_games,
+                        "agent_steps_per_cpu_s_median": statistics.median(cpu),
+                        "agent_steps_per_wall_s_median": statistics.median(wall),
+                        "agent_steps_per_cpu_s": cpu, "agent_steps_per_wall_s": wall,
+                        "rejected_commands": rejected})
+        print(f"{map_name:14s} games={num_games:3d}  {statistics.median(cpu):9,.0f} agent-steps per CPU-s  "
+              f"{statistics.median(wall):9,.0f} per wall-s  (medians of {repeats}; rejected {rejected})")
+    if args.json:
+        out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "benchmark": "engine",
+               "load_average": os.getloadavg(), "results": results}
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+        print(f"wrote {args.json}")
+    return 0

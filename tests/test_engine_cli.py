@@ -1,0 +1,37 @@
+"""The engine's two commands through the real CLI entry point: `demo` and `bench engine --quick`."""
+
+from __future__ import annotations
+
+import json
+
+from agent.cli import main
+
+
+def test_demo_prints_a_score_summary(capsys):
+    assert main(["demo", "--map", "MoveToBeacon", "--episodes", "3", "--seed", "4"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert out.startswith("MoveToBeacon: 3 episodes, scripted move_to_beacon vs idle bot: score mean")
+    mean = float(out.split("score mean ")[1].split(",")[0])
+    assert 20 <= mean <= 34
+    assert main(["demo", "--map", "3m", "--episodes", "2"]) == 0
+    assert "win rate" in capsys.readouterr().out
+
+
+def test_demo_bad_arguments_exit_2(capsys):
+    assert main(["demo", "--episodes", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--episodes must be >= 1" in err
+    assert main(["demo", "--map", "3m", "--episodes", "1", "--enemy-bot", "nope"]) == 2
+    assert "focus_fire" in capsys.readouterr().err
+
+
+def test_bench_engine_quick_writes_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "engine", "--quick", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    cases = {(r["map"], r["num_games"]) for r in data["results"]}
+    assert cases == {("DefeatRoaches", 1), ("DefeatRoaches", 64), ("2s3z", 1), ("2s3z", 64)}
+    for r in data["results"]:
+        assert r["rejected_commands"] == 0  # the random commands are all legal
+        assert r["agent_steps_per_cpu_s_median"] > 0 and len(r["agent_steps_per_wall_s"]) == r["repeats"]
+    assert "agent-steps per CPU-s" in capsys.readouterr().out

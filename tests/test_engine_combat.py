@@ -1,0 +1,158 @@
+"""Combat arithmetic of the engine, derived by hand from REFERENCE.md sections 1 and 4.
+
+Timing bounds: a weapon fires on the loop its cooldown reaches 0, so the gap between two shots is
+ceil(cooldown_s * 22.4 + jitter) loops with jitter in [-1, 2] (pysc2's -1..+2 loops).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from envs.engine.scenario import scenario
+from envs.raw_schema import FeatureUnit as FU
+from envs.raw_schema import RawCommand, RawFunction
+
+X0, Y0 = 30.0, 28.0  # inside the playable area of the base map
+
+
+def gap_bounds(cooldown_s: float) -> tuple[int, int]:
+    c = cooldown_s * 22.4
+    return math.ceil(c - 1.0), math.ceil(c + 2.0)
+
+
+def row(obs, tag):
+    hit = np.flatnonzero(obs.raw_units[:, FU.tag] == tag)
+    return obs.raw_units[hit[0]] if len(hit) else None
+
+
+def attack_and_record(units, attacker, victim, disarm, max_loops=2000):
+    """Order unit `attacker` (index into units) to attack `victim`; step loop by loop and return the
+    victim's (loop, health, shield) after every loop in which it changed, and its death loop."""
+    eng, obs = scenario(units, disarm=disarm)
+    tags = obs.raw_units[:, FU.tag].tolist()
+    r = row(obs, tags[victim])
+    last = (int(r[FU.health]), int(r[FU.shield]))
+    obs = eng.step([RawCommand(RawFunction.Attack_unit, False, (tags[attacker],), tags[victim])])
+    assert obs.action_results == []
+    events = []
+    for _ in range(max_loops):
+        r = row(obs, tags[victim])
+        if r is None:
+            return events, obs.game_loop, eng, obs
+        cur = (int(r[FU.health]), int(r[FU.shield]))
+        if cur != last:
+            events.append((obs.game_loop, *cur))
+        last = cur
+        obs = eng.step([])
+    raise AssertionError("victim never died")
+
+
+def full(units, victim):
+    from envs.engine.units import UNIT_INDEX, UNIT_TYPES
+
+    t = UNIT_TYPES[UNIT_INDEX[units[victim][0]]]
+    return int(t.hp), int(t.shield)
+
+
+def shots(units, attacker, victim, disarm):
+    """List of (loop, health, shield) per shot including the killing one (health 0 at death)."""
+    events, death, eng, obs = attack_and_record(units, attacker, victim, disarm)
+    return events + [(death, 0, 0)], full(units, victim)
+
+
+def check_gaps(loops, cooldown_s):
+    lo, hi = gap_bounds(cooldown_s)
+    gaps = np.diff(loops)
+    assert gaps.min() >= lo and gaps.max() <= hi, (gaps, lo, hi)
+    n = len(gaps)
+    assert n * lo <= loops[-1] - loops[0] <= n * hi
+
+
+def test_marine_kills_zergling_in_6_shots():
+    units = [("Marine", 1, X0, Y0), ("Zergling", 2, X0 + 4.0, Y0)]
+    ev, (hp, _) = shots(units, 0, 1, disarm=("Zergling",))
+    assert len(ev) == 6  # ceil(35 / 6)
+    assert [h for _, h, _ in ev[:-1]] == [35 - 6 * k for k in range(1, 6)]
+    assert ev[0][0] == 1  # in range at once: the first shot lands on the first loop
+    check_gaps([loop for loop, _, _ in ev], 0.61)  # 5 gaps: 65..80 loops in total
+
+
+def test_marine_kills_roach_in_29_shots():
+    units = [("Marine", 1, X0, Y0), ("Roach", 2, X0 + 5.0, Y0)]  # edge distance 4.125 <= 5
+    ev, _ = shots(units, 0, 1, disarm=("Roach",))
+    assert len(ev) == 29  # 6 - 1 armour = 5 per shot, 145 / 5 = 29
+    assert [h for _, h, _ in ev[:-1]] == [145 - 5 * k for k in range(1, 29)]
+    check_gaps([loop for loop, _, _ in ev], 0.61)  # 28 gaps: 364..448 loops
+
+
+def test_zealot_double_hit_applies_armour_per_hit():
+    units = [("Zealot", 1, X0, Y0), ("Roach", 2, X0 + 1.05, Y0)]  # edge distance 0.05 <= 0.1 melee
+    ev, _ = shots(units, 0, 1, disarm=("Roach",))
+    # 2 x (8 - 1) = 14 per attack: 11 attacks for 145 HP (armour once per attack would need 10)
+    assert len(ev) == 11
+    assert [h for _, h, _ in ev[:-1]] == [145 - 14 * k for k in range(1, 11)]
+    check_gaps([loop for loop, _, _ in ev], 0.86)
+
+
+def test_stalker_shield_soaks_damage_first():
+    units = [("Marine", 1, X0, Y0), ("Stalker", 2, X0 + 5.5, Y0)]  # edge distance 4.5
+    ev, _ = shots(units, 0, 1, disarm=("Stalker",))
+    # shots 1-13: shields 80 -> 2, HP untouched (shield armour 0)
+    assert ev[:13] == [(ev[k][0], 80, 80 - 6 * (k + 1)) for k in range(13)]
+    # shot 14: 2 on the shield, 4 spill over minus 1 armour -> HP 77; then 5 per shot: 16 more shots
+    assert ev[13][1:] == (77, 0)
+    assert [h for _, h, _ in ev[14:-1]] == [77 - 5 * k for k in range(1, 16)]
+    assert len(ev) == 30
+    check_gaps([loop for loop, _, _ in ev], 0.61)
+
+
+def test_baneling_splash_radius_bonus_and_death():
+    r = 0.375  # Marine and Baneling radius
+    units = [
+        ("Baneling", 2, X0, Y0),
+        ("Marine", 1, X0 + 2 * r + 0.2, Y0),  # in the Baneling's 0.25 range: it explodes at once
+        ("Marine", 1, X0, Y0 + 2.2 + r - 0.01),  # edge 2.19 from the Baneling's centre: hit
+        ("Marine", 1, X0 - (2.2 + r + 0.05), Y0),  # edge 2.25: outside
+        ("Roach", 1, X0, Y0 - 2.2 - 0.5 + 0.05),  # Armored: no Light bonus
+        ("Zergling", 2, X0 - 0.2, Y0 + 1.2),  # the Baneling's ally: untouched
+    ]
+    eng, obs = scenario(units, disarm=("Marine", "Roach", "Zergling"))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    obs = eng.step([])
+    assert obs.game_loop == 1
+    assert row(obs, tags[0]) is None  # the Baneling died exploding
+    hp = [int(row(obs, t)[FU.health]) for t in tags[1:]]
+    assert hp == [45 - 35, 45 - 35, 45, 145 - 15, 35]  # 16 + 19 vs Light; 16 - 1 armour vs the Roach
+
+
+def test_zergling_melee_range_is_edge_to_edge():
+    # on hold position a Zergling bites only when the gap between the two circles is <= 0.1
+    for gap, bites in ((0.09, True), (0.12, False)):
+        units = [("Zergling", 1, X0, Y0), ("Marine", 2, X0 + 0.75 + gap, Y0)]
+        eng, obs = scenario(units, disarm=("Marine",))
+        tags = obs.raw_units[:, FU.tag].tolist()
+        eng.step([RawCommand(RawFunction.HoldPosition_quick, False, (tags[0],))])
+        for _ in range(30):
+            obs = eng.step([])
+        assert (int(row(obs, tags[1])[FU.health]) < 45) == bites
+    # ordered to attack from afar it closes in to exactly range + both radii, then kills in 9 bites
+    units = [("Zergling", 1, X0, Y0), ("Marine", 2, X0 + 3.0, Y0)]
+    eng, obs = scenario(units, disarm=("Marine",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    obs = eng.step([RawCommand(RawFunction.Attack_unit, False, (tags[0],), tags[1])])
+    loops = []
+    while True:
+        m = row(obs, tags[1])
+        if m is None:
+            loops.append(obs.game_loop)
+            break
+        if m[FU.health] < 45 - 5 * len(loops):
+            loops.append(obs.game_loop)
+            gap = np.linalg.norm(obs.positions[0] - obs.positions[1]) - 0.75
+            assert abs(gap - 0.1) < 1e-6 or len(loops) > 1
+        obs = eng.step([])
+    assert len(loops) == 9  # ceil(45 / 5)
+    assert loops[0] == math.ceil((3.0 - 0.85) / (4.13 / 22.4)) + 1  # walk, then bite on arrival's next loop
+    check_gaps(loops, 0.497)
