@@ -121,6 +121,17 @@ class FocusFire(Agent):
         return int(enemies[np.lexsort((dist, health))[0]])
 
 
+class FocusFireColumnEnd(FocusFire):
+    """Focus fire that breaks ties by the topmost enemy (largest world y, pysc2's DefeatRoachesRaw
+    picks the smallest raw y): starting at the end of the Roach column keeps the other Roaches, which
+    only join when a Roach near them is shot, out of the fight for longer."""
+
+    def _pick(self, obs, enemies, units) -> int:
+        ents = obs["entities"]
+        health = ents[enemies, F["health"]] + ents[enemies, F["shield"]]
+        return int(enemies[np.lexsort((-self._xy(obs)[enemies, 1], health))[0]])
+
+
 class SplitOnBanelings(FocusFire):
     """Focus fire, but while Banelings live each Marine shoots its own nearest Baneling, so the
     Marines spread their fire and kill the Banelings before they connect."""
@@ -144,7 +155,7 @@ SCRIPTED_AGENTS = {
     "MoveToBeacon": MoveToBeacon,
     "CollectMineralShards": CollectMineralShards,
     "FindAndDefeatZerglings": FocusFire,
-    "DefeatRoaches": FocusFire,
+    "DefeatRoaches": FocusFireColumnEnd,
     "DefeatZerglingsAndBanelings": SplitOnBanelings,
     "3m": FocusFire,
     "2s3z": FocusFire,

@@ -1,0 +1,255 @@
+"""`perceiver-sc2 render`: draw one seeded episode frame by frame into a GIF or MP4.
+
+    perceiver-sc2 render scripted --map DefeatRoaches --out docs/defeat_roaches.gif
+    perceiver-sc2 render runs/pio --map DefeatRoaches --out pio.gif --attention
+
+Units are circles by side (blue own, red enemy, yellow neutral) and type (label, shade), radius to scale,
+with health (green) and shield (blue) bars; a yellow rim marks a unit that fired since the last frame and a
+grey cross a unit that just died. Lines show own units' orders as the agent gave them (orange: attack,
+green: move) until the unit reports no order or the target vanishes. With `--attention` (Perceiver IO
+checkpoints) a column of latents on the right joins each latent to the entity its encoder cross-attention
+weights most (mean over heads). Frame t shows observation t and the actions chosen on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from agent.render_draw import FrameDrawer, FrameInfo, Order
+from envs.action_space import Verb
+from envs.errors import UserError
+from envs.raw_schema import Alliance
+from envs.raw_schema import FeatureUnit as FU
+
+FORMATS = (".gif", ".mp4")
+DEATH_FRAMES = 3  # how long a death cross stays (frames)
+
+
+class OrderTracker:
+    """Own units' current orders, from the per-unit actions (entity targets by tag, cells as points)."""
+
+    def __init__(self, spec):
+        self.layout = spec.layout
+        self.cells = spec.cell_centres()
+        self.orders: dict[int, Order] = {}
+
+    def give(self, actions: np.ndarray, slot_tags: np.ndarray, action_mask: np.ndarray) -> None:
+        for unit, action in enumerate(np.asarray(actions).tolist()):
+            tag = int(slot_tags[unit])
+            if tag == 0 or not action_mask[unit, action]:  # padding, or an illegal choice (a no-op)
+                continue
+            verb, target = self.layout.decode(action)
+            if verb in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY):
+                order = Order(attack=verb == Verb.ATTACK_ENTITY, target_tag=int(slot_tags[target]))
+            elif verb in (Verb.MOVE_POINT, Verb.ATTACK_POINT):
+                order = Order(attack=verb == Verb.ATTACK_POINT, target_xy=tuple(self.cells[target]))
+            elif verb == Verb.STOP:
+                self.orders.pop(tag, None)
+                continue
+            else:  # NO_OP keeps the current order
+                continue
+            self.orders[tag] = order
+
+    def update(self, raw) -> None:
+        """Forget orders the game reports finished, of dead units, or aimed at units that are gone."""
+        units = raw.raw_units
+        busy = {int(t) for t in units[units[:, FU.order_length] > 0, FU.tag]}
+        alive = {int(t) for t in units[:, FU.tag]}
+        self.orders = {tag: o for tag, o in self.orders.items()
+                       if tag in busy and (o.target_tag is None or o.target_tag in alive)}
+
+
+class AttentionProbe:
+    """Records the Perceiver IO encoder's cross-attention [B, heads, M, N] on each policy forward."""
+
+    def __init__(self, encoder):
+        import torch
+
+        self.weights: torch.Tensor | None = None
+        self._handle = encoder.register_forward_hook(self._hook, with_kwargs=True)
+
+    def _hook(self, module, args, kwargs, output):
+        import torch
+
+        x = args[0] if args else kwargs["x"]
+        mask = args[1] if len(args) > 1 else kwargs["mask"]
+        with torch.no_grad():  # forward() directly: a second __call__ would re-enter this hook
+            self.weights = module.forward(x, mask, return_attention=True)[2]
+
+    def close(self) -> None:
+        self._handle.remove()
+
+    def top_entities(self, slot_tags: np.ndarray) -> list[tuple[int, float]]:
+        """Per latent: (tag of the entity with the largest head-averaged weight, that weight)."""
+        w = self.weights[0].mean(dim=0).numpy()  # [M, N]
+        top = w.argmax(axis=1)
+        return [(int(slot_tags[n]), float(w[m, n])) for m, n in enumerate(top)]
+
+
+def _check_output(out: str) -> Path:
+    path = Path(out)
+    if path.suffix.lower() not in FORMATS:
+        raise UserError(f"--out must end in {' or '.join(FORMATS)}, got {out!r}")
+    if path.suffix.lower() == ".mp4" and not mp4_available():
+        raise UserError("writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+                        "or write a .gif")
+    return path
+
+
+def mp4_available() -> bool:
+    return importlib.util.find_spec("imageio_ffmpeg") is not None
+
+
+def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None = None,
+           attention: bool = False, enemy_bot: str | None = None, sample: bool = False,
+           scale: float | None = None, progress: bool = False) -> tuple[list[np.ndarray], dict]:
+    """Play one episode (seed `seed`) and draw it: -> (frames [H, W, 3] uint8, summary)."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the env ids)
+    from agent.evaluate import AgentSource, _check_map, inference_threads
+
+    _check_map(map_name)
+    if steps is not None and steps < 1:
+        raise UserError(f"--steps must be at least 1, got {steps}")
+    source = AgentSource(agent_name, sample=sample)
+    probe = None
+    if attention:
+        from agent.encoders import PerceiverIOEncoder
+
+        if source.policy is None:
+            raise UserError("--attention needs a Perceiver IO checkpoint, not the "
+                            f"{agent_name} agent")
+        if not isinstance(source.policy.encoder, PerceiverIOEncoder):
+            encoder = source.meta.get("config", {}).get("model", {}).get("encoder", "?")
+            raise UserError(f"--attention needs a Perceiver IO checkpoint; this one uses {encoder!r}")
+        probe = AttentionProbe(source.policy.encoder)
+
+    env = gym.make(f"perceiver_sc2/{map_name}-v0", enemy_bot=enemy_bot, **source.env_kwargs(map_name))
+    try:
+        with inference_threads(source):
+            return _play_and_draw(env, source, probe, map_name, agent_name, seed=seed, steps=steps,
+                                  enemy_bot=enemy_bot, scale=scale, progress=progress)
+    finally:
+        env.close()
+        if probe is not None:
+            probe.close()
+
+
+def _play_and_draw(env, source, probe, map_name, agent_name, *, seed, steps, enemy_bot, scale, progress):
+    """The episode loop of `record`: frame t draws observation t and the actions chosen on it."""
+    from tqdm import tqdm
+
+    base = env.unwrapped
+    spec = base.entity_spec
+    obs, _ = env.reset(seed=seed)
+    agent = source.make(map_name, env, seed)
+    agent.reset()
+    drawer = FrameDrawer(spec.playable, scale=scale, latent_panel=probe is not None)
+    tracker = OrderTracker(spec)
+    title = f"{map_name}   {Path(agent_name).name}   seed {seed}"
+    if enemy_bot:
+        title += f"   enemy {enemy_bot}"
+    frames, deaths, prev, ended = [], [], None, False
+    limit = steps if steps is not None else 10**9
+    bar = tqdm(total=steps, desc="render", unit="step", disable=not progress, leave=False)
+    t = 0
+    while True:
+        raw = base.last_raw
+        fired, deaths = _events(prev, raw, deaths)
+        done = raw.done or ended or t >= limit
+        info = FrameInfo(title=title, step=t, fired=fired, deaths=[d[:3] for d in deaths])
+        if not done:
+            actions = agent.act(obs)
+            tracker.give(actions, base.slot_tags, obs["action_mask"])
+            if probe is not None:
+                info.attention = probe.top_entities(base.slot_tags)
+        info.orders = dict(tracker.orders)
+        frames.append(drawer.draw(raw, info, spec.grid_size))
+        if done:
+            break
+        # The engine reuses its observation buffers from step to step: keep a copy.
+        prev = replace(raw, raw_units=raw.raw_units.copy(), positions=raw.positions.copy(),
+                       radii=raw.radii.copy())
+        obs, _, terminated, truncated, _ = env.step(actions)
+        ended = terminated or truncated
+        tracker.update(base.last_raw)
+        t += 1
+        bar.update(1)
+    bar.close()
+    summary = {"frames": len(frames), "steps": t, "score": float(raw.score_cumulative[0]),
+               "won": {1: True, -1: False}.get(int(raw.outcome)), "size": (drawer.width, drawer.height)}
+    return frames, summary
+
+
+def _events(prev, raw, deaths):
+    """Tags that fired since `prev` and the recent deaths, aged by one frame."""
+    deaths = [(x, y, r, age + 1) for x, y, r, age in deaths if age + 1 < DEATH_FRAMES]
+    if prev is None:
+        return set(), deaths
+    before = {int(t): i for i, t in enumerate(prev.raw_units[:, FU.tag])}
+    now = {int(t): i for i, t in enumerate(raw.raw_units[:, FU.tag])}
+    # Without a shot the cooldown falls by the loops elapsed (to 0); anything higher means a new shot.
+    # The game hides enemies' cooldowns, so only own shots show.
+    elapsed = raw.game_loop - prev.game_loop
+    cooldown = FU.weapon_cooldown
+    fired = {t for t, i in now.items() if t in before and raw.raw_units[i, cooldown]
+             > max(0, prev.raw_units[before[t], cooldown] - elapsed)}
+    # A unit that vanished is dead, except on a new wave where survivors are re-created (REFERENCE.md
+    # section 2): only count it when no new own unit appeared in the same step.
+    respawned = any(t not in before for t, i in now.items()
+                    if raw.raw_units[i, FU.alliance] in (Alliance.self, Alliance.ally))
+    for t, i in before.items():
+        if t in now or prev.raw_units[i, FU.alliance] == Alliance.neutral:
+            continue
+        if respawned and prev.raw_units[i, FU.alliance] in (Alliance.self, Alliance.ally):
+            continue
+        deaths.append((*prev.positions[i], float(prev.radii[i]), 0))
+    return fired, deaths
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
+    """GIF through Pillow (looping) or MP4 through imageio-ffmpeg."""
+    import imageio.v3 as iio
+
+    path = _check_output(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".gif":
+        iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+    else:
+        iio.imwrite(path, np.stack(frames), extension=".mp4", fps=fps)
+    return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("agent", help="scripted, random, or a checkpoint (or run) directory")
+    parser.add_argument("--map", required=True, dest="map_name", help="map name, e.g. DefeatRoaches")
+    parser.add_argument("--out", required=True, help="output file, .gif or .mp4 (mp4 needs imageio-ffmpeg)")
+    parser.add_argument("--seed", type=int, default=0, help="the episode's seed (as in evaluate)")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many agent steps")
+    parser.add_argument("--fps", type=float, default=8.0, help="frames per second (one frame per step)")
+    parser.add_argument("--scale", type=float, default=None, help="pixels per world unit (default: fit 640)")
+    parser.add_argument("--enemy-bot", default=None, help="idle, attack_nearest or focus_fire (engine only)")
+    parser.add_argument("--sample", action="store_true", help="checkpoint agents sample (default: greedy)")
+    parser.add_argument("--attention", action="store_true",
+                        help="Perceiver IO checkpoints: join each latent to the entity it attends to most")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_output(args.out)  # fail before playing the episode
+    if args.fps <= 0:
+        raise UserError(f"--fps must be positive, got {args.fps}")
+    frames, summary = record(args.agent, args.map_name, seed=args.seed, steps=args.steps,
+                             attention=args.attention, enemy_bot=args.enemy_bot, sample=args.sample,
+                             scale=args.scale, progress=True)
+    path = write_video(frames, args.out, args.fps)
+    outcome = {True: ", won", False: ", lost"}.get(summary["won"], "")
+    print(f"{path}: {summary['frames']} frames of {summary['size'][0]}x{summary['size'][1]}, "
+          f"{summary['steps']} steps, score {summary['score']:g}{outcome}, "
+          f"{path.stat().st_size / 1e6:.2f} MB")
+    return 0
