@@ -273,6 +273,10 @@ def _dedupe(items):
 def run(args: argparse.Namespace) -> int:
     from agent.eval_report import markdown_table, write_csv, write_json
 
+    if args.backend == "pysc2":  # before a checkpoint agent imports ray: pysc2 needs pure-Python protobuf
+        from envs import pysc2_compat
+
+        pysc2_compat.install()
     agents, maps = _dedupe(args.agents), _dedupe(args.maps)
     bots = _dedupe(args.bots) if args.bots else [None]
     common = dict(episodes=args.episodes, seed=args.seed, backend=args.backend, sample=args.sample,
