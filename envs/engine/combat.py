@@ -2,6 +2,12 @@
 
 Conventions (documented choices where SC2 facts are not in REFERENCE.md):
 - Range is edge to edge: centre distance - both radii <= weapon range (REFERENCE.md section 4).
+- Range slop: a unit keeps firing, without moving, at the target its weapon is engaged with (the one it
+  was in range of on its last attacking loop) out to weapon range + RANGE_SLOP. So a melee unit that
+  reached its target and is then nudged a hair out of reach by collisions does not spend the loop
+  stepping back in (it used to move and never fire: move and fire are exclusive within a loop). Moving
+  for any other reason, or losing the target beyond the slop, ends the engagement. Re-issuing the same
+  attack order keeps it (the engagement belongs to the weapon, not to the order).
 - Damage lands at once (no projectile flight, no damage point, no turning time).
 - Acquisition: an idle or holding unit fires at the nearest enemy inside its weapon range without moving.
   A unit that is hit while idle turns on its attacker and chases it, and so do idle allies within
@@ -26,6 +32,9 @@ from envs.engine import units as U
 from envs.engine.rng import uniform
 
 RANGE_EPS = 1e-6  # float slack on the range test; REFERENCE.md section 8: tolerance shifts outcomes
+# SC2 core.sc2mod CWeapon defaults: RangeSlop 1 (no minigame unit overrides it; *unverified* beyond the
+# published default, quoted in "Simulating Starcraft Part 2 - Data Wrangling", Walnut356, 2024)
+RANGE_SLOP = 1.0
 HELP_RADIUS = 4.0  # idle allies this close to a victim join in (*unverified*)
 JITTER_LO, JITTER_HI = -1.0, 2.0  # REFERENCE.md section 1: -1..+2 loops per cooldown (uniform, continuous)
 BOX_SLACK = 0.5  # > the fastest unit's move per loop (4.13 / 22.4): boxes stay conservative within a loop
@@ -255,17 +264,43 @@ def acquire(UF, UI, GI, TF, TI, g, u, radius, bb):
 
 
 @njit(cache=True, inline="always")
+def engaged_with(UI, g, u, t):
+    return UI[g, u, L.ENG] == t and UI[g, u, L.ENG_TAG] == UI[g, t, L.TAG]
+
+
+@njit(cache=True, inline="always")
+def held_target(UF, UI, TF, g, u):
+    """The unit's engaged target if it is alive and within weapon range + RANGE_SLOP, else -1."""
+    t = UI[g, u, L.ENG]
+    if not valid_unit(UI, g, t, UI[g, u, L.ENG_TAG]):
+        return -1
+    if edge_dist(UF, TF, UI, g, u, t) > TF[UI[g, u, L.TYPE], U.F_RANGE] + RANGE_EPS + RANGE_SLOP:
+        return -1
+    return t
+
+
+@njit(cache=True, inline="always")
 def engage(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, t, can_move):
-    """Fire at t if in range and ready; otherwise close in (if allowed) just to weapon range."""
+    """Fire at t if in range (+ RANGE_SLOP if already engaged with t) and ready; otherwise close in (if
+    allowed) just to weapon range, becoming engaged with t on arrival (it fires from the next loop)."""
     ut = UI[g, u, L.TYPE]
     rng_ = TF[ut, U.F_RANGE]
     d = edge_dist(UF, TF, UI, g, u, t)
-    if d <= rng_ + RANGE_EPS:
+    reach = rng_ + RANGE_EPS + (RANGE_SLOP if engaged_with(UI, g, u, t) else 0.0)
+    if d <= reach:
+        UI[g, u, L.ENG] = t
+        UI[g, u, L.ENG_TAG] = UI[g, t, L.TAG]
         face(UF, g, u, UF[g, t, L.X] - UF[g, u, L.X], UF[g, t, L.Y] - UF[g, u, L.Y])
         if UF[g, u, L.CD] <= 0.0:
             fire(UF, UI, GI, RNG, TF, TI, MI, g, u, t)
-    elif can_move:
-        step_toward(UF, MF, g, u, UF[g, t, L.X], UF[g, t, L.Y], min(TF[ut, U.F_SPEED], d - rng_))
+        return
+    UI[g, u, L.ENG] = -1
+    if can_move:
+        step = min(TF[ut, U.F_SPEED], d - rng_)
+        step_toward(UF, MF, g, u, UF[g, t, L.X], UF[g, t, L.Y], step)
+        if d - step <= rng_ + RANGE_EPS:  # arrived at weapon range
+            UI[g, u, L.ENG] = t
+            UI[g, u, L.ENG_TAG] = UI[g, t, L.TAG]
 
 
 @njit(cache=True)
@@ -300,14 +335,18 @@ def act(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, bb):
             if UF[g, u, L.CD] > 0.0:
                 return  # reloading, nothing to chase: a scan could only turn the unit (cosmetic)
         t = acquire(UF, UI, GI, TF, TI, g, u, TF[ut, U.F_RANGE], bb)
+        if t < 0:
+            t = held_target(UF, UI, TF, g, u)  # nothing in range: the engaged target, if within the slop
         if t >= 0:
             engage(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, t, False)
         elif chase:
             engage(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, a, True)
     elif kind == L.O_MOVE_PT:
+        UI[g, u, L.ENG] = -1
         if move_to_point(UF, UI, TF, MF, g, u, UF[g, u, L.ORD_X], UF[g, u, L.ORD_X + 1]):
             pop_order(UF, UI, g, u)
     elif kind == L.O_MOVE_UNIT:
+        UI[g, u, L.ENG] = -1
         t = UI[g, u, L.ORD_TGT]
         step = TF[ut, U.F_SPEED]
         if (TI[UI[g, t, L.TYPE], U.I_FLAGS] & U.FL_MARKER) != 0:
@@ -322,8 +361,10 @@ def act(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, bb):
         t = acquire(UF, UI, GI, TF, TI, g, u, TF[ut, U.F_SIGHT], bb) if armed else -1
         if t >= 0:
             engage(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, t, True)
-        elif move_to_point(UF, UI, TF, MF, g, u, UF[g, u, L.ORD_X], UF[g, u, L.ORD_X + 1]):
-            pop_order(UF, UI, g, u)
+        else:
+            UI[g, u, L.ENG] = -1
+            if move_to_point(UF, UI, TF, MF, g, u, UF[g, u, L.ORD_X], UF[g, u, L.ORD_X + 1]):
+                pop_order(UF, UI, g, u)
 
 
 @njit(cache=True)

@@ -15,8 +15,10 @@ ORD_X = 9  # ORD_X + 2k, ORD_X + 2k + 1: point of order k
 NUF = ORD_X + 2 * MAX_ORDERS
 
 # --- unit ints UI[g, u, :]
-ALIVE, TYPE, OWNER, TAG, GEN, NORD, AUTO, AUTO_TAG = range(8)
-ORD_KIND = 8  # ORD_KIND + k
+# ENG, ENG_TAG: the target the unit's weapon is engaged with (slot, tag), -1 when none: it keeps firing at
+# it out to weapon range + RANGE_SLOP (combat.py)
+ALIVE, TYPE, OWNER, TAG, GEN, NORD, AUTO, AUTO_TAG, ENG, ENG_TAG = range(10)
+ORD_KIND = 10  # ORD_KIND + k
 ORD_TGT = ORD_KIND + MAX_ORDERS  # target slot of order k
 ORD_TAG = ORD_TGT + MAX_ORDERS  # target tag of order k (the slot may be reused later)
 ORD_GEN = ORD_TAG + MAX_ORDERS  # target's relocation count when ordered (a beacon jump ends the order)

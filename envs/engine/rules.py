@@ -40,6 +40,7 @@ def spawn(UF, UI, GI, TF, MI, g, typ, owner, x, y, hp, sh):
     UI[g, s, L.TAG] = (GI[g, L.NEXT_UID] << TAG_SLOT_BITS) | s
     GI[g, L.NEXT_UID] += 1
     UI[g, s, L.AUTO] = -1
+    UI[g, s, L.ENG] = -1
     if owner == L.OWNER_AGENT:
         GI[g, L.N_AGENT] += 1
     elif owner == L.OWNER_ENEMY:
