@@ -19,8 +19,12 @@ test: $(STAMP)
 train: $(STAMP)
 	$(VENV)/bin/perceiver-sc2 demo --map DefeatRoaches --episodes 5
 
+# Long: about 2 h in all (encoders ~11 min, learning curves ~95 min). One core where it matters.
 bench: $(STAMP)
-	$(VENV)/bin/perceiver-sc2 bench engine --json docs/bench_engine.json
+	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(VENV)/bin/perceiver-sc2 bench engine --json docs/bench_engine.json
+	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(VENV)/bin/perceiver-sc2 bench env --json docs/bench_env.json
+	$(VENV)/bin/perceiver-sc2 bench encoders --json docs/encoder_scaling.json
+	$(PY) bench/learning.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ from envs.errors import UserError
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "demo": ("envs.engine.demo", "a scripted agent plays a minigame on the embedded engine"),
-    "bench": ("agent.bench", "throughput benchmarks: `bench engine`, `bench encoders`"),
+    "bench": ("agent.bench", "benchmarks: `bench engine`, `bench env`, `bench encoders`"),
     "train": ("agent.train", "train a policy with RLlib PPO from a YAML config"),
     "evaluate": ("agent.evaluate", "play seeded episodes and report the mean score with a 95%% CI"),
     "ablate": ("agent.ablate", "encoder ablation grid (encoder x seed) with Ray Tune: table and plots"),
