@@ -3,6 +3,8 @@ raw engine, and the vector env's throughput.
 
 The overhead is measured on identical games: the entity env plays random legal actions while the raw
 commands it sends are recorded, then a raw engine with the same seed replays exactly those commands.
+Rates are per second of this process's CPU time (what one core delivers, even on a shared machine) and,
+for reference, per wall-clock second. Choosing the random actions is the agent's cost and is not timed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,20 @@ MAP = "DefeatRoaches"
 def _random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One uniformly random legal action per unit (per row of the last axis), vectorised."""
     return np.argmax(rng.random(mask.shape) * mask, axis=-1)
+
+
+class _Clock:
+    """Accumulates wall-clock and process CPU seconds over the `with` blocks it times."""
+
+    def __init__(self):
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
 
 
 class _Recorder:
@@ -46,29 +62,27 @@ def single_env_overhead(steps: int, seed: int = 0) -> dict:
     obs, _ = env.reset(seed=seed)
     env._backend = recorder = _Recorder(env._backend)
     rng = np.random.default_rng(seed)
-    env_seconds = 0.0  # only the env's own time: choosing the actions is the agent's
+    env_clock, raw_clock = _Clock(), _Clock()
     for _ in range(steps):
         actions = _random_legal(obs["action_mask"], rng)
-        start = time.perf_counter()
-        obs, _, terminated, _, _ = env.step(actions)
-        if terminated:
-            obs, _ = env.reset()
-        env_seconds += time.perf_counter() - start
+        with env_clock:
+            obs, _, terminated, _, _ = env.step(actions)
+            if terminated:
+                obs, _ = env.reset()
 
     engine = Engine(MAP, seed=seed)
     engine.reset()
-    start = time.perf_counter()
-    for commands in recorder.calls:
-        if commands is None:
-            engine.reset()
-        else:
-            engine.step(commands)
-    raw_seconds = time.perf_counter() - start
-    return {"env_steps_per_s": steps / env_seconds, "raw_steps_per_s": steps / raw_seconds,
-            "overhead": env_seconds / raw_seconds}
+    with raw_clock:
+        for commands in recorder.calls:
+            if commands is None:
+                engine.reset()
+            else:
+                engine.step(commands)
+    return {"env_steps_per_cpu_s": steps / env_clock.cpu, "raw_steps_per_cpu_s": steps / raw_clock.cpu,
+            "overhead_cpu": env_clock.cpu / raw_clock.cpu, "overhead_wall": env_clock.wall / raw_clock.wall}
 
 
-def vector_env_throughput(num_envs: int, steps: int, seed: int = 0) -> float:
+def vector_env_throughput(num_envs: int, steps: int, seed: int = 0) -> dict:
     import gymnasium as gym
 
     import envs  # noqa: F401
@@ -76,14 +90,13 @@ def vector_env_throughput(num_envs: int, steps: int, seed: int = 0) -> float:
     vec = gym.make_vec(f"perceiver_sc2/{MAP}-v0", num_envs=num_envs, vectorization_mode="vector_entry_point")
     obs, _ = vec.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    elapsed = 0.0  # only the env's own time: choosing the actions is the agent's
+    clock = _Clock()
     for _ in range(steps):
         actions = _random_legal(obs["action_mask"], rng)
-        start = time.perf_counter()
-        obs, *_ = vec.step(actions)
-        elapsed += time.perf_counter() - start
+        with clock:
+            obs, *_ = vec.step(actions)
     vec.close()
-    return num_envs * steps / elapsed
+    return {"per_cpu_s": num_envs * steps / clock.cpu, "per_wall_s": num_envs * steps / clock.wall}
 
 
 def run(args) -> int:
@@ -93,19 +106,28 @@ def run(args) -> int:
     single_env_overhead(50)  # warm-up: numba compilation and caches
     single = [single_env_overhead(steps, seed=r) for r in range(repeats)]
     vector = [vector_env_throughput(64, steps // 4, seed=r) for r in range(repeats)]
+    def median(rows, key):
+        return statistics.median(r[key] for r in rows)
+
     result = {
         "map": MAP,
         "repeats": repeats,
-        "single_env_steps_per_s": statistics.median(s["env_steps_per_s"] for s in single),
-        "raw_engine_steps_per_s": statistics.median(s["raw_steps_per_s"] for s in single),
-        "entity_layer_overhead": statistics.median(s["overhead"] for s in single),
-        "vector_env_64_agent_steps_per_s": statistics.median(vector),
-        "date": time.strftime("%Y-%m-%d"),
+        "single_env_steps_per_cpu_s": median(single, "env_steps_per_cpu_s"),
+        "raw_engine_steps_per_cpu_s": median(single, "raw_steps_per_cpu_s"),
+        "entity_layer_overhead_cpu": median(single, "overhead_cpu"),
+        "entity_layer_overhead_wall": median(single, "overhead_wall"),
+        "vector_env_64_agent_steps_per_cpu_s": median(vector, "per_cpu_s"),
+        "vector_env_64_agent_steps_per_wall_s": median(vector, "per_wall_s"),
+        "load_average_1min": os.getloadavg()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    print(f"{MAP}: entity env {result['single_env_steps_per_s']:,.0f} steps/s vs raw engine "
-          f"{result['raw_engine_steps_per_s']:,.0f} steps/s on the same games: "
-          f"overhead x{result['entity_layer_overhead']:.2f}")
-    print(f"{MAP}: vector env, 64 games: {result['vector_env_64_agent_steps_per_s']:,.0f} agent-steps/s")
+    r = result
+    print(f"{MAP}: entity env {r['single_env_steps_per_cpu_s']:,.0f} steps per CPU-second vs raw engine "
+          f"{r['raw_engine_steps_per_cpu_s']:,.0f} on the same games: overhead "
+          f"x{r['entity_layer_overhead_cpu']:.2f} (wall clock x{r['entity_layer_overhead_wall']:.2f})")
+    print(f"{MAP}: vector env, 64 games: {r['vector_env_64_agent_steps_per_cpu_s']:,.0f} agent-steps per "
+          f"CPU-second ({r['vector_env_64_agent_steps_per_wall_s']:,.0f} per wall second); "
+          f"load average {r['load_average_1min']:.1f}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

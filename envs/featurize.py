@@ -132,10 +132,10 @@ def featurize(raw: RawObs, spec: EntitySpec) -> tuple[dict[str, np.ndarray], Slo
     n = len(raw.raw_units)
     obs = empty_observation(spec, batch=1)
     tags = np.zeros((1, spec.max_entities), np.int64)
-    dropped = np.zeros(1, np.int64)
+    scratch = np.array([n, raw.game_loop, 0])  # count, game loop, dropped (out)
     featurize_into(spec, raw.raw_units.reshape(1, n, NUM_UNIT_COLUMNS), raw.positions.reshape(1, n, 2),
-                   raw.radii.reshape(1, n), np.array([n]), np.array([raw.game_loop]), obs, tags, dropped)
-    return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(dropped[0]))
+                   raw.radii.reshape(1, n), scratch[0:1], scratch[1:2], obs, tags, scratch[2:3])
+    return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(scratch[2]))
 
 
 def empty_observation(spec: EntitySpec, batch: int) -> dict[str, np.ndarray]:

@@ -52,17 +52,24 @@ class Translator:
         self.is_entity_target = np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY])
         self.is_point_target = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
         self.cell_points = world_to_raw(spec.cell_centres(), spec)  # [G, 2] raw pixel points
-        # The same tables as Python lists, for the per-command loop of the single-game path.
+        # Per action, as Python lists for the per-command loop of the single-game path: the function,
+        # the entity slot whose tag is the target (-1: none), else the fixed target (a point or None).
         self._function = self.function_of_action.tolist()
-        self._target = self.target_of_action.tolist()
-        self._kind = ["entity" if e else "point" if p else None
-                      for e, p in zip(self.is_entity_target, self.is_point_target, strict=True)]
-        self._points = [tuple(p) for p in self.cell_points.tolist()]
+        self._entity_slot = np.where(self.is_entity_target, self.target_of_action, -1).tolist()
+        points = [tuple(p) for p in self.cell_points.tolist()]
+        targets = self.target_of_action.tolist()
+        self._fixed_target = [points[t] if is_point else None
+                              for t, is_point in zip(targets, self.is_point_target, strict=True)]
+        self._one_game = np.ones(1, np.bool_)
+        self._buffer = np.empty((5, spec.max_units), np.int64)  # game, action, start, count, tags
 
     def group(self, actions: np.ndarray, action_mask: np.ndarray, slot_tags: np.ndarray,
               active: np.ndarray) -> GroupedCommands:
         """Batched: actions [B, U], masks [B, U, A], slot tags [B, N], active [B] -> grouped commands."""
         B, U = actions.shape
+        if U != self.spec.max_units or action_mask.shape[:2] != (B, U):
+            raise ValueError(f"expected actions [B, {self.spec.max_units}] matching the masks, "
+                             f"got {actions.shape}")
         out = np.empty((5, B * U), np.int64)  # game, action, start, count, tags
         k, illegal = group_actions(np.ascontiguousarray(actions, np.int64), action_mask, slot_tags,
                                    active, self.max_selected_units, *out)
@@ -71,13 +78,19 @@ class Translator:
     def __call__(self, actions: np.ndarray, action_mask: np.ndarray, slots: SlotTags,
                  ) -> tuple[list[RawCommand], int]:
         """One game: raw commands for `actions` [U], and how many actions were illegal (and so dropped)."""
-        g = self.group(np.asarray(actions).reshape(1, -1), action_mask[None], slots.tags[None],
-                       np.ones(1, np.bool_))
-        unit_tags = g.tags[: int(g.count.sum())].tolist()
-        slot_tags = slots.tags.tolist()
+        actions = np.asarray(actions, np.int64).reshape(1, -1)
+        if actions.shape[1] != self.spec.max_units:
+            raise ValueError(f"expected {self.spec.max_units} actions (one per unit slot), "
+                             f"got {actions.shape[1]}")
+        buf = self._buffer  # reused: the commands are built from it before this call returns
+        k, illegal = group_actions(actions, action_mask[None], slots.tags[None], self._one_game,
+                                   self.max_selected_units, *buf)
+        action, start, count = buf[1:4, :k].tolist()
+        unit_tags, slot_tags = buf[4].tolist(), slots.tags.tolist()
+        function, entity_slot, fixed_target = self._function, self._entity_slot, self._fixed_target
         commands = []
-        for a, s, c in zip(g.action.tolist(), g.start.tolist(), g.count.tolist(), strict=True):
-            kind, target = self._kind[a], self._target[a]
-            arg = slot_tags[target] if kind == "entity" else self._points[target] if kind == "point" else None
-            commands.append(RawCommand(self._function[a], False, tuple(unit_tags[s : s + c]), arg))
-        return commands, int(g.illegal[0])
+        for a, s, c in zip(action, start, count, strict=True):
+            slot = entity_slot[a]
+            target = slot_tags[slot] if slot >= 0 else fixed_target[a]
+            commands.append(RawCommand(function[a], False, tuple(unit_tags[s : s + c]), target))
+        return commands, int(illegal[0])

@@ -136,3 +136,10 @@ def test_no_units_at_all():
     obs, slots = featurize(raw_obs([]), spec())
     assert obs["entity_mask"].sum() == 0 and slots.num_dropped == 0
     assert obs["action_mask"][:, 0].all() and obs["action_mask"][:, 1:].sum() == 0
+
+
+def test_translate_refuses_a_wrong_number_of_actions():
+    s = spec()
+    obs, slots = featurize(battle(), s)
+    with pytest.raises(ValueError, match="expected 4 actions"):
+        Translator(s)(np.zeros(3, np.int64), obs["action_mask"], slots)
