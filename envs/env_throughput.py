@@ -3,6 +3,8 @@ raw engine, and the vector env's throughput.
 
 The overhead is measured on identical games: the entity env plays random legal actions while the raw
 commands it sends are recorded, then a raw engine with the same seed replays exactly those commands.
+Two workloads: "dense", every unit a uniformly random legal action each step (about one raw command per
+unit, the worst case for translate), and "sparse", 1-3 units acting per step as in `bench engine`.
 Rates are per second of this process's CPU time (what one core delivers, even on a shared machine) and,
 for reference, per wall-clock second. Choosing the random actions is the agent's cost and is not timed.
 """
@@ -23,6 +25,17 @@ MAP = "DefeatRoaches"
 def _random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One uniformly random legal action per unit (per row of the last axis), vectorised."""
     return np.argmax(rng.random(mask.shape) * mask, axis=-1)
+
+
+def _sparse_random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1-3 random units take a random legal action, the rest no-op: the command rate of `bench engine`."""
+    actions = np.zeros(mask.shape[0], np.int64)
+    chosen = rng.choice(mask.shape[0], size=min(mask.shape[0], int(rng.integers(1, 4))), replace=False)
+    actions[chosen] = _random_legal(mask[chosen], rng)
+    return actions
+
+
+WORKLOADS = {"dense": _random_legal, "sparse": _sparse_random_legal}
 
 
 class _Clock:
@@ -54,7 +67,7 @@ class _Recorder:
         return self.backend.step(commands)
 
 
-def single_env_overhead(steps: int, seed: int = 0) -> dict:
+def single_env_overhead(steps: int, seed: int = 0, workload: str = "dense") -> dict:
     from envs.engine import Engine
     from envs.entity_env import EntityEnv
 
@@ -63,8 +76,9 @@ def single_env_overhead(steps: int, seed: int = 0) -> dict:
     env._backend = recorder = _Recorder(env._backend)
     rng = np.random.default_rng(seed)
     env_clock, raw_clock = _Clock(), _Clock()
+    policy = WORKLOADS[workload]
     for _ in range(steps):
-        actions = _random_legal(obs["action_mask"], rng)
+        actions = policy(obs["action_mask"], rng)
         with env_clock:
             obs, _, terminated, _, _ = env.step(actions)
             if terminated:
@@ -105,6 +119,7 @@ def run(args) -> int:
         print("note: set OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 to measure one core")
     single_env_overhead(50)  # warm-up: numba compilation and caches
     single = [single_env_overhead(steps, seed=r) for r in range(repeats)]
+    sparse = [single_env_overhead(steps, seed=r, workload="sparse") for r in range(repeats)]
     vector = [vector_env_throughput(64, steps // 4, seed=r) for r in range(repeats)]
     def median(rows, key):
         return statistics.median(r[key] for r in rows)
@@ -116,6 +131,9 @@ def run(args) -> int:
         "raw_engine_steps_per_cpu_s": median(single, "raw_steps_per_cpu_s"),
         "entity_layer_overhead_cpu": median(single, "overhead_cpu"),
         "entity_layer_overhead_wall": median(single, "overhead_wall"),
+        "sparse_single_env_steps_per_cpu_s": median(sparse, "env_steps_per_cpu_s"),
+        "sparse_raw_engine_steps_per_cpu_s": median(sparse, "raw_steps_per_cpu_s"),
+        "sparse_entity_layer_overhead_cpu": median(sparse, "overhead_cpu"),
         "vector_env_64_agent_steps_per_cpu_s": median(vector, "per_cpu_s"),
         "vector_env_64_agent_steps_per_wall_s": median(vector, "per_wall_s"),
         "load_average_1min": os.getloadavg()[0],
@@ -125,6 +143,9 @@ def run(args) -> int:
     print(f"{MAP}: entity env {r['single_env_steps_per_cpu_s']:,.0f} steps per CPU-second vs raw engine "
           f"{r['raw_engine_steps_per_cpu_s']:,.0f} on the same games: overhead "
           f"x{r['entity_layer_overhead_cpu']:.2f} (wall clock x{r['entity_layer_overhead_wall']:.2f})")
+    print(f"{MAP}: 1-3 units acting per step (bench engine's command rate): overhead "
+          f"x{r['sparse_entity_layer_overhead_cpu']:.2f} ({r['sparse_single_env_steps_per_cpu_s']:,.0f} vs "
+          f"{r['sparse_raw_engine_steps_per_cpu_s']:,.0f} steps per CPU-second)")
     print(f"{MAP}: vector env, 64 games: {r['vector_env_64_agent_steps_per_cpu_s']:,.0f} agent-steps per "
           f"CPU-second ({r['vector_env_64_agent_steps_per_wall_s']:,.0f} per wall second); "
           f"load average {r['load_average_1min']:.1f}")
