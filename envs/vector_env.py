@@ -53,7 +53,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         from envs.engine import BatchedEngine
 
-        super().reset(seed=seed)
+        super().reset(seed=seed if isinstance(seed, int) else None)  # gymnasium seeds its own rng from an int
         if seed is None:
             seeds = None if self._engine is not None else self.np_random.integers(2**31, size=self.num_envs)
         elif isinstance(seed, int):

@@ -168,3 +168,11 @@ def test_order_features_follow_the_units_orders():
     obs, *_ = env.step(move)
     assert (obs["entities"][units, col["order_move"]] == 1).all()
     assert (obs["entities"][units, col["order_attack"]] == 0).all()
+
+
+def test_vector_env_takes_one_seed_per_game():
+    vec = gym.make_vec("perceiver_sc2/MoveToBeacon-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    listed, _ = vec.reset(seed=[7, 3])
+    single, _ = EntityEnv("MoveToBeacon").reset(seed=3)
+    np.testing.assert_array_equal(listed["entities"][1], single["entities"])
+    vec.close()

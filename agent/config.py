@@ -1,0 +1,263 @@
+"""Typed training configuration: YAML + `--set key=value` overrides -> validated dataclasses.
+
+Every field has a one-line doc (`doc` metadata) and optional bounds or choices. A bad key or value raises
+envs.errors.UserError naming the dotted key and what is allowed; the CLI prints it on one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from envs.errors import UserError
+
+# The seven maps the entity env registers (issue 3): five pysc2 minigames plus two SMAC-style fights.
+MAPS = (
+    "MoveToBeacon",
+    "CollectMineralShards",
+    "FindAndDefeatZerglings",
+    "DefeatRoaches",
+    "DefeatZerglingsAndBanelings",
+    "3m",
+    "2s3z",
+)
+ENCODER_NAMES = ("perceiver_io", "transformer", "deepsets")  # agent/encoders.py registry
+SIZES = ("custom", "alphastar")
+
+
+def _f(default, doc: str, *, low=None, high=None, choices=None, positive=False):
+    meta = {"doc": doc, "low": low, "high": high, "choices": choices, "positive": positive}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class EnvConfig:
+    map: str = _f("MoveToBeacon", "map name", choices=MAPS)
+    max_entities: int | None = _f(None, "entity slots N (own units first, then enemies); null = map's", low=1)
+    max_units: int | None = _f(None, "own-unit slots U, each picks one action per step; null = map's", low=1)
+    grid_size: int = _f(8, "point targets: a grid_size x grid_size grid over the playable area", low=1)
+    step_mul: int = _f(8, "game loops per agent step (pysc2 minigames: 8)", low=1)
+    num_envs: int = _f(16, "games stepped together in one vector env per env runner", low=1)
+    enemy_bot: str | None = _f(None, "scripted opponent name; null = the map's own (idle, auto-acquire)")
+
+
+@dataclass
+class ModelConfig:
+    encoder: str = _f("perceiver_io", "entity encoder", choices=ENCODER_NAMES)
+    size: str = _f("custom", "'alphastar' = width 256 and the encoder's paper defaults", choices=SIZES)
+    width: int = _f(64, "entity embedding width D (AlphaStar: 256)", low=1)
+    key_dim: int = _f(32, "pointer key/query width (AlphaStar: 32)", low=1)
+    encoder_options: dict = _f({}, "encoder-specific options, e.g. num_latents, num_layers")
+    noop_bias: float = _f(0.0, "initial no-op logit bonus: untrained units keep orders longer", low=0.0)
+
+    def resolved(self) -> tuple[int, dict]:
+        """(width, encoder options) after applying `size`."""
+        if self.size == "alphastar":
+            return 256, {}  # agent/encoders.py defaults are the papers' sizes (REFERENCE.md section 6)
+        return self.width, dict(self.encoder_options)
+
+
+@dataclass
+class PPOSettings:
+    # Defaults: the settings that trained the MoveToBeacon prototype (REFERENCE.md section 8).
+    lr: float = _f(3e-4, "Adam learning rate", positive=True)
+    gamma: float = _f(0.99, "discount", low=0.0, high=1.0)
+    gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)
+    clip_param: float = _f(0.2, "PPO ratio clip", positive=True)
+    vf_clip_param: float = _f(10.0, "value-loss clip", positive=True)
+    vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
+    entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
+    train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
+    minibatch_size: int = _f(256, "SGD minibatch size", low=1)
+    num_epochs: int = _f(4, "SGD passes over each train batch", low=1)
+    grad_clip: float = _f(0.5, "global gradient-norm clip", positive=True)
+
+
+@dataclass
+class ScaleConfig:
+    num_env_runners: int = _f(0, "remote env-runner workers (0 = sample in the driver)", low=0)
+    num_learners: int = _f(0, "remote learner workers, torch DDP (0 = learn in the driver)", low=0)
+    num_cpus: int = _f(2, "CPUs given to a local Ray (ignored with an address)", low=1)
+    address: str | None = _f(None, "Ray cluster address ('auto' for a running cluster); null = local Ray")
+    torch_threads: int = _f(2, "torch intra-op threads in the learner", low=1)
+
+
+@dataclass
+class RunConfig:
+    max_env_steps: int = _f(200_000, "stop after this many env steps (0 = no limit)", low=0)
+    max_minutes: float = _f(3.0, "stop after this much training time (0 = no limit)", low=0.0)
+    max_iterations: int = _f(0, "stop after this many iterations (0 = no limit)", low=0)
+    checkpoint_every: int = _f(5, "iterations between checkpoints (a final one is always written)", low=1)
+    keep_checkpoints: int = _f(3, "newest checkpoints kept on disk", low=1)
+    progress: bool = _f(True, "show a tqdm progress bar")
+
+
+@dataclass
+class TrainConfig:
+    name: str = _f("run", "run name: outputs go to runs/<name>/ unless --run-dir is given")
+    seed: int = _f(0, "one seed for envs, weights and sampling", low=0)
+    env: EnvConfig = field(default_factory=EnvConfig, metadata={"doc": "environment"})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "policy network"})
+    ppo: PPOSettings = field(default_factory=PPOSettings, metadata={"doc": "PPO hyper-parameters"})
+    scale: ScaleConfig = field(default_factory=ScaleConfig, metadata={"doc": "Ray resources"})
+    run: RunConfig = field(default_factory=RunConfig, metadata={"doc": "stopping and checkpoints"})
+
+    def check(self) -> TrainConfig:
+        """Cross-field checks that no single field can make."""
+        units, entities = self.env.max_units, self.env.max_entities
+        if units is not None and entities is not None and units > entities:
+            raise UserError(
+                f"config key 'env.max_units': {self.env.max_units} exceeds env.max_entities "
+                f"({self.env.max_entities}); own units occupy the first slots"
+            )
+        if self.ppo.minibatch_size > self.ppo.train_batch_size:
+            raise UserError(
+                f"config key 'ppo.minibatch_size': {self.ppo.minibatch_size} exceeds ppo.train_batch_size "
+                f"({self.ppo.train_batch_size})"
+            )
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _describe(meta: dict, kind: str) -> str:
+    if meta.get("choices"):
+        return "one of " + ", ".join(str(c) for c in meta["choices"])
+    low, high = meta.get("low"), meta.get("high")
+    if meta.get("positive"):
+        return f"{kind} > 0"
+    if low is not None and high is not None:
+        return f"{kind} in [{low}, {high}]"
+    if low is not None:
+        return f"{kind} >= {low}"
+    return kind
+
+
+def _convert(key: str, value, hint, meta: dict):
+    """Check one leaf value against its type hint and metadata; returns the converted value."""
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional, hint = True, args[0]
+    kinds = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping"}
+    kind = kinds[hint]
+    allowed = _describe(meta, kind)
+    if value is None and optional:
+        return None
+    if hint is float and isinstance(value, str):
+        # YAML 1.1 reads `3e-4` (no dot) as a string; accept what float() accepts.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = (
+        (hint is bool and isinstance(value, bool))
+        or (hint is int and isinstance(value, int) and not isinstance(value, bool))
+        or (hint is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (hint is str and isinstance(value, str) and value != "")
+        or (hint is dict and isinstance(value, dict))
+    )
+    if ok and hint is float:
+        value = float(value)
+    if ok and meta.get("choices") and value not in meta["choices"]:
+        ok = False
+    if ok and hint in (int, float):
+        low, high = meta.get("low"), meta.get("high")
+        ok = math.isfinite(value) and not (
+            (meta.get("positive") and value <= 0)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        )
+    if not ok:
+        raise UserError(f"config key '{key}': expected {allowed}, got {value!r}")
+    return value
+
+
+def _build(cls, data, prefix: str = ""):
+    if not isinstance(data, dict):
+        where = f"config key '{prefix.rstrip('.')}'" if prefix else "config"
+        raise UserError(f"{where}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise UserError(
+                f"unknown config key '{prefix}{key}' (allowed in "
+                f"{prefix.rstrip('.') or 'the top level'}: {', '.join(fields)})"
+            )
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _convert(f"{prefix}{name}", value, hint, dict(fields[name].metadata))
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """'model.encoder=transformer' -> (['model', 'encoder'], 'transformer'); values are YAML scalars."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set expects key=value (e.g. model.encoder=transformer), got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UserError(f"--set {text}: config key '{part}' is not a section")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """Read a YAML file (or start from the defaults if path is None), apply overrides, validate."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: expected a mapping of config keys at the top level")
+    return config_from_dict(apply_overrides(data, list(overrides)))
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    return _build(TrainConfig, data).check()
+
+
+def field_docs(cls=TrainConfig, prefix: str = "") -> dict[str, str]:
+    """Dotted key -> one-line doc, for every leaf field (used in `train --help` and the README)."""
+    out = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            out.update(field_docs(hints[f.name], f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = f.metadata["doc"]
+    return out

@@ -1,0 +1,175 @@
+"""The AlphaStar-style policy network (pure torch; no Ray, no env import).
+
+    entities, unit_type -> embed (type embedding + feature MLP) -> EntityEncoder (chosen by name)
+    -> per-entity rows [B, N, D], pooled [B, D]
+    own units' rows 0..U-1 + context -> per-unit heads:
+        verb logits; pointer logits (query . key over the N entity slots) for entity verbs;
+        cell logits over the G grid cells for point verbs
+    joint logits per unit [B, U, A] in the ActionLayout order, illegal choices at FLOAT_MIN
+    value from pooled + scalars
+
+Joint logit of (verb, target) = verb logit + log p(target | verb), the target distribution normalised
+over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
+p(verb) spread over the verbs that have a legal target. No parameter depends on N or U, so the same
+weights run with any entity cap (a padding-invariance test uses that).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb
+
+# Same value as ray.rllib.utils.torch_utils.FLOAT_MIN (-3.4e38): the RLlib distributions read it as "never".
+FLOAT_MIN = torch.finfo(torch.float32).min
+
+OBS_KEYS = ("entities", "unit_type", "entity_mask", "scalars", "action_mask")
+
+
+def _mlp(dim_in: int, dim_hidden: int, dim_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(dim_in, dim_hidden), nn.ReLU(), nn.Linear(dim_hidden, dim_out))
+
+
+def _small_init(layer: nn.Linear, std: float = 0.01) -> nn.Linear:
+    # Near-uniform initial policy (CleanRL/PPO practice: policy head std 0.01) so PPO explores at first.
+    nn.init.normal_(layer.weight, std=std)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class EntityPolicy(nn.Module):
+    """Entity embedding -> encoder -> per-unit (verb, target) logits and a value."""
+
+    def __init__(
+        self,
+        *,
+        num_features: int,
+        num_scalars: int,
+        num_unit_types: int,
+        grid_size: int,
+        width: int = 64,
+        key_dim: int = 32,
+        encoder: str = "perceiver_io",
+        encoder_options: dict | None = None,
+        noop_bias: float = 0.0,
+    ) -> None:
+        """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
+        width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
+        noop_bias: initial logit bonus of no-op ("keep the current order"), so that an untrained policy
+        changes a unit's order only now and then and its random orders run long enough to matter."""
+        super().__init__()
+        from agent.encoders import build_encoder  # the zoo may pull in optional pieces; keep import local
+
+        self.grid_size = grid_size
+        self.width = width
+        self.key_dim = key_dim
+        self.type_embed = nn.Embedding(num_unit_types, width, padding_idx=0)
+        self.feature_mlp = _mlp(num_features, width, width)
+        self.encoder = build_encoder(encoder, dim_in=width, dim_out=width, **(encoder_options or {}))
+        self.context = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU())
+        # Unit queries see the decoded row, the unit's own embedding (skip) and the shared context.
+        self.unit_mlp = nn.Sequential(
+            nn.Linear(3 * width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU()
+        )
+        self.verb_head = _small_init(nn.Linear(width, len(Verb)))
+        with torch.no_grad():
+            self.verb_head.bias[int(Verb.NO_OP)] = noop_bias
+        self.entity_key = nn.Sequential(nn.LayerNorm(2 * width), nn.Linear(2 * width, key_dim))
+        cells = grid_size * grid_size
+        self.target_heads = nn.ModuleDict()
+        for verb in Verb:
+            target = VERB_TARGET[verb]
+            if target is Target.ENTITY:
+                self.target_heads[verb.name] = _small_init(nn.Linear(width, key_dim), std=0.1)
+            elif target is Target.POINT:
+                self.target_heads[verb.name] = _small_init(nn.Linear(width, cells))
+        self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
+        self._layouts: dict[int, ActionLayout] = {}
+
+    def layout(self, num_entities: int) -> ActionLayout:
+        if num_entities not in self._layouts:
+            self._layouts[num_entities] = ActionLayout(max_entities=num_entities, grid_size=self.grid_size)
+        return self._layouts[num_entities]
+
+    def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> embedded [B, N, D] (pre-encoder), per_entity [B, N, D], value features [B, D + S]."""
+        mask = obs["entity_mask"].bool()
+        # Zero padded rows before the MLP too: garbage in padded slots must not reach anything.
+        feats = obs["entities"].float() * mask.unsqueeze(-1)
+        types = obs["unit_type"].long() * mask
+        embedded = self.type_embed(types) + self.feature_mlp(feats)
+        per_entity, pooled = self.encoder(embedded, mask)
+        return embedded, per_entity, torch.cat([pooled, obs["scalars"].float()], dim=-1)
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> masked joint logits [B, U, A], value features [B, D + S] (feed to `value`)."""
+        embedded, per_entity, value_in = self.encode(obs)
+        action_mask = obs["action_mask"].bool()
+        num_units = action_mask.shape[1]
+        num_entities = per_entity.shape[1]
+        layout = self.layout(num_entities)
+        if action_mask.shape[-1] != layout.num_actions:
+            raise ValueError(
+                f"action_mask has {action_mask.shape[-1]} choices per unit, the layout for N={num_entities}"
+                f" and grid {self.grid_size} has {layout.num_actions}"
+            )
+        context = self.context(value_in)
+        context = context.unsqueeze(1).expand(-1, num_units, -1)
+        unit_in = torch.cat([per_entity[:, :num_units], embedded[:, :num_units], context], dim=-1)
+        queries = self.unit_mlp(unit_in)  # [B, U, D]: the unit-entity queries
+        verb_logits = self.verb_head(queries)  # [B, U, V]
+        keys = self.entity_key(torch.cat([per_entity, embedded], dim=-1))  # [B, N, K]
+        entity_mask = obs["entity_mask"].bool().unsqueeze(1)  # [B, 1, N]
+        parts = []
+        for seg in layout.segments:
+            verb_logit = verb_logits[..., int(seg.verb) : int(seg.verb) + 1]
+            legal = action_mask[..., seg.start : seg.start + seg.size]
+            if seg.target is Target.NONE:
+                parts.append(verb_logit)
+                continue
+            head = self.target_heads[seg.verb.name]
+            if seg.target is Target.ENTITY:
+                target_logits = torch.einsum("buk,bnk->bun", head(queries), keys) / math.sqrt(self.key_dim)
+                legal = legal & entity_mask
+            else:
+                target_logits = head(queries)
+            target_logits = torch.where(legal, target_logits, FLOAT_MIN)
+            parts.append(verb_logit + torch.log_softmax(target_logits, dim=-1))
+        logits = torch.cat(parts, dim=-1)
+        return torch.where(action_mask, logits, FLOAT_MIN), value_in
+
+    def value(self, value_in: torch.Tensor) -> torch.Tensor:
+        """Value features [B, D + S] -> value [B]."""
+        return self.value_head(value_in).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, obs: dict, *, sample: bool = False, generator: torch.Generator | None = None) -> np.ndarray:
+        """Actions [B, U] (int64) for a batch of observations (numpy or torch); greedy unless `sample`."""
+        logits, _ = self(to_tensors(obs))
+        if not sample:
+            return logits.argmax(dim=-1).numpy()
+        probs = torch.softmax(logits, dim=-1)
+        flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+        return flat.reshape(probs.shape[:-1]).numpy()
+
+
+def to_tensors(obs: dict) -> dict[str, torch.Tensor]:
+    """A (batched) observation dict of numpy arrays or tensors -> tensors; adds a batch axis if missing."""
+    out = {key: torch.as_tensor(np.asarray(obs[key])) for key in OBS_KEYS}
+    if out["entities"].dim() == 2:
+        out = {key: value.unsqueeze(0) for key, value in out.items()}
+    return out
+
+
+def policy_kwargs_from_spaces(observation_space, grid_size: int) -> dict:
+    """Shape arguments of EntityPolicy from one env's (single) gymnasium Dict observation space."""
+    return {
+        "num_features": int(observation_space["entities"].shape[-1]),
+        "num_scalars": int(observation_space["scalars"].shape[-1]),
+        "num_unit_types": int(np.max(observation_space["unit_type"].high)) + 1,
+        "grid_size": int(grid_size),
+    }

@@ -1,0 +1,99 @@
+"""Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (REFERENCE.md section 7).
+
+The action distribution is one categorical per own unit over the A joint choices, evaluated as a single
+batched torch Categorical of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones, which
+costs U-fold Python overhead in the learner for the same numbers). Masking happens in EntityPolicy:
+illegal logits are FLOAT_MIN, so they are never sampled and carry no gradient.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.distribution.distribution import Distribution
+from ray.rllib.core.distribution.torch.torch_distribution import TorchDeterministic
+from ray.rllib.core.rl_module.apis import ValueFunctionAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+
+from agent.policy import EntityPolicy, policy_kwargs_from_spaces
+
+# model_config keys the module reads, with their defaults (agent/config.py ModelConfig documents them).
+MODEL_DEFAULTS = {
+    "grid_size": 8, "width": 64, "key_dim": 32, "encoder": "perceiver_io", "encoder_options": {},
+    "noop_bias": 0.0,
+}
+
+
+class UnitCategorical(Distribution):
+    """Independent categoricals, one per own unit, over flat logits [..., U * A]."""
+
+    def __init__(self, logits: torch.Tensor, num_units: int) -> None:
+        super().__init__()
+        self.logits = logits.reshape(*logits.shape[:-1], num_units, -1)
+        self._dist = torch.distributions.Categorical(logits=self.logits)
+
+    @classmethod
+    def from_logits(cls, logits: torch.Tensor, num_units: int = 1, **kwargs) -> UnitCategorical:
+        return cls(logits, num_units)
+
+    @staticmethod
+    def required_input_dim(space: gym.Space, **kwargs) -> int:
+        return int(np.sum(space.nvec))
+
+    def sample(self, *, sample_shape=()) -> torch.Tensor:
+        return self._dist.sample(sample_shape)
+
+    def rsample(self, *, sample_shape=()):
+        raise NotImplementedError("a categorical has no reparameterised sample")
+
+    def logp(self, value: torch.Tensor) -> torch.Tensor:
+        return self._dist.log_prob(value.long()).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return self._dist.entropy().sum(-1)
+
+    def kl(self, other: UnitCategorical) -> torch.Tensor:
+        return torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
+
+    def to_deterministic(self) -> TorchDeterministic:
+        return TorchDeterministic(loc=self.logits.argmax(dim=-1))
+
+
+def policy_init_kwargs(observation_space: gym.spaces.Dict, model_config: dict) -> dict:
+    """EntityPolicy's constructor arguments (JSON-able) for one env's space and a model_config."""
+    cfg = {**MODEL_DEFAULTS, **(model_config or {})}
+    return {
+        **policy_kwargs_from_spaces(observation_space, cfg["grid_size"]),
+        **{key: cfg[key] for key in ("width", "key_dim", "encoder", "noop_bias")},
+        "encoder_options": dict(cfg["encoder_options"]),
+    }
+
+
+def build_policy(observation_space: gym.spaces.Dict, model_config: dict) -> EntityPolicy:
+    """EntityPolicy for one env's observation space and a model_config dict (MODEL_DEFAULTS keys)."""
+    return EntityPolicy(**policy_init_kwargs(observation_space, model_config))
+
+
+class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
+    """RLModule around agent.policy.EntityPolicy; model_config holds MODEL_DEFAULTS keys."""
+
+    def setup(self) -> None:
+        self.policy = build_policy(self.observation_space, dict(self.model_config or {}))
+        num_units = len(self.action_space.nvec)
+        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units)
+
+    def _forward(self, batch: dict, **kwargs) -> dict:
+        logits, _ = self.policy(batch[Columns.OBS])
+        return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2)}
+
+    def _forward_train(self, batch: dict, **kwargs) -> dict:
+        logits, value_in = self.policy(batch[Columns.OBS])
+        # The value features ride along so that compute_values does not run the encoder twice.
+        return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
+
+    def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
+        if embeddings is None:
+            _, _, embeddings = self.policy.encode(batch[Columns.OBS])
+        return self.policy.value(embeddings)

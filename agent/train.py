@@ -1,0 +1,122 @@
+"""`perceiver-sc2 train CONFIG [--set key=value ...] [--run-dir DIR] [--resume]`: PPO with RLlib.
+
+One loop, top to bottom: validate the config, build the policy once (so a bad encoder option fails
+before Ray starts), start Ray, build PPO, restore the latest checkpoint on --resume, then iterate with
+a progress bar, TensorBoard scalars, one metrics.jsonl line per iteration and periodic atomic
+checkpoints until a budget (env steps, minutes, iterations) runs out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from envs.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from agent.config import field_docs
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "config keys (YAML sections, or --set section.key=value):\n" + "\n".join(
+        f"  {key:26s} {doc}" for key, doc in field_docs().items())
+    parser.add_argument("config", nargs="?", help="YAML config, e.g. configs/MoveToBeacon.yaml "
+                        "(optional with --resume: the run's saved config is used)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set model.encoder=transformer (repeatable)")
+    parser.add_argument("--run-dir", help="output directory (default runs/<name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+
+
+def prepare(args: argparse.Namespace):
+    """-> (TrainConfig, run directory, latest checkpoint or None); all user mistakes raise UserError."""
+    from agent.checkpoint import latest_checkpoint
+    from agent.config import config_from_dict, load_config
+
+    if args.config is None and not (args.resume and args.run_dir):
+        raise UserError("give a config file (e.g. configs/MoveToBeacon.yaml), or --resume with --run-dir")
+    cfg = load_config(args.config, args.overrides) if args.config else None
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / cfg.name
+    saved = run_dir / "config.json"
+    ckpt = latest_checkpoint(run_dir)
+    if args.resume:
+        if cfg is None:
+            if not saved.is_file():
+                raise UserError(f"no saved config in {run_dir}; give the config file")
+            from agent.config import apply_overrides
+
+            cfg = config_from_dict(apply_overrides(json.loads(saved.read_text()), args.overrides))
+        if ckpt is not None and saved.is_file():
+            old = json.loads(saved.read_text())
+            for section in ("env", "model"):
+                if old.get(section) != cfg.to_dict()[section]:
+                    raise UserError(f"--resume: config section '{section}' differs from the run's saved one "
+                                    f"in {saved}; the checkpoint would not fit")
+    elif ckpt is not None:
+        raise UserError(f"{run_dir} already holds checkpoints; pass --resume or another --run-dir")
+    return cfg, run_dir, ckpt if args.resume else None
+
+
+def check_model(cfg) -> None:
+    """Build the policy once on the env's observation space: bad model settings fail before Ray starts."""
+    from agent.policy import EntityPolicy, policy_kwargs_from_spaces
+    from envs.entity_env import entity_spec, observation_space
+
+    try:
+        spec = entity_spec(cfg.env.map, max_entities=cfg.env.max_entities, max_units=cfg.env.max_units,
+                           grid_size=cfg.env.grid_size)
+    except UserError as err:
+        raise UserError(f"config section 'env': {err}") from None
+    width, options = cfg.model.resolved()
+    try:
+        EntityPolicy(**policy_kwargs_from_spaces(observation_space(spec), cfg.env.grid_size), width=width,
+                     key_dim=cfg.model.key_dim, encoder=cfg.model.encoder, encoder_options=options,
+                     noop_bias=cfg.model.noop_bias)
+    except UserError as err:
+        raise UserError(f"config key 'model.encoder_options': {err}") from None
+
+
+def start_ray(cfg) -> None:
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # REFERENCE.md section 7: silences the token notice
+    if ray.is_initialized():
+        return
+    if cfg.scale.address:
+        ray.init(address=cfg.scale.address, include_dashboard=False, logging_level="ERROR")
+    else:
+        ray.init(num_cpus=cfg.scale.num_cpus, include_dashboard=False, logging_level="ERROR",
+                 log_to_driver=False)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg, run_dir, ckpt = prepare(args)
+    check_model(cfg)
+    from agent.train_loop import Trainer
+
+    # SIGTERM (a scheduler or `kill`) ends like Ctrl-C: the finished iterations are checkpointed first.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    start_ray(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    trainer = Trainer(cfg, run_dir)
+    try:
+        if ckpt is not None:
+            trainer.restore(ckpt)
+            print(f"resumed from {ckpt} (iteration {trainer.iteration})")
+        started = time.perf_counter()
+        summary = trainer.train()
+        elapsed = time.perf_counter() - started
+    finally:
+        trainer.close()
+    print(f"trained {summary['iteration']} iterations, {summary['env_steps']} env steps in {elapsed:.0f} s; "
+          f"episode score {summary['score']}; checkpoint {summary['checkpoint']}")
+    return 0

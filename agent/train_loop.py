@@ -1,0 +1,165 @@
+"""The training loop behind `perceiver-sc2 train`: iterate PPO, log, checkpoint, stop on a budget."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from agent.checkpoint import POLICY_META, POLICY_WEIGHTS, TRAIN_STATE, save_checkpoint
+from agent.config import TrainConfig
+from agent.ppo import build_ppo_config, env_kwargs, policy_kwargs
+
+METRICS = "metrics.jsonl"
+
+
+def _get(result: dict, *path, default=float("nan")):
+    for key in path:
+        if not isinstance(result, dict) or key not in result:
+            return default
+        result = result[key]
+    if hasattr(result, "item") and getattr(result, "size", 1) == 1:
+        return result.item()  # RLlib reports 0-d numpy arrays
+    return result
+
+
+class Trainer:
+    """Owns the RLlib algorithm of one run directory and the run's counters."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, **ppo_kwargs) -> None:
+        from tensorboardX import SummaryWriter
+
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        # Tiny per-step tensors: more threads than free cores costs milliseconds per op in spin-waits.
+        torch.set_num_threads(cfg.scale.torch_threads)
+        self.algo = build_ppo_config(cfg, **ppo_kwargs).build_algo()
+        self.iteration = 0
+        self.env_steps = 0
+        self.train_seconds = 0.0  # summed over resumed sessions; the max_minutes budget counts this
+        self.last_saved = None
+        self.last_score = float("nan")
+        self.writer = SummaryWriter(str(self.run_dir / "tb"))
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def policy_state(self) -> dict[str, torch.Tensor]:
+        """Bare EntityPolicy weights from the learner (works with remote learners too)."""
+        weights = self.algo.learner_group.get_weights()
+        weights = weights.get("default_policy", weights)
+        prefix = "policy."
+        return {key[len(prefix):]: torch.as_tensor(value).clone()
+                for key, value in weights.items() if key.startswith(prefix)}
+
+    def save(self) -> Path:
+        meta = {
+            "policy_kwargs": policy_kwargs(self.cfg),
+            "env": env_kwargs(self.cfg),
+            "config": self.cfg.to_dict(),
+            "iteration": self.iteration,
+        }
+        state = {"iteration": self.iteration, "env_steps": self.env_steps,
+                 "train_seconds": self.train_seconds}
+
+        def write(tmp: Path) -> None:
+            self.algo.save_to_path(str(tmp / "algorithm"))
+            torch.save(self.policy_state(), tmp / POLICY_WEIGHTS)
+            (tmp / POLICY_META).write_text(json.dumps(meta, indent=1))
+            (tmp / TRAIN_STATE).write_text(json.dumps(state))  # written last: marks the directory complete
+
+        path = save_checkpoint(self.run_dir, self.iteration, write, keep=self.cfg.run.keep_checkpoints)
+        self.last_saved = self.iteration
+        return path
+
+    def restore(self, ckpt: Path) -> None:
+        self.algo.restore_from_path(str(Path(ckpt) / "algorithm"))
+        state = json.loads((Path(ckpt) / TRAIN_STATE).read_text())
+        self.iteration, self.env_steps = int(state["iteration"]), int(state["env_steps"])
+        self.train_seconds = float(state["train_seconds"])
+        self.last_saved = self.iteration
+        # Iterations after the checkpoint are redone: drop their metrics lines.
+        metrics = self.run_dir / METRICS
+        if metrics.is_file():
+            keep = [line for line in metrics.read_text().splitlines()
+                    if line.strip() and json.loads(line)["iteration"] <= self.iteration]
+            metrics.write_text("".join(line + "\n" for line in keep))
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def budget_left(self) -> bool:
+        run = self.cfg.run
+        return not (
+            (run.max_env_steps and self.env_steps >= run.max_env_steps)
+            or (run.max_minutes and self.train_seconds >= 60.0 * run.max_minutes)
+            or (run.max_iterations and self.iteration >= run.max_iterations)
+        )
+
+    def step(self) -> dict:
+        """One PPO iteration -> the metrics row written to metrics.jsonl and TensorBoard."""
+        started = time.perf_counter()
+        result = self.algo.train()
+        seconds = time.perf_counter() - started
+        self.iteration += 1
+        self.train_seconds += seconds
+        steps = int(_get(result, "env_runners", "num_env_steps_sampled", default=0))
+        self.env_steps += steps
+        learner = _get(result, "learners", "default_policy", default={})
+        score = _get(result, "env_runners", "episode_score")
+        row = {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "train_seconds": round(self.train_seconds, 3),
+            "steps_per_s": steps / seconds if seconds > 0 else 0.0,
+            "episode_score": score,
+            "episode_return_mean": _get(result, "env_runners", "episode_return_mean"),
+            "episode_len_mean": _get(result, "env_runners", "episode_len_mean"),
+            "win_rate": _get(result, "env_runners", "episode_won"),
+            "episodes": int(_get(result, "env_runners", "num_episodes", default=0)),
+            "policy_loss": _get(learner, "policy_loss"),
+            "vf_loss": _get(learner, "vf_loss"),
+            "entropy": _get(learner, "entropy"),
+            "kl": _get(learner, "mean_kl_loss"),
+        }
+        row = {k: (float(v) if isinstance(v, float) else v) for k, v in row.items()}
+        if not math.isnan(score):
+            self.last_score = score
+        with open(self.run_dir / METRICS, "a") as fh:
+            fh.write(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                                 for k, v in row.items()}) + "\n")
+        for key, value in row.items():
+            numeric = isinstance(value, (int, float)) and not math.isnan(value)
+            if numeric and key not in ("iteration", "env_steps"):
+                self.writer.add_scalar(f"train/{key}", value, self.env_steps)
+        return row
+
+    def train(self) -> dict:
+        from tqdm import tqdm
+
+        run = self.cfg.run
+        bar = tqdm(total=run.max_env_steps or None, initial=self.env_steps, unit="step", unit_scale=True,
+                   disable=not run.progress, dynamic_ncols=True, desc=f"train {self.cfg.env.map}")
+        try:
+            while self.budget_left():
+                before = self.env_steps
+                row = self.step()
+                bar.update(self.env_steps - before)
+                bar.set_postfix(it=row["iteration"], score=f"{self.last_score:.1f}",
+                                sps=f"{row['steps_per_s']:.0f}", refresh=False)
+                if self.iteration % run.checkpoint_every == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            if self.last_saved != self.iteration:  # keep the finished iterations; the save is atomic
+                self.save()
+            raise
+        finally:
+            bar.close()
+        if self.last_saved != self.iteration:
+            self.save()
+        self.writer.flush()
+        return {"iteration": self.iteration, "env_steps": self.env_steps,
+                "score": round(self.last_score, 2), "checkpoint": str(self.run_dir / "checkpoints")}
+
+    def close(self) -> None:
+        self.writer.close()
+        self.algo.stop()

@@ -1,0 +1,103 @@
+"""Typed training config: the shipped configs validate; malformed ones fail in one line with exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.config import MAPS, TrainConfig, field_docs, load_config
+from envs.errors import UserError
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+# (YAML text, a word the one-line error must contain: the key or the problem)
+MALFORMED = [
+    ("trainer: {}\n", "'trainer'"),
+    ("ppo:\n  lrr: 0.1\n", "'ppo.lrr'"),
+    ("ppo:\n  lr: fast\n", "'ppo.lr'"),
+    ("ppo:\n  lr: -1.0\n", "'ppo.lr'"),
+    ("env:\n  map: MoveToBacon\n", "MoveToBeacon"),
+    ("model:\n  encoder: lstm\n", "perceiver_io"),
+    ("env:\n  num_envs: 2.5\n", "'env.num_envs'"),
+    ("ppo:\n  gamma: 1.5\n", "'ppo.gamma'"),
+    ("env: [unclosed\n", "not valid YAML"),
+    ("- a\n- b\n", "mapping"),
+    ("run:\n  progress: maybe\n", "'run.progress'"),
+    ("env:\n  max_entities: 4\n  max_units: 9\n", "'env.max_units'"),
+    ("ppo: 3\n", "'ppo'"),
+]
+
+
+@pytest.mark.parametrize("map_name", MAPS)
+def test_one_valid_config_per_map(map_name):
+    cfg = load_config(CONFIGS / f"{map_name}.yaml")
+    assert cfg.env.map == map_name == cfg.name
+    assert cfg.model.encoder == "perceiver_io"
+
+
+def test_every_field_has_a_one_line_doc():
+    docs = field_docs()
+    assert "ppo.lr" in docs and "model.encoder" in docs
+    assert all(doc and "\n" not in doc for doc in docs.values())
+
+
+def test_overrides_reach_nested_keys_and_keep_types():
+    cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["ppo.lr=1e-3", "model.encoder=deepsets",
+                                                     "model.encoder_options.num_latents=24",
+                                                     "env.num_envs=4"])
+    assert cfg.ppo.lr == pytest.approx(1e-3) and isinstance(cfg.ppo.lr, float)
+    assert cfg.model.encoder == "deepsets"
+    assert cfg.model.encoder_options["num_latents"] == 24
+    assert cfg.env.num_envs == 4
+
+
+def test_alphastar_size_is_one_key_away():
+    cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["model.size=alphastar"])
+    width, options = cfg.model.resolved()
+    assert (width, options) == (256, {})
+    assert load_config(CONFIGS / "MoveToBeacon.yaml").model.resolved()[0] == 64
+
+
+def test_defaults_validate_and_roundtrip():
+    cfg = load_config(None)
+    assert isinstance(cfg, TrainConfig)
+    from agent.config import config_from_dict
+
+    assert config_from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(("text", "needle"), MALFORMED)
+def test_malformed_config_is_one_line_and_exit_2(tmp_path, capsys, text, needle):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert main(["train", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("perceiver-sc2 train: error: ")
+    assert needle in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("override", ["ppo.lr", "nokey.x=1", "model.encoder_options=3"])
+def test_bad_override_is_a_user_error(override):
+    with pytest.raises(UserError):
+        load_config(CONFIGS / "MoveToBeacon.yaml", [override])
+
+
+def test_missing_config_file_is_one_line(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_cli_exit_status_in_a_real_process(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("ppo:\n  num_epochs: 0\n")
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "train", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "perceiver-sc2 train: error: config key 'ppo.num_epochs': expected an integer >= 1, got 0"
+    ]

@@ -1,0 +1,201 @@
+"""EntityPolicy: masking, padding and order invariance, and every encoder by name."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from agent.encoders import ENCODERS
+from agent.policy import FLOAT_MIN, EntityPolicy
+from envs.action_space import ActionLayout, Target, Verb
+from envs.errors import UserError
+
+F, S, V, GRID, U = 6, 3, 10, 3, 2
+SMALL = {
+    "perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2},
+    "transformer": {"num_layers": 1, "num_heads": 2, "head_dim": 8, "mlp_dim": 32},
+    "deepsets": {},
+}
+
+
+def make_policy(encoder: str = "perceiver_io", seed: int = 0) -> EntityPolicy:
+    torch.manual_seed(seed)
+    policy = EntityPolicy(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16,
+                          key_dim=8, encoder=encoder, encoder_options=SMALL[encoder])
+    # Scale the small-initialised heads up so that logits differ clearly between choices.
+    with torch.no_grad():
+        for head in [policy.verb_head, *policy.target_heads.values()]:
+            head.weight.mul_(50.0)
+    return policy.eval()
+
+
+def make_obs(num_real: int, num_slots: int, *, seed: int = 0, batch: int = 2) -> dict:
+    """Random real entities in slots 0..num_real-1 (own units first), garbage in the padding."""
+    gen = torch.Generator().manual_seed(seed)
+    layout = ActionLayout(max_entities=num_slots, grid_size=GRID)
+    mask = torch.zeros(batch, num_slots, dtype=torch.int8)
+    mask[:, :num_real] = 1
+    action_mask = (torch.rand(batch, U, layout.num_actions, generator=gen) < 0.6).to(torch.int8)
+    for verb in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY):
+        seg = layout.segment(verb)
+        action_mask[..., seg.start + num_real : seg.start + seg.size] = 0  # padding is never a target
+    action_mask[..., 0] = 1  # no-op always legal
+    return {
+        "entities": torch.randn(batch, num_slots, F, generator=gen) * 3,
+        "unit_type": torch.randint(1, V, (batch, num_slots), generator=gen),
+        "entity_mask": mask,
+        "scalars": torch.randn(batch, S, generator=gen),
+        "action_mask": action_mask,
+    }
+
+
+def probs(policy: EntityPolicy, obs: dict) -> torch.Tensor:
+    with torch.no_grad():
+        logits, _ = policy(obs)
+    return torch.softmax(logits, dim=-1)
+
+
+def remap(obs: dict, num_slots: int, order: list[int]) -> dict:
+    """The same observation with entity slot k of the result = slot order[k] of `obs` (or padding)."""
+    old = ActionLayout(max_entities=obs["entities"].shape[1], grid_size=GRID)
+    new = ActionLayout(max_entities=num_slots, grid_size=GRID)
+    batch = obs["entities"].shape[0]
+    out = make_obs(0, num_slots, seed=99, batch=batch)  # padding garbage of its own
+    out["scalars"] = obs["scalars"].clone()
+    out["action_mask"] = torch.zeros(batch, U, new.num_actions, dtype=torch.int8)
+    for k, j in enumerate(order):
+        for key in ("entities", "unit_type", "entity_mask"):
+            out[key][:, k] = obs[key][:, j]
+    for seg_old, seg_new in zip(old.segments, new.segments, strict=True):
+        if seg_old.target is Target.ENTITY:
+            for k, j in enumerate(order):
+                out["action_mask"][..., seg_new.start + k] = obs["action_mask"][..., seg_old.start + j]
+        else:
+            out["action_mask"][..., seg_new.start : seg_new.start + seg_new.size] = (
+                obs["action_mask"][..., seg_old.start : seg_old.start + seg_old.size])
+    return out
+
+
+def mapped_probs(p: torch.Tensor, num_slots: int, order: list[int], old_slots: int) -> torch.Tensor:
+    """Probabilities over the old layout's actions read from the new layout's (order as in remap)."""
+    old = ActionLayout(max_entities=old_slots, grid_size=GRID)
+    new = ActionLayout(max_entities=num_slots, grid_size=GRID)
+    out = torch.zeros(*p.shape[:-1], old.num_actions)
+    for action in range(old.num_actions):
+        verb, target = old.decode(action)
+        if old.segment(verb).target is Target.ENTITY:
+            if target not in order:
+                continue  # an old padding slot: illegal in both, probability 0
+            target = order.index(target)
+        out[..., action] = p[..., new.encode(verb, target)]
+    return out
+
+
+def test_masked_actions_get_zero_probability_and_are_never_sampled():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    p = probs(policy, obs)
+    illegal = obs["action_mask"] == 0
+    assert illegal.any() and (p[illegal] == 0).all()
+    assert torch.allclose(p.sum(-1), torch.ones(p.shape[:-1]))
+    actions = torch.as_tensor(policy.act(obs, sample=True, generator=torch.Generator().manual_seed(1)))
+    for _ in range(20):
+        actions = torch.as_tensor(policy.act(obs, sample=True))
+        assert obs["action_mask"].gather(-1, actions.unsqueeze(-1)).all()
+    greedy = torch.as_tensor(policy.act(obs))
+    assert torch.equal(greedy, p.argmax(-1))
+
+
+def test_masked_logits_carry_no_gradient():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    obs["entities"].requires_grad_(True)
+    logits, _ = policy(obs)
+    illegal = obs["action_mask"] == 0
+    (logits * illegal).sum().backward()
+    assert (logits[illegal] == FLOAT_MIN).all()
+    assert all(p.grad is None or (p.grad == 0).all() for p in policy.parameters())
+
+
+def test_a_padded_unit_slot_can_only_no_op():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    obs["action_mask"][:, 1] = 0
+    obs["action_mask"][:, 1, 0] = 1
+    assert torch.equal(probs(policy, obs)[:, 1, 0], torch.ones(2))
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_padding_does_not_change_a_units_distribution(encoder):
+    policy = make_policy(encoder)
+    obs = make_obs(5, 6)
+    wide = remap(obs, 11, list(range(5)))  # same 5 entities, 6 padded slots of other garbage
+    expected = probs(policy, obs)
+    got = mapped_probs(probs(policy, wide), 11, list(range(5)), 6)
+    assert torch.allclose(got, expected, atol=1e-5)
+    with torch.no_grad():
+        values = [policy.value(policy(o)[1]) for o in (obs, wide)]
+    assert torch.allclose(values[0], values[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_entity_order_permutes_the_targets_only(encoder):
+    policy = make_policy(encoder)
+    obs = make_obs(6, 8)
+    order = [0, 1, 5, 7, 2, 6, 4, 3]  # own units stay in slots 0..U-1; the rest and the padding shuffle
+    shuffled = remap(obs, 8, order)
+    expected = probs(policy, obs)
+    got = mapped_probs(probs(policy, shuffled), 8, order, 8)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_changing_an_entity_changes_the_distribution():
+    # Guards the invariance tests against a policy that ignores its input.
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    other = {k: v.clone() for k, v in obs.items()}
+    other["entities"][:, 3] += 1.0
+    assert not torch.allclose(probs(policy, obs), probs(policy, other), atol=1e-3)
+
+
+def test_verb_marginal_is_independent_of_the_number_of_legal_targets():
+    # Joint logit = verb logit + log p(target | verb): more legal targets must not inflate a verb.
+    policy = make_policy()
+    obs = make_obs(6, 8, batch=1)
+    obs["action_mask"][:] = 1
+    few = {k: v.clone() for k, v in obs.items()}
+    seg = ActionLayout(max_entities=8, grid_size=GRID).segment(Verb.ATTACK_ENTITY)
+    few["action_mask"][..., seg.start + 3 : seg.start + seg.size] = 0
+    p_all, p_few = probs(policy, obs), probs(policy, few)
+    attack = slice(seg.start, seg.start + seg.size)
+    assert torch.allclose(p_all[..., attack].sum(-1), p_few[..., attack].sum(-1), atol=1e-5)
+    assert not torch.allclose(p_all[..., seg.start], p_few[..., seg.start], atol=1e-4)
+
+
+def test_unknown_encoder_name_is_a_user_error():
+    with pytest.raises(UserError, match="perceiver_io"):
+        EntityPolicy(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, encoder="lstm")
+
+
+def test_action_mask_of_the_wrong_width_is_rejected():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    obs["action_mask"] = obs["action_mask"][..., :-1]
+    with pytest.raises(ValueError, match="layout"):
+        policy(obs)
+
+
+def test_noop_bias_makes_an_untrained_unit_keep_its_order():
+    torch.manual_seed(0)
+    kwargs = dict(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16, key_dim=8,
+                  encoder="deepsets", encoder_options={})
+    obs = make_obs(5, 8)
+    obs["action_mask"][:] = 1
+    p_plain = probs(EntityPolicy(**kwargs).eval(), obs)[..., 0]
+    p_bias = probs(EntityPolicy(**kwargs, noop_bias=2.0).eval(), obs)[..., 0]
+    # Six legal verbs with near-zero initial logits: 1/6 without the bonus, e^2 / (e^2 + 5) with it.
+    assert torch.allclose(p_plain, torch.full_like(p_plain, 1 / 6), atol=0.02)
+    expected = math.exp(2.0) / (math.exp(2.0) + 5)
+    assert torch.allclose(p_bias, torch.full_like(p_bias, expected), atol=0.02)

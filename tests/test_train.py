@@ -1,0 +1,155 @@
+"""PPO on the engine through the batched vector env: tiny budgets, real entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
+SMALL_ENCODERS = {
+    "perceiver_io": "{num_latents: 4, num_layers: 1, self_heads: 2}",
+    "transformer": "{num_layers: 1, num_heads: 2, head_dim: 8, mlp_dim: 32}",
+    "deepsets": "{}",
+}
+# 1920 loops / 32 = 60 agent steps a game (REFERENCE.md section 1): 4 games x 64 steps per iteration
+# finish every game at least once in two iterations.
+TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.minibatch_size=128",
+        "ppo.num_epochs=1", "model.width=16", "model.key_dim=8", "run.max_minutes=0", "run.max_env_steps=0",
+        "run.progress=false", "scale.torch_threads=1"]
+
+RLLIB_EPISODES: list[tuple[int, float]] = []
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    import ray
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _recording_callbacks():
+    from agent.ppo import TrainCallbacks
+
+    class Recording(TrainCallbacks):
+        def on_episode_end(self, *, episode, prev_episode_chunks=(), **kwargs):
+            super().on_episode_end(episode=episode, **kwargs)
+            # An episode spanning several sample() calls arrives in chunks; RLlib's metrics sum them too.
+            chunks = [*prev_episode_chunks, episode]
+            RLLIB_EPISODES.append((sum(len(c) for c in chunks), float(sum(c.get_return() for c in chunks))))
+
+    return Recording
+
+
+@pytest.mark.parametrize("encoder", sorted(SMALL_ENCODERS))
+def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, encoder):
+    from agent.checkpoint import load_policy
+    from agent.train_loop import Trainer
+
+    cfg = load_config(CONFIG, TINY + [f"model.encoder={encoder}", "run.max_iterations=2",
+                                      f"model.encoder_options={SMALL_ENCODERS[encoder]}"])
+    RLLIB_EPISODES.clear()
+    trainer = Trainer(cfg, tmp_path, callbacks=_recording_callbacks())
+    try:
+        env = trainer.algo.env_runner.env.unwrapped
+        rows, per_iteration = [], []
+        for _ in range(2):
+            seen = len(env.finished)
+            rows.append(trainer.step())
+            per_iteration.append(list(env.finished)[seen:])
+        trainer.save()
+        engine_episodes = sorted((steps, score) for steps, score, _ in env.finished)
+        summed = sorted((steps, total) for steps, _, total in env.finished)
+    finally:
+        trainer.close()
+    assert [r["iteration"] for r in rows] == [1, 2] and rows[-1]["env_steps"] == 2 * 256
+    assert len(engine_episodes) >= 4
+    # RLlib's episodes are the engine's games: same lengths, returns equal to the map's own score.
+    assert sorted(RLLIB_EPISODES) == engine_episodes == summed
+    assert all(steps == 60 for steps, _ in engine_episodes)
+    for row, finished in zip(rows, per_iteration, strict=True):
+        if finished:  # RLlib's per-iteration episode metrics: the games that ended in that iteration
+            assert row["episode_return_mean"] == pytest.approx(np.mean([f[1] for f in finished]))
+            assert row["episode_score"] == pytest.approx(np.mean([f[1] for f in finished]))
+            assert row["episode_len_mean"] == pytest.approx(np.mean([f[0] for f in finished]))
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in logged] == [1, 2]
+    policy, meta = load_policy(tmp_path)
+    assert meta["iteration"] == 2 and meta["policy_kwargs"]["encoder"] == encoder
+    assert list((tmp_path / "tb").iterdir())
+
+
+def test_one_iteration_with_a_remote_env_runner(ray_session, tmp_path):
+    from agent.train_loop import Trainer
+
+    cfg = load_config(CONFIG, TINY + ["scale.num_env_runners=1", "run.max_iterations=1",
+                                      "model.encoder=deepsets", "model.encoder_options={}"])
+    trainer = Trainer(cfg, tmp_path)
+    try:
+        summary = trainer.train()
+        assert trainer.algo.env_runner_group.num_remote_env_runners() == 1
+    finally:
+        trainer.close()
+    assert summary["iteration"] == 1 and summary["env_steps"] == 256
+
+
+def _train_cmd(run_dir: Path, iterations: int, *extra: str) -> list[str]:
+    sets = TINY + ["run.checkpoint_every=1", f"run.max_iterations={iterations}", "model.encoder=deepsets",
+                   "model.encoder_options={}"]
+    cmd = [sys.executable, "-m", "agent.cli", "train", str(CONFIG), "--run-dir", str(run_dir), *extra]
+    for item in sets:
+        cmd += ["--set", item]
+    return cmd
+
+
+def test_killed_training_resumes_from_the_latest_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(run_dir, 50), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done = sorted(run_dir.glob("checkpoints/iter_*/train_state.json"))
+            if len(done) >= 2:
+                break
+            assert proc.poll() is None, "training exited before it was killed"
+            time.sleep(0.2)
+        else:
+            pytest.fail("no second checkpoint within 120 s")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole session: the driver and the Ray it started
+        proc.wait()
+    pointer = (run_dir / "checkpoints" / "latest").read_text().strip()
+    killed_at = int(pointer.split("_")[1])
+    assert killed_at >= 2
+    out = subprocess.run(_train_cmd(run_dir, killed_at + 2, "--resume"), capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"(iteration {killed_at})" in out.stdout
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == list(range(1, killed_at + 3))
+    steps = [r["env_steps"] for r in rows]
+    assert steps == [256 * (i + 1) for i in range(len(rows))]
+    assert (run_dir / "checkpoints" / "latest").read_text().strip() == f"iter_{killed_at + 2:06d}"
+
+
+def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path, capsys):
+    from agent.checkpoint import save_checkpoint
+    from agent.cli import main
+
+    save_checkpoint(tmp_path, 1, lambda d: (d / "train_state.json").write_text("{}"), keep=1)
+    assert main(["train", str(CONFIG), "--run-dir", str(tmp_path)]) == 2
+    assert "--resume" in capsys.readouterr().err
