@@ -33,7 +33,7 @@ class Trainer:
         from tensorboardX import SummaryWriter
 
         self.cfg = cfg
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).absolute()  # RLlib's save_to_path reads a relative path as a bad URI
         # Tiny per-step tensors: more threads than free cores costs milliseconds per op in spin-waits.
         torch.set_num_threads(cfg.scale.torch_threads)
         self.algo = build_ppo_config(cfg, **ppo_kwargs).build_algo()
@@ -74,7 +74,7 @@ class Trainer:
         return path
 
     def restore(self, ckpt: Path) -> None:
-        self.algo.restore_from_path(str(Path(ckpt) / "algorithm"))
+        self.algo.restore_from_path(str(Path(ckpt).absolute() / "algorithm"))
         state = json.loads((Path(ckpt) / TRAIN_STATE).read_text())
         self.iteration, self.env_steps = int(state["iteration"]), int(state["env_steps"])
         self.train_seconds = float(state["train_seconds"])

@@ -116,9 +116,9 @@ def _train_cmd(run_dir: Path, iterations: int, *extra: str) -> list[str]:
 
 
 def test_killed_training_resumes_from_the_latest_checkpoint(tmp_path):
-    run_dir = tmp_path / "run"
-    proc = subprocess.Popen(_train_cmd(run_dir, 50), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    run_dir = tmp_path / "run"  # passed relative, as `make train` does, from the working directory tmp_path
+    proc = subprocess.Popen(_train_cmd(Path("run"), 50), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, cwd=tmp_path)
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -135,8 +135,8 @@ def test_killed_training_resumes_from_the_latest_checkpoint(tmp_path):
     pointer = (run_dir / "checkpoints" / "latest").read_text().strip()
     killed_at = int(pointer.split("_")[1])
     assert killed_at >= 2
-    out = subprocess.run(_train_cmd(run_dir, killed_at + 2, "--resume"), capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(_train_cmd(Path("run"), killed_at + 2, "--resume"), capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"(iteration {killed_at})" in out.stdout
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
