@@ -1,0 +1,18 @@
+"""RLlib callbacks of an ablation trial: the training callbacks plus the config's torch thread count.
+
+Kept apart from agent/ablate.py because Tune's trial actors import it by name (and it pulls in RLlib).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from agent.ppo import TrainCallbacks
+
+
+class AblationCallbacks(TrainCallbacks):
+    def on_algorithm_init(self, *, algorithm, metrics_logger=None, **kwargs):
+        # Ray pins actors to OMP_NUM_THREADS=<their CPUs>; honour scale.torch_threads as `train` does.
+        threads = algorithm.config.model_config.get("torch_threads")
+        if threads:
+            torch.set_num_threads(int(threads))

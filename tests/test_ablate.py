@@ -1,0 +1,161 @@
+"""`perceiver-sc2 ablate`: grid expansion, config errors, the report's numbers, and kill-and-resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from agent.ablate_report import curve_band
+from agent.ablate_spec import load_spec, parse_spec
+from agent.cli import main
+from agent.stats import bootstrap_ci
+from envs.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "configs" / "ablation_tiny.yaml"
+
+
+def _tiny(**changes) -> dict:
+    data = yaml.safe_load(TINY.read_text())
+    data["train"] = str(TINY.parent / data["train"])  # the test writes its copy elsewhere
+    data.update(changes)
+    return data
+
+
+def test_grid_is_arms_by_sweep_values_by_seeds():
+    data = _tiny(seeds=[3, 5], sweep={"width": [8, 24]})
+    spec = parse_spec(data, base_dir=TINY.parent, default_name="x")
+    assert spec.arms == ("perceiver_io/width=8", "perceiver_io/width=24", "deepsets/width=8",
+                         "deepsets/width=24")
+    assert len(spec.trials) == 8 and len({t.key for t in spec.trials}) == 8
+    for trial in spec.trials:
+        assert trial.cfg.seed == trial.seed
+        assert trial.cfg.model.width == int(trial.arm.split("=")[1])
+        assert trial.cfg.model.encoder == trial.arm.split("/")[0]
+        # The base config's `set` list applies, and Tune's budget replaces the run's own stops.
+        assert trial.cfg.env.num_envs == 4 and trial.cfg.run.max_env_steps == 512
+        assert trial.cfg.run.max_minutes == 0
+    latents = parse_spec(_tiny(arms={"pio": {"encoder": "perceiver_io"}},
+                               sweep={"encoder_options.num_latents": [2, 6]}), base_dir=TINY.parent,
+                         default_name="x")
+    assert [t.cfg.model.encoder_options["num_latents"] for t in latents.trials] == [2, 2, 6, 6]
+
+
+def test_command_line_overrides_change_the_grid():
+    spec = load_spec(TINY, ["seeds=[4]", "budget_env_steps=256", "arms={ds: {encoder: deepsets}}"])
+    assert [(t.key, t.seed, t.cfg.run.max_env_steps) for t in spec.trials] == [("ds__seed4", 4, 256)]
+    assert spec.source["seeds"] == [4]  # what --resume compares against the saved grid
+    with pytest.raises(UserError, match="key 'seeds'"):
+        load_spec(TINY, ["seeds=zero"])
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"seeds": []}, "key 'seeds'"),
+    ({"seeds": [0, 0]}, "repeated"),
+    ({"budget_env_steps": 0}, "key 'budget_env_steps'"),
+    ({"arms": {"a": {"encoder": "lstm"}}}, "arm 'a': config key 'model.encoder'"),
+    ({"arms": {"a": {"depth": 3}}}, "unknown config key 'model.depth'"),
+    ({"colour": "red"}, "unknown key 'colour'"),
+    ({"train": "nowhere.yaml"}, "config file not found"),
+    ({"sweep": {"width": 8}}, "key 'sweep.width'"),
+])
+def test_bad_config_is_a_one_line_user_error(tmp_path, capsys, changes, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_tiny(**changes)))
+    assert main(["ablate", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_encoder_option_fails_before_ray(tmp_path, capsys):
+    data = _tiny(arms={"pio": {"encoder": "perceiver_io", "encoder_options": {"num_latens": 4}}})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["ablate", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "num_latens" in capsys.readouterr().err
+
+
+def test_curve_band_interpolates_seeds_onto_common_steps():
+    a = {"curve": [{"env_steps": 100, "score": 0.0}, {"env_steps": 200, "score": 10.0}]}
+    b = {"curve": [{"env_steps": 50, "score": None}, {"env_steps": 100, "score": 2.0},
+                   {"env_steps": 200, "score": 4.0}, {"env_steps": 300, "score": 6.0}]}
+    grid, mean, low, high = curve_band([a, b], points=3)
+    # Only the steps every seed covers: 100..200; seed a at 150 is 5, seed b is 3.
+    assert grid.tolist() == [100.0, 150.0, 200.0]
+    assert mean.tolist() == pytest.approx([1.0, 4.0, 7.0])
+    assert (low[1], high[1]) == pytest.approx(bootstrap_ci([5.0, 3.0], seed=1)[1:])
+    assert np.all(low <= mean) and np.all(mean <= high) and low[2] < high[2]
+
+
+def _ablate_cmd(run_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "agent.cli", "ablate", str(TINY), "--run-dir", str(run_dir), *extra]
+
+
+def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
+    run_dir = tmp_path / "abl"
+    trials = run_dir / "trials"
+    proc = subprocess.Popen(_ablate_cmd(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 150
+        while time.time() < deadline and not list(trials.glob("*.json")):
+            assert proc.poll() is None, "the ablation exited before it was killed"
+            time.sleep(0.2)
+        assert list(trials.glob("*.json")), "no trial finished within 150 s"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
+        proc.wait()
+    before = {p.name: p.read_bytes() for p in trials.glob("*.json")}
+    assert 1 <= len(before) < 4
+    started = time.time()
+    out = subprocess.run(_ablate_cmd(run_dir, "--resume"), capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"4 trials, {len(before)} already finished, {4 - len(before)} to run" in out.stdout
+    # Finished trials were reused byte for byte; the rest ran once, all in the resumed Tune experiment
+    # (Tune trial ids start with the experiment's id).
+    assert all((trials / name).read_bytes() == data for name, data in before.items())
+    records = {p.name: json.loads(p.read_text()) for p in trials.glob("*.json")}
+    old_ids = {records[name]["tune_trial_id"].split("_")[0] for name in before}
+    new_ids = {rec["tune_trial_id"].split("_")[0] for name, rec in records.items() if name not in before}
+    assert len(new_ids) == 1 and not new_ids & old_ids
+    records = [json.loads(p.read_text()) for p in sorted(trials.glob("*.json"))]
+    assert len(records) == 4
+    for rec in records:
+        assert [r["iteration"] for r in rec["curve"]] == [1, 2]
+        assert [r["env_steps"] for r in rec["curve"]] == [256, 512]
+        assert rec["final_score"] == rec["curve"][-1]["score"]
+    # The table: one row per encoder, two seeds each, the seeds' own scores and the CI around their mean.
+    rows = list(csv.DictReader(open(run_dir / "ablation.csv")))
+    assert [r["arm"] for r in rows] == ["perceiver_io", "deepsets"]
+    for row in rows:
+        seeds = [rec["final_score"] for rec in records if rec["arm"] == row["arm"]]
+        assert int(row["seeds"]) == 2
+        assert float(row["final_score"]) == pytest.approx(np.mean(seeds))
+        assert float(row["ci_low"]) == pytest.approx(min(seeds)) and float(row["ci_high"]) == pytest.approx(
+            max(seeds))
+        assert int(row["params"]) > int(row["encoder_params"]) > 0 and float(row["gflops_per_step"]) > 0
+    table = (run_dir / "ablation.md").read_text()
+    assert "| perceiver_io |" in table and "| deepsets |" in table
+    assert json.loads((run_dir / "ablation.json").read_text())["budget_env_steps"] == 512
+    for png in ("learning_curves.png", "final_scores.png"):
+        assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"resumed part took {time.time() - started:.0f} s")
+    # A second run into the same directory without --resume refuses (exit 2, nothing started).
+    again = subprocess.run(_ablate_cmd(run_dir), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_user_error_type_is_the_clis():
+    with pytest.raises(UserError, match="expected a mapping"):
+        parse_spec([1, 2], base_dir=ROOT, default_name="x")
