@@ -15,7 +15,9 @@ MAPS = list(MAP_DEFAULTS)
 @pytest.mark.parametrize("map_name", MAPS)
 def test_check_env_passes(map_name):
     env = gym.make(f"perceiver_sc2/{map_name}-v0")
-    check_env(env.unwrapped, skip_render_check=True)
+    check_env(env.unwrapped, skip_render_check=True)  # raises on any API violation
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and {"score", "dropped"} <= set(info)
     env.close()
 
 
