@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.config import TrainConfig, apply_overrides, config_from_dict
+from agent.config import TrainConfig, apply_overrides, config_from_dict, read_yaml
 from envs.errors import UserError
 
 KEYS = ("name", "train", "set", "budget_env_steps", "seeds", "arms", "sweep")
@@ -153,12 +153,7 @@ def parse_spec(data, *, base_dir: Path, default_name: str) -> AblationSpec:
 def load_spec(path: str | Path, overrides: list[str] = ()) -> AblationSpec:
     """Read the YAML, apply `--set key=value` overrides of its keys (e.g. seeds=[0,1]), validate."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    data = read_yaml(path)
     if overrides and isinstance(data, dict):
         data = apply_overrides(data, list(overrides))
     return parse_spec(data, base_dir=path.parent, default_name=path.stem)

@@ -229,17 +229,22 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+def read_yaml(path: Path):
+    """The parsed YAML of `path`; a missing file or bad YAML is a one-line UserError."""
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
     """Read a YAML file (or start from the defaults if path is None), apply overrides, validate."""
     data: dict = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise UserError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+        data = read_yaml(path)
         if data is None:
             data = {}
         if not isinstance(data, dict):

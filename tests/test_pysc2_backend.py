@@ -125,8 +125,11 @@ def test_every_command_kind_passes_pysc2_transform_action():
 
     backend = Pysc2Backend("DefeatRoaches", env=make_env())
     backend.reset()
-    validate_commands(backend, all_command_kinds())  # raises on the first refused or misread command
-    validate_commands(backend.env, all_command_kinds())  # a bare pysc2 env works too
+    commands = all_command_kinds()
+    # every raw function the project issues is checked
+    assert {c.function for c in commands} == set(RawFunction)
+    validate_commands(backend, commands)  # raises on the first refused or misread command
+    validate_commands(backend.env, commands)  # a bare pysc2 env works too
 
 
 @isolated
