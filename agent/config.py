@@ -72,7 +72,11 @@ class PPOSettings:
     gamma: float = _f(0.99, "discount", low=0.0, high=1.0)
     gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)
     clip_param: float = _f(0.2, "PPO ratio clip", positive=True)
-    vf_clip_param: float = _f(10.0, "value-loss clip", positive=True)
+    vf_clip_param: float = _f(10.0, "value-loss clip (RLlib clamps the squared error)", positive=True)
+    reward_scale: float = _f(1.0, "multiplies the map's reward for PPO only (scores stay the map's)",
+                             positive=True)
+    damage_reward: float = _f(0.0, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
+                              "shaping; 0 = off)", low=0.0)
     vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
     entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)

@@ -17,6 +17,7 @@ from ray.tune.registry import register_env
 
 from agent.config import TrainConfig
 from agent.rl_module import EntityPolicyModule, policy_init_kwargs
+from envs.engine_bridge import DAMAGE_DEALT
 from envs.vector_env import EntityVectorEnv
 
 SEED_STRIDE = 100_000  # games of different env runners never share a seed below this many games each
@@ -29,11 +30,19 @@ class TrainVectorEnv(EntityVectorEnv):
     RLlib seeds runner w with `seed + w`, and the vector env seeds game i with `seed + i`, so runners
     would replay each other's games; here game i of runner w starts at seed*SEED_STRIDE + w*num_envs + i.
     `finished` holds (steps, score, summed reward) of the last games as the env itself counted them.
+    PPO's reward is (map reward + `damage_reward` x enemy hit points and shields removed) x `reward_scale`.
+    The damage term is SMAC's dense combat reward (Samvelyan et al. 2019): a Roach pays 10 only after
+    ~145 hit points of coordinated fire, which random play almost never delivers. The scale exists
+    because RLlib clamps the squared value error at `vf_clip_param`, so value targets must stay O(1)
+    for the critic to learn. Episode scores (progress bar, evaluation) stay the map's own.
     """
 
-    def __init__(self, *args, seed_base: int = 0, **kwargs):
+    def __init__(self, *args, seed_base: int = 0, reward_scale: float = 1.0, damage_reward: float = 0.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.seed_base = seed_base
+        self.reward_scale, self.damage_reward = float(reward_scale), float(damage_reward)
+        self._damage = np.zeros(self.num_envs)
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
         self.finished: deque = deque(maxlen=1000)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -45,11 +54,17 @@ class TrainVectorEnv(EntityVectorEnv):
             seed = self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
         self._steps[:] = 0
         self._returns[:] = 0.0
+        self._damage[:] = 0.0
         return super().reset(seed=seed, options=options)
 
     def step(self, actions):
         was_done = self._needs_reset.copy()
         obs, rewards, terminated, truncated, infos = super().step(actions)
+        if self.damage_reward:
+            damage = self._bridge.status[:, DAMAGE_DEALT]  # a reset game restarts from 0
+            rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
+            self._damage = damage.copy()
+        rewards = (rewards * self.reward_scale).astype(np.float32)
         live = ~was_done
         self._steps[live] += 1
         self._returns[live] += rewards[live]
@@ -98,9 +113,11 @@ def make_train_env(ctx: dict):
     """RLlib env creator: ctx = env_config plus `num_envs` (vector mode)."""
     ctx = dict(ctx)
     seed_base = int(ctx.pop("seed_base", 0))
+    shaping = {"reward_scale": float(ctx.pop("reward_scale", 1.0)),
+               "damage_reward": float(ctx.pop("damage_reward", 0.0))}
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))
-    return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, **ctx)
+    return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, **shaping, **ctx)
 
 
 class TrainCallbacks(RLlibCallback):
@@ -162,7 +179,9 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
     register_env(env_name, env_creator)
     return (
         PPOConfig()
-        .environment(env=env_name, env_config={**env_kwargs(cfg), "seed_base": cfg.seed})
+        .environment(env=env_name, env_config={**env_kwargs(cfg), "seed_base": cfg.seed,
+                                                     "reward_scale": ppo.reward_scale,
+                                                     "damage_reward": ppo.damage_reward})
         .framework("torch")
         .env_runners(
             num_env_runners=scale.num_env_runners,

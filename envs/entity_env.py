@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.engine_bridge import EngineBridge
 from envs.errors import UserError
 from envs.featurize import (
     FEATURE_BOUND,
@@ -92,33 +93,108 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
     return spaces.MultiDiscrete(np.full(spec.max_units, spec.layout.num_actions, dtype=np.int64))
 
 
-def step_info(raw: RawObs, num_dropped: int, num_illegal: int) -> dict:
+def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int) -> dict:
     """The info of one step: raw score, entities dropped, illegal actions, rejected commands, win/loss."""
-    info = {
-        "score": float(raw.score_cumulative[0]),
-        "dropped": num_dropped,
-        "illegal_actions": num_illegal,
-        "rejected_commands": len(raw.action_results),
-    }
-    if raw.done and raw.outcome != 0:
-        info["won"] = raw.outcome == 1
+    info = {"score": float(score), "dropped": int(dropped), "illegal_actions": int(illegal),
+            "rejected_commands": int(rejected)}
+    if done and outcome != 0:
+        info["won"] = outcome == 1
     return info
 
 
-def make_backend(map_name: str, backend: str, *, step_mul: int, enemy_bot: str | None, seed: int | None):
-    if backend == "engine":
-        from envs.engine import ENEMY_BOTS, Engine
+def check_enemy_bot(enemy_bot: str | None) -> None:
+    from envs.engine import ENEMY_BOTS
 
-        if enemy_bot is not None and enemy_bot not in ENEMY_BOTS:
-            raise UserError(f"unknown enemy bot {enemy_bot!r}; known bots: {', '.join(ENEMY_BOTS)}")
-        kwargs = {} if enemy_bot is None else {"enemy_bot": enemy_bot}
-        return Engine(map_name, seed=seed, step_mul=step_mul, **kwargs)
+    if enemy_bot is not None and enemy_bot not in ENEMY_BOTS:
+        raise UserError(f"unknown enemy bot {enemy_bot!r}; known bots: {', '.join(ENEMY_BOTS)}")
+
+
+class _EngineGame:
+    """The engine backend: one game stepped through `EngineBridge` (the vector env's compiled path)."""
+
+    def __init__(self, spec: EntitySpec, map_name: str, seed: int, step_mul: int, enemy_bot: str | None):
+        from envs.engine import BatchedEngine
+
+        self.engine = BatchedEngine(map_name, 1, [seed], step_mul=step_mul, enemy_bot=enemy_bot)
+        self.bridge = EngineBridge(spec, self.engine)
+        self._stepped = False
+
+    def reset(self, seed: int | None) -> tuple[dict, dict]:
+        self.engine.reset_game(0, seed)
+        self._stepped = False
+        obs, _, _, info = self._result(self.bridge.observe(), 0, 0)
+        return obs, info
+
+    def step(self, action) -> tuple[dict, float, bool, dict]:
+        bridge = self.bridge
+        obs = bridge.step(np.reshape(action, (1, -1)))
+        self._stepped = True
+        return self._result(obs, int(bridge.illegal[0]), int(bridge.rejected[0]))
+
+    def _result(self, obs: dict, illegal: int, rejected: int):
+        reward, done, outcome, score, _ = self.bridge.status[0].tolist()
+        info = step_info(score, int(self.bridge.dropped[0]), illegal, rejected, done == 1, int(outcome))
+        return {k: v[0] for k, v in obs.items()}, reward, done == 1, info
+
+    @property
+    def last_raw(self) -> RawObs:
+        from envs.engine.engine import REASONS
+
+        results = self.bridge.last_commands.results.tolist() if self._stepped else []
+        return self.engine.observation(0, [(k, REASONS.get(code, f"rejected ({code})"))
+                                           for k, code in enumerate(results) if code])
+
+    @property
+    def slot_tags(self) -> np.ndarray:
+        return self.bridge.tags[0]
+
+    def close(self):
+        pass
+
+
+class _RawCommandGame:
+    """Any backend that plays RawCommand lists and returns RawObs (the pysc2 backend)."""
+
+    def __init__(self, spec: EntitySpec, backend):
+        self.spec, self.backend = spec, backend
+        self._translate = Translator(spec)
+        self.last_raw: RawObs | None = None
+        self._obs = self._slots = None
+
+    def reset(self, seed: int | None) -> tuple[dict, dict]:
+        obs, _, _, info = self._observe(self.backend.reset(seed=seed), 0)
+        return obs, info
+
+    def step(self, action) -> tuple[dict, float, bool, dict]:
+        commands, illegal = self._translate(action, self._obs["action_mask"], self._slots)
+        return self._observe(self.backend.step(commands), illegal)
+
+    def _observe(self, raw: RawObs, illegal: int):
+        self.last_raw = raw
+        self._obs, self._slots = featurize(raw, self.spec)
+        info = step_info(raw.score_cumulative[0], self._slots.num_dropped, illegal, len(raw.action_results),
+                         raw.done, raw.outcome)
+        return self._obs, float(raw.reward), bool(raw.done), info
+
+    @property
+    def slot_tags(self) -> np.ndarray:
+        return self._slots.tags
+
+    def close(self):
+        if hasattr(self.backend, "close"):
+            self.backend.close()
+
+
+def make_game(spec: EntitySpec, map_name: str, backend: str, *, step_mul: int, enemy_bot: str | None,
+              seed: int):
+    if backend == "engine":
+        return _EngineGame(spec, map_name, seed, step_mul, enemy_bot)
     if backend == "pysc2":
         if enemy_bot not in (None, "idle"):
             raise UserError("the pysc2 backend plays the maps' own (idle) enemies; drop --enemy-bot")
         from envs.pysc2_backend import Pysc2Backend
 
-        return Pysc2Backend(map_name, step_mul=step_mul, seed=seed)
+        return _RawCommandGame(spec, Pysc2Backend(map_name, step_mul=step_mul, seed=seed))
     raise UserError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
 
 
@@ -135,42 +211,39 @@ class EntityEnv(gym.Env):
         self.layout = self.entity_spec.layout
         self.observation_space = observation_space(self.entity_spec)
         self.action_space = action_space(self.entity_spec)
-        self._translate = Translator(self.entity_spec)
-        self._backend_args = dict(backend=backend, step_mul=step_mul, enemy_bot=enemy_bot)
-        self._backend = None
-        self._obs = self._slots = None
-        self.last_raw: RawObs | None = None
+        check_enemy_bot(enemy_bot)
+        self._game_args = dict(backend=backend, step_mul=step_mul, enemy_bot=enemy_bot)
+        self._game = None
+        self._stepped = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if self._backend is None:
+        if self._game is None:
             # Unseeded: draw the game's seed from the env's own (randomly seeded) generator.
             first_seed = seed if seed is not None else int(self.np_random.integers(2**31))
-            self._backend = make_backend(self.map_name, seed=first_seed, **self._backend_args)
-            raw = self._backend.reset()
-        else:
-            raw = self._backend.reset(seed=seed)
-        return self._observe(raw), step_info(raw, self._slots.num_dropped, 0)
+            self._game = make_game(self.entity_spec, self.map_name, seed=first_seed, **self._game_args)
+            seed = None  # the game starts from first_seed
+        self._stepped = True
+        return self._game.reset(seed)
 
     def step(self, action):
-        if self._obs is None:
+        if not self._stepped:
             raise RuntimeError("call reset() before step()")
-        commands, illegal = self._translate(action, self._obs["action_mask"], self._slots)
-        raw = self._backend.step(commands)
-        obs = self._observe(raw)
-        return obs, float(raw.reward), bool(raw.done), False, step_info(raw, self._slots.num_dropped, illegal)
+        obs, reward, done, info = self._game.step(action)
+        return obs, reward, done, False, info
 
-    def _observe(self, raw: RawObs) -> dict:
-        self.last_raw = raw
-        self._obs, self._slots = featurize(raw, self.entity_spec)
-        return self._obs
+    @property
+    def last_raw(self) -> RawObs | None:
+        """The latest raw observation (pysc2's schema) the entity observation was made from."""
+        return None if self._game is None else self._game.last_raw
 
     @property
     def slot_tags(self) -> np.ndarray:
         """Raw unit tag of each entity slot in the latest observation (0 = padding)."""
-        return self._slots.tags
+        return self._game.slot_tags
 
     def close(self):
-        if self._backend is not None and hasattr(self._backend, "close"):
-            self._backend.close()
-        self._backend = None
+        if self._game is not None:
+            self._game.close()
+        self._game = None
+        self._stepped = False

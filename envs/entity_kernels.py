@@ -179,12 +179,14 @@ def _fill_action_mask(entity_mask, is_enemy, U, seg_move, seg_attack, seg_points
 
 
 @njit(cache=True)
-def group_actions(actions, action_mask, tags, active, max_selected, out_game, out_action, out_start,
-                  out_count, out_tags):
-    """Group each game's legal non-no-op unit actions into commands of at most `max_selected` units.
+def group_actions(actions, action_mask, tags, active, max_selected, function_of_action, slot_of_action,
+                  point_of_action, out_ints, out_tags, out_points):
+    """Group each game's legal non-no-op unit actions into raw commands of at most `max_selected` units.
 
-    Writes command k as (game, action, tags out_tags[start:start+count]); returns (commands, illegal[B]).
-    Illegal or out-of-range actions count as illegal and are dropped."""
+    Per action of the layout: its raw function id, the entity slot whose tag is its target (-1: none) and
+    its raw target point. Command k is written as out_ints[:, k] = (game, action, function, tag start,
+    tag count, target tag), its unit tags out_tags[start:start+count], its point out_points[:, k].
+    Returns (commands, illegal[B]); illegal or out-of-range actions are counted and dropped."""
     B, U = actions.shape
     A = action_mask.shape[2]
     illegal = np.zeros(B, np.int64)
@@ -209,15 +211,20 @@ def group_actions(actions, action_mask, tags, active, max_selected, out_game, ou
             while j < U and chosen[order[j]] == a:
                 j += 1
             if a > 0:
+                slot = slot_of_action[a]
                 for c in range(i, j, max_selected):
-                    out_game[k] = b
-                    out_action[k] = a
-                    out_start[k] = t
                     count = min(max_selected, j - c)
+                    out_ints[0, k] = b
+                    out_ints[1, k] = a
+                    out_ints[2, k] = function_of_action[a]
+                    out_ints[3, k] = t
+                    out_ints[4, k] = count
+                    out_ints[5, k] = tags[b, slot] if slot >= 0 else 0
+                    out_points[0, k] = point_of_action[a, 0]
+                    out_points[1, k] = point_of_action[a, 1]
                     for m in range(c, c + count):
                         out_tags[t] = tags[b, order[m]]
                         t += 1
-                    out_count[k] = count
                     k += 1
             i = j
     return k, illegal

@@ -2,7 +2,9 @@
 raw engine, and the vector env's throughput.
 
 The overhead is measured on identical games: the entity env plays random legal actions while the raw
-commands it sends are recorded, then a raw engine with the same seed replays exactly those commands.
+commands it sends are recorded, then a raw engine with the same seed replays exactly those commands as
+pysc2-style RawCommand lists through `Engine.step` (the baseline), and as arrays through `step_grouped`
+(the kernel floor: no Python object per command and no observation objects).
 Two workloads: "dense", every unit a uniformly random legal action each step (about one raw command per
 unit, the worst case for translate), and "sparse", 1-3 units acting per step as in `bench engine`.
 Rates are per second of this process's CPU time (what one core delivers, even on a shared machine) and,
@@ -52,48 +54,57 @@ class _Clock:
         self.cpu += time.process_time() - self._cpu
 
 
-class _Recorder:
-    """Forwards to a backend and keeps what reached it: command lists, and None for each reset."""
+def _replay(calls, seed: int, step, clock: _Clock) -> tuple[int, float]:
+    """Replay recorded calls on a fresh engine with the same seed: `step(engine, call)` per step, None
+    for a reset. Timed step by step, like the env, so both pay the same clock overhead. Returns the
+    final (game loop, score), to check that the replay played the env's games."""
+    from envs.engine import Engine
 
-    def __init__(self, backend):
-        self.backend, self.calls = backend, []
-
-    def reset(self, seed=None):
-        self.calls.append(None)
-        return self.backend.reset(seed=seed)
-
-    def step(self, commands):
-        self.calls.append(commands)
-        return self.backend.step(commands)
+    engine = Engine(MAP, seed=seed)
+    engine.reset()
+    for call in calls:
+        with clock:
+            if call is None:
+                engine.reset()
+            else:
+                step(engine, call)
+    obs = engine._batch.observation(0)
+    return obs.game_loop, float(obs.score_cumulative[0])
 
 
 def single_env_overhead(steps: int, seed: int = 0, workload: str = "dense") -> dict:
-    from envs.engine import Engine
     from envs.entity_env import EntityEnv
 
     env = EntityEnv(MAP)
     obs, _ = env.reset(seed=seed)
-    env._backend = recorder = _Recorder(env._backend)
+    bridge = env._game.bridge
+    calls = []  # what reached the engine, read after each step: its commands, or None for a reset
     rng = np.random.default_rng(seed)
-    env_clock, raw_clock = _Clock(), _Clock()
+    env_clock, raw_clock, array_clock = _Clock(), _Clock(), _Clock()
     policy = WORKLOADS[workload]
     for _ in range(steps):
         actions = policy(obs["action_mask"], rng)
         with env_clock:
             obs, _, terminated, _, _ = env.step(actions)
-            if terminated:
+        calls.append(bridge.last_commands)
+        if terminated:
+            with env_clock:
                 obs, _ = env.reset()
+            calls.append(None)
 
-    engine = Engine(MAP, seed=seed)
-    engine.reset()
-    with raw_clock:
-        for commands in recorder.calls:
-            if commands is None:
-                engine.reset()
-            else:
-                engine.step(commands)
+    final = (env.last_raw.game_loop, float(env.last_raw.score_cumulative[0]))
+    # Baseline: the same games through the engine's raw-command API (pysc2's RawCommand lists).
+    raw = [None if c is None else c.raw_commands() for c in calls]
+    replayed = [_replay(raw, seed, lambda engine, commands: engine.step(commands), raw_clock)]
+    # Floor: the same commands as arrays straight into the kernel (`step_grouped`), no observation objects.
+    arrays = [None if c is None else c.engine_arrays() for c in calls]
+    replayed.append(_replay(arrays, seed, lambda engine, a: engine._batch.step_grouped(*a), array_clock))
+    if replayed != [final, final]:
+        raise RuntimeError(f"the replays did not play the env's games: {replayed} vs {final}")
     return {"env_steps_per_cpu_s": steps / env_clock.cpu, "raw_steps_per_cpu_s": steps / raw_clock.cpu,
-            "overhead_cpu": env_clock.cpu / raw_clock.cpu, "overhead_wall": env_clock.wall / raw_clock.wall}
+            "overhead_cpu": env_clock.cpu / raw_clock.cpu, "overhead_wall": env_clock.wall / raw_clock.wall,
+            "array_steps_per_cpu_s": steps / array_clock.cpu,
+            "overhead_vs_arrays": env_clock.cpu / array_clock.cpu}
 
 
 def vector_env_throughput(num_envs: int, steps: int, seed: int = 0) -> dict:
@@ -131,6 +142,8 @@ def run(args) -> int:
         "raw_engine_steps_per_cpu_s": median(single, "raw_steps_per_cpu_s"),
         "entity_layer_overhead_cpu": median(single, "overhead_cpu"),
         "entity_layer_overhead_wall": median(single, "overhead_wall"),
+        "kernel_floor_steps_per_cpu_s": median(single, "array_steps_per_cpu_s"),
+        "entity_layer_overhead_vs_kernel_floor": median(single, "overhead_vs_arrays"),
         "sparse_single_env_steps_per_cpu_s": median(sparse, "env_steps_per_cpu_s"),
         "sparse_raw_engine_steps_per_cpu_s": median(sparse, "raw_steps_per_cpu_s"),
         "sparse_entity_layer_overhead_cpu": median(sparse, "overhead_cpu"),
@@ -143,6 +156,9 @@ def run(args) -> int:
     print(f"{MAP}: entity env {r['single_env_steps_per_cpu_s']:,.0f} steps per CPU-second vs raw engine "
           f"{r['raw_engine_steps_per_cpu_s']:,.0f} on the same games: overhead "
           f"x{r['entity_layer_overhead_cpu']:.2f} (wall clock x{r['entity_layer_overhead_wall']:.2f})")
+    print(f"{MAP}: against the kernel floor (the same command arrays into step_grouped, no observation "
+          f"objects, {r['kernel_floor_steps_per_cpu_s']:,.0f} steps per CPU-second): "
+          f"x{r['entity_layer_overhead_vs_kernel_floor']:.2f}")
     print(f"{MAP}: 1-3 units acting per step (bench engine's command rate): overhead "
           f"x{r['sparse_entity_layer_overhead_cpu']:.2f} ({r['sparse_single_env_steps_per_cpu_s']:,.0f} vs "
           f"{r['sparse_raw_engine_steps_per_cpu_s']:,.0f} steps per CPU-second)")

@@ -75,7 +75,6 @@ SCALAR_FEATURES = (  # order as written by entity_kernels.featurize_batch
 NUM_SCALAR_FEATURES = len(SCALAR_FEATURES)
 
 
-
 @dataclass(frozen=True)
 class EntitySpec:
     """Everything that fixes the shape and geometry of the entity observation and action space."""
@@ -133,27 +132,29 @@ def featurize(raw: RawObs, spec: EntitySpec) -> tuple[dict[str, np.ndarray], Slo
     obs = empty_observation(spec, batch=1)
     tags = np.zeros((1, spec.max_entities), np.int64)
     scratch = np.array([n, raw.game_loop, 0])  # count, game loop, dropped (out)
-    featurize_into(spec, raw.raw_units.reshape(1, n, NUM_UNIT_COLUMNS), raw.positions.reshape(1, n, 2),
-                   raw.radii.reshape(1, n), scratch[0:1], scratch[1:2], obs, tags, scratch[2:3])
+    featurize_batch(raw.raw_units.reshape(1, n, NUM_UNIT_COLUMNS), raw.positions.reshape(1, n, 2),
+                    raw.radii.reshape(1, n), scratch[0:1], scratch[1:2], *featurize_tables(spec),
+                    obs["entities"], obs["unit_type"], obs["entity_mask"], obs["scalars"], obs["action_mask"],
+                    tags, scratch[2:3])
     return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(scratch[2]))
 
 
-def empty_observation(spec: EntitySpec, batch: int) -> dict[str, np.ndarray]:
-    """Zeroed observation arrays for `batch` games, in the dtypes of the observation space."""
+def empty_observation(spec: EntitySpec, batch: int, zeroed: bool = True) -> dict[str, np.ndarray]:
+    """Observation arrays for `batch` games, in the dtypes of the observation space (unzeroed for the
+    featurize kernel, which writes every element)."""
     N, U, A = spec.max_entities, spec.max_units, spec.layout.num_actions
+    new = np.zeros if zeroed else np.empty
     return {
-        "entities": np.zeros((batch, N, NUM_ENTITY_FEATURES), np.float32),
-        "unit_type": np.zeros((batch, N), np.int64),
-        "entity_mask": np.zeros((batch, N), np.int8),
-        "scalars": np.zeros((batch, NUM_SCALAR_FEATURES), np.float32),
-        "action_mask": np.zeros((batch, U, A), np.int8),
+        "entities": new((batch, N, NUM_ENTITY_FEATURES), np.float32),
+        "unit_type": new((batch, N), np.int64),
+        "entity_mask": new((batch, N), np.int8),
+        "scalars": new((batch, NUM_SCALAR_FEATURES), np.float32),
+        "action_mask": new((batch, U, A), np.int8),
     }
 
 
-def featurize_into(spec: EntitySpec, units, positions, radii, counts, loops, obs: dict[str, np.ndarray],
-                   tags: np.ndarray, dropped: np.ndarray) -> None:
-    """Batched featurize: games' raw rows [B, M, ...] (first counts[b] rows valid) into `obs` [B, ...]."""
+def featurize_tables(spec: EntitySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The constant inputs of `entity_kernels.featurize_batch`: int params, float params, unit-type index."""
     int_params, float_params = spec.kernel_params
-    featurize_batch(units, positions, radii, counts, loops, int_params, float_params, _TYPE_INDEX,
-                    obs["entities"], obs["unit_type"], obs["entity_mask"], obs["scalars"], obs["action_mask"],
-                    tags, dropped)
+    return int_params, float_params, _TYPE_INDEX
+

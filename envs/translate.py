@@ -14,6 +14,8 @@ from envs.entity_kernels import group_actions
 from envs.featurize import EntitySpec, SlotTags
 from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
 
+_UNIT_TARGET = (int(RawFunction.Move_unit), int(RawFunction.Attack_unit))
+_POINT_TARGET = (int(RawFunction.Move_pt), int(RawFunction.Attack_pt))
 _FUNCTION_OF_VERB = {
     Verb.STOP: RawFunction.Stop_quick,
     Verb.MOVE_ENTITY: RawFunction.Move_unit,
@@ -31,12 +33,34 @@ def world_to_raw(xy: np.ndarray, spec: EntitySpec) -> np.ndarray:
 
 
 class GroupedCommands:
-    """Commands of a batch of games as flat arrays: command k belongs to game[k], is action[k] of the
-    layout, and carries the unit tags tags[start[k] : start[k] + count[k]]."""
+    """Raw commands of a batch of games as flat arrays: command k belongs to game[k], is action[k] of the
+    layout, calls RawFunction function[k] with unit tags tags[start[k] : start[k] + count[k]] and targets
+    unit target_tag[k] (entity verbs) or raw point (px[k], py[k]) (point verbs)."""
 
-    def __init__(self, game, action, start, count, tags, illegal):
-        self.game, self.action, self.start, self.count, self.tags = game, action, start, count, tags
+    def __init__(self, ints: np.ndarray, tags: np.ndarray, points: np.ndarray, illegal: np.ndarray,
+                 results: np.ndarray | None = None):
+        self.game, self.action, self.function, self.start, self.count, self.target_tag = ints
+        self.tags = tags
+        self.px, self.py = points
         self.illegal = illegal  # [B] actions dropped as illegal
+        self.results = results  # the engine's result code per command (0 = accepted), once stepped
+
+    def raw_commands(self) -> list[RawCommand]:
+        """The commands as pysc2 RawCommands (of every game, in order; one game's for a batch of one)."""
+        tags = self.tags.tolist()
+        commands = []
+        for fn, start, count, target_tag, px, py in zip(
+                self.function.tolist(), self.start.tolist(), self.count.tolist(), self.target_tag.tolist(),
+                self.px.tolist(), self.py.tolist(), strict=True):
+            target = target_tag if fn in _UNIT_TARGET else (px, py) if fn in _POINT_TARGET else None
+            commands.append(RawCommand(fn, False, tuple(tags[start : start + count]), target))
+        return commands
+
+    def engine_arrays(self) -> tuple:
+        """The arguments of `BatchedEngine.step_grouped` (never queued)."""
+        queued = np.zeros(len(self.game), np.int64)
+        return (self.game, self.function, queued, self.start, self.count, self.tags, self.target_tag,
+                self.px, self.py)
 
 
 class Translator:
@@ -47,50 +71,34 @@ class Translator:
         self.layout = spec.layout
         self.max_selected_units = max_selected_units
         verbs = self.layout.verb_of_action
-        self.function_of_action = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
-        self.target_of_action = self.layout.target_of_action
-        self.is_entity_target = np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY])
-        self.is_point_target = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
-        self.cell_points = world_to_raw(spec.cell_centres(), spec)  # [G, 2] raw pixel points
-        # Per action, as Python lists for the per-command loop of the single-game path: the function,
-        # the entity slot whose tag is the target (-1: none), else the fixed target (a point or None).
-        self._function = self.function_of_action.tolist()
-        self._entity_slot = np.where(self.is_entity_target, self.target_of_action, -1).tolist()
-        points = [tuple(p) for p in self.cell_points.tolist()]
-        targets = self.target_of_action.tolist()
-        self._fixed_target = [points[t] if is_point else None
-                              for t, is_point in zip(targets, self.is_point_target, strict=True)]
+        target = self.layout.target_of_action
+        self._function = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
+        is_point = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
+        self._slot = np.where(np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY]), target, -1)
+        cells = world_to_raw(spec.cell_centres(), spec)  # [G, 2] raw pixel points
+        self._point = np.where(is_point[:, None], cells[np.minimum(target, len(cells) - 1)], 0.0)
         self._one_game = np.ones(1, np.bool_)
-        self._buffer = np.empty((5, spec.max_units), np.int64)  # game, action, start, count, tags
+
+    def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per layout action: raw function id, target entity slot (-1: none), raw target point."""
+        return self._function, self._slot, self._point
 
     def group(self, actions: np.ndarray, action_mask: np.ndarray, slot_tags: np.ndarray,
               active: np.ndarray) -> GroupedCommands:
         """Batched: actions [B, U], masks [B, U, A], slot tags [B, N], active [B] -> grouped commands."""
-        B, U = actions.shape
-        if U != self.spec.max_units or action_mask.shape[:2] != (B, U):
-            raise ValueError(f"expected actions [B, {self.spec.max_units}] matching the masks, "
-                             f"got {actions.shape}")
-        out = np.empty((5, B * U), np.int64)  # game, action, start, count, tags
-        k, illegal = group_actions(np.ascontiguousarray(actions, np.int64), action_mask, slot_tags,
-                                   active, self.max_selected_units, *out)
-        return GroupedCommands(out[0, :k], out[1, :k], out[2, :k], out[3, :k], out[4], illegal)
+        actions = np.asarray(actions)
+        U = self.spec.max_units
+        if actions.ndim != 2 or actions.shape[1] != U or action_mask.shape[:2] != actions.shape:
+            raise ValueError(f"expected {U} actions (one per unit slot) per game, "
+                             f"matching the masks; got shape {actions.shape}")
+        size = actions.size
+        ints, tags, points = np.empty((6, size), np.int64), np.empty(size, np.int64), np.empty((2, size))
+        k, illegal = group_actions(np.ascontiguousarray(actions, np.int64), action_mask, slot_tags, active,
+                                   self.max_selected_units, *self.kernel_tables(), ints, tags, points)
+        return GroupedCommands(ints[:, :k], tags, points[:, :k], illegal)
 
     def __call__(self, actions: np.ndarray, action_mask: np.ndarray, slots: SlotTags,
                  ) -> tuple[list[RawCommand], int]:
         """One game: raw commands for `actions` [U], and how many actions were illegal (and so dropped)."""
-        actions = np.asarray(actions, np.int64).reshape(1, -1)
-        if actions.shape[1] != self.spec.max_units:
-            raise ValueError(f"expected {self.spec.max_units} actions (one per unit slot), "
-                             f"got {actions.shape[1]}")
-        buf = self._buffer  # reused: the commands are built from it before this call returns
-        k, illegal = group_actions(actions, action_mask[None], slots.tags[None], self._one_game,
-                                   self.max_selected_units, *buf)
-        action, start, count = buf[1:4, :k].tolist()
-        unit_tags, slot_tags = buf[4].tolist(), slots.tags.tolist()
-        function, entity_slot, fixed_target = self._function, self._entity_slot, self._fixed_target
-        commands = []
-        for a, s, c in zip(action, start, count, strict=True):
-            slot = entity_slot[a]
-            target = slot_tags[slot] if slot >= 0 else fixed_target[a]
-            commands.append(RawCommand(function[a], False, tuple(unit_tags[s : s + c]), target))
-        return commands, int(illegal[0])
+        c = self.group(np.reshape(actions, (1, -1)), action_mask[None], slots.tags[None], self._one_game)
+        return c.raw_commands(), int(c.illegal[0])

@@ -156,3 +156,17 @@ def test_zergling_melee_range_is_edge_to_edge():
     assert len(loops) == 9  # ceil(45 / 5)
     assert loops[0] == math.ceil((3.0 - 0.85) / (4.13 / 22.4)) + 1  # walk, then bite on arrival's next loop
     check_gaps(loops, 0.497)
+
+
+def test_damage_dealt_counts_shields_and_hit_points_without_overkill():
+    # Marine (owner 1) kills a Stalker: 80 shield + 80 hit points, the last shot's overkill excluded.
+    units = [("Marine", 1, X0, Y0), ("Stalker", 2, X0 + 5.5, Y0)]
+    *_, eng, _ = attack_and_record(units, 0, 1, disarm=("Stalker",))
+    assert eng._batch.arrays().damage_dealt[0] == 160.0
+    # The enemy's hits on the agent's units do not count: an idle enemy Marine shoots a disarmed Zergling.
+    eng, obs = scenario([("Zergling", 1, X0, Y0), ("Marine", 2, X0 + 4.0, Y0)], disarm=("Zergling",))
+    for _ in range(100):
+        obs = eng.step([])
+    zergling = obs.raw_units[obs.raw_units[:, FU.alliance] == 1]
+    assert len(zergling) == 0 or zergling[0, FU.health] < 35  # it was hit
+    assert eng._batch.arrays().damage_dealt[0] == 0.0

@@ -122,14 +122,20 @@ def damage(UF, UI, GI, TF, TI, MI, g, attacker, victim, base, bonus, bonus_attr,
     if bonus_attr != 0 and (TI[vt, U.I_ATTR] & bonus_attr) != 0:
         per_hit += bonus
     armor = TF[vt, U.F_ARMOR]
+    by_agent = UI[g, attacker, L.OWNER] == L.OWNER_AGENT and UI[g, victim, L.OWNER] == L.OWNER_ENEMY
     for _ in range(hits):
         sh = UF[g, victim, L.SH]
         if sh >= per_hit:
             UF[g, victim, L.SH] = sh - per_hit
+            if by_agent:
+                GI[g, L.DAMAGE_DEALT] += int(2.0 * per_hit)
             continue
         rest = per_hit - sh
         UF[g, victim, L.SH] = 0.0
-        UF[g, victim, L.HP] -= max(0.5, rest - armor)
+        hp = UF[g, victim, L.HP]
+        UF[g, victim, L.HP] = hp - max(0.5, rest - armor)
+        if by_agent:  # overkill does not count: a kill takes the hit points that were left
+            GI[g, L.DAMAGE_DEALT] += int(2.0 * (sh + min(hp, max(0.5, rest - armor))))
         if UF[g, victim, L.HP] <= 0.0:
             kill(UI, GI, MI, g, victim)
             return True

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from envs.engine import layout as L
 from envs.engine.kernel import reset_kernel, step_kernel
@@ -52,9 +53,23 @@ _FUNCS = {
 }
 
 # RawFunction id -> kernel code (-1 = unsupported), for the array fast path
-_CODE_OF_FUNCTION = np.full(max(_FUNCS) + 1, -1, np.int64)
+CODE_OF_FUNCTION = np.full(max(_FUNCS) + 1, -1, np.int64)
 for _fn, (_code, _kind) in _FUNCS.items():
-    _CODE_OF_FUNCTION[_fn] = _code
+    CODE_OF_FUNCTION[_fn] = _code
+
+
+@njit(cache=True)
+def _kernel_codes(function, tag_count, code_of_function, max_selected, out):
+    """Kernel code of each command's RawFunction id into `out`; the index of the first command with an
+    unsupported function or a tag count outside 1..max_selected, else -1. (One compiled pass: the
+    array path exists to avoid per-step numpy calls.)"""
+    for k in range(function.shape[0]):
+        fn = function[k]
+        code = code_of_function[fn] if 0 <= fn < code_of_function.shape[0] else -1
+        if code < 0 or tag_count[k] < 1 or tag_count[k] > max_selected:
+            return k
+        out[k] = code
+    return -1
 
 REASONS = {
     L.R_BAD_TAG: "unknown or dead unit tag",
@@ -187,10 +202,15 @@ class BatchedEngine:
         """Start a new episode in game i only (vector-env autoreset); the other games are untouched."""
         self._reset([int(i)], [None if seed is None else int(seed)])
         self._started = True
+        return self.observation(i)
+
+    def observation(self, i: int, action_results: Sequence[tuple[int, str]] = ()) -> EngineObs:
+        """Game i's latest observation (views, valid until the next step or reset)."""
         gi = self._gi[i]
         n = int(self._on[i])
+        reward = float(gi[L.SCORE] - gi[L.PREV_SCORE])
         return EngineObs(self._ou[i, :n], self._op[i, :n], self._or[i, :n], self._opl[i], int(gi[L.LOOP]),
-                         self._osc[i], 0.0, bool(gi[L.DONE]), int(gi[L.OUTCOME]), [])
+                         self._osc[i], reward, bool(gi[L.DONE]), int(gi[L.OUTCOME]), list(action_results))
 
     # ------------------------------------------------------------------ step
     def step(self, commands_per_game: Sequence[Sequence], active: np.ndarray | None = None
@@ -264,8 +284,7 @@ class BatchedEngine:
             for i, n in enumerate(counts)
         ]
 
-
-    # ------------------------------------------------------------------ array fast path (vector env)
+    # ------------------------------------------------------------------ array fast path (entity envs)
     def step_grouped(self, game, function, queued, tag_start, tag_count, tags, target_tag, px, py,
                      active: np.ndarray | None = None) -> np.ndarray:
         """`step` for commands already held as flat arrays, with no Python object per command: command k
@@ -274,29 +293,35 @@ class BatchedEngine:
         `step`; returns its result code per command (0 = accepted). Read the outcome with `arrays()`."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        function = np.asarray(function, np.int64)
-        if len(function) and (function.min() < 0 or function.max() >= len(_CODE_OF_FUNCTION)
-                              or (_CODE_OF_FUNCTION[function] < 0).any()):
-            raise ValueError(f"unsupported function ids in {np.unique(function).tolist()}")
-        if len(tag_count) and (np.min(tag_count) < 1 or np.max(tag_count) > MAX_SELECTED_UNITS):
-            raise ValueError(f"every command needs 1..{MAX_SELECTED_UNITS} unit tags")
+        function, tag_count = np.asarray(function, np.int64), np.asarray(tag_count, np.int64)
+        codes = np.empty(len(function), np.int64)
+        bad = _kernel_codes(function, tag_count, CODE_OF_FUNCTION, MAX_SELECTED_UNITS, codes)
+        if bad >= 0:
+            raise ValueError(f"command {bad}: unsupported function id {int(function[bad])} or not "
+                             f"1..{MAX_SELECTED_UNITS} unit tags ({int(tag_count[bad])})")
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         results = np.zeros(len(function), np.int64)
         result_arg = np.zeros(len(function), np.int64)
-        ints = [np.asarray(a, np.int64) for a in (game, queued, tag_start, tag_count, tags, target_tag)]
-        game, queued, tag_start, tag_count, tags, target_tag = ints
         step_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg,
-                    game, _CODE_OF_FUNCTION[function], queued, tag_start, tag_count, tags, target_tag,
-                    np.asarray(px, np.float64), np.asarray(py, np.float64),
+                    np.asarray(game, np.int64), codes, np.asarray(queued, np.int64),
+                    np.asarray(tag_start, np.int64), tag_count, np.asarray(tags, np.int64),
+                    np.asarray(target_tag, np.int64), np.asarray(px, np.float64), np.asarray(py, np.float64),
                     results, result_arg, self._bot, self.step_mul, act, *self._obs_buffers)
         return results
+
+    def kernel_state(self) -> tuple:
+        """(state arrays, bot, step_mul, observation buffers): `kernel.step_kernel`'s arguments around the
+        commands, for callers that step the engine from their own compiled code (envs.engine_bridge).
+        The arrays live as long as the engine; every reset and step writes them in place."""
+        state = (self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg)
+        return state, self._bot, self.step_mul, self._obs_buffers
 
     def arrays(self) -> EngineArrays:
         """Every game's latest observation as batch arrays (views, valid until the next step or reset)."""
         gi = self._gi
         return EngineArrays(self._ou, self._op, self._or, self._on, gi[:, L.LOOP],
                             (gi[:, L.SCORE] - gi[:, L.PREV_SCORE]).astype(np.float64), gi[:, L.DONE] == 1,
-                            gi[:, L.OUTCOME], self._osc[:, 0])
+                            gi[:, L.OUTCOME], self._osc[:, 0], gi[:, L.DAMAGE_DEALT] / 2.0)
 
 
 class EngineArrays(NamedTuple):
@@ -311,6 +336,7 @@ class EngineArrays(NamedTuple):
     done: np.ndarray  # bool [B]
     outcome: np.ndarray  # int64 [B]
     score: np.ndarray  # int64 [B], score_cumulative[0]
+    damage_dealt: np.ndarray  # float64 [B], enemy hit points and shields the agent removed this episode
 
 
 class Engine:

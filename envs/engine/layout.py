@@ -26,8 +26,11 @@ NUI = ORD_GEN + MAX_ORDERS
 
 # --- game ints GI[g, :]
 # N_AGENT / N_ENEMY: living units per side, kept by spawn/kill (the triggers read them every loop)
-LOOP, NSLOT, NEXT_UID, SCORE, PREV_SCORE, DONE, OUTCOME, SIDE, WAVE, LOOP_LIMIT, N_AGENT, N_ENEMY = range(12)
-NGI = 12
+# DAMAGE_DEALT: hit points and shields the agent's units took from enemies this episode, counted in half
+# points (SC2's smallest hit is 0.5), rounded down; the game reports it in score_by_vital.
+LOOP, NSLOT, NEXT_UID, SCORE, PREV_SCORE, DONE, OUTCOME, SIDE, WAVE, LOOP_LIMIT, N_AGENT, N_ENEMY, \
+    DAMAGE_DEALT = range(13)
+NGI = 13
 
 # --- owners (pysc2 raw owner column) and alliances
 OWNER_AGENT, OWNER_ENEMY, OWNER_NEUTRAL = 1, 2, 16

@@ -1,0 +1,129 @@
+"""Entity observations and per-unit actions over the engine, for a batch of games, in one compiled call.
+
+`EntityEnv` (engine backend, a batch of one) and `EntityVectorEnv` both step the engine through this
+class. A step is one numba call: the translate kernel groups the units' actions into raw commands, the
+engine kernel checks and applies them and advances the games, and the featurize kernel writes the next
+observation. No Python object is built per unit or per command, and the per-step Python cost is a
+fixed handful of calls (what `perceiver-sc2 bench env` measures). The pysc2 backend needs
+`RawCommand`s and takes `Translator.__call__` instead; both paths share the same kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from envs.engine import layout as L
+from envs.engine.engine import CODE_OF_FUNCTION
+from envs.engine.kernel import step_kernel
+from envs.entity_kernels import featurize_batch, group_actions
+from envs.featurize import EntitySpec, empty_observation, featurize_tables
+from envs.raw_schema import MAX_SELECTED_UNITS
+from envs.translate import GroupedCommands, Translator
+
+# columns of `EngineBridge.status` [B, 5]
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
+
+
+@njit(cache=True)
+def _observe(state, obs_buffers, feat, out, status):
+    """Featurize every game's engine observation into `out`; per-game status into `status`."""
+    GI = state[2]
+    OU, OP, OR, ON = obs_buffers[0], obs_buffers[1], obs_buffers[2], obs_buffers[3]
+    int_params, float_params, type_lut = feat
+    entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
+    featurize_batch(OU, OP, OR, ON, GI[:, L.LOOP], int_params, float_params, type_lut, entities, unit_type,
+                    entity_mask, scalars, action_mask, tags, dropped)
+    for g in range(GI.shape[0]):
+        status[g, REWARD] = GI[g, L.SCORE] - GI[g, L.PREV_SCORE]
+        status[g, DONE] = GI[g, L.DONE]
+        status[g, OUTCOME] = GI[g, L.OUTCOME]
+        status[g, SCORE] = GI[g, L.SCORE]
+        status[g, DAMAGE_DEALT] = GI[g, L.DAMAGE_DEALT] / 2.0
+
+
+@njit(cache=True)
+def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, active, tables, commands, feat,
+          out, status, illegal, rejected):
+    """Group the actions into commands, step the engine with them, featurize: one env step of B games.
+    Returns the number of commands; illegal[b] and rejected[b] count dropped actions and refused commands."""
+    UF, UI, GI, RNG, TF, TI, MF, MI, SG = state
+    OU, OP, OR, ON, OPL, OSC = obs_buffers
+    max_selected, function_of_action, slot_of_action, point_of_action, code_of_function = tables
+    ints, unit_tags, points, results, result_arg = commands
+    k, per_game_illegal = group_actions(actions, action_mask, slot_tags, active, max_selected,
+                                        function_of_action, slot_of_action, point_of_action, ints, unit_tags,
+                                        points)
+    codes = np.empty(k, np.int64)
+    for c in range(k):
+        codes[c] = code_of_function[ints[2, c]]  # every layout action maps to a supported function
+    queued = np.zeros(k, np.int64)
+    step_kernel(UF, UI, GI, RNG, TF, TI, MF, MI, SG, ints[0, :k], codes, queued, ints[3, :k], ints[4, :k],
+                unit_tags, ints[5, :k], points[0, :k], points[1, :k], results, result_arg, bot, step_mul,
+                active, OU, OP, OR, ON, OPL, OSC)
+    illegal[:] = per_game_illegal
+    rejected[:] = 0
+    for c in range(k):
+        if results[c] != 0:
+            rejected[ints[0, c]] += 1
+    _observe(state, obs_buffers, feat, out, status)
+    return k
+
+
+class EngineBridge:
+    """`step` and `observe` over a `BatchedEngine`. After each call: `obs` (fresh arrays, safe to hand out),
+    `tags` (raw tag per entity slot), `status` [B, 5] (reward, done, outcome, score, damage dealt) and,
+    after a step, `illegal`/`rejected` per game and `last_commands`."""
+
+    def __init__(self, spec: EntitySpec, engine):
+        self.spec, self.engine = spec, engine
+        self.num_games = B = engine.num_games
+        translate = Translator(spec)
+        self._tables = (MAX_SELECTED_UNITS, *translate.kernel_tables(), CODE_OF_FUNCTION)
+        self._state, self._bot, self._step_mul, self._obs_buffers = engine.kernel_state()
+        self._feat = featurize_tables(spec)
+        self._active = np.ones(B, np.int64)
+        self.tags = np.zeros((B, spec.max_entities), np.int64)
+        self.dropped = np.zeros(B, np.int64)
+        self.status = np.zeros((B, 5))
+        self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
+        self.obs = empty_observation(spec, B)
+        self._commands, self._num_commands = None, 0
+
+    def _new_obs(self) -> tuple:
+        # fresh arrays each step: what the env returns is never overwritten later (no copy needed)
+        self.obs = empty_observation(self.spec, self.num_games, zeroed=False)
+        o = self.obs
+        return (o["entities"], o["unit_type"], o["entity_mask"], o["scalars"], o["action_mask"], self.tags,
+                self.dropped)
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """Featurize the engine's current observation of every game (after a reset)."""
+        _observe(self._state, self._obs_buffers, self._feat, self._new_obs(), self.status)
+        return self.obs
+
+    def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Send actions [B, U], chosen on the latest `obs`, for the `active` games (default all), advance
+        those games `step_mul` loops and observe. Actions the mask forbids are dropped and counted."""
+        actions = np.asarray(actions)
+        B, U = self.num_games, self.spec.max_units
+        if actions.shape != (B, U):
+            raise ValueError(f"expected {U} actions (one per unit slot) for each of {B} games, "
+                             f"got shape {actions.shape}")
+        self._active[:] = 1 if active is None else active
+        size = B * U
+        self._commands = (np.empty((6, size), np.int64), np.empty(size, np.int64), np.empty((2, size)),
+                          np.zeros(size, np.int64), np.zeros(size, np.int64))
+        self._num_commands = _step(self._state, self._bot, self._step_mul, self._obs_buffers,
+                                   actions.astype(np.int64, copy=False), self.obs["action_mask"], self.tags,
+                                   self._active,
+                                   self._tables, self._commands, self._feat, self._new_obs(), self.status,
+                                   self.illegal, self.rejected)
+        return self.obs
+
+    @property
+    def last_commands(self) -> GroupedCommands:
+        """The raw commands of the latest step (in `BatchedEngine.step_grouped` form) and their results."""
+        ints, tags, points, results, _ = self._commands
+        k = self._num_commands
+        return GroupedCommands(ints[:, :k], tags, points[:, :k], self.illegal.copy(), results[:k])
