@@ -158,7 +158,7 @@ def bench_map(map_name: str, minutes: float, episodes: int, out: Path, extra: li
         "reached": evals["policy"]["mean"] >= goal if target is not None else
         evals["policy"]["mean"] > evals["scripted"]["mean"],
         "extra_overrides": extra,
-        "cpu_note": f"{os.cpu_count()} cores shared with other jobs; timings are noisy",
+        "cpu_note": f"{os.cpu_count()} cores; load average over the last 15 min: {os.getloadavg()[2]:.1f}",
     }
     summary["curve"] = [{k: r[k] for k in ("iteration", "env_steps", "train_seconds", "episode_score")}
                         for r in rows]

@@ -166,3 +166,29 @@ def test_vector_env_takes_one_seed_per_game():
     single, _ = EntityEnv("MoveToBeacon").reset(seed=3)
     np.testing.assert_array_equal(listed["entities"][1], single["entities"])
     vec.close()
+
+
+def test_raw_command_path_plays_like_the_compiled_path():
+    """The pysc2 backend's path (translate to RawCommand lists, featurize the RawObs that come back), run
+    over the engine's own raw API, sees exactly what the compiled engine path sees, step by step."""
+    from envs.engine import Engine
+    from envs.entity_env import _RawCommandGame
+
+    compiled, raw = EntityEnv("DefeatRoaches"), EntityEnv("DefeatRoaches")
+    obs, info = compiled.reset(seed=5)
+    raw._game, raw._stepped = _RawCommandGame(raw.entity_spec, Engine("DefeatRoaches", seed=5)), True
+    other, other_info = raw._game.reset(None)
+    agent = RandomAgent(compiled.entity_spec, seed=5)
+    resets = 0
+    for _ in range(300):
+        assert info == other_info
+        for key in obs:
+            np.testing.assert_array_equal(obs[key], other[key], err_msg=key)
+        action = agent.act(obs)
+        obs, reward, done, _, info = compiled.step(action)
+        other, other_reward, other_done, _, other_info = raw.step(action)
+        assert (reward, done) == (other_reward, other_done)
+        if done:
+            (obs, info), (other, other_info) = compiled.reset(), raw.reset()
+            resets += 1
+    assert resets >= 1
