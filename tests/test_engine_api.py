@@ -204,3 +204,15 @@ def test_step_grouped_matches_step():
         for g, o in enumerate(obs):
             n = arr.counts[g]
             assert np.array_equal(arr.units[g, :n], o.raw_units) and arr.reward[g] == o.reward
+
+
+@pytest.mark.parametrize("function, count, bad", [(9999, 1, "function id 9999"), (-1, 1, "function id -1"),
+                                                   (int(RawFunction.Stop_quick), 0, "unit tags \\(0\\)"),
+                                                   (int(RawFunction.Stop_quick), 31, "unit tags \\(31\\)")])
+def test_step_grouped_refuses_unsupported_functions_and_tag_counts(function, count, bad):
+    engine = BatchedEngine("DefeatRoaches", num_games=1)
+    engine.reset()
+    stop = int(RawFunction.Stop_quick)
+    with pytest.raises(ValueError, match=f"command 1: .*{bad}"):
+        engine.step_grouped([0, 0], [stop, function], [0, 0], [0, 1], [1, count], [1] * 32, [0, 0],
+                            [0.0, 0.0], [0.0, 0.0])
