@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from envs.engine import layout as L
-from envs.engine.engine import CODE_OF_FUNCTION
+from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.entity_kernels import featurize_batch, group_actions
 from envs.featurize import EntitySpec, empty_observation, featurize_tables
@@ -55,8 +55,8 @@ def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, ac
                                         function_of_action, slot_of_action, point_of_action, ints, unit_tags,
                                         points)
     codes = np.empty(k, np.int64)
-    for c in range(k):
-        codes[c] = code_of_function[ints[2, c]]  # every layout action maps to a supported function
+    if kernel_codes(ints[2, :k], ints[4, :k], code_of_function, max_selected, codes) >= 0:
+        raise ValueError("translate produced a command the engine does not support")
     queued = np.zeros(k, np.int64)
     step_kernel(UF, UI, GI, RNG, TF, TI, MF, MI, SG, ints[0, :k], codes, queued, ints[3, :k], ints[4, :k],
                 unit_tags, ints[5, :k], points[0, :k], points[1, :k], results, result_arg, bot, step_mul,
@@ -73,7 +73,7 @@ def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, ac
 class EngineBridge:
     """`step` and `observe` over a `BatchedEngine`. After each call: `obs` (fresh arrays, safe to hand out),
     `tags` (raw tag per entity slot), `status` [B, 5] (reward, done, outcome, score, damage dealt) and,
-    after a step, `illegal`/`rejected` per game and `last_commands`."""
+    after a step, `illegal`/`rejected` per game and `last_commands` (valid until the next step)."""
 
     def __init__(self, spec: EntitySpec, engine):
         self.spec, self.engine = spec, engine
@@ -88,7 +88,10 @@ class EngineBridge:
         self.status = np.zeros((B, 5))
         self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
         self.obs = empty_observation(spec, B)
-        self._commands, self._num_commands = None, 0
+        size = B * spec.max_units  # at most one command per unit
+        self._commands = (np.empty((6, size), np.int64), np.empty(size, np.int64), np.empty((2, size)),
+                          np.zeros(size, np.int64), np.zeros(size, np.int64))
+        self._num_commands = 0
 
     def _new_obs(self) -> tuple:
         # fresh arrays each step: what the env returns is never overwritten later (no copy needed)
@@ -111,9 +114,6 @@ class EngineBridge:
             raise ValueError(f"expected {U} actions (one per unit slot) for each of {B} games, "
                              f"got shape {actions.shape}")
         self._active[:] = 1 if active is None else active
-        size = B * U
-        self._commands = (np.empty((6, size), np.int64), np.empty(size, np.int64), np.empty((2, size)),
-                          np.zeros(size, np.int64), np.zeros(size, np.int64))
         self._num_commands = _step(self._state, self._bot, self._step_mul, self._obs_buffers,
                                    actions.astype(np.int64, copy=False), self.obs["action_mask"], self.tags,
                                    self._active,
@@ -123,7 +123,8 @@ class EngineBridge:
 
     @property
     def last_commands(self) -> GroupedCommands:
-        """The raw commands of the latest step (in `BatchedEngine.step_grouped` form) and their results."""
+        """The raw commands of the latest step (in `BatchedEngine.step_grouped` form) and their results:
+        views of buffers the next step overwrites."""
         ints, tags, points, results, _ = self._commands
         k = self._num_commands
         return GroupedCommands(ints[:, :k], tags, points[:, :k], self.illegal.copy(), results[:k])

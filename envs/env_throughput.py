@@ -86,7 +86,8 @@ def single_env_overhead(steps: int, seed: int = 0, workload: str = "dense") -> d
         actions = policy(obs["action_mask"], rng)
         with env_clock:
             obs, _, terminated, _, _ = env.step(actions)
-        calls.append(bridge.last_commands)
+        commands = bridge.last_commands  # overwritten by the next step: convert now, outside the timing
+        calls.append((commands.raw_commands(), [np.copy(a) for a in commands.engine_arrays()]))
         if terminated:
             with env_clock:
                 obs, _ = env.reset()
@@ -94,10 +95,10 @@ def single_env_overhead(steps: int, seed: int = 0, workload: str = "dense") -> d
 
     final = (env.last_raw.game_loop, float(env.last_raw.score_cumulative[0]))
     # Baseline: the same games through the engine's raw-command API (pysc2's RawCommand lists).
-    raw = [None if c is None else c.raw_commands() for c in calls]
+    raw = [None if c is None else c[0] for c in calls]
     replayed = [_replay(raw, seed, lambda engine, commands: engine.step(commands), raw_clock)]
     # Floor: the same commands as arrays straight into the kernel (`step_grouped`), no observation objects.
-    arrays = [None if c is None else c.engine_arrays() for c in calls]
+    arrays = [None if c is None else c[1] for c in calls]
     replayed.append(_replay(arrays, seed, lambda engine, a: engine._batch.step_grouped(*a), array_clock))
     if replayed != [final, final]:
         raise RuntimeError(f"the replays did not play the env's games: {replayed} vs {final}")

@@ -59,10 +59,10 @@ for _fn, (_code, _kind) in _FUNCS.items():
 
 
 @njit(cache=True)
-def _kernel_codes(function, tag_count, code_of_function, max_selected, out):
+def kernel_codes(function, tag_count, code_of_function, max_selected, out):
     """Kernel code of each command's RawFunction id into `out`; the index of the first command with an
-    unsupported function or a tag count outside 1..max_selected, else -1. (One compiled pass: the
-    array path exists to avoid per-step numpy calls.)"""
+    unsupported function or a tag count outside 1..max_selected, else -1. Compiled, so that the array
+    paths (`step_grouped`, envs.engine_bridge) check commands without per-step numpy calls."""
     for k in range(function.shape[0]):
         fn = function[k]
         code = code_of_function[fn] if 0 <= fn < code_of_function.shape[0] else -1
@@ -271,18 +271,7 @@ class BatchedEngine:
         return self._observe(rejected)
 
     def _observe(self, rejected: list[list[tuple[int, str]]]) -> list[EngineObs]:
-        gi = self._gi
-        loops = gi[:, L.LOOP].tolist()
-        rewards = (gi[:, L.SCORE] - gi[:, L.PREV_SCORE]).tolist()
-        dones = gi[:, L.DONE].tolist()
-        outcomes = gi[:, L.OUTCOME].tolist()
-        counts = self._on.tolist()
-        ou, op, orr, opl, osc = self._ou, self._op, self._or, self._opl, self._osc
-        return [
-            EngineObs(ou[i, :n], op[i, :n], orr[i, :n], opl[i], loops[i], osc[i], float(rewards[i]),
-                      dones[i] == 1, outcomes[i], rejected[i])
-            for i, n in enumerate(counts)
-        ]
+        return [self.observation(i, r) for i, r in enumerate(rejected)]
 
     # ------------------------------------------------------------------ array fast path (entity envs)
     def step_grouped(self, game, function, queued, tag_start, tag_count, tags, target_tag, px, py,
@@ -295,7 +284,7 @@ class BatchedEngine:
             raise RuntimeError("call reset() before step()")
         function, tag_count = np.asarray(function, np.int64), np.asarray(tag_count, np.int64)
         codes = np.empty(len(function), np.int64)
-        bad = _kernel_codes(function, tag_count, CODE_OF_FUNCTION, MAX_SELECTED_UNITS, codes)
+        bad = kernel_codes(function, tag_count, CODE_OF_FUNCTION, MAX_SELECTED_UNITS, codes)
         if bad >= 0:
             raise ValueError(f"command {bad}: unsupported function id {int(function[bad])} or not "
                              f"1..{MAX_SELECTED_UNITS} unit tags ({int(tag_count[bad])})")
