@@ -114,9 +114,10 @@ class EngineBridge:
             raise ValueError(f"expected {U} actions (one per unit slot) for each of {B} games, "
                              f"got shape {actions.shape}")
         self._active[:] = 1 if active is None else active
+        mask = self.obs["action_mask"]  # the actions were chosen on this; `_new_obs` replaces `obs`
+        # `tags` is read (slots of the chosen actions) before featurize rewrites it in the same call.
         self._num_commands = _step(self._state, self._bot, self._step_mul, self._obs_buffers,
-                                   actions.astype(np.int64, copy=False), self.obs["action_mask"], self.tags,
-                                   self._active,
+                                   actions.astype(np.int64, copy=False), mask, self.tags, self._active,
                                    self._tables, self._commands, self._feat, self._new_obs(), self.status,
                                    self.illegal, self.rejected)
         return self.obs
