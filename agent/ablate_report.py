@@ -41,7 +41,7 @@ def model_cost(cfg) -> dict:
     return {
         "params": sum(p.numel() for p in policy.parameters()),
         "encoder_params": sum(p.numel() for p in policy.encoder.parameters()),
-        "gflops_per_step": count_forward_flops(policy, batch) / 1e9,
+        "gflops_per_step": count_forward_flops(policy.decode, batch, sample=False) / 1e9,
         "encoder_gflops_per_step": count_forward_flops(policy.encoder, embedded.detach(), mask) / 1e9,
     }
 

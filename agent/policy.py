@@ -8,6 +8,12 @@
     joint logits per unit [B, U, A] in the ActionLayout order, illegal choices at FLOAT_MIN
     value from pooled + scalars
 
+Units are decoded in slot order, autoregressively (as AlphaStar's action heads are): unit i's target
+logits see the claims of units 0..i-1, how many of them picked each entity and each cell this step,
+weighted by a gain unit i's query sets (negative: spread out, as two Marines collecting shards should;
+positive: focus fire). `decode` samples unit by unit; `forward(obs, actions)` recomputes the same
+logits in one pass from the actions taken, for training.
+
 Joint logit of (verb, target) = verb logit + log p(target | verb), the target distribution normalised
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
 p(verb) spread over the verbs that have a legal target. No parameter depends on N or U, so the same
@@ -17,6 +23,7 @@ weights run with any entity cap (a padding-invariance test uses that).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -39,6 +46,15 @@ def _small_init(layer: nn.Linear, std: float = 0.01) -> nn.Linear:
     nn.init.normal_(layer.weight, std=std)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+class UnitHeads(NamedTuple):
+    queries: torch.Tensor  # [B, U, D] unit-entity queries
+    keys: torch.Tensor  # [B, N, K] pointer keys
+    action_mask: torch.Tensor  # [B, U, A] bool
+    entity_mask: torch.Tensor  # [B, 1, N] bool
+    layout: ActionLayout
+    value_in: torch.Tensor  # [B, D + S]
 
 
 class EntityPolicy(nn.Module):
@@ -87,13 +103,32 @@ class EntityPolicy(nn.Module):
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, key_dim), std=0.1)
             elif target is Target.POINT:
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, cells))
+        # Per unit: logit added per earlier unit that claimed the same entity / cell. Zero at first, so an
+        # untrained policy decodes its units independently.
+        self.claim_gain = nn.Linear(width, 2)
+        nn.init.zeros_(self.claim_gain.weight)
+        nn.init.zeros_(self.claim_gain.bias)
         self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
         self._layouts: dict[int, ActionLayout] = {}
+        self._claim_tables: dict[int, torch.Tensor] = {}
 
     def layout(self, num_entities: int) -> ActionLayout:
         if num_entities not in self._layouts:
             self._layouts[num_entities] = ActionLayout(max_entities=num_entities, grid_size=self.grid_size)
         return self._layouts[num_entities]
+
+    def claim_table(self, num_entities: int) -> torch.Tensor:
+        """[A, N + G]: row a is one-hot on the entity slot (first N) or the cell (last G) action a targets."""
+        if num_entities not in self._claim_tables:
+            layout = self.layout(num_entities)
+            table = torch.zeros(layout.num_actions, num_entities + layout.num_cells)
+            for seg in layout.segments:
+                offset = {Target.ENTITY: 0, Target.POINT: num_entities}.get(seg.target)
+                if offset is not None:
+                    rows = torch.arange(seg.start, seg.start + seg.size)
+                    table[rows, offset + torch.arange(seg.size)] = 1.0
+            self._claim_tables[num_entities] = table
+        return self._claim_tables[num_entities]
 
     def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> embedded [B, N, D] (pre-encoder), per_entity [B, N, D], value features [B, D + S]."""
@@ -105,8 +140,8 @@ class EntityPolicy(nn.Module):
         per_entity, pooled = self.encoder(embedded, mask)
         return embedded, per_entity, torch.cat([pooled, obs["scalars"].float()], dim=-1)
 
-    def forward(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> masked joint logits [B, U, A], value features [B, D + S] (feed to `value`)."""
+    def heads(self, obs: dict[str, torch.Tensor]) -> UnitHeads:
+        """Everything the per-unit logits are made of, computed once per observation batch."""
         embedded, per_entity, value_in = self.encode(obs)
         action_mask = obs["action_mask"].bool()
         num_units = action_mask.shape[1]
@@ -121,9 +156,19 @@ class EntityPolicy(nn.Module):
         context = context.unsqueeze(1).expand(-1, num_units, -1)
         unit_in = torch.cat([per_entity[:, :num_units], embedded[:, :num_units], context], dim=-1)
         queries = self.unit_mlp(unit_in)  # [B, U, D]: the unit-entity queries
-        verb_logits = self.verb_head(queries)  # [B, U, V]
         keys = self.entity_key(torch.cat([per_entity, embedded], dim=-1))  # [B, N, K]
-        entity_mask = obs["entity_mask"].bool().unsqueeze(1)  # [B, 1, N]
+        return UnitHeads(queries, keys, action_mask, obs["entity_mask"].bool().unsqueeze(1), layout, value_in)
+
+    def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor) -> torch.Tensor:
+        """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table)."""
+        queries, action_mask = heads.queries[:, units], heads.action_mask[:, units]
+        layout = heads.layout
+        verb_logits = self.verb_head(queries)  # [B, u, V]
+        gain = self.claim_gain(queries)  # [B, u, 2]
+        claimed = {
+            Target.ENTITY: gain[..., :1] * claims[..., : layout.max_entities],
+            Target.POINT: gain[..., 1:] * claims[..., layout.max_entities :],
+        }
         parts = []
         for seg in layout.segments:
             verb_logit = verb_logits[..., int(seg.verb) : int(seg.verb) + 1]
@@ -133,14 +178,45 @@ class EntityPolicy(nn.Module):
                 continue
             head = self.target_heads[seg.verb.name]
             if seg.target is Target.ENTITY:
-                target_logits = torch.einsum("buk,bnk->bun", head(queries), keys) / math.sqrt(self.key_dim)
-                legal = legal & entity_mask
+                pointer = torch.einsum("buk,bnk->bun", head(queries), heads.keys)
+                target_logits = pointer / math.sqrt(self.key_dim)
+                legal = legal & heads.entity_mask
             else:
                 target_logits = head(queries)
-            target_logits = torch.where(legal, target_logits, FLOAT_MIN)
+            target_logits = torch.where(legal, target_logits + claimed[seg.target], FLOAT_MIN)
             parts.append(verb_logit + torch.log_softmax(target_logits, dim=-1))
         logits = torch.cat(parts, dim=-1)
-        return torch.where(action_mask, logits, FLOAT_MIN), value_in
+        return torch.where(action_mask, logits, FLOAT_MIN)
+
+    def forward(self, obs: dict[str, torch.Tensor],
+                actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits [B, U, A] of every unit given the `actions` [B, U] taken (unit i's see the claims of
+        actions 0..i-1 only), and value features [B, D + S] (feed to `value`). For training."""
+        heads = self.heads(obs)
+        table = self.claim_table(heads.layout.max_entities)
+        picked = table[torch.as_tensor(actions).long()]  # [B, U, N + G]
+        claims = picked.cumsum(dim=1) - picked  # what the units before each unit picked
+        return self.unit_logits(heads, slice(None), claims), heads.value_in
+
+    def decode(self, obs: dict[str, torch.Tensor], *, sample: bool,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Choose the units' actions in slot order: -> actions [B, U], their logits [B, U, A] (as
+        `forward(obs, actions)` gives them), value features [B, D + S]. Greedy unless `sample`."""
+        heads = self.heads(obs)
+        table = self.claim_table(heads.layout.max_entities)
+        claims = table.new_zeros(heads.queries.shape[0], 1, table.shape[1])
+        actions, logits = [], []
+        for unit in range(heads.queries.shape[1]):
+            unit_logits = self.unit_logits(heads, slice(unit, unit + 1), claims)  # [B, 1, A]
+            if sample:
+                probs = torch.softmax(unit_logits[:, 0], dim=-1)
+                action = torch.multinomial(probs, 1, generator=generator)  # [B, 1]
+            else:
+                action = unit_logits.argmax(dim=-1)
+            claims = claims + table[action]
+            actions.append(action)
+            logits.append(unit_logits)
+        return torch.cat(actions, dim=1), torch.cat(logits, dim=1), heads.value_in
 
     def value(self, value_in: torch.Tensor) -> torch.Tensor:
         """Value features [B, D + S] -> value [B]."""
@@ -149,12 +225,8 @@ class EntityPolicy(nn.Module):
     @torch.no_grad()
     def act(self, obs: dict, *, sample: bool = False, generator: torch.Generator | None = None) -> np.ndarray:
         """Actions [B, U] (int64) for a batch of observations (numpy or torch); greedy unless `sample`."""
-        logits, _ = self(to_tensors(obs))
-        if not sample:
-            return logits.argmax(dim=-1).numpy()
-        probs = torch.softmax(logits, dim=-1)
-        flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
-        return flat.reshape(probs.shape[:-1]).numpy()
+        actions, _, _ = self.decode(to_tensors(obs), sample=sample, generator=generator)
+        return actions.numpy()
 
 
 def to_tensors(obs: dict) -> dict[str, torch.Tensor]:

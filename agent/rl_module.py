@@ -1,7 +1,8 @@
 """Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (REFERENCE.md section 7).
 
-The action distribution is one categorical per own unit over the A joint choices, evaluated as a single
-batched torch Categorical of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones, which
+The action distribution is one categorical per own unit over the A joint choices, unit i's conditioned
+on the choices of units 0..i-1 (EntityPolicy.decode), evaluated as a single batched torch Categorical
+of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones, which
 costs U-fold Python overhead in the learner for the same numbers). Masking happens in EntityPolicy:
 illegal logits are FLOAT_MIN, so they are never sampled and carry no gradient.
 """
@@ -84,12 +85,23 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         num_units = len(self.action_space.nvec)
         self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units)
 
+    def _decode(self, batch: dict, sample: bool) -> dict:
+        # The units are decoded one after another (EntityPolicy.decode), so the module picks the actions
+        # itself; RLlib's GetActions connector passes actions and their log-probability through.
+        actions, logits, _ = self.policy.decode(batch[Columns.OBS], sample=sample)
+        flat = logits.flatten(-2)
+        logp = UnitCategorical(flat, logits.shape[1]).logp(actions)
+        return {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
+
     def _forward(self, batch: dict, **kwargs) -> dict:
-        logits, _ = self.policy(batch[Columns.OBS])
-        return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2)}
+        return self._decode(batch, sample=False)
+
+    def _forward_exploration(self, batch: dict, **kwargs) -> dict:
+        return self._decode(batch, sample=True)
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:
-        logits, value_in = self.policy(batch[Columns.OBS])
+        # The logits of the actions taken, each unit conditioned on the actions of the units before it.
+        logits, value_in = self.policy(batch[Columns.OBS], batch[Columns.ACTIONS])
         # The value features ride along so that compute_values does not run the encoder twice.
         return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
 

@@ -1,4 +1,4 @@
-"""EntityPolicy: masking, padding and order invariance, and every encoder by name."""
+"""EntityPolicy: masking, padding and order invariance, units decoded in order, every encoder by name."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ def make_policy(encoder: str = "perceiver_io", seed: int = 0) -> EntityPolicy:
     torch.manual_seed(seed)
     policy = EntityPolicy(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16,
                           key_dim=8, encoder=encoder, encoder_options=SMALL[encoder])
-    # Scale the small-initialised heads up so that logits differ clearly between choices.
+    # Scale the small-initialised heads up so that logits differ clearly between choices, and make a
+    # unit avoid the entities and like the cells the units before it picked.
     with torch.no_grad():
         for head in [policy.verb_head, *policy.target_heads.values()]:
             head.weight.mul_(50.0)
+        policy.claim_gain.bias.copy_(torch.tensor([-3.0, 2.0]))
     return policy.eval()
 
 
@@ -52,8 +54,9 @@ def make_obs(num_real: int, num_slots: int, *, seed: int = 0, batch: int = 2) ->
 
 
 def probs(policy: EntityPolicy, obs: dict) -> torch.Tensor:
+    """Each unit's distribution as the greedy decode met it (after the units before it chose)."""
     with torch.no_grad():
-        logits, _ = policy(obs)
+        _, logits, _ = policy.decode(obs, sample=False)
     return torch.softmax(logits, dim=-1)
 
 
@@ -112,7 +115,7 @@ def test_masked_logits_carry_no_gradient():
     policy = make_policy()
     obs = make_obs(5, 8)
     obs["entities"].requires_grad_(True)
-    logits, _ = policy(obs)
+    logits, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)))
     illegal = obs["action_mask"] == 0
     (logits * illegal).sum().backward()
     assert (logits[illegal] == FLOAT_MIN).all()
@@ -136,7 +139,7 @@ def test_padding_does_not_change_a_units_distribution(encoder):
     got = mapped_probs(probs(policy, wide), 11, list(range(5)), 6)
     assert torch.allclose(got, expected, atol=1e-5)
     with torch.no_grad():
-        values = [policy.value(policy(o)[1]) for o in (obs, wide)]
+        values = [policy.value(policy.decode(o, sample=False)[2]) for o in (obs, wide)]
     assert torch.allclose(values[0], values[1], atol=1e-5)
 
 
@@ -184,7 +187,7 @@ def test_action_mask_of_the_wrong_width_is_rejected():
     obs = make_obs(5, 8)
     obs["action_mask"] = obs["action_mask"][..., :-1]
     with pytest.raises(ValueError, match="layout"):
-        policy(obs)
+        policy.act(obs)
 
 
 def test_noop_bias_makes_an_untrained_unit_keep_its_order():
@@ -199,3 +202,53 @@ def test_noop_bias_makes_an_untrained_unit_keep_its_order():
     assert torch.allclose(p_plain, torch.full_like(p_plain, 1 / 6), atol=0.02)
     expected = math.exp(2.0) / (math.exp(2.0) + 5)
     assert torch.allclose(p_bias, torch.full_like(p_bias, expected), atol=0.02)
+
+
+def entity_action(verb: Verb, slot: int, num_slots: int = 8) -> int:
+    return ActionLayout(max_entities=num_slots, grid_size=GRID).encode(verb, slot)
+
+
+def test_a_unit_sees_only_the_actions_of_the_units_before_it():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    obs["action_mask"][:] = 1
+    base = torch.tensor([[entity_action(Verb.MOVE_ENTITY, 2), 0]] * 2)
+    later_changed = base.clone()
+    later_changed[:, 1] = entity_action(Verb.MOVE_ENTITY, 3)
+    earlier_changed = base.clone()
+    earlier_changed[:, 0] = entity_action(Verb.ATTACK_ENTITY, 4)
+    with torch.no_grad():
+        logits, later, earlier = (policy(obs, a)[0] for a in (base, later_changed, earlier_changed))
+    assert torch.equal(logits, later)  # the last unit's choice reaches no one
+    assert torch.equal(logits[:, 0], earlier[:, 0])  # the first unit sees no claims
+    # The second unit: entity 2 lost its claim and entity 4 gained one (gain -3); nothing else moved.
+    layout = ActionLayout(max_entities=8, grid_size=GRID)
+    seg = layout.segment(Verb.MOVE_ENTITY)
+    target = torch.log_softmax(logits[:, 1, seg.start : seg.start + seg.size], dim=-1)
+    target_earlier = torch.log_softmax(earlier[:, 1, seg.start : seg.start + seg.size], dim=-1)
+    shift = target_earlier - target
+    assert torch.allclose(shift[:, 2] - shift[:, 0], torch.full((2,), 3.0), atol=1e-4)
+    assert torch.allclose(shift[:, 4] - shift[:, 0], torch.full((2,), -3.0), atol=1e-4)
+    assert torch.allclose(shift[:, [1, 3]] - shift[:, :1], torch.zeros(2, 2), atol=1e-4)
+
+
+def test_decode_gives_the_logits_that_training_recomputes():
+    policy = make_policy()
+    obs = make_obs(5, 8, batch=64)
+    for sample in (True, False):
+        with torch.no_grad():
+            generator = torch.Generator().manual_seed(2)
+            actions, logits, value_in = policy.decode(obs, sample=sample, generator=generator)
+            again, value_again = policy(obs, actions)
+        assert torch.allclose(logits, again, atol=1e-5)
+        assert torch.equal(value_in, value_again)
+    # With a strong negative entity gain, the second unit never takes the entity the first one took.
+    with torch.no_grad():
+        policy.claim_gain.bias.copy_(torch.tensor([-100.0, 0.0]))
+        actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(3))
+    layout = ActionLayout(max_entities=8, grid_size=GRID)
+    verbs = torch.as_tensor(layout.verb_of_action)[actions]
+    slots = torch.as_tensor(layout.target_of_action)[actions]
+    entity_verbs = (verbs == Verb.MOVE_ENTITY) | (verbs == Verb.ATTACK_ENTITY)
+    both = entity_verbs.all(dim=1)
+    assert both.sum() > 10 and (slots[both, 0] != slots[both, 1]).all()

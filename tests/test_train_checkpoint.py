@@ -78,8 +78,9 @@ def test_load_policy_rebuilds_the_same_network(tmp_path):
         "scalars": torch.randn(3, 2),
         "action_mask": torch.ones(3, 2, 2 + 2 * 6 + 2 * 4, dtype=torch.int8),
     }
+    actions = torch.randint(0, 2 + 2 * 6 + 2 * 4, (3, 2))
     with torch.no_grad():
-        assert torch.equal(policy(obs)[0], loaded(obs)[0])
+        assert torch.equal(policy(obs, actions)[0], loaded(obs, actions)[0])
 
 
 def test_load_policy_bad_paths_are_user_errors(tmp_path):
