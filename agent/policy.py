@@ -12,7 +12,9 @@ Units are decoded in slot order, autoregressively (as AlphaStar's action heads a
 logits see the claims of units 0..i-1, how many of them picked each entity and each cell this step,
 weighted by a gain unit i's query sets (negative: spread out, as two Marines collecting shards should;
 positive: focus fire). `decode` samples unit by unit; `forward(obs, actions)` recomputes the same
-logits in one pass from the actions taken, for training.
+logits in one pass from the actions taken, for training. Likewise a per-unit gain on the distance from
+the unit to each entity joins the pointer logits (an explicit spatial bias: "nearest" is hard to form
+from a dot product of position embeddings).
 
 Joint logit of (verb, target) = verb logit + log p(target | verb), the target distribution normalised
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
@@ -55,6 +57,7 @@ class UnitHeads(NamedTuple):
     entity_mask: torch.Tensor  # [B, 1, N] bool
     layout: ActionLayout
     value_in: torch.Tensor  # [B, D + S]
+    distances: torch.Tensor | None  # [B, U, N] from each own unit to each entity, if positions are known
 
 
 class EntityPolicy(nn.Module):
@@ -72,15 +75,18 @@ class EntityPolicy(nn.Module):
         encoder: str = "perceiver_io",
         encoder_options: dict | None = None,
         noop_bias: float = 0.0,
+        position_features: tuple[int, int] | None = None,
     ) -> None:
         """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
         width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
         noop_bias: initial logit bonus of no-op ("keep the current order"), so that an untrained policy
-        changes a unit's order only now and then and its random orders run long enough to matter."""
+        changes a unit's order only now and then and its random orders run long enough to matter.
+        position_features: the columns of the entity features holding x and y (None: no distance term)."""
         super().__init__()
         from agent.encoders import build_encoder  # the zoo may pull in optional pieces; keep import local
 
         self.grid_size = grid_size
+        self.position_features = None if position_features is None else list(position_features)
         self.width = width
         self.key_dim = key_dim
         self.type_embed = nn.Embedding(num_unit_types, width, padding_idx=0)
@@ -103,11 +109,13 @@ class EntityPolicy(nn.Module):
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, key_dim), std=0.1)
             elif target is Target.POINT:
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, cells))
-        # Per unit: logit added per earlier unit that claimed the same entity / cell. Zero at first, so an
-        # untrained policy decodes its units independently.
+        # Per unit: logit added per earlier unit that claimed the same entity / cell, and per unit of
+        # distance to an entity. Zero at first: the untrained policy is as without them.
         self.claim_gain = nn.Linear(width, 2)
-        nn.init.zeros_(self.claim_gain.weight)
-        nn.init.zeros_(self.claim_gain.bias)
+        self.distance_gain = nn.Linear(width, 1)
+        for layer in (self.claim_gain, self.distance_gain):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
         self._layouts: dict[int, ActionLayout] = {}
         self._claim_tables: dict[int, torch.Tensor] = {}
@@ -157,7 +165,13 @@ class EntityPolicy(nn.Module):
         unit_in = torch.cat([per_entity[:, :num_units], embedded[:, :num_units], context], dim=-1)
         queries = self.unit_mlp(unit_in)  # [B, U, D]: the unit-entity queries
         keys = self.entity_key(torch.cat([per_entity, embedded], dim=-1))  # [B, N, K]
-        return UnitHeads(queries, keys, action_mask, obs["entity_mask"].bool().unsqueeze(1), layout, value_in)
+        distances = None
+        if self.position_features is not None:
+            positions = obs["entities"][..., self.position_features].float()  # [B, N, 2]
+            positions = torch.where(obs["entity_mask"].bool().unsqueeze(-1), positions, 0.0)
+            distances = torch.cdist(positions[:, :num_units], positions)
+        return UnitHeads(queries, keys, action_mask, obs["entity_mask"].bool().unsqueeze(1), layout, value_in,
+                         distances)
 
     def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor) -> torch.Tensor:
         """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table)."""
@@ -165,10 +179,12 @@ class EntityPolicy(nn.Module):
         layout = heads.layout
         verb_logits = self.verb_head(queries)  # [B, u, V]
         gain = self.claim_gain(queries)  # [B, u, 2]
-        claimed = {
+        bias = {
             Target.ENTITY: gain[..., :1] * claims[..., : layout.max_entities],
             Target.POINT: gain[..., 1:] * claims[..., layout.max_entities :],
         }
+        if heads.distances is not None:
+            bias[Target.ENTITY] += self.distance_gain(queries) * heads.distances[:, units]
         parts = []
         for seg in layout.segments:
             verb_logit = verb_logits[..., int(seg.verb) : int(seg.verb) + 1]
@@ -183,7 +199,7 @@ class EntityPolicy(nn.Module):
                 legal = legal & heads.entity_mask
             else:
                 target_logits = head(queries)
-            target_logits = torch.where(legal, target_logits + claimed[seg.target], FLOAT_MIN)
+            target_logits = torch.where(legal, target_logits + bias[seg.target], FLOAT_MIN)
             parts.append(verb_logit + torch.log_softmax(target_logits, dim=-1))
         logits = torch.cat(parts, dim=-1)
         return torch.where(action_mask, logits, FLOAT_MIN)
@@ -239,7 +255,10 @@ def to_tensors(obs: dict) -> dict[str, torch.Tensor]:
 
 def policy_kwargs_from_spaces(observation_space, grid_size: int) -> dict:
     """Shape arguments of EntityPolicy from one env's (single) gymnasium Dict observation space."""
+    from envs.featurize import ENTITY_FEATURES
+
     return {
+        "position_features": (ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y")),
         "num_features": int(observation_space["entities"].shape[-1]),
         "num_scalars": int(observation_space["scalars"].shape[-1]),
         "num_unit_types": int(np.max(observation_space["unit_type"].high)) + 1,

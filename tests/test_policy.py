@@ -13,6 +13,7 @@ from envs.action_space import ActionLayout, Target, Verb
 from envs.errors import UserError
 
 F, S, V, GRID, U = 6, 3, 10, 3, 2
+POSITION = (0, 1)  # entity feature columns read as x, y
 SMALL = {
     "perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2},
     "transformer": {"num_layers": 1, "num_heads": 2, "head_dim": 8, "mlp_dim": 32},
@@ -23,13 +24,15 @@ SMALL = {
 def make_policy(encoder: str = "perceiver_io", seed: int = 0) -> EntityPolicy:
     torch.manual_seed(seed)
     policy = EntityPolicy(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16,
-                          key_dim=8, encoder=encoder, encoder_options=SMALL[encoder])
-    # Scale the small-initialised heads up so that logits differ clearly between choices, and make a
-    # unit avoid the entities and like the cells the units before it picked.
+                          key_dim=8, encoder=encoder, encoder_options=SMALL[encoder],
+                          position_features=POSITION)
+    # Scale the small-initialised heads up so that logits differ clearly between choices; make a unit
+    # avoid the entities and like the cells the units before it picked, and prefer near entities.
     with torch.no_grad():
         for head in [policy.verb_head, *policy.target_heads.values()]:
             head.weight.mul_(50.0)
         policy.claim_gain.bias.copy_(torch.tensor([-3.0, 2.0]))
+        policy.distance_gain.bias.fill_(-1.0)
     return policy.eval()
 
 
@@ -242,7 +245,9 @@ def test_decode_gives_the_logits_that_training_recomputes():
             again, value_again = policy(obs, actions)
         assert torch.allclose(logits, again, atol=1e-5)
         assert torch.equal(value_in, value_again)
-    # With a strong negative entity gain, the second unit never takes the entity the first one took.
+    # With a strong negative entity gain, the second unit never takes the entity the first one took
+    # (when its verb has other legal targets: the claims shape p(target | verb) only).
+    obs["action_mask"][:] = 1
     with torch.no_grad():
         policy.claim_gain.bias.copy_(torch.tensor([-100.0, 0.0]))
         actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(3))
@@ -252,3 +257,25 @@ def test_decode_gives_the_logits_that_training_recomputes():
     entity_verbs = (verbs == Verb.MOVE_ENTITY) | (verbs == Verb.ATTACK_ENTITY)
     both = entity_verbs.all(dim=1)
     assert both.sum() > 10 and (slots[both, 0] != slots[both, 1]).all()
+
+
+def test_distance_gain_moves_a_units_pointer_toward_near_entities():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    obs["action_mask"][:] = 1
+    actions = torch.zeros(2, U, dtype=torch.long)
+    seg = ActionLayout(max_entities=8, grid_size=GRID).segment(Verb.MOVE_ENTITY)
+
+    def pointer() -> torch.Tensor:  # unit 0's log p(target | move to entity) over the 5 real entities
+        with torch.no_grad():
+            logits, _ = policy(obs, actions)
+        return torch.log_softmax(logits[:, 0, seg.start : seg.start + 5], dim=-1)
+
+    with_gain = pointer()
+    with torch.no_grad():
+        policy.distance_gain.bias.zero_()
+    shift = with_gain - pointer()
+    xy = obs["entities"][:, :5, list(POSITION)]
+    distance = (xy - xy[:, :1]).norm(dim=-1)  # from unit 0 (slot 0) to each entity
+    assert distance[:, 1:].min() > 0.1
+    assert torch.allclose(shift - shift[:, :1], -(distance - distance[:, :1]), atol=1e-4)  # gain -1
