@@ -57,6 +57,8 @@ class ModelConfig:
     key_dim: int = _f(32, "pointer key/query width (AlphaStar: 32)", low=1)
     encoder_options: dict = _f({}, "encoder-specific options, e.g. num_latents, num_layers")
     noop_bias: float = _f(0.0, "initial no-op logit bonus: untrained units keep orders longer", low=0.0)
+    ordered_decoding: bool = _f(True, "units choose in slot order, each seeing the targets chosen before it")
+    distance_bias: bool = _f(True, "pointer logits add a learned per-unit gain x unit-entity distance")
 
     def resolved(self) -> tuple[int, dict]:
         """(width, encoder options) after applying `size`."""

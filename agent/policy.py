@@ -50,6 +50,13 @@ def _small_init(layer: nn.Linear, std: float = 0.01) -> nn.Linear:
     return layer
 
 
+def _zero_linear(dim_in: int, dim_out: int) -> nn.Linear:
+    layer = nn.Linear(dim_in, dim_out)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 class UnitHeads(NamedTuple):
     queries: torch.Tensor  # [B, U, D] unit-entity queries
     keys: torch.Tensor  # [B, N, K] pointer keys
@@ -76,12 +83,14 @@ class EntityPolicy(nn.Module):
         encoder_options: dict | None = None,
         noop_bias: float = 0.0,
         position_features: tuple[int, int] | None = None,
+        ordered_decoding: bool = True,
     ) -> None:
         """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
         width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
         noop_bias: initial logit bonus of no-op ("keep the current order"), so that an untrained policy
         changes a unit's order only now and then and its random orders run long enough to matter.
-        position_features: the columns of the entity features holding x and y (None: no distance term)."""
+        position_features: the columns of the entity features holding x and y (None: no distance term).
+        ordered_decoding: False decodes every unit independently (no claims)."""
         super().__init__()
         from agent.encoders import build_encoder  # the zoo may pull in optional pieces; keep import local
 
@@ -110,12 +119,10 @@ class EntityPolicy(nn.Module):
             elif target is Target.POINT:
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, cells))
         # Per unit: logit added per earlier unit that claimed the same entity / cell, and per unit of
-        # distance to an entity. Zero at first: the untrained policy is as without them.
-        self.claim_gain = nn.Linear(width, 2)
-        self.distance_gain = nn.Linear(width, 1)
-        for layer in (self.claim_gain, self.distance_gain):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        # distance to an entity. Zero at first: the untrained policy is as without them. Built only when
+        # used, so that a policy without them has the same parameters (and random init) as before.
+        self.claim_gain = _zero_linear(width, 2) if ordered_decoding else None
+        self.distance_gain = _zero_linear(width, 1) if position_features is not None else None
         self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
         self._layouts: dict[int, ActionLayout] = {}
         self._claim_tables: dict[int, torch.Tensor] = {}
@@ -173,16 +180,17 @@ class EntityPolicy(nn.Module):
         return UnitHeads(queries, keys, action_mask, obs["entity_mask"].bool().unsqueeze(1), layout, value_in,
                          distances)
 
-    def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor) -> torch.Tensor:
-        """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table)."""
+    def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor | None) -> torch.Tensor:
+        """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table;
+        None without ordered decoding)."""
         queries, action_mask = heads.queries[:, units], heads.action_mask[:, units]
         layout = heads.layout
         verb_logits = self.verb_head(queries)  # [B, u, V]
-        gain = self.claim_gain(queries)  # [B, u, 2]
-        bias = {
-            Target.ENTITY: gain[..., :1] * claims[..., : layout.max_entities],
-            Target.POINT: gain[..., 1:] * claims[..., layout.max_entities :],
-        }
+        bias = {Target.ENTITY: 0.0, Target.POINT: 0.0}
+        if claims is not None:
+            gain = self.claim_gain(queries)  # [B, u, 2]
+            bias[Target.ENTITY] = gain[..., :1] * claims[..., : layout.max_entities]
+            bias[Target.POINT] = gain[..., 1:] * claims[..., layout.max_entities :]
         if heads.distances is not None:
             bias[Target.ENTITY] += self.distance_gain(queries) * heads.distances[:, units]
         parts = []
@@ -209,9 +217,11 @@ class EntityPolicy(nn.Module):
         """Logits [B, U, A] of every unit given the `actions` [B, U] taken (unit i's see the claims of
         actions 0..i-1 only), and value features [B, D + S] (feed to `value`). For training."""
         heads = self.heads(obs)
-        table = self.claim_table(heads.layout.max_entities)
-        picked = table[torch.as_tensor(actions).long()]  # [B, U, N + G]
-        claims = picked.cumsum(dim=1) - picked  # what the units before each unit picked
+        claims = None
+        if self.claim_gain is not None:
+            table = self.claim_table(heads.layout.max_entities)
+            picked = table[torch.as_tensor(actions).long()]  # [B, U, N + G]
+            claims = picked.cumsum(dim=1) - picked  # what the units before each unit picked
         return self.unit_logits(heads, slice(None), claims), heads.value_in
 
     def decode(self, obs: dict[str, torch.Tensor], *, sample: bool,
@@ -219,20 +229,28 @@ class EntityPolicy(nn.Module):
         """Choose the units' actions in slot order: -> actions [B, U], their logits [B, U, A] (as
         `forward(obs, actions)` gives them), value features [B, D + S]. Greedy unless `sample`."""
         heads = self.heads(obs)
+        if self.claim_gain is None:  # independent units: all at once
+            logits = self.unit_logits(heads, slice(None), None)
+            return self._choose(logits, sample, generator), logits, heads.value_in
         table = self.claim_table(heads.layout.max_entities)
         claims = table.new_zeros(heads.queries.shape[0], 1, table.shape[1])
         actions, logits = [], []
         for unit in range(heads.queries.shape[1]):
             unit_logits = self.unit_logits(heads, slice(unit, unit + 1), claims)  # [B, 1, A]
-            if sample:
-                probs = torch.softmax(unit_logits[:, 0], dim=-1)
-                action = torch.multinomial(probs, 1, generator=generator)  # [B, 1]
-            else:
-                action = unit_logits.argmax(dim=-1)
+            action = self._choose(unit_logits, sample, generator)  # [B, 1]
             claims = claims + table[action]
             actions.append(action)
             logits.append(unit_logits)
         return torch.cat(actions, dim=1), torch.cat(logits, dim=1), heads.value_in
+
+    @staticmethod
+    def _choose(logits: torch.Tensor, sample: bool, generator: torch.Generator | None) -> torch.Tensor:
+        """Logits [B, u, A] -> actions [B, u]: argmax, or one draw per unit."""
+        if not sample:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits, dim=-1)
+        flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+        return flat.reshape(probs.shape[:-1])
 
     def value(self, value_in: torch.Tensor) -> torch.Tensor:
         """Value features [B, D + S] -> value [B]."""
@@ -253,12 +271,14 @@ def to_tensors(obs: dict) -> dict[str, torch.Tensor]:
     return out
 
 
-def policy_kwargs_from_spaces(observation_space, grid_size: int) -> dict:
-    """Shape arguments of EntityPolicy from one env's (single) gymnasium Dict observation space."""
+def policy_kwargs_from_spaces(observation_space, grid_size: int, *, distance_bias: bool = True) -> dict:
+    """Shape arguments of EntityPolicy from one env's (single) gymnasium Dict observation space, and the
+    columns of its x, y features if the pointer gets the distance term."""
     from envs.featurize import ENTITY_FEATURES
 
+    positions = (ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y"))
     return {
-        "position_features": (ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y")),
+        "position_features": positions if distance_bias else None,
         "num_features": int(observation_space["entities"].shape[-1]),
         "num_scalars": int(observation_space["scalars"].shape[-1]),
         "num_unit_types": int(np.max(observation_space["unit_type"].high)) + 1,

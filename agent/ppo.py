@@ -159,6 +159,8 @@ def model_config(cfg: TrainConfig) -> dict:
         "encoder": cfg.model.encoder,
         "encoder_options": options,
         "noop_bias": cfg.model.noop_bias,
+        "ordered_decoding": cfg.model.ordered_decoding,
+        "distance_bias": cfg.model.distance_bias,
     }
 
 

@@ -1,10 +1,10 @@
 """Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (REFERENCE.md section 7).
 
 The action distribution is one categorical per own unit over the A joint choices, unit i's conditioned
-on the choices of units 0..i-1 (EntityPolicy.decode), evaluated as a single batched torch Categorical
-of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones, which
-costs U-fold Python overhead in the learner for the same numbers). Masking happens in EntityPolicy:
-illegal logits are FLOAT_MIN, so they are never sampled and carry no gradient.
+on the choices of units 0..i-1 (EntityPolicy.decode). It is evaluated as a single batched torch
+Categorical of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones, which costs U-fold
+Python overhead in the learner for the same numbers). Masking happens in EntityPolicy: illegal logits
+are FLOAT_MIN, so they are never sampled and carry no gradient.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from agent.policy import EntityPolicy, policy_kwargs_from_spaces
 # model_config keys the module reads, with their defaults (agent/config.py ModelConfig documents them).
 MODEL_DEFAULTS = {
     "grid_size": 8, "width": 64, "key_dim": 32, "encoder": "perceiver_io", "encoder_options": {},
-    "noop_bias": 0.0,
+    "noop_bias": 0.0, "ordered_decoding": True, "distance_bias": True,
 }
 
 
@@ -66,8 +66,8 @@ def policy_init_kwargs(observation_space: gym.spaces.Dict, model_config: dict) -
     """EntityPolicy's constructor arguments (JSON-able) for one env's space and a model_config."""
     cfg = {**MODEL_DEFAULTS, **(model_config or {})}
     return {
-        **policy_kwargs_from_spaces(observation_space, cfg["grid_size"]),
-        **{key: cfg[key] for key in ("width", "key_dim", "encoder", "noop_bias")},
+        **policy_kwargs_from_spaces(observation_space, cfg["grid_size"], distance_bias=cfg["distance_bias"]),
+        **{key: cfg[key] for key in ("width", "key_dim", "encoder", "noop_bias", "ordered_decoding")},
         "encoder_options": dict(cfg["encoder_options"]),
     }
 

@@ -73,9 +73,11 @@ def check_model(cfg) -> None:
         raise UserError(f"config section 'env': {err}") from None
     width, options = cfg.model.resolved()
     try:
-        EntityPolicy(**policy_kwargs_from_spaces(observation_space(spec), cfg.env.grid_size), width=width,
-                     key_dim=cfg.model.key_dim, encoder=cfg.model.encoder, encoder_options=options,
-                     noop_bias=cfg.model.noop_bias)
+        EntityPolicy(**policy_kwargs_from_spaces(observation_space(spec), cfg.env.grid_size,
+                                                 distance_bias=cfg.model.distance_bias),
+                     width=width, key_dim=cfg.model.key_dim, encoder=cfg.model.encoder,
+                     encoder_options=options, noop_bias=cfg.model.noop_bias,
+                     ordered_decoding=cfg.model.ordered_decoding)
     except UserError as err:
         raise UserError(f"config key 'model.encoder_options': {err}") from None
 

@@ -279,3 +279,21 @@ def test_distance_gain_moves_a_units_pointer_toward_near_entities():
     distance = (xy - xy[:, :1]).norm(dim=-1)  # from unit 0 (slot 0) to each entity
     assert distance[:, 1:].min() > 0.1
     assert torch.allclose(shift - shift[:, :1], -(distance - distance[:, :1]), atol=1e-4)  # gain -1
+
+
+def test_without_the_pointer_terms_units_are_decoded_independently():
+    torch.manual_seed(0)
+    policy = EntityPolicy(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16,
+                          key_dim=8, encoder="deepsets", ordered_decoding=False).eval()
+    names = {name.split(".")[0] for name, _ in policy.named_parameters()}
+    assert not names & {"claim_gain", "distance_gain"}
+    obs = make_obs(5, 8, batch=16)
+    with torch.no_grad():
+        some, _ = policy(obs, torch.zeros(16, U, dtype=torch.long))
+        other, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)))
+        actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(some, other) and torch.equal(logits, some)
+    # One draw per unit from the flattened [B * U, A] probabilities, as a plain categorical per unit.
+    flat = torch.multinomial(torch.softmax(some, -1).reshape(-1, some.shape[-1]), 1,
+                             generator=torch.Generator().manual_seed(4))
+    assert torch.equal(actions, flat.reshape(16, U))
