@@ -8,13 +8,14 @@
     joint logits per unit [B, U, A] in the ActionLayout order, illegal choices at FLOAT_MIN
     value from pooled + scalars
 
-Units are decoded in slot order, autoregressively (as AlphaStar's action heads are): unit i's target
-logits see the claims of units 0..i-1, how many of them picked each entity and each cell this step,
-weighted by a gain unit i's query sets (negative: spread out, as two Marines collecting shards should;
-positive: focus fire). `decode` samples unit by unit; `forward(obs, actions)` recomputes the same
-logits in one pass from the actions taken, for training. Likewise a per-unit gain on the distance from
-the unit to each entity joins the pointer logits (an explicit spatial bias: "nearest" is hard to form
-from a dot product of position embeddings).
+Two optional pointer terms (on by default; docs/RESULTS.md "Learning" measures them):
+- ordered decoding: units are decoded in slot order, autoregressively (as AlphaStar's action heads
+  are). Unit i's target logits see the claims of units 0..i-1, how many of them picked each entity and
+  each cell this step, weighted by a gain unit i's query sets (negative: spread out, as two Marines
+  collecting shards should; positive: focus fire). `decode` samples unit by unit; `forward(obs,
+  actions)` recomputes the same logits in one pass from the actions taken, for training.
+- distance term: a per-unit gain on the distance from the unit to each entity joins the pointer logits
+  (an explicit spatial bias: "nearest" is hard to form from a dot product of position embeddings).
 
 Joint logit of (verb, target) = verb logit + log p(target | verb), the target distribution normalised
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with

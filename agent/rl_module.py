@@ -1,10 +1,10 @@
 """Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (REFERENCE.md section 7).
 
-The action distribution is one categorical per own unit over the A joint choices, unit i's conditioned
-on the choices of units 0..i-1 (EntityPolicy.decode). It is evaluated as a single batched torch
-Categorical of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones, which costs U-fold
-Python overhead in the learner for the same numbers). Masking happens in EntityPolicy: illegal logits
-are FLOAT_MIN, so they are never sampled and carry no gradient.
+The action distribution is one categorical per own unit over the A joint choices (with ordered decoding,
+unit i's is conditioned on the choices of units 0..i-1: EntityPolicy.decode). It is evaluated as a
+single batched torch Categorical of shape [B, U] (RLlib's TorchMultiCategorical builds U separate ones,
+which costs U-fold Python overhead in the learner for the same numbers). Masking happens in
+EntityPolicy: illegal logits are FLOAT_MIN, so they are never sampled and carry no gradient.
 """
 
 from __future__ import annotations
