@@ -133,7 +133,7 @@ class EntityPolicy(nn.Module):
             self._layouts[num_entities] = ActionLayout(max_entities=num_entities, grid_size=self.grid_size)
         return self._layouts[num_entities]
 
-    def claim_table(self, num_entities: int) -> torch.Tensor:
+    def claim_table(self, num_entities: int, device: torch.device) -> torch.Tensor:
         """[A, N + G]: row a is one-hot on the entity slot (first N) or the cell (last G) action a targets."""
         if num_entities not in self._claim_tables:
             layout = self.layout(num_entities)
@@ -144,7 +144,7 @@ class EntityPolicy(nn.Module):
                     rows = torch.arange(seg.start, seg.start + seg.size)
                     table[rows, offset + torch.arange(seg.size)] = 1.0
             self._claim_tables[num_entities] = table
-        return self._claim_tables[num_entities]
+        return self._claim_tables[num_entities].to(device)
 
     def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> embedded [B, N, D] (pre-encoder), per_entity [B, N, D], value features [B, D + S]."""
@@ -220,7 +220,7 @@ class EntityPolicy(nn.Module):
         heads = self.heads(obs)
         claims = None
         if self.claim_gain is not None:
-            table = self.claim_table(heads.layout.max_entities)
+            table = self.claim_table(heads.layout.max_entities, heads.queries.device)
             picked = table[torch.as_tensor(actions).long()]  # [B, U, N + G]
             claims = picked.cumsum(dim=1) - picked  # what the units before each unit picked
         return self.unit_logits(heads, slice(None), claims), heads.value_in
@@ -233,7 +233,7 @@ class EntityPolicy(nn.Module):
         if self.claim_gain is None:  # independent units: all at once
             logits = self.unit_logits(heads, slice(None), None)
             return self._choose(logits, sample, generator), logits, heads.value_in
-        table = self.claim_table(heads.layout.max_entities)
+        table = self.claim_table(heads.layout.max_entities, heads.queries.device)
         claims = table.new_zeros(heads.queries.shape[0], 1, table.shape[1])
         actions, logits = [], []
         for unit in range(heads.queries.shape[1]):
