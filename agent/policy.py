@@ -159,6 +159,7 @@ class EntityPolicy(nn.Module):
     def heads(self, obs: dict[str, torch.Tensor]) -> UnitHeads:
         """Everything the per-unit logits are made of, computed once per observation batch."""
         embedded, per_entity, value_in = self.encode(obs)
+        entity_mask = obs["entity_mask"].bool()
         action_mask = obs["action_mask"].bool()
         num_units = action_mask.shape[1]
         num_entities = per_entity.shape[1]
@@ -176,10 +177,9 @@ class EntityPolicy(nn.Module):
         distances = None
         if self.position_features is not None:
             positions = obs["entities"][..., self.position_features].float()  # [B, N, 2]
-            positions = torch.where(obs["entity_mask"].bool().unsqueeze(-1), positions, 0.0)
+            positions = torch.where(entity_mask.unsqueeze(-1), positions, 0.0)
             distances = torch.cdist(positions[:, :num_units], positions)
-        return UnitHeads(queries, keys, action_mask, obs["entity_mask"].bool().unsqueeze(1), layout, value_in,
-                         distances)
+        return UnitHeads(queries, keys, action_mask, entity_mask.unsqueeze(1), layout, value_in, distances)
 
     def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor | None) -> torch.Tensor:
         """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table;

@@ -63,21 +63,17 @@ def prepare(args: argparse.Namespace):
 
 def check_model(cfg) -> None:
     """Build the policy once on the env's observation space: bad model settings fail before Ray starts."""
-    from agent.policy import EntityPolicy, policy_kwargs_from_spaces
-    from envs.entity_env import entity_spec, observation_space
+    from agent.policy import EntityPolicy
+    from agent.ppo import policy_kwargs  # the one config -> EntityPolicy mapping training uses
+    from envs.entity_env import entity_spec
 
     try:
-        spec = entity_spec(cfg.env.map, max_entities=cfg.env.max_entities, max_units=cfg.env.max_units,
-                           grid_size=cfg.env.grid_size)
+        entity_spec(cfg.env.map, max_entities=cfg.env.max_entities, max_units=cfg.env.max_units,
+                    grid_size=cfg.env.grid_size)
     except UserError as err:
         raise UserError(f"config section 'env': {err}") from None
-    width, options = cfg.model.resolved()
     try:
-        EntityPolicy(**policy_kwargs_from_spaces(observation_space(spec), cfg.env.grid_size,
-                                                 distance_bias=cfg.model.distance_bias),
-                     width=width, key_dim=cfg.model.key_dim, encoder=cfg.model.encoder,
-                     encoder_options=options, noop_bias=cfg.model.noop_bias,
-                     ordered_decoding=cfg.model.ordered_decoding)
+        EntityPolicy(**policy_kwargs(cfg))
     except UserError as err:
         raise UserError(f"config key 'model.encoder_options': {err}") from None
 
