@@ -29,7 +29,7 @@ TARGETS = {
     "CollectMineralShards": (30.0, 100.0),  # issue 5; pysc2 FullyConv 103
     "DefeatRoaches": (60.0, None),  # issue 5: beat the scripted focus-fire agent's mean
 }
-EVAL_SEED = 1_000_000  # evaluation games start here, far from the training seeds (agent/ppo.py SEED_STRIDE)
+EVAL_SEED = 1_000_000  # far from the training seeds (agent/rllib/train_env.py SEED_STRIDE)
 
 
 def train(map_name: str, minutes: float, run_dir: Path, extra: list[str]) -> float:
@@ -57,7 +57,7 @@ def first_reaching(rows: list[dict], target: float) -> dict | None:
 
 def checkpoint_curve(run_dir: Path, map_name: str, episodes: int) -> list[dict]:
     """Greedy evaluation of every kept checkpoint: the learning curve of the policy as evaluated."""
-    from agent.evaluate import evaluate
+    from agent.evaluation.evaluate import evaluate
 
     curve = []
     for ckpt in sorted((run_dir / "checkpoints").glob("iter_*")):
@@ -75,9 +75,11 @@ def untrained_eval(run_dir: Path, map_name: str, episodes: int) -> dict:
     import torch
 
     import envs  # noqa: F401  (registers the env ids)
-    from agent.checkpoint import load_policy
-    from agent.evaluate import PolicyAgent, play, summarize
-    from agent.policy import EntityPolicy
+    from agent.evaluation.agents import PolicyAgent
+    from agent.evaluation.evaluate import summarize
+    from agent.evaluation.run_loop import play
+    from agent.model.policy import EntityPolicy
+    from agent.training.checkpoint import load_policy
 
     _, meta = load_policy(run_dir)
     torch.manual_seed(0)
@@ -127,7 +129,7 @@ def plot(map_name: str, rows: list[dict], evals: dict, target, path: Path, curve
 
 def bench_map(map_name: str, minutes: float, episodes: int, out: Path, extra: list[str],
               curve_episodes: int = 0, skip_train: bool = False) -> dict:
-    from agent.evaluate import evaluate
+    from agent.evaluation.evaluate import evaluate
 
     run_dir = ROOT / "runs" / "bench" / map_name
     if curve_episodes:  # keep every checkpoint for the greedy curve

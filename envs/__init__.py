@@ -6,9 +6,9 @@ Importing `envs` registers `perceiver_sc2/<Map>-v0` with gymnasium for every map
 
 import gymnasium as _gym
 
-from envs.entity_env import MAP_DEFAULTS as _MAPS
+from envs.engine import MAP_NAMES as _MAP_NAMES
 
-for _map in _MAPS:
+for _map in _MAP_NAMES:
     _gym.register(
         id=f"perceiver_sc2/{_map}-v0",
         entry_point="envs.entity_env:EntityEnv",

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from agent.ablate_report import curve_band
-from agent.ablate_spec import load_spec, parse_spec
+from agent.ablation.report import curve_band
+from agent.ablation.spec import load_spec, parse_spec
 from agent.cli import main
-from agent.stats import bootstrap_ci
+from agent.evaluation.stats import bootstrap_ci
 from envs.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent

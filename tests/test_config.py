@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.config import MAPS, TrainConfig, field_docs, load_config
+from agent.training.config import MAPS, TrainConfig, field_docs, load_config
 from envs.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -65,7 +65,7 @@ def test_alphastar_size_is_one_key_away():
 def test_defaults_validate_and_roundtrip():
     cfg = load_config(None)
     assert isinstance(cfg, TrainConfig)
-    from agent.config import config_from_dict
+    from agent.training.config import config_from_dict
 
     assert config_from_dict(cfg.to_dict()) == cfg
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from agent.encoder_bench import build_alphastar_sized, count_forward_flops, sdpa_flop_mapping
-from agent.encoders import ENCODERS, EntityEncoder, build_encoder, encoder_options
+from agent.benchmarks.encoders import build_alphastar_sized, count_forward_flops, sdpa_flop_mapping
+from agent.model.encoders import ENCODERS, EntityEncoder, build_encoder, encoder_options
 from envs.errors import UserError
 
 DIM_IN, DIM_OUT = 24, 16

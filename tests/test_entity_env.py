@@ -6,7 +6,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
-from agent.scripted import RandomAgent
+from agent.evaluation.scripted import RandomAgent
 from envs.entity_env import MAP_DEFAULTS, EntityEnv
 
 MAPS = list(MAP_DEFAULTS)

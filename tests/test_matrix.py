@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from agent.cli import main
-from agent.evaluate import AgentSource, PolicyAgent, evaluate, evaluate_matrix
-from agent.policy import EntityPolicy, policy_kwargs_from_spaces
-from agent.stats import wilson_interval
+from agent.evaluation.agents import AgentSource, PolicyAgent
+from agent.evaluation.evaluate import evaluate, evaluate_matrix
+from agent.evaluation.stats import wilson_interval
+from agent.model.policy import EntityPolicy
+from agent.rllib.module import policy_kwargs_from_spaces
 from envs.entity_env import EntityEnv, entity_spec, observation_space
 from envs.errors import UserError
 

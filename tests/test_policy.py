@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from agent.encoders import ENCODERS
-from agent.policy import FLOAT_MIN, EntityPolicy
+from agent.model.encoders import ENCODERS
+from agent.model.policy import FLOAT_MIN, EntityPolicy
 from envs.action_space import ActionLayout, Target, Verb
 from envs.errors import UserError
 
@@ -297,3 +299,12 @@ def test_without_the_pointer_terms_units_are_decoded_independently():
     flat = torch.multinomial(torch.softmax(some, -1).reshape(-1, some.shape[-1]), 1,
                              generator=torch.Generator().manual_seed(4))
     assert torch.equal(actions, flat.reshape(16, U))
+
+
+def test_the_model_package_imports_neither_ray_nor_the_engine():
+    # `envs` itself registers the gymnasium ids from the engine's map names; the simulation stays unloaded.
+    heavy = ("ray", "numba", "envs.engine.engine", "envs.entity_env")
+    code = f"import sys; import agent.model.policy; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

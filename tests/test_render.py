@@ -4,10 +4,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from agent import render
 from agent.cli import main
-from agent.render import AttentionProbe, OrderTracker, _events, record, write_video
-from agent.render_draw import HEADER_PX, SIDE_COLOURS, FrameDrawer, FrameInfo
+from agent.render import video
+from agent.render.draw import HEADER_PX, SIDE_COLOURS, FrameDrawer, FrameInfo
+from agent.render.record import AttentionProbe, OrderTracker, _events, record
+from agent.render.video import write_video
 from envs.action_space import Verb
 from envs.entity_env import entity_spec
 from envs.errors import UserError
@@ -83,7 +84,7 @@ def test_events_find_shots_and_deaths():
     assert fired == {2}
     assert deaths == [(40.0, 28.0, 0.5, 0)]
     _, deaths = _events(now, now, deaths)
-    assert deaths == [(40.0, 28.0, 0.5, 1)]  # aged, then dropped after render.DEATH_FRAMES frames
+    assert deaths == [(40.0, 28.0, 0.5, 1)]  # aged; dropped after record.py's DEATH_FRAMES
 
 
 def test_scripted_defeat_roaches_frames_show_motion_and_combat():
@@ -104,7 +105,7 @@ def test_gif_round_trip_and_mp4_needs_imageio_ffmpeg(tmp_path, monkeypatch):
     back = iio.imread(path, index=None)
     assert back.shape[:3] == (3, 32, 48)
     assert [int(f.mean()) for f in back] == pytest.approx([0, 120, 240], abs=2)
-    monkeypatch.setattr(render, "mp4_available", lambda: False)
+    monkeypatch.setattr(video, "mp4_available", lambda: False)
     with pytest.raises(UserError, match="imageio-ffmpeg"):
         write_video(frames, tmp_path / "x.mp4", fps=4)
     with pytest.raises(UserError, match=r"\.gif or \.mp4"):
@@ -123,7 +124,7 @@ def test_attention_joins_each_latent_to_a_real_entity(tmp_path):
     plain, _ = record(str(ckpt), "3m", seed=0, steps=3)
     frames, _ = record(str(ckpt), "3m", seed=0, steps=3, attention=True)
     assert frames[0].shape[1] > plain[0].shape[1]  # room for the latent column
-    from agent.checkpoint import load_policy
+    from agent.training.checkpoint import load_policy
     from envs.entity_env import EntityEnv
 
     policy, _ = load_policy(ckpt)

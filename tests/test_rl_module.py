@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the env ids)
-from agent.rl_module import EntityPolicyModule
+from agent.rllib.module import EntityPolicyModule
 
 
 def test_exploration_logp_is_what_training_recomputes_for_every_unit():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from agent.cli import main
-from agent.evaluate import evaluate, mean_ci
+from agent.evaluation.evaluate import evaluate, mean_ci
 from envs.entity_env import MAP_DEFAULTS
 
 

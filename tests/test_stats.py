@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from agent.stats import bootstrap_ci, normal_quantile, wilson_interval
+from agent.evaluation.stats import bootstrap_ci, normal_quantile, wilson_interval
 
 
 def test_normal_quantile_is_the_familiar_1_96():

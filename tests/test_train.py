@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.config import load_config
+from agent.training.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
@@ -42,7 +42,7 @@ def ray_session():
 
 
 def _recording_callbacks():
-    from agent.ppo import TrainCallbacks
+    from agent.rllib.callbacks import TrainCallbacks
 
     class Recording(TrainCallbacks):
         def on_episode_end(self, *, episode, prev_episode_chunks=(), **kwargs):
@@ -56,8 +56,8 @@ def _recording_callbacks():
 
 @pytest.mark.parametrize("encoder", sorted(SMALL_ENCODERS))
 def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, encoder):
-    from agent.checkpoint import load_policy
-    from agent.train_loop import Trainer
+    from agent.training.checkpoint import load_policy
+    from agent.training.loop import Trainer
 
     cfg = load_config(CONFIG, TINY + [f"model.encoder={encoder}", "run.max_iterations=2",
                                       f"model.encoder_options={SMALL_ENCODERS[encoder]}"])
@@ -93,7 +93,7 @@ def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, e
 
 
 def test_one_iteration_with_a_remote_env_runner(ray_session, tmp_path):
-    from agent.train_loop import Trainer
+    from agent.training.loop import Trainer
 
     cfg = load_config(CONFIG, TINY + ["scale.num_env_runners=1", "run.max_iterations=1",
                                       "model.encoder=deepsets", "model.encoder_options={}"])
@@ -147,8 +147,8 @@ def test_killed_training_resumes_from_the_latest_checkpoint(tmp_path):
 
 
 def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path, capsys):
-    from agent.checkpoint import save_checkpoint
     from agent.cli import main
+    from agent.training.checkpoint import save_checkpoint
 
     save_checkpoint(tmp_path, 1, lambda d: (d / "train_state.json").write_text("{}"), keep=1)
     assert main(["train", str(CONFIG), "--run-dir", str(tmp_path)]) == 2

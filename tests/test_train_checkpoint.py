@@ -9,7 +9,8 @@ import sys
 import pytest
 import torch
 
-from agent.checkpoint import (
+from agent.model.policy import EntityPolicy
+from agent.training.checkpoint import (
     LATEST,
     POLICY_META,
     POLICY_WEIGHTS,
@@ -18,7 +19,6 @@ from agent.checkpoint import (
     load_policy,
     save_checkpoint,
 )
-from agent.policy import EntityPolicy
 from envs.errors import UserError
 
 KWARGS = {"num_features": 5, "num_scalars": 2, "num_unit_types": 7, "grid_size": 2, "width": 8, "key_dim": 4,
@@ -96,7 +96,7 @@ def test_load_policy_bad_paths_are_user_errors(tmp_path):
 
 def test_load_policy_does_not_import_ray(tmp_path):
     save_checkpoint(tmp_path, 1, writer(EntityPolicy(**KWARGS), 1), keep=3)
-    code = (f"import sys; from agent.checkpoint import load_policy; load_policy({str(tmp_path)!r}); "
+    code = (f"import sys; from agent.training.checkpoint import load_policy; load_policy({str(tmp_path)!r}); "
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

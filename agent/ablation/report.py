@@ -1,8 +1,8 @@
 """Ablation outputs: a table (markdown, CSV, JSON) and plots (learning curves, final scores) per arm.
 
 Scores are the map's episode score, RLlib's running mean over the last 32 finished training games
-(agent/ppo.py SMOOTHING_EPISODES). Across seeds: the mean and a percentile-bootstrap 95% CI of the
-per-seed values (agent/stats.py); with 2-3 seeds the interval is crude (it cannot reach beyond the
+(agent/rllib/callbacks.py SMOOTHING_EPISODES). Across seeds: the mean and a percentile-bootstrap 95% CI of the
+per-seed values (agent/evaluation/stats.py); with 2-3 seeds the interval is crude (it cannot reach beyond the
 observed seeds), which the table says by listing the seeds' own scores too.
 """
 
@@ -13,9 +13,16 @@ import json
 import statistics
 from pathlib import Path
 
+import matplotlib
 import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-from agent.stats import bootstrap_ci
+from agent.benchmarks.encoders import count_forward_flops
+from agent.evaluation.stats import bootstrap_ci
+from agent.model.policy import EntityPolicy
+from agent.training.build import env_kwargs, policy_kwargs
+from envs.entity_env import EntityEnv
 
 CURVE_POINTS = 60  # learning curves are resampled onto this many env-step points for the seed bands
 COLUMNS = ("arm", "encoder", "seeds", "final_score", "ci_low", "ci_high", "seed_scores", "params",
@@ -24,13 +31,6 @@ COLUMNS = ("arm", "encoder", "seeds", "final_score", "ci_low", "ci_high", "seed_
 
 def model_cost(cfg) -> dict:
     """Parameters and forward FLOPs for one env step (one observation, batch 1) of this config's policy."""
-    import torch
-
-    from agent.encoder_bench import count_forward_flops
-    from agent.policy import EntityPolicy
-    from agent.ppo import env_kwargs, policy_kwargs
-    from envs.entity_env import EntityEnv
-
     torch.manual_seed(0)
     policy = EntityPolicy(**policy_kwargs(cfg)).eval()
     kwargs = env_kwargs(cfg)
@@ -110,13 +110,9 @@ def markdown(spec, rows: list[dict]) -> str:
 
 
 def plot(spec, records: dict[str, dict], rows: list[dict], run_dir: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for i, arm in enumerate(spec.arms):
         band = curve_band([r for r in records.values() if r["arm"] == arm])
         if band is None:
@@ -132,9 +128,9 @@ def plot(spec, records: dict[str, dict], rows: list[dict], run_dir: Path) -> Non
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(run_dir / "learning_curves.png", dpi=110)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(rows), 4.2))
+    fig = Figure(figsize=(1.6 + 1.3 * len(rows), 4.2))
+    ax = fig.subplots()
     for i, r in enumerate(rows):
         if r["final_score"] is None:
             continue
@@ -151,7 +147,6 @@ def plot(spec, records: dict[str, dict], rows: list[dict], run_dir: Path) -> Non
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(run_dir / "final_scores.png", dpi=110)
-    plt.close(fig)
 
 
 def write_report(spec, records: dict[str, dict], run_dir: Path) -> str:

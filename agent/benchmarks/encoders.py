@@ -11,9 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import time
 from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from torch.utils import flop_counter
+
+from agent.model.encoders import build_encoder
 
 NS = (16, 64, 256, 512, 1024, 2048, 4096)
 BATCHES = (1, 32)
@@ -33,9 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sdpa_flop_mapping() -> dict:
     """custom_mapping for FlopCounterMode: CPU SDPA forward/backward, counted like the GPU kernels."""
-    import torch
-    from torch.utils import flop_counter
-
     aten = torch.ops.aten
 
     def forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
@@ -52,9 +56,7 @@ def sdpa_flop_mapping() -> dict:
 
 def count_forward_flops(module, *args, **kwargs) -> int:
     """FLOPs of one forward call (a multiply-add counts 2), SDPA included."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False, custom_mapping=sdpa_flop_mapping())
+    counter = flop_counter.FlopCounterMode(display=False, custom_mapping=sdpa_flop_mapping())
     # Grad mode stays on: FlopCounterMode's module hooks fail on views of parameters made under no_grad.
     with counter:
         module(*args, **kwargs)
@@ -63,21 +65,15 @@ def count_forward_flops(module, *args, **kwargs) -> int:
 
 def build_alphastar_sized(name: str):
     """An encoder at AlphaStar's sizes with its default options, in eval mode."""
-    from agent.encoders import build_encoder
-
     return build_encoder(name, dim_in=DIM, dim_out=DIM).eval()
 
 
 def _inputs(batch: int, n: int):
-    import torch
-
     gen = torch.Generator().manual_seed(n * 1000 + batch)
     return torch.randn(batch, n, DIM, generator=gen), torch.ones(batch, n, dtype=torch.bool)
 
 
 def _timed(module, x, mask, threads: int) -> float:
-    import torch
-
     torch.set_num_threads(threads)
     with torch.inference_mode():
         start = time.perf_counter()
@@ -106,8 +102,6 @@ def time_interleaved(cells: dict, x, mask, *, budget: float, min_repeats: int, m
 def measure(*, ns, batches, threads, budget, min_repeats, max_repeats, log=print) -> list[dict]:
     """One record per (encoder, N, batch): FLOPs per sample (counted at batch 1: every op is linear in
     the batch), parameters, median and min seconds per forward for each thread count."""
-    import torch
-
     torch.manual_seed(0)
     models = {name: build_alphastar_sized(name) for name in NAMES}
     records = []
@@ -180,12 +174,8 @@ def _series(records, name, batch):
 
 def plot(records, path: Path) -> None:
     """Log-log: FLOPs per sample against N, and 1-thread time against N for each batch size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_f, ax_t) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    ax_f, ax_t = fig.subplots(1, 2)
     batches = sorted({r["batch"] for r in records})
     for name, colour in zip(NAMES, ("tab:blue", "tab:red", "tab:green"), strict=True):
         own = _series(records, name, batches[0])
@@ -203,14 +193,9 @@ def plot(records, path: Path) -> None:
     fig.suptitle(f"Entity encoders at AlphaStar sizes (input/output {DIM})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> int:
-    import platform
-
-    import torch
-
     settings = dict(QUICK) if args.quick else dict(ns=NS, batches=BATCHES, threads=THREADS, budget=BUDGET_S,
                                                    min_repeats=MIN_REPEATS, max_repeats=MAX_REPEATS)
     threads_before = torch.get_num_threads()

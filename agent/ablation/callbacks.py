@@ -1,13 +1,13 @@
 """RLlib callbacks of an ablation trial: the training callbacks plus the config's torch thread count.
 
-Kept apart from agent/ablate.py because Tune's trial actors import it by name (and it pulls in RLlib).
+Its own module because Tune's trial actors import it by name.
 """
 
 from __future__ import annotations
 
 import torch
 
-from agent.ppo import TrainCallbacks
+from agent.rllib.callbacks import TrainCallbacks
 
 
 class AblationCallbacks(TrainCallbacks):

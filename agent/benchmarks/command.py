@@ -9,7 +9,7 @@ import importlib
 BENCHMARKS = {
     "engine": "envs.engine.throughput",
     "env": "envs.env_throughput",
-    "encoders": "agent.encoder_bench",
+    "encoders": "agent.benchmarks.encoders",
 }
 
 
@@ -20,4 +20,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Import only the chosen benchmark: the engine's needs no torch, the encoders' no numba.
     return importlib.import_module(BENCHMARKS[args.which]).run(args)

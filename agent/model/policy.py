@@ -1,4 +1,4 @@
-"""The AlphaStar-style policy network (pure torch; no Ray, no env import).
+"""The AlphaStar-style policy network: torch and the action layout of envs.action_space; no Ray, no engine.
 
     entities, unit_type -> embed (type embedding + feature MLP) -> EntityEncoder (chosen by name)
     -> per-entity rows [B, N, D], pooled [B, D]
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent.model.encoders import build_encoder
 from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb
 
 # Same value as ray.rllib.utils.torch_utils.FLOAT_MIN (-3.4e38): the RLlib distributions read it as "never".
@@ -93,8 +94,6 @@ class EntityPolicy(nn.Module):
         position_features: the columns of the entity features holding x and y (None: no distance term).
         ordered_decoding: False decodes every unit independently (no claims)."""
         super().__init__()
-        from agent.encoders import build_encoder  # the zoo may pull in optional pieces; keep import local
-
         self.grid_size = grid_size
         self.position_features = None if position_features is None else list(position_features)
         self.width = width
@@ -271,17 +270,3 @@ def to_tensors(obs: dict) -> dict[str, torch.Tensor]:
         out = {key: value.unsqueeze(0) for key, value in out.items()}
     return out
 
-
-def policy_kwargs_from_spaces(observation_space, grid_size: int, *, distance_bias: bool = True) -> dict:
-    """Shape arguments of EntityPolicy from one env's (single) gymnasium Dict observation space, and the
-    columns of its x, y features if the pointer gets the distance term."""
-    from envs.featurize import ENTITY_FEATURES
-
-    positions = (ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y"))
-    return {
-        "position_features": positions if distance_bias else None,
-        "num_features": int(observation_space["entities"].shape[-1]),
-        "num_scalars": int(observation_space["scalars"].shape[-1]),
-        "num_unit_types": int(np.max(observation_space["unit_type"].high)) + 1,
-        "grid_size": int(grid_size),
-    }

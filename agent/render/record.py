@@ -1,32 +1,30 @@
-"""`perceiver-sc2 render`: draw one seeded episode frame by frame into a GIF or MP4.
+"""Playing one seeded episode and drawing it frame by frame (agent/render/draw.py draws each frame).
 
-    perceiver-sc2 render scripted --map DefeatRoaches --out docs/defeat_roaches.gif
-    perceiver-sc2 render runs/pio --map DefeatRoaches --out pio.gif --attention
-
-Units are circles by side (blue own, red enemy, yellow neutral) and type (label, shade), radius to scale,
-with health (green) and shield (blue) bars; a yellow rim marks a unit that fired since the last frame and a
-grey cross a unit that just died. Lines show own units' orders as the agent gave them (orange: attack,
-green: move) until the unit reports no order or the target vanishes. With `--attention` (Perceiver IO
-checkpoints) a column of latents on the right joins each latent to the entity its encoder cross-attention
-weights most (mean over heads). Frame t shows observation t and the actions chosen on it.
+Frame t shows observation t and the actions chosen on it. Own units' orders are tracked from the agent's
+actions (the game reports only that a unit has an order); with a Perceiver IO checkpoint the encoder's
+cross-attention is recorded on each forward.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
+import torch
+from tqdm import tqdm
 
-from agent.render_draw import FrameDrawer, FrameInfo, Order
+import envs  # noqa: F401  (registers the env ids)
+from agent.evaluation.agents import AgentSource, inference_threads
+from agent.evaluation.evaluate import _check_map
+from agent.model.encoders import PerceiverIOEncoder
+from agent.render.draw import FrameDrawer, FrameInfo, Order
 from envs.action_space import Verb
 from envs.errors import UserError
 from envs.raw_schema import Alliance
 from envs.raw_schema import FeatureUnit as FU
 
-FORMATS = (".gif", ".mp4")
 DEATH_FRAMES = 3  # how long a death cross stays (frames)
 
 
@@ -68,14 +66,10 @@ class AttentionProbe:
     """Records the Perceiver IO encoder's cross-attention [B, heads, M, N] on each policy forward."""
 
     def __init__(self, encoder):
-        import torch
-
         self.weights: torch.Tensor | None = None
         self._handle = encoder.register_forward_hook(self._hook, with_kwargs=True)
 
     def _hook(self, module, args, kwargs, output):
-        import torch
-
         x = args[0] if args else kwargs["x"]
         mask = args[1] if len(args) > 1 else kwargs["mask"]
         with torch.no_grad():  # forward() directly: a second __call__ would re-enter this hook
@@ -91,37 +85,16 @@ class AttentionProbe:
         return [(int(slot_tags[n]), float(w[m, n])) for m, n in enumerate(top)]
 
 
-def _check_output(out: str) -> Path:
-    path = Path(out)
-    if path.suffix.lower() not in FORMATS:
-        raise UserError(f"--out must end in {' or '.join(FORMATS)}, got {out!r}")
-    if path.suffix.lower() == ".mp4" and not mp4_available():
-        raise UserError("writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
-                        "or write a .gif")
-    return path
-
-
-def mp4_available() -> bool:
-    return importlib.util.find_spec("imageio_ffmpeg") is not None
-
-
 def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None = None,
            attention: bool = False, enemy_bot: str | None = None, sample: bool = False,
            scale: float | None = None, progress: bool = False) -> tuple[list[np.ndarray], dict]:
     """Play one episode (seed `seed`) and draw it: -> (frames [H, W, 3] uint8, summary)."""
-    import gymnasium as gym
-
-    import envs  # noqa: F401  (registers the env ids)
-    from agent.evaluate import AgentSource, _check_map, inference_threads
-
     _check_map(map_name)
     if steps is not None and steps < 1:
         raise UserError(f"--steps must be at least 1, got {steps}")
     source = AgentSource(agent_name, sample=sample)
     probe = None
     if attention:
-        from agent.encoders import PerceiverIOEncoder
-
         if source.policy is None:
             raise UserError("--attention needs a Perceiver IO checkpoint, not the "
                             f"{agent_name} agent")
@@ -143,8 +116,6 @@ def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None =
 
 def _play_and_draw(env, source, probe, map_name, agent_name, *, seed, steps, enemy_bot, scale, progress):
     """The episode loop of `record`: frame t draws observation t and the actions chosen on it."""
-    from tqdm import tqdm
-
     base = env.unwrapped
     spec = base.entity_spec
     obs, _ = env.reset(seed=seed)
@@ -211,45 +182,3 @@ def _events(prev, raw, deaths):
             continue
         deaths.append((*prev.positions[i], float(prev.radii[i]), 0))
     return fired, deaths
-
-
-def write_video(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
-    """GIF through Pillow (looping) or MP4 through imageio-ffmpeg."""
-    import imageio.v3 as iio
-
-    path = _check_output(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".gif":
-        iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
-    else:
-        iio.imwrite(path, np.stack(frames), extension=".mp4", fps=fps)
-    return path
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("agent", help="scripted, random, or a checkpoint (or run) directory")
-    parser.add_argument("--map", required=True, dest="map_name", help="map name, e.g. DefeatRoaches")
-    parser.add_argument("--out", required=True, help="output file, .gif or .mp4 (mp4 needs imageio-ffmpeg)")
-    parser.add_argument("--seed", type=int, default=0, help="the episode's seed (as in evaluate)")
-    parser.add_argument("--steps", type=int, default=None, help="stop after this many agent steps")
-    parser.add_argument("--fps", type=float, default=8.0, help="frames per second (one frame per step)")
-    parser.add_argument("--scale", type=float, default=None, help="pixels per world unit (default: fit 640)")
-    parser.add_argument("--enemy-bot", default=None, help="idle, attack_nearest or focus_fire (engine only)")
-    parser.add_argument("--sample", action="store_true", help="checkpoint agents sample (default: greedy)")
-    parser.add_argument("--attention", action="store_true",
-                        help="Perceiver IO checkpoints: join each latent to the entity it attends to most")
-
-
-def run(args: argparse.Namespace) -> int:
-    _check_output(args.out)  # fail before playing the episode
-    if args.fps <= 0:
-        raise UserError(f"--fps must be positive, got {args.fps}")
-    frames, summary = record(args.agent, args.map_name, seed=args.seed, steps=args.steps,
-                             attention=args.attention, enemy_bot=args.enemy_bot, sample=args.sample,
-                             scale=args.scale, progress=True)
-    path = write_video(frames, args.out, args.fps)
-    outcome = {True: ", won", False: ", lost"}.get(summary["won"], "")
-    print(f"{path}: {summary['frames']} frames of {summary['size'][0]}x{summary['size'][1]}, "
-          f"{summary['steps']} steps, score {summary['score']:g}{outcome}, "
-          f"{path.stat().st_size / 1e6:.2f} MB")
-    return 0

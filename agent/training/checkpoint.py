@@ -20,6 +20,9 @@ import pickle
 import shutil
 from pathlib import Path
 
+import torch
+
+from agent.model.policy import EntityPolicy
 from envs.errors import UserError
 
 CHECKPOINTS = "checkpoints"
@@ -107,10 +110,6 @@ def load_policy(path: str | Path):
     grid_size, step_mul, enemy_bot), meta["config"] the full training config, meta["iteration"] the
     training iteration. `path`: a checkpoint directory, or a run directory (its latest checkpoint).
     """
-    import torch
-
-    from agent.policy import EntityPolicy
-
     ckpt = resolve_checkpoint(path)
     try:
         meta = json.loads((ckpt / POLICY_META).read_text())

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import time
 from pathlib import Path
 
+from agent.rllib.ray_session import start_ray
+from agent.training.build import check_model
+from agent.training.checkpoint import latest_checkpoint
+from agent.training.config import apply_overrides, config_from_dict, field_docs, load_config
+from agent.training.loop import Trainer
 from envs.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.config import field_docs
-
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "config keys (YAML sections, or --set section.key=value):\n" + "\n".join(
         f"  {key:26s} {doc}" for key, doc in field_docs().items())
@@ -34,9 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def prepare(args: argparse.Namespace):
     """-> (TrainConfig, run directory, latest checkpoint or None); all user mistakes raise UserError."""
-    from agent.checkpoint import latest_checkpoint
-    from agent.config import config_from_dict, load_config
-
     if args.config is None and not (args.resume and args.run_dir):
         raise UserError("give a config file (e.g. configs/MoveToBeacon.yaml), or --resume with --run-dir")
     cfg = load_config(args.config, args.overrides) if args.config else None
@@ -47,8 +46,6 @@ def prepare(args: argparse.Namespace):
         if cfg is None:
             if not saved.is_file():
                 raise UserError(f"no saved config in {run_dir}; give the config file")
-            from agent.config import apply_overrides
-
             cfg = config_from_dict(apply_overrides(json.loads(saved.read_text()), args.overrides))
         if ckpt is not None and saved.is_file():
             old = json.loads(saved.read_text())
@@ -61,36 +58,6 @@ def prepare(args: argparse.Namespace):
     return cfg, run_dir, ckpt if args.resume else None
 
 
-def check_model(cfg) -> None:
-    """Build the policy once on the env's observation space: bad model settings fail before Ray starts."""
-    from agent.policy import EntityPolicy
-    from agent.ppo import policy_kwargs  # the one config -> EntityPolicy mapping training uses
-    from envs.entity_env import entity_spec
-
-    try:
-        entity_spec(cfg.env.map, max_entities=cfg.env.max_entities, max_units=cfg.env.max_units,
-                    grid_size=cfg.env.grid_size)
-    except UserError as err:
-        raise UserError(f"config section 'env': {err}") from None
-    try:
-        EntityPolicy(**policy_kwargs(cfg))
-    except UserError as err:
-        raise UserError(f"config key 'model.encoder_options': {err}") from None
-
-
-def start_ray(cfg) -> None:
-    import ray
-
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # REFERENCE.md section 7: silences the token notice
-    if ray.is_initialized():
-        return
-    if cfg.scale.address:
-        ray.init(address=cfg.scale.address, include_dashboard=False, logging_level="ERROR")
-    else:
-        ray.init(num_cpus=cfg.scale.num_cpus, include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False)
-
-
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -98,8 +65,6 @@ def _raise_interrupt(signum, frame):
 def run(args: argparse.Namespace) -> int:
     cfg, run_dir, ckpt = prepare(args)
     check_model(cfg)
-    from agent.train_loop import Trainer
-
     # SIGTERM (a scheduler or `kill`) ends like Ctrl-C: the finished iterations are checkpointed first.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     start_ray(cfg)

@@ -8,10 +8,13 @@ import time
 from pathlib import Path
 
 import torch
+from tensorboardX import SummaryWriter
+from tqdm import tqdm
 
-from agent.checkpoint import POLICY_META, POLICY_WEIGHTS, TRAIN_STATE, save_checkpoint
-from agent.config import TrainConfig
-from agent.ppo import build_ppo_config, env_kwargs, policy_kwargs
+from agent.rllib.ppo_config import build_ppo_config
+from agent.training.build import env_kwargs, policy_kwargs
+from agent.training.checkpoint import POLICY_META, POLICY_WEIGHTS, TRAIN_STATE, save_checkpoint
+from agent.training.config import TrainConfig
 
 METRICS = "metrics.jsonl"
 
@@ -30,8 +33,6 @@ class Trainer:
     """Owns the RLlib algorithm of one run directory and the run's counters."""
 
     def __init__(self, cfg: TrainConfig, run_dir: Path, **ppo_kwargs) -> None:
-        from tensorboardX import SummaryWriter
-
         self.cfg = cfg
         self.run_dir = Path(run_dir).absolute()  # RLlib's save_to_path reads a relative path as a bad URI
         # Tiny per-step tensors: more threads than free cores costs milliseconds per op in spin-waits.
@@ -134,8 +135,6 @@ class Trainer:
         return row
 
     def train(self) -> dict:
-        from tqdm import tqdm
-
         run = self.cfg.run
         bar = tqdm(total=run.max_env_steps or None, initial=self.env_steps, unit="step", unit_scale=True,
                    disable=not run.progress, dynamic_ncols=True, desc=f"train {self.cfg.env.map}")

@@ -27,7 +27,7 @@ MAPS = (
     "3m",
     "2s3z",
 )
-ENCODER_NAMES = ("perceiver_io", "transformer", "deepsets")  # agent/encoders.py registry
+ENCODER_NAMES = ("perceiver_io", "transformer", "deepsets")  # agent/model/encoders.py registry
 SIZES = ("custom", "alphastar")
 
 
@@ -63,7 +63,7 @@ class ModelConfig:
     def resolved(self) -> tuple[int, dict]:
         """(width, encoder options) after applying `size`."""
         if self.size == "alphastar":
-            return 256, {}  # agent/encoders.py defaults are the papers' sizes (REFERENCE.md section 6)
+            return 256, {}  # agent/model/encoders.py defaults are the papers' sizes (REFERENCE.md section 6)
         return self.width, dict(self.encoder_options)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.config import TrainConfig, apply_overrides, config_from_dict, read_yaml
+from agent.training.config import TrainConfig, apply_overrides, config_from_dict, read_yaml
 from envs.errors import UserError
 
 KEYS = ("name", "train", "set", "budget_env_steps", "seeds", "arms", "sweep")

@@ -1,0 +1,75 @@
+"""`perceiver-sc2 ablate CONFIG [--set K=V ...] [--run-dir DIR] [--resume]`: encoder ablation with Ray Tune.
+
+The grid (arm x optional sweep value x seed, agent/ablation/spec.py) runs as one Tune experiment
+(agent/ablation/runner.py); `--resume` keeps the trials that finished. Outputs (agent/ablation/report.py):
+ablation.md/.csv/.json and learning_curves.png / final_scores.png in the run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+from pathlib import Path
+
+from agent.ablation.report import write_report
+from agent.ablation.runner import TRIALS, load_records, run_tune, write_json_atomic
+from agent.ablation.spec import load_spec
+from agent.rllib.ray_session import start_ray
+from agent.training.build import check_model
+from envs.errors import UserError
+
+SPEC_FILE = "ablation_config.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="ablation YAML, e.g. configs/ablation_defeat_roaches.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the ablation YAML, e.g. --set seeds=[0,1] "
+                             "--set budget_env_steps=40960 (repeatable)")
+    parser.add_argument("--run-dir", help="output directory (default runs/<name>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished trials of an interrupted ablation and run the rest")
+
+
+def prepare(args: argparse.Namespace):
+    """-> (spec, run_dir, finished records, pending trials); user mistakes raise UserError."""
+    spec = load_spec(args.config, args.overrides)
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / spec.name
+    records = load_records(run_dir)
+    saved = run_dir / SPEC_FILE
+    if records and not args.resume:
+        raise UserError(f"{run_dir} already holds finished trials; pass --resume or another --run-dir")
+    if args.resume and saved.is_file() and json.loads(saved.read_text()) != spec.source:
+        raise UserError(f"--resume: {args.config} differs from the ablation saved in {saved}; "
+                        "finished trials would not belong to this grid")
+    by_key = {t.key: t for t in spec.trials}
+    finished = {k: r for k, r in records.items() if k in by_key}
+    pending = [t for t in spec.trials if t.key not in finished]
+    return spec, run_dir, finished, pending
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    spec, run_dir, finished, pending = prepare(args)
+    for arm in spec.arms:  # bad encoder options fail here, before Ray starts
+        check_model(spec.arm_config(arm))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / TRIALS).mkdir(exist_ok=True)
+    write_json_atomic(run_dir / SPEC_FILE, spec.source)
+    print(f"ablation {spec.name}: {len(spec.trials)} trials, {len(finished)} already finished, "
+          f"{len(pending)} to run, {spec.budget_env_steps} env steps each -> {run_dir}", flush=True)
+    if pending:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # REFERENCE.md section 7
+        # SIGTERM (a job scheduler's stop) ends like Ctrl-C: KeyboardInterrupt, so atexit shuts Ray down;
+        # the finished trials' records are already on disk for --resume.
+        start_ray(pending[0].cfg)
+        signal.signal(signal.SIGTERM, _interrupt)  # after ray.init, which installs an aborting handler
+        run_tune(spec, pending, run_dir)
+    table = write_report(spec, load_records(run_dir), run_dir)
+    print(table)
+    return 0

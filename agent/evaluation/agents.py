@@ -1,0 +1,81 @@
+"""What `--agent` names: a built-in agent (scripted, random) or a checkpoint, and the agent it plays as."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.evaluation.scripted import RandomAgent, scripted_agent
+from agent.training.checkpoint import load_policy
+from envs.errors import UserError
+
+BUILTIN_AGENTS = ("scripted", "random")
+
+
+class PolicyAgent:
+    """A trained EntityPolicy acting on one observation at a time: greedy, or sampling with `sample`."""
+
+    def __init__(self, policy, *, sample: bool = False, seed: int = 0):
+        self.policy = policy
+        self.sample = sample
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: dict) -> np.ndarray:
+        return self.policy.act(obs, sample=self.sample, generator=self.generator)[0]
+
+
+@contextmanager
+def inference_threads(source: AgentSource | None, threads: int = 1):
+    """Run a checkpoint agent's batch-1 forwards on `threads` torch threads, then restore the setting.
+
+    Intra-op threads only add synchronisation to a forward this small: on the shared 2-core machine
+    3 episodes of 3m took 0.2 s on 1 thread and 13-27 s on 2 (2026-11-25, load ~9).
+    """
+    if source is None or source.policy is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class AgentSource:
+    """What `--agent` names: a built-in agent, or a checkpoint loaded once and played on any map."""
+
+    def __init__(self, name: str, *, sample: bool = False):
+        self.name = name
+        self.sample = sample
+        self.policy = self.meta = None
+        if name in BUILTIN_AGENTS:
+            return
+        if not Path(name).exists():
+            raise UserError(f"unknown agent {name!r}: use scripted, random or a checkpoint directory")
+        self.policy, self.meta = load_policy(name)
+
+    def env_kwargs(self, map_name: str) -> dict:
+        """Env settings the agent needs: a checkpoint keeps its training grid and step_mul everywhere, and
+        its entity caps on the map it was trained on (the policy's weights do not depend on the caps)."""
+        if self.meta is None:
+            return {}
+        env = self.meta.get("env", {})
+        keys = ["grid_size", "step_mul"]
+        if env.get("map_name") == map_name:
+            keys += ["max_entities", "max_units"]
+        return {k: env[k] for k in keys if env.get(k) is not None}
+
+    def make(self, map_name: str, env, seed: int):
+        spec = env.unwrapped.entity_spec
+        if self.name == "scripted":
+            return scripted_agent(map_name, spec, seed)
+        if self.name == "random":
+            return RandomAgent(spec, seed)
+        return PolicyAgent(self.policy, sample=self.sample, seed=seed)

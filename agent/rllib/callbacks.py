@@ -1,0 +1,28 @@
+"""RLlib callbacks of a training run: per-runner seed offsets, and the map's score and win flag as metrics.
+
+Imported by Ray workers by name.
+"""
+
+from __future__ import annotations
+
+from ray.rllib.callbacks.callbacks import RLlibCallback
+
+SMOOTHING_EPISODES = 32  # REFERENCE.md section 8: RLlib's default window of 100 lags the curve
+
+
+class TrainCallbacks(RLlibCallback):
+    """Per-runner seed offsets, and the map's own score and win flag as episode metrics."""
+
+    def on_environment_created(self, *, env_runner, metrics_logger=None, env, env_context, **kwargs):
+        inner = env.unwrapped
+        if hasattr(inner, "worker_index"):
+            inner.worker_index = int(env_runner.worker_index or 0)
+
+    def on_episode_end(self, *, episode, metrics_logger=None, **kwargs):
+        if metrics_logger is None:
+            return
+        info = episode.get_infos(-1)
+        if isinstance(info, dict) and "score" in info:
+            metrics_logger.log_value("episode_score", float(info["score"]), window=SMOOTHING_EPISODES)
+        if isinstance(info, dict) and "won" in info:
+            metrics_logger.log_value("episode_won", float(info["won"]), window=SMOOTHING_EPISODES)

@@ -1,0 +1,58 @@
+"""TrainConfig -> RLlib PPOConfig (new API stack) over the batched engine vector env."""
+
+from __future__ import annotations
+
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.tune.registry import register_env
+
+from agent.rllib.callbacks import SMOOTHING_EPISODES, TrainCallbacks
+from agent.rllib.env_runner import SnapshotEnvRunner
+from agent.rllib.module import EntityPolicyModule
+from agent.rllib.train_env import make_train_env
+from agent.training.build import env_kwargs, model_config
+from agent.training.config import TrainConfig
+
+
+def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=TrainCallbacks) -> PPOConfig:
+    ppo, scale = cfg.ppo, cfg.scale
+    learners = max(1, scale.num_learners)
+    # RLlib takes an env class or a registered name; the registry reaches remote runners through Ray.
+    env_name = f"perceiver_sc2:{env_creator.__module__}.{env_creator.__qualname__}"
+    register_env(env_name, env_creator)
+    return (
+        PPOConfig()
+        .environment(env=env_name, env_config={**env_kwargs(cfg), "seed_base": cfg.seed,
+                                                     "reward_scale": ppo.reward_scale,
+                                                     "damage_reward": ppo.damage_reward})
+        .framework("torch")
+        .env_runners(
+            num_env_runners=scale.num_env_runners,
+            num_envs_per_env_runner=cfg.env.num_envs,
+            gym_env_vectorize_mode="vector_entry_point",
+            rollout_fragment_length="auto",
+            num_cpus_per_env_runner=1,
+            env_runner_cls=SnapshotEnvRunner,
+        )
+        .learners(num_learners=scale.num_learners, num_cpus_per_learner=1 if scale.num_learners else 0)
+        .training(
+            lr=ppo.lr,
+            gamma=ppo.gamma,
+            lambda_=ppo.gae_lambda,
+            clip_param=ppo.clip_param,
+            vf_clip_param=ppo.vf_clip_param,
+            vf_loss_coeff=ppo.vf_loss_coeff,
+            entropy_coeff=ppo.entropy_coeff,
+            train_batch_size_per_learner=max(1, ppo.train_batch_size // learners),
+            minibatch_size=ppo.minibatch_size,
+            num_epochs=ppo.num_epochs,
+            grad_clip=ppo.grad_clip,
+            grad_clip_by="global_norm",
+        )
+        .rl_module(
+            rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule, model_config=model_config(cfg))
+        )
+        .callbacks(callbacks)
+        .reporting(metrics_num_episodes_for_smoothing=SMOOTHING_EPISODES)
+        .debugging(seed=cfg.seed, log_level="ERROR")
+    )
