@@ -26,6 +26,11 @@ def _git(*args: str) -> str:
     return done.stdout
 
 
+def engine_commit() -> str | None:
+    """The last commit that changed envs/engine: scores measured before it may have moved since."""
+    return _git("log", "-1", "--format=%H", "--", "envs/engine").strip() or None
+
+
 def run_info(argv: list[str] | None = None) -> dict:
     """Date (UTC), the command line, the commit, the last commit that changed the engine, and any code
     files that differed from that commit when the measurement started."""
@@ -38,6 +43,6 @@ def run_info(argv: list[str] | None = None) -> dict:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", str(script), *argv[1:]]),
         "commit": _git("rev-parse", "HEAD").strip() or None,
-        "engine_commit": _git("log", "-1", "--format=%H", "--", "envs/engine").strip() or None,
+        "engine_commit": engine_commit(),
         "uncommitted": [line[3:] for line in changed.splitlines()],  # porcelain: "XY path"
     }

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.learning import BUDGETS  # noqa: E402
+from bench.provenance import engine_commit  # noqa: E402
 
 COMMAND = "python bench/tables.py"
 DOCUMENTS = ("README.md", "docs/RESULTS.md")
@@ -63,7 +64,12 @@ def measured(data: dict, path: str) -> str:
     if data.get("uncommitted"):
         when += " plus uncommitted changes to " + ", ".join(data["uncommitted"])
     command = f"; `{data['command']}`" if data.get("command") else ""
-    return f"{when} ({path}{command})."
+    line = f"{when} ({path}{command})."
+    now = engine_commit()
+    if data.get("engine_commit") and now and data["engine_commit"] != now:
+        line += (f" **Stale: the engine changed since** (commit {now[:7]}, measured on "
+                 f"{data['engine_commit'][:7]}); rerun the command.")
+    return line
 
 
 def compare(a: dict, b: dict) -> str:

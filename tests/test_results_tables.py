@@ -70,3 +70,17 @@ def test_docs_cite_public_sources_not_workspace_notes():
         text = path.read_text()
         assert "REFERENCE.md" not in text, path
         assert not re.search(r"\bissues? \d", text, re.IGNORECASE), path
+
+
+def test_a_table_measured_on_an_older_engine_says_it_is_stale():
+    from bench.provenance import engine_commit
+
+    now = engine_commit()
+    if now is None:
+        pytest.skip("not a git checkout")
+    run = {"date": "2026-01-01 00:00 UTC", "commit": "a" * 40, "command": "python bench/baselines.py"}
+    current = tables.measured({**run, "engine_commit": now}, "docs/x.json")
+    expected = "Measured 2026-01-01 00:00 UTC at commit aaaaaaa (docs/x.json; `python bench/baselines.py`)."
+    assert current == expected
+    older = tables.measured({**run, "engine_commit": "b" * 40}, "docs/x.json")
+    assert older.startswith(current) and f"Stale: the engine changed since** (commit {now[:7]}" in older
