@@ -1,42 +1,52 @@
-"""Learning curves: train the default config of each map for a time budget, then evaluate.
+"""Learning curves: train the default config of each map for an env-step budget, then evaluate.
 
-    python bench/learning.py        # MoveToBeacon 3 min, CollectMineralShards 30, DefeatRoaches 60
-    python bench/learning.py --maps MoveToBeacon --minutes 3 --episodes 100
+    python bench/learning.py        # every map in BUDGETS; a map whose JSON is complete is skipped
+    python bench/learning.py --maps MoveToBeacon --env-steps 80000 --episodes 100
 
-Each map trains in its own `perceiver-sc2 train` process (its own Ray), then the final checkpoint and the
-scripted agent play the same seeded evaluation episodes (greedy policy). Writes runs/bench/<map>/,
-docs/learning_<map>.png (training episode score against env steps and minutes) and one JSON summary
-per map in docs/learning_<map>.json. The targets are issue 5's acceptance figures.
+Each map trains in its own `perceiver-sc2 train` process (its own Ray) until the budget in env steps (a
+busy machine changes the minutes, not the result; the minutes are reported too). Then the final
+checkpoint, greedy and sampling, the scripted agent and the untrained network play the same seeded
+evaluation episodes, and every per-episode score goes into the JSON, with the paired policy-minus-scripted
+differences. Writes runs/bench/<map>/, docs/learning_<map>.png (training episode score against env steps
+and minutes) and docs/learning_<map>.json, which carries the date, command and commit of the run.
+`python bench/tables.py` puts the figures into docs/RESULTS.md and README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# map -> (training minutes, target mean over the evaluation episodes; None = beat the scripted agent)
-TARGETS = {
-    "MoveToBeacon": (3.0, 25.0),  # issue 5; pysc2 FullyConv 26 (REFERENCE.md section 3)
-    "CollectMineralShards": (30.0, 100.0),  # issue 5; pysc2 FullyConv 103
-    "DefeatRoaches": (60.0, None),  # issue 5: beat the scripted focus-fire agent's mean
+sys.path.insert(0, str(ROOT))
+
+from bench.provenance import run_info  # noqa: E402
+
+# map -> (training budget in env steps, target mean over the evaluation episodes; None = the scripted
+# agent's mean). The budgets are about the env steps that 3, 30 and 30 minutes of training reach on a
+# 2-core machine; the MoveToBeacon and CollectMineralShards targets sit near the pysc2 paper's FullyConv
+# agent (26 and 103; Vinyals et al. 2017, Table 1).
+BUDGETS = {
+    "MoveToBeacon": (80_000, 25.0),
+    "CollectMineralShards": (1_150_000, 100.0),
+    "DefeatRoaches": (690_000, None),
 }
 EVAL_SEED = 1_000_000  # far from the training seeds (agent/rllib/train_env.py SEED_STRIDE)
+# Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
+SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
 
 
-def train(map_name: str, minutes: float, run_dir: Path, extra: list[str]) -> float:
+def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str]) -> float:
     """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds."""
     shutil.rmtree(run_dir, ignore_errors=True)
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
-           "--run-dir", str(run_dir), "--set", f"run.max_minutes={minutes}", "--set", "run.max_env_steps=0"]
+           "--run-dir", str(run_dir), "--set", f"run.max_env_steps={env_steps}", "--set", "run.max_minutes=0"]
     for item in extra:
         cmd += ["--set", item]
     started = time.perf_counter()
@@ -87,9 +97,38 @@ def untrained_eval(run_dir: Path, map_name: str, episodes: int) -> dict:
     kwargs = {k: v for k, v in meta["env"].items() if k != "map_name" and v is not None}
     env = gym.make(f"perceiver_sc2/{map_name}-v0", **kwargs)
     try:
-        return summarize(play(env, PolicyAgent(policy), episodes, EVAL_SEED, progress=False))
+        return summarize(play(env, PolicyAgent(policy), episodes, EVAL_SEED, progress=False), seed=EVAL_SEED)
     finally:
         env.close()
+
+
+def paired(policy: dict, scripted: dict) -> dict:
+    """Policy minus scripted agent, game by game on the same seeds: the mean difference with its
+    bootstrap 95% CI, and how many games the policy scored more, the same, or less."""
+    import numpy as np
+
+    from agent.evaluation.stats import bootstrap_ci
+
+    diff = np.subtract(policy["scores"], scripted["scores"])
+    mean, low, high = bootstrap_ci(diff, seed=EVAL_SEED)
+    return {"mean_difference": mean, "ci_low": low, "ci_high": high, "higher": int((diff > 0).sum()),
+            "equal": int((diff == 0).sum()), "lower": int((diff < 0).sum())}
+
+
+def final_evaluation(run_dir: Path, map_name: str, episodes: int) -> dict:
+    """The final checkpoint greedy and sampling, the scripted agent and the untrained network, all on
+    episodes EVAL_SEED..EVAL_SEED+episodes-1."""
+    from agent.evaluation.evaluate import evaluate
+
+    runs = {"policy": (str(run_dir), False), "policy_sampled": (str(run_dir), True),
+            "scripted": ("scripted", False)}
+    evals = {name: evaluate(agent, map_name, episodes=episodes, seed=EVAL_SEED, progress=False, sample=sample)
+             for name, (agent, sample) in runs.items()}
+    evals["untrained_greedy"] = untrained_eval(run_dir, map_name, episodes)
+    out = {name: {k: summary[k] for k in SUMMARY_KEYS} for name, summary in evals.items()}
+    out["paired_vs_scripted"] = {"greedy": paired(out["policy"], out["scripted"]),
+                                 "sampled": paired(out["policy_sampled"], out["scripted"])}
+    return out
 
 
 def plot(map_name: str, rows: list[dict], evals: dict, target, path: Path, curve: list[dict]) -> None:
@@ -111,8 +150,10 @@ def plot(map_name: str, rows: list[dict], evals: dict, target, path: Path, curve
                               [c["ci_high"] - c["greedy_mean"] for c in curve]],
                         label=f"checkpoints, greedy ({curve[0]['episodes']} episodes, 95% CI)")
         ax.axhline(evals["policy"]["mean"], color="C0", ls=":", label="policy, greedy eval")
+        ax.axhline(evals["policy_sampled"]["mean"], color="C4", ls=":", label="policy, sampled eval")
         ax.axhline(evals["scripted"]["mean"], color="C1", ls="--", label="scripted agent eval")
-        ax.axhline(evals["untrained"]["mean"], color="grey", ls=":", label="untrained network, greedy eval")
+        ax.axhline(evals["untrained_greedy"]["mean"], color="grey", ls=":",
+                   label="untrained network, greedy eval")
         if target is not None:
             ax.axhline(target, color="C3", ls="-.", lw=0.8, label="target")
         ax.set_xlabel(label)
@@ -127,54 +168,56 @@ def plot(map_name: str, rows: list[dict], evals: dict, target, path: Path, curve
     plt.close(fig)
 
 
-def bench_map(map_name: str, minutes: float, episodes: int, out: Path, extra: list[str],
-              curve_episodes: int = 0, skip_train: bool = False) -> dict:
-    from agent.evaluation.evaluate import evaluate
+def is_complete(path: Path, env_steps: int, episodes: int, extra: list[str]) -> bool:
+    """A JSON from a finished run of this budget, evaluation and overrides: nothing to redo."""
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return (done.get("env_steps_budget") == env_steps and done.get("eval_episodes") == episodes
+            and done.get("extra_overrides") == extra and "paired_vs_scripted" in done)
 
+
+def bench_map(map_name: str, env_steps: int, episodes: int, out: Path, extra: list[str],
+              curve_episodes: int = 0, skip_train: bool = False) -> dict:
+    info = run_info()
     run_dir = ROOT / "runs" / "bench" / map_name
-    if curve_episodes:  # keep every checkpoint for the greedy curve
-        extra = ["run.keep_checkpoints=1000", *extra]
-    wall = float("nan") if skip_train else train(map_name, minutes, run_dir, extra)
+    wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra)
     rows = read_metrics(run_dir)
     curve = checkpoint_curve(run_dir, map_name, curve_episodes) if curve_episodes else []
-    evals = {name: evaluate(agent, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
-             for name, agent in (("policy", str(run_dir)), ("scripted", "scripted"))}
-    evals["untrained"] = untrained_eval(run_dir, map_name, episodes)
-    target = TARGETS.get(map_name, (None, None))[1]
+    evals = final_evaluation(run_dir, map_name, episodes)
+    target = BUDGETS.get(map_name, (None, None))[1]
     goal = target if target is not None else evals["scripted"]["mean"]
     summary = {
         "map": map_name,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "train_minutes_budget": minutes,
+        **info,
+        "env_steps_budget": env_steps,
         "train_seconds": rows[-1]["train_seconds"] if rows else 0.0,
         "wall_seconds_including_startup": round(wall, 1),
         "env_steps": rows[-1]["env_steps"] if rows else 0,
         "iterations": rows[-1]["iteration"] if rows else 0,
-        "target": goal,
+        "target": target,
         "first_training_score_at_target": first_reaching(rows, goal),
         "eval_episodes": episodes,
         "eval_seed": EVAL_SEED,
-        "policy": {k: evals["policy"][k] for k in ("mean", "ci_low", "ci_high", "std")},
-        "scripted": {k: evals["scripted"][k] for k in ("mean", "ci_low", "ci_high", "std")},
-        "untrained_greedy": {k: evals["untrained"][k] for k in ("mean", "ci_low", "ci_high", "std")},
-        "reached": evals["policy"]["mean"] >= goal if target is not None else
-        evals["policy"]["mean"] > evals["scripted"]["mean"],
+        **evals,
         "extra_overrides": extra,
-        "cpu_note": f"{os.cpu_count()} cores; load average over the last 15 min: {os.getloadavg()[2]:.1f}",
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # 1, 5 and 15 minutes
     }
     summary["curve"] = [{k: r[k] for k in ("iteration", "env_steps", "train_seconds", "episode_score")}
                         for r in rows]
     summary["greedy_curve"] = curve
     out.mkdir(parents=True, exist_ok=True)
-    plot(map_name, rows, evals, goal, out / f"learning_{map_name}.png", curve)
-    (out / f"learning_{map_name}.json").write_text(json.dumps(summary, indent=1))
+    plot(map_name, rows, evals, target, out / f"learning_{map_name}.png", curve)
+    (out / f"learning_{map_name}.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--maps", nargs="+", default=list(TARGETS), choices=list(TARGETS))
-    parser.add_argument("--minutes", type=float, help="training budget per map (default: the map's target)")
+    parser.add_argument("--maps", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
+    parser.add_argument("--env-steps", type=int, help="training budget per map (default: the map's budget)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per agent")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where figures and JSON go")
     parser.add_argument("--curve-episodes", type=int, default=0,
@@ -183,24 +226,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="config override passed to every training run")
     parser.add_argument("--skip-train", action="store_true",
                         help="evaluate the existing runs/bench/<map> run instead of training again")
+    parser.add_argument("--force", action="store_true",
+                        help="run maps whose JSON is already complete for this budget (default: skip them)")
     args = parser.parse_args(argv)
     import torch
 
     # One observation per step: a second thread only adds spin-waits on a busy machine.
     torch.set_num_threads(1)
-    print("| map | train min | env steps | policy mean [95% CI] | scripted | untrained | target | reached |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| map | env steps | train min | greedy [95% CI] | sampled [95% CI] | scripted [95% CI] "
+          "| untrained |")
+    print("|---|---|---|---|---|---|---|")
     for map_name in args.maps:
-        minutes = args.minutes if args.minutes is not None else TARGETS[map_name][0]
-        s = bench_map(map_name, minutes, args.episodes, args.out, args.extra, args.curve_episodes,
+        env_steps = args.env_steps if args.env_steps is not None else BUDGETS[map_name][0]
+        # keep every checkpoint for the greedy curve
+        extra = (["run.keep_checkpoints=1000"] if args.curve_episodes else []) + args.extra
+        done = is_complete(args.out / f"learning_{map_name}.json", env_steps, args.episodes, extra)
+        if done and not args.force:
+            print(f"| {map_name} | complete in {args.out}, skipped (--force reruns it) |", flush=True)
+            continue
+        s = bench_map(map_name, env_steps, args.episodes, args.out, extra, args.curve_episodes,
                       args.skip_train)
-        p, sc = s["policy"], s["scripted"]
-        goal = "n/a" if s["target"] is None or math.isnan(s["target"]) else f"{s['target']:.1f}"
-        untrained = s["untrained_greedy"]["mean"]
-        print(f"| {map_name} | {s['train_seconds'] / 60:.1f} | {s['env_steps']} | {p['mean']:.1f} "
-              f"[{p['ci_low']:.1f}, {p['ci_high']:.1f}] | {sc['mean']:.1f} | {untrained:.1f} | "
-              f"{goal} | {s['reached']} |",
-              flush=True)
+        cells = [f"{s[k]['mean']:.1f} [{s[k]['ci_low']:.1f}, {s[k]['ci_high']:.1f}]"
+                 for k in ("policy", "policy_sampled", "scripted")]
+        print(f"| {map_name} | {s['env_steps']} | {s['train_seconds'] / 60:.1f} | {' | '.join(cells)} | "
+              f"{s['untrained_greedy']['mean']:.1f} |", flush=True)
     return 0
 
 

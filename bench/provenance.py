@@ -1,0 +1,48 @@
+"""Where a benchmark figure came from: the date, the command and the code it was measured on.
+
+Every JSON that bench/ writes carries `run_info()`, so a table generated from it can say which commit
+produced each number, and a reader can tell a figure measured on uncommitted code from one that can be
+reproduced by checking out the commit.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The code a measurement depends on; uncommitted changes here make the figure irreproducible from the commit.
+CODE_PATHS = ("agent", "envs", "perceiver_io", "configs", "bench", "pyproject.toml")
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return done.stdout
+
+
+def engine_commit() -> str | None:
+    """The last commit that changed envs/engine: scores measured before it may have moved since."""
+    return _git("log", "-1", "--format=%H", "--", "envs/engine").strip() or None
+
+
+def run_info(argv: list[str] | None = None) -> dict:
+    """Date (UTC), the command line, the commit, the last commit that changed the engine, and any code
+    files that differed from that commit when the measurement started."""
+    argv = sys.argv if argv is None else argv
+    script = Path(argv[0])
+    if script.is_absolute() and script.is_relative_to(ROOT):
+        script = script.relative_to(ROOT)
+    changed = _git("status", "--porcelain", "--", *CODE_PATHS)
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["python", str(script), *argv[1:]]),
+        "commit": _git("rev-parse", "HEAD").strip() or None,
+        "engine_commit": engine_commit(),
+        "uncommitted": [line[3:] for line in changed.splitlines()],  # porcelain: "XY path"
+    }

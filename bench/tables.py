@@ -1,0 +1,389 @@
+"""Write the tables of README.md and docs/RESULTS.md from the JSON files the benchmarks wrote.
+
+    python bench/tables.py            # rewrite every generated block in place
+    python bench/tables.py --check    # exit 1 naming every block that differs from its source files
+
+A generated block runs from its opening marker to the closing one:
+
+    <!-- generated: NAME (source: docs/a.json, docs/b.json; command: python bench/tables.py) -->
+    ...
+    <!-- /generated -->
+
+Both markers and everything between them are rewritten from the sources that BLOCKS names; the prose
+around a block is hand-written and quotes only figures found in a block or a source file. One comparison
+rule holds everywhere: a score "beats" another only when their 95% intervals do not overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.learning import BUDGETS  # noqa: E402
+from bench.provenance import engine_commit  # noqa: E402
+
+COMMAND = "python bench/tables.py"
+DOCUMENTS = ("README.md", "docs/RESULTS.md")
+MARKER = re.compile(r"<!-- generated: (?P<name>[\w-]+)\b.*?-->\n.*?<!-- /generated -->", re.DOTALL)
+LEARNING_MAPS = tuple(BUDGETS)
+
+
+# ---- formatting -------------------------------------------------------------------------------------
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def ci(s: dict, digits: int = 1) -> str:
+    """'mean [low, high]' of a summary with mean, ci_low and ci_high."""
+    return f"{s['mean']:.{digits}f} [{s['ci_low']:.{digits}f}, {s['ci_high']:.{digits}f}]"
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def measured(data: dict, path: str) -> str:
+    """One line saying when, on which commit and by which command a source file was written."""
+    date = data.get("date") or data.get("meta", {}).get("date")
+    commit = data.get("commit")
+    if date and commit:
+        when = f"Measured {date} at commit {commit[:7]}"
+    elif date:
+        when = f"Measured {date}, commit not recorded"
+    else:
+        when = "Date and commit not recorded"
+    if data.get("uncommitted"):
+        when += " plus uncommitted changes to " + ", ".join(data["uncommitted"])
+    command = f"; `{data['command']}`" if data.get("command") else ""
+    line = f"{when} ({path}{command})."
+    now = engine_commit()
+    if data.get("engine_commit") and now and data["engine_commit"] != now:
+        line += (f" **Stale: the engine changed since** (commit {now[:7]}, measured on "
+                 f"{data['engine_commit'][:7]}); rerun the command.")
+    return line
+
+
+def compare(a: dict, b: dict) -> str:
+    """How score a stands against score b, by their 95% intervals."""
+    if a["ci_low"] > b["ci_high"]:
+        return "beats"
+    if a["ci_high"] < b["ci_low"]:
+        return "below"
+    if a["mean"] == b["mean"]:
+        return "same mean"
+    side = "higher" if a["mean"] > b["mean"] else "lower"
+    return f"{side} mean, intervals overlap"
+
+
+# ---- blocks -----------------------------------------------------------------------------------------
+# Each renderer gets {source path: parsed JSON} and returns the markdown between the markers.
+
+# What the architectures promise, as (bound, at least?): the transformer needs >= 4x Perceiver IO's FLOPs
+# at 512 entities; from 512 to 4096 entities (8x) Perceiver IO's time grows <= 10x (linear in N), the
+# transformer's >= 18x (quadratic).
+FLOP_RATIO_TARGET = 4
+TIME_RATIO_TARGETS = {"perceiver_io": (10, False), "transformer": (18, True)}
+ENCODERS = ("perceiver_io", "transformer", "deepsets")
+NAMES = {"perceiver_io": "Perceiver IO", "transformer": "transformer"}
+
+
+def _target_row(what: str, value: float, bound: float, at_least: bool) -> list[str]:
+    met = value >= bound if at_least else value <= bound
+    return [what, f"{value:.2f}", f"{'>=' if at_least else '<='} {bound}", "yes" if met else "no"]
+
+
+def encoder_acceptance(src: dict) -> str:
+    path = "docs/encoder_scaling.json"
+    ratios = src[path]["ratios"]
+    rows = [_target_row("transformer FLOPs / Perceiver IO FLOPs at N=512",
+                        ratios["flops_transformer_over_pio_n512"], FLOP_RATIO_TARGET, True)]
+    for threads in (1, 2):
+        for encoder, (bound, at_least) in TIME_RATIO_TARGETS.items():
+            for batch in (1, 32):
+                plural = "s" if threads > 1 else ""
+                what = f"{NAMES[encoder]} time(4096) / time(512), batch {batch}, {threads} thread{plural}"
+                value = ratios[f"time_{encoder}_4096_over_512_b{batch}_{threads}T"]
+                rows.append(_target_row(what, value, bound, at_least))
+    meta = src[path]["meta"]
+    note = f"torch {meta['torch']}, the whole run {meta['total_s'] / 60:.0f} min. "
+    return table(["ratio", "measured", "target", "met"], rows) + "\n\n" + note + measured(src[path], path)
+
+
+def _records(src: dict) -> dict:
+    return {(r["encoder"], r["n"], r["batch"]): r for r in src["docs/encoder_scaling.json"]["records"]}
+
+
+def encoder_flops(src: dict) -> str:
+    records = _records(src)
+    ns = sorted({n for _, n, _ in records})
+    params = ", ".join(f"{e} {records[(e, ns[0], 1)]['params']:,}" for e in ENCODERS)
+    rows = []
+    for n in ns:
+        flops = [records[(e, n, 1)]["flops_per_sample"] / 1e9 for e in ENCODERS]
+        rows.append([str(n), *(f"{f:.3f}" for f in flops), f"{flops[1] / flops[0]:.2f}"])
+    header = ["N", *(f"{e} GFLOP" for e in ENCODERS), "transformer / perceiver_io"]
+    return f"Parameters: {params}.\n\n" + table(header, rows)
+
+
+def encoder_times(src: dict) -> str:
+    records = _records(src)
+    keys = sorted({(batch, n) for _, n, batch in records})
+    header = ["N", "batch", *(f"{e} {t} thr" for e in ENCODERS for t in ("1", "2"))]
+    rows = [[str(n), str(batch), *(f"{1000 * records[(e, n, batch)]['time_s'][t]:.1f}"
+                                  for e in ENCODERS for t in ("1", "2"))] for batch, n in keys]
+    return table(header, rows)
+
+
+ENGINE_TARGETS = {("DefeatRoaches", 1): ">= 2,000", ("DefeatRoaches", 64): ">= 50,000"}  # one core
+
+
+def engine_throughput(src: dict) -> str:
+    path = "docs/bench_engine.json"
+    data = src[path]
+    rows = [[r["map"], str(r["num_games"]), f"{r['agent_steps_per_cpu_s_median']:,.0f}",
+             f"{r['agent_steps_per_wall_s_median']:,.0f}", ENGINE_TARGETS.get((r["map"], r["num_games"]), "")]
+            for r in data["results"]]
+    header = ["map", "games", "agent-steps per CPU-s", "agent-steps per wall-s", "target (one core)"]
+    load = ", ".join(f"{x:.1f}" for x in data["load_average"])
+    note = f"Load average (1, 5, 15 min) at the end: {load}. "
+    return table(header, rows) + "\n\n" + note + measured(data, path)
+
+
+def entity_env(src: dict) -> str:
+    path = "docs/bench_env.json"
+    d = src[path]
+    single = table(
+        ["workload", "entity env steps/CPU-s", "raw engine steps/CPU-s", "overhead", "target"],
+        [["dense: every unit a random legal action", f"{d['single_env_steps_per_cpu_s']:,.0f}",
+          f"{d['raw_engine_steps_per_cpu_s']:,.0f} (`Engine.step`)", f"{d['entity_layer_overhead_cpu']:.2f}x",
+          "< 2x"],
+         ["sparse: 1-3 units act per step", f"{d['sparse_single_env_steps_per_cpu_s']:,.0f}",
+          f"{d['sparse_raw_engine_steps_per_cpu_s']:,.0f} (`Engine.step`)",
+          f"{d['sparse_entity_layer_overhead_cpu']:.2f}x", "< 2x"],
+         ["dense, against the kernel floor", f"{d['single_env_steps_per_cpu_s']:,.0f}",
+          f"{d['kernel_floor_steps_per_cpu_s']:,.0f} (`step_grouped`)",
+          f"{d['entity_layer_overhead_vs_kernel_floor']:.2f}x", ""]])
+    vector = table(["vector env, 64 games, dense random legal actions", "agent-steps per CPU-s", "per wall-s",
+                    "target"],
+                   [["`EntityVectorEnv`", f"{d['vector_env_64_agent_steps_per_cpu_s']:,.0f}",
+                     f"{d['vector_env_64_agent_steps_per_wall_s']:,.0f}", ">= 20,000"]])
+    note = f"Load average (1 min): {d['load_average_1min']:.1f}. " + measured(d, path)
+    return f"{single}\n\n{vector}\n\n{note}"
+
+
+PUBLISHED = ("random", "human", "grandmaster", "fullyconv_lstm", "relational")
+
+
+def _published(row: dict) -> str:
+    pub = row.get("published")
+    return " / ".join(str(pub[c]) for c in PUBLISHED) if pub else "-"
+
+
+def baselines_minigames(src: dict) -> str:
+    path = "docs/baselines_minigames.json"
+    data = src[path]
+    rows = [[r["map"], r["agent"], ci(r), f"{r['min']:g} - {r['max']:g}", _published(r)]
+            for r in data["rows"]]
+    header = ["map", "agent", f"mean score [95% CI], {data['episodes']} games", "min - max",
+              "published: " + " / ".join(PUBLISHED)]
+    return table(header, rows) + "\n\n" + measured(data, path)
+
+
+def baselines_duels(src: dict) -> str:
+    path = "docs/baselines_duels.json"
+    data = src[path]
+    rows = [[r["map"], r["enemy_bot"], r["agent"], ci(r),
+             f"{pct(r['win_rate'])} [{pct(r['win_low'])}, {pct(r['win_high'])}]"] for r in data["rows"]]
+    header = ["map", "enemy bot", "agent", f"mean score [95% CI], {data['episodes']} games",
+              "win rate [95% Wilson]"]
+    return table(header, rows) + "\n\n" + measured(data, path)
+
+
+def pysc2_agents(src: dict) -> str:
+    path, ours_path = "docs/baselines_pysc2.json", "docs/baselines_minigames.json"
+    data = src[path]
+    ours = {r["map"]: r for r in src[ours_path]["rows"] if r["agent"] == "scripted"}
+    no_op = {r["map"]: r for r in data["rows"] if r["agent"] == "BaseAgent"}
+    rows = []
+    for r in data["rows"]:
+        if r["agent"] == "BaseAgent":
+            continue
+        mine = ours[r["map"]]
+        same = sum(a == b for a, b in zip(r["scores"], mine["scores"], strict=True))
+        pub = r["published"]
+        rows.append([r["map"], r["agent"], ci(r), f"{r['min']:g} - {r['max']:g}", ci(no_op[r["map"]]),
+                     f"{ci(mine)}; same score in {same} of {len(r['scores'])} games",
+                     f"{pub['human']} / {pub['grandmaster']}"])
+    header = ["map", "pysc2 agent", f"mean [95% CI], {data['episodes']} games", "min - max",
+              "pysc2 no-op BaseAgent", "our scripted agent, same games", "pysc2 paper: human / GrandMaster"]
+    return table(header, rows) + "\n\n" + measured(data, path)
+
+
+def _ablation(src: dict, path: str) -> str:
+    data = src[path]
+    rows = [[r["arm"], f"{r['final_score']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
+             ", ".join(f"{s:.2f}" for s in r["seed_scores"]), f"{r['params']:,}",
+             f"{1000 * r['gflops_per_step']:.3f} ({1000 * r['encoder_gflops_per_step']:.3f})",
+             f"{r['steps_per_s']:.0f}", f"{r['wall_minutes']:.1f}"] for r in data["rows"]]
+    header = ["arm", "final score [95% CI]", "per seed", "params", "MFLOP/step (encoder)", "steps/s",
+              "wall min"]
+    budget = f"{data['budget_env_steps']:,} env steps per trial, seeds {data['seeds']}. "
+    return table(header, rows) + "\n\n" + budget + measured(data, path)
+
+
+def _learning_paths() -> list[str]:
+    return [f"docs/learning_{m}.json" for m in LEARNING_MAPS]
+
+
+def _target(map_name: str, run: dict) -> str:
+    goal = BUDGETS[map_name][1]
+    if goal is None:
+        beats = compare(run["policy"], run["scripted"]) == "beats"
+        return "beat the scripted agent: " + ("yes" if beats else "no")
+    met = {k: ("yes" if run[k]["mean"] >= goal else "no") if k in run else "not measured"
+           for k in ("policy", "policy_sampled")}
+    return f"mean >= {goal:g}: greedy {met['policy']}, sampled {met['policy_sampled']}"
+
+
+def _budget(run: dict) -> str:
+    return f"{run['env_steps']:,} env steps ({run['train_seconds'] / 60:.1f} min)"
+
+
+def _sampled(run: dict) -> str:
+    return ci(run["policy_sampled"]) if "policy_sampled" in run else "not measured"
+
+
+def learning(src: dict) -> str:
+    rows, notes = [], []
+    for map_name, path in zip(LEARNING_MAPS, _learning_paths(), strict=True):
+        run = src[path]
+        rows.append([map_name, _budget(run), ci(run["policy"]), _sampled(run), ci(run["scripted"]),
+                     f"{run['untrained_greedy']['mean']:.1f}", compare(run["policy"], run["scripted"]),
+                     _target(map_name, run)])
+        notes.append(f"- {map_name}: " + measured(run, path))
+    header = ["map", "training", "policy, greedy [95% CI]", "policy, sampled [95% CI]",
+              "scripted agent [95% CI]", "untrained network, greedy", "greedy vs scripted", "target"]
+    out = table(header, rows) + "\n\n" + "\n".join(notes)
+    paired = [[m, kind, f"{p['mean_difference']:+.1f} [{p['ci_low']:+.1f}, {p['ci_high']:+.1f}]",
+               f"{p['higher']} / {p['equal']} / {p['lower']}"]
+              for m, path in zip(LEARNING_MAPS, _learning_paths(), strict=True)
+              for kind, p in src[path].get("paired_vs_scripted", {}).items()]
+    if paired:
+        out += "\n\nGame by game on the same seeds (policy minus scripted agent):\n\n" + table(
+            ["map", "policy", "mean difference [95% CI]", "games higher / equal / lower"], paired)
+    return out
+
+
+def readme_results(src: dict) -> str:
+    engine = {(r["map"], r["num_games"]): r["agent_steps_per_cpu_s_median"]
+              for r in src["docs/bench_engine.json"]["results"]}
+    env = src["docs/bench_env.json"]
+    ratios = src["docs/encoder_scaling.json"]["ratios"]
+    per_cpu_s = "agent-steps per CPU-second"
+    rows = [
+        ["Engine, one DefeatRoaches game", f"{engine[('DefeatRoaches', 1)]:,.0f} {per_cpu_s}",
+         "docs/bench_engine.json"],
+        ["Engine, 64 DefeatRoaches games batched", f"{engine[('DefeatRoaches', 64)]:,.0f} {per_cpu_s}",
+         "docs/bench_engine.json"],
+        ["Entity vector env, 64 games", f"{env['vector_env_64_agent_steps_per_cpu_s']:,.0f} {per_cpu_s}",
+         "docs/bench_env.json"],
+        ["Entity env cost over the raw engine API",
+         f"{env['entity_layer_overhead_cpu']:.2f}x (every unit acts), "
+         f"{env['sparse_entity_layer_overhead_cpu']:.2f}x (1-3 units act)", "docs/bench_env.json"],
+        ["Encoder FLOPs at 512 entities, transformer / Perceiver IO",
+         f"{ratios['flops_transformer_over_pio_n512']:.2f}", "docs/encoder_scaling.json"],
+        ["Forward time, 4096 / 512 entities (batch 1, one thread)",
+         f"Perceiver IO {ratios['time_perceiver_io_4096_over_512_b1_1T']:.1f}x, "
+         f"transformer {ratios['time_transformer_4096_over_512_b1_1T']:.1f}x", "docs/encoder_scaling.json"],
+    ]
+    for map_name, path in zip(LEARNING_MAPS, _learning_paths(), strict=True):
+        run = src[path]
+        rows.append([f"PPO on {map_name}, {_budget(run)}",
+                     f"greedy {ci(run['policy'])}, sampled {_sampled(run)}; scripted agent "
+                     f"{ci(run['scripted'])}; greedy vs scripted: {compare(run['policy'], run['scripted'])}",
+                     path])
+    return table(["result", "figure", "source"], rows)
+
+
+# name -> (source files, renderer)
+BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
+    "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
+    "encoder_flops": (("docs/encoder_scaling.json",), encoder_flops),
+    "encoder_times": (("docs/encoder_scaling.json",), encoder_times),
+    "engine_throughput": (("docs/bench_engine.json",), engine_throughput),
+    "entity_env": (("docs/bench_env.json",), entity_env),
+    "pysc2_agents": (("docs/baselines_pysc2.json", "docs/baselines_minigames.json"), pysc2_agents),
+    "baselines_minigames": (("docs/baselines_minigames.json",), baselines_minigames),
+    "baselines_duels": (("docs/baselines_duels.json",), baselines_duels),
+    "ablation_short": (("docs/ablation_defeat_roaches_short.json",),
+                       lambda src: _ablation(src, "docs/ablation_defeat_roaches_short.json")),
+    "ablation_full": (("docs/ablation_defeat_roaches.json",),
+                      lambda src: _ablation(src, "docs/ablation_defeat_roaches.json")),
+    "learning": (tuple(_learning_paths()), learning),
+    "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
+                        *_learning_paths()), readme_results),
+}
+
+
+# ---- rewriting --------------------------------------------------------------------------------------
+
+def render_block(name: str, root: Path = ROOT) -> str:
+    """The whole block, both markers included, as the sources on disk make it."""
+    if name not in BLOCKS:
+        raise KeyError(f"unknown generated block {name!r}; known: {', '.join(BLOCKS)}")
+    sources, render = BLOCKS[name]
+    src = {path: json.loads((root / path).read_text()) for path in sources}
+    opening = f"<!-- generated: {name} (source: {', '.join(sources)}; command: {COMMAND}) -->"
+    return f"{opening}\n{render(src).rstrip()}\n<!-- /generated -->"
+
+
+def regenerate(text: str, root: Path = ROOT) -> str:
+    """`text` with every generated block rewritten from its sources."""
+    return MARKER.sub(lambda m: render_block(m["name"], root), text)
+
+
+def block_names(text: str) -> list[str]:
+    return [m["name"] for m in MARKER.finditer(text)]
+
+
+def stale_blocks(text: str, root: Path = ROOT) -> list[str]:
+    """Names of the blocks of `text` whose content differs from what their sources give."""
+    return [m["name"] for m in MARKER.finditer(text) if m[0] != render_block(m["name"], root)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if a block is out of date")
+    args = parser.parse_args(argv)
+    placed, failed = set(), False
+    for doc in DOCUMENTS:
+        path = ROOT / doc
+        text = path.read_text()
+        placed.update(block_names(text))
+        if args.check:
+            for name in stale_blocks(text):
+                print(f"{doc}: block {name!r} differs from its sources; run {COMMAND}")
+                failed = True
+        else:
+            new = regenerate(text)
+            if new != text:
+                path.write_text(new)
+                print(f"rewrote {doc}")
+    for name in sorted(set(BLOCKS) - placed):
+        print(f"block {name!r} is placed in none of {', '.join(DOCUMENTS)}")
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""What bench/ writes into its JSON files: provenance, paired comparisons, and when a map's run is done."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from bench import learning, provenance
+
+
+def test_run_info_names_the_command_and_the_checked_out_commit():
+    if shutil.which("git") is None or not (provenance.ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=provenance.ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    info = provenance.run_info([str(provenance.ROOT / "bench" / "learning.py"), "--maps", "Move To"])
+    assert info["command"] == "python bench/learning.py --maps 'Move To'"
+    assert info["commit"] == head
+    assert len(info["engine_commit"]) == 40 and info["date"].endswith(" UTC")
+    assert all(not path.startswith(("docs/", "README")) for path in info["uncommitted"])
+
+
+def test_paired_counts_and_mean_difference_game_by_game():
+    out = learning.paired({"scores": [30.0, 10.0, 20.0, 5.0]}, {"scores": [10.0, 10.0, 25.0, 5.0]})
+    assert out["mean_difference"] == pytest.approx(3.75)
+    assert (out["higher"], out["equal"], out["lower"]) == (1, 2, 1)
+    assert out["ci_low"] <= 3.75 <= out["ci_high"] and out["ci_low"] < out["ci_high"]
+
+
+def test_a_map_is_complete_only_for_the_same_budget_episodes_and_overrides(tmp_path):
+    path = tmp_path / "learning_MoveToBeacon.json"
+    assert not learning.is_complete(path, 80_000, 100, [])
+    done = {"env_steps_budget": 80_000, "eval_episodes": 100, "extra_overrides": ["a=1"],
+            "paired_vs_scripted": {}}
+    path.write_text(json.dumps(done))
+    assert learning.is_complete(path, 80_000, 100, ["a=1"])
+    assert not learning.is_complete(path, 90_000, 100, ["a=1"])
+    assert not learning.is_complete(path, 80_000, 20, ["a=1"])
+    assert not learning.is_complete(path, 80_000, 100, [])
+    path.write_text(json.dumps({k: v for k, v in done.items() if k != "paired_vs_scripted"}))
+    assert not learning.is_complete(path, 80_000, 100, ["a=1"])  # a file from before per-episode scores
