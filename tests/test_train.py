@@ -153,3 +153,30 @@ def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path, capsys):
     save_checkpoint(tmp_path, 1, lambda d: (d / "train_state.json").write_text("{}"), keep=1)
     assert main(["train", str(CONFIG), "--run-dir", str(tmp_path)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_sigterm_ends_training_like_ctrl_c_and_checkpoints_what_finished(tmp_path):
+    from agent.training.checkpoint import TRAIN_STATE, latest_checkpoint
+
+    # No periodic checkpoint: only the one SIGTERM triggers can hold the finished iterations.
+    cmd = _train_cmd(tmp_path, 1000) + ["--set", "run.checkpoint_every=1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        metrics = tmp_path / "metrics.jsonl"
+        while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
+            assert proc.poll() is None, "training exited before SIGTERM"
+            assert time.time() < deadline, "no second iteration within 120 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # the driver alone, as a scheduler would
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "perceiver-sc2 train: interrupted"
+    rows = metrics.read_text().splitlines()
+    state = json.loads((latest_checkpoint(tmp_path) / TRAIN_STATE).read_text())
+    assert state["iteration"] == len(rows) >= 2

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.raw_schema import Alliance, RawObs
 from envs.raw_schema import FeatureUnit as FU
 
@@ -28,7 +29,6 @@ ATTACK, MOVE, SHOT = (255, 110, 60), (110, 230, 130), (255, 240, 120)
 DEAD, TEXT = (150, 150, 150), (235, 235, 235)
 HEADER_PX = 34
 LATENT_PANEL_PX = 40
-LOOPS_PER_GAME_SECOND = 16  # REFERENCE.md section 1: minigame timers count game seconds of 16 loops
 
 
 @dataclass

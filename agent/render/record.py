@@ -10,17 +10,15 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
-import envs  # noqa: F401  (registers the env ids)
 from agent.evaluation.agents import AgentSource, inference_threads
-from agent.evaluation.evaluate import _check_map
 from agent.model.encoders import PerceiverIOEncoder
 from agent.render.draw import FrameDrawer, FrameInfo, Order
 from envs.action_space import Verb
+from envs.engine import map_spec
 from envs.errors import UserError
 from envs.raw_schema import Alliance
 from envs.raw_schema import FeatureUnit as FU
@@ -89,7 +87,7 @@ def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None =
            attention: bool = False, enemy_bot: str | None = None, sample: bool = False,
            scale: float | None = None, progress: bool = False) -> tuple[list[np.ndarray], dict]:
     """Play one episode (seed `seed`) and draw it: -> (frames [H, W, 3] uint8, summary)."""
-    _check_map(map_name)
+    map_spec(map_name)  # an unknown map fails before a checkpoint loads
     if steps is not None and steps < 1:
         raise UserError(f"--steps must be at least 1, got {steps}")
     source = AgentSource(agent_name, sample=sample)
@@ -99,11 +97,11 @@ def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None =
             raise UserError("--attention needs a Perceiver IO checkpoint, not the "
                             f"{agent_name} agent")
         if not isinstance(source.policy.encoder, PerceiverIOEncoder):
-            encoder = source.meta.get("config", {}).get("model", {}).get("encoder", "?")
+            encoder = source.policy.constructor_kwargs["encoder"]
             raise UserError(f"--attention needs a Perceiver IO checkpoint; this one uses {encoder!r}")
         probe = AttentionProbe(source.policy.encoder)
 
-    env = gym.make(f"perceiver_sc2/{map_name}-v0", enemy_bot=enemy_bot, **source.env_kwargs(map_name))
+    env = source.make_env(map_name, enemy_bot=enemy_bot)
     try:
         with inference_threads(source):
             return _play_and_draw(env, source, probe, map_name, agent_name, seed=seed, steps=steps,
