@@ -103,12 +103,12 @@ def test_matrix_cli_writes_every_agent_bot_map_row(tmp_path, capsys):
             assert r["published"] is None
         else:
             assert "win_rate" not in r
-            assert r["published"]["grandmaster"] == 28  # REFERENCE.md section 3, MoveToBeacon
+            assert r["published"]["grandmaster"] == 28  # Vinyals et al. 2017, Table 1, MoveToBeacon
     beacon_csv = next(r for r in csv_rows if r["map"] == "MoveToBeacon")
     assert beacon_csv["published_human"] == "26" and beacon_csv["win_rate"] == ""
 
 
-def test_single_agent_json_keeps_the_issue_3_keys(tmp_path, capsys):
+def test_single_agent_json_is_one_summary(tmp_path, capsys):
     out = tmp_path / "one.json"
     assert main(["evaluate", "--agent", "scripted", "--map", "MoveToBeacon", "--episodes", "3",
                  "--quiet", "--json", str(out)]) == 0

@@ -22,8 +22,8 @@ SMALL_ENCODERS = {
     "transformer": "{num_layers: 1, num_heads: 2, head_dim: 8, mlp_dim: 32}",
     "deepsets": "{}",
 }
-# 1920 loops / 32 = 60 agent steps a game (REFERENCE.md section 1): 4 games x 64 steps per iteration
-# finish every game at least once in two iterations.
+# MoveToBeacon's 120 game seconds x 16 loops / 32 = 60 agent steps a game (envs/engine/maps.py):
+# 4 games x 64 steps an iteration finish every game at least once in two iterations.
 TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.minibatch_size=128",
         "ppo.num_epochs=1", "model.width=16", "model.key_dim=8", "run.max_minutes=0", "run.max_env_steps=0",
         "run.progress=false", "scale.torch_threads=1"]

@@ -122,7 +122,7 @@ def build_param_space(trials, callbacks_cls):
 def run_tune(spec, pending, run_dir: Path) -> None:
     budget = spec.budget_env_steps
     tuner = tune.Tuner(
-        PPO,  # the class, not "PPO": the string path imports optional extras (REFERENCE.md section 7)
+        PPO,  # the class, not "PPO": Tune's lookup by name imports RLlib extras this project does not install
         param_space=build_param_space(pending, AblationCallbacks),
         tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=1, reuse_actors=False),
         run_config=tune.RunConfig(

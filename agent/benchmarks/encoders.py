@@ -131,7 +131,7 @@ def _get(records, name, n, batch):
 
 
 def acceptance(records) -> dict:
-    """The issue's ratios: FLOPs at N=512, and time(4096)/time(512) per batch and thread count."""
+    """The headline ratios: FLOPs at N=512, and time(4096)/time(512) per batch and thread count."""
     out = {}
     pio, tr = _get(records, "perceiver_io", 512, records[0]["batch"]), _get(records, "transformer", 512,
                                                                              records[0]["batch"])

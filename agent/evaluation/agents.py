@@ -36,8 +36,8 @@ class PolicyAgent:
 def inference_threads(source: AgentSource | None, threads: int = 1):
     """Run a checkpoint agent's batch-1 forwards on `threads` torch threads, then restore the setting.
 
-    Intra-op threads only add synchronisation to a forward this small: on the shared 2-core machine
-    3 episodes of 3m took 0.2 s on 1 thread and 13-27 s on 2 (2026-11-25, load ~9).
+    Intra-op threads only add synchronisation to a forward this small, and on a busy machine their
+    spin-waits can make a short evaluation many times slower than on one thread.
     """
     if source is None or source.policy is None:
         yield

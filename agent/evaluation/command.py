@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if summary["published"]:
             pub = ", ".join(f"{k} {summary['published'][k]}" for k in TABLE_PUBLISHED)
             print(f"published: {pub} [{PUBLISHED_SOURCE}]")
-        rows, data = [summary], summary  # the single-run JSON is the summary itself (issue 3)
+        rows, data = [summary], summary  # one run's JSON is its summary: the keys of one matrix row
     else:
         rows = evaluate_matrix(agents, maps, bots, **common,
                                on_row=lambda s: print(format_summary(s), file=sys.stderr))

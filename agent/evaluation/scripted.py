@@ -136,7 +136,7 @@ class SplitOnBanelings(FocusFire):
     """Focus fire, but while Banelings live each Marine shoots its own nearest Baneling, so the
     Marines spread their fire and kill the Banelings before they connect."""
 
-    BANELING_TYPE = 9  # pysc2 unit id (REFERENCE.md section 4)
+    BANELING_TYPE = 9  # pysc2/lib/units.py Zerg.Baneling
 
     def act(self, obs):
         baneling_index = KNOWN_UNIT_TYPES.index(self.BANELING_TYPE) + 1

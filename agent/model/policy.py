@@ -134,7 +134,8 @@ class EntityPolicy(nn.Module):
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, cells))
         # Per unit: logit added per earlier unit that claimed the same entity / cell, and per unit of
         # distance to an entity. Zero at first: the untrained policy is as without them. Built only when
-        # used, so that a policy without them has the same parameters (and random init) as before.
+        # used, so that a policy without them holds no idle parameters and draws the same initial weights
+        # as a network that never had them.
         self.claim_gain = _zero_linear(width, 2) if ordered_decoding else None
         self.distance_gain = _zero_linear(width, 1) if position_features is not None else None
         self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))

@@ -169,8 +169,8 @@ def _events(prev, raw, deaths):
     cooldown = FU.weapon_cooldown
     fired = {t for t, i in now.items() if t in before and raw.raw_units[i, cooldown]
              > max(0, prev.raw_units[before[t], cooldown] - elapsed)}
-    # A unit that vanished is dead, except on a new wave where survivors are re-created (REFERENCE.md
-    # section 2): only count it when no new own unit appeared in the same step.
+    # A unit that vanished is dead, except on a new wave, where the survivors are re-created with new tags
+    # (envs/engine/rules.py new_wave): only count it when no new own unit appeared in the same step.
     respawned = any(t not in before for t, i in now.items()
                     if raw.raw_units[i, FU.alliance] in (Alliance.self, Alliance.ally))
     for t, i in before.items():

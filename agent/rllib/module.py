@@ -1,4 +1,5 @@
-"""Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (REFERENCE.md section 7).
+"""Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (RLlib's new API stack,
+https://docs.ray.io/en/latest/rllib/rl-modules.html).
 
 The action distribution is one categorical per own unit over the A joint choices (with ordered decoding,
 unit i's is conditioned on the choices of units 0..i-1: EntityPolicy.decode). It is evaluated as a

@@ -1,6 +1,6 @@
 """Run directories and checkpoints: atomic saves, the `latest` pointer, and loading a policy without Ray.
 
-    runs/<name>/config.yaml            the resolved training config
+    runs/<name>/config.json            the resolved training config (what --resume reads)
     runs/<name>/metrics.jsonl          one JSON line per training iteration (learning curves)
     runs/<name>/tb/                    TensorBoard event files
     runs/<name>/checkpoints/iter_000010/   RLlib algorithm state + policy.pt + policy.json

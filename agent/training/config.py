@@ -58,13 +58,13 @@ class ModelConfig:
     def resolved(self) -> tuple[int, dict]:
         """(width, encoder options) after applying `size`."""
         if self.size == "alphastar":
-            return 256, {}  # agent/model/encoders.py defaults are the papers' sizes (REFERENCE.md section 6)
+            return 256, {}  # AlphaStar's entity width; the encoders' own defaults are their papers' sizes
         return self.width, dict(self.encoder_options)
 
 
 @dataclass
 class PPOSettings:
-    # Defaults: the settings that trained the MoveToBeacon prototype (REFERENCE.md section 8).
+    # Defaults: common PPO settings (Schulman et al. 2017; CleanRL's ppo.py); docs/RESULTS.md measures them.
     lr: float = _f(3e-4, "Adam learning rate", positive=True)
     gamma: float = _f(0.99, "discount", low=0.0, high=1.0)
     gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)
