@@ -38,7 +38,7 @@ class Trainer:
         # Tiny per-step tensors: more threads than free cores costs milliseconds per op in spin-waits.
         torch.set_num_threads(cfg.scale.torch_threads)
         self.algo = build_ppo_config(cfg, **ppo_kwargs).build_algo()
-        self.policy_kwargs = policy_kwargs(cfg)  # what the RLModule was built with
+        self.policy_kwargs = policy_kwargs(cfg)  # as build_ppo_config gave them to the RLModule
         self.iteration = 0
         self.env_steps = 0
         self.train_seconds = 0.0  # summed over resumed sessions; the max_minutes budget counts this
