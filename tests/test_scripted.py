@@ -6,7 +6,10 @@ import pytest
 
 from agent.cli import main
 from agent.evaluation.evaluate import evaluate
+from agent.evaluation.scripted import SCRIPTED_AGENTS, scripted_agent
 from envs.engine import MAP_NAMES
+from envs.entity_env import entity_spec
+from envs.errors import UserError
 
 
 def test_scripted_move_to_beacon_scores_like_pysc2_players():
@@ -47,3 +50,9 @@ def test_evaluate_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(["evaluate", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_every_map_has_a_scripted_agent_and_a_map_without_one_is_a_user_error():
+    assert set(SCRIPTED_AGENTS) == set(MAP_NAMES)
+    with pytest.raises(UserError, match="no scripted agent for Elsewhere"):
+        scripted_agent("Elsewhere", entity_spec("3m"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.action_space import Verb
+from envs.errors import UserError
 from envs.featurize import ENTITY_FEATURES, KNOWN_UNIT_TYPES, EntitySpec
 
 F = {name: i for i, name in enumerate(ENTITY_FEATURES)}
@@ -164,4 +165,6 @@ SCRIPTED_AGENTS = {
 
 def scripted_agent(map_name: str, spec: EntitySpec, seed: int = 0) -> Agent:
     """The scripted agent for `map_name`."""
+    if map_name not in SCRIPTED_AGENTS:
+        raise UserError(f"no scripted agent for {map_name}; maps with one: {', '.join(SCRIPTED_AGENTS)}")
     return SCRIPTED_AGENTS[map_name](spec, seed)
