@@ -1,6 +1,6 @@
 """The per-unit action space: one flat categorical of joint (verb, target) choices per own unit.
 
-Layout of the A choices of one unit (DESIGN.md "Per-unit action space"):
+Layout of the A choices of one unit:
 
     [no_op] [stop] [move to entity j, j < N] [attack entity j, j < N]
     [move to cell c, c < G] [attack-move to cell c, c < G]

@@ -17,6 +17,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
+from envs.engine.engine import REASONS
+from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine_bridge import EngineBridge
 from envs.errors import UserError
 from envs.featurize import (
@@ -30,43 +33,46 @@ from envs.featurize import (
 from envs.raw_schema import RawObs
 from envs.translate import Translator
 
-LOOPS_PER_GAME_SECOND = 16  # REFERENCE.md section 1: minigame timers count "normal" seconds
-
 
 @dataclass(frozen=True)
-class MapDefaults:
-    max_entities: int
-    max_units: int
+class EntityCaps:
+    max_entities: int  # N entity slots: own units first, then enemies and neutrals
+    max_units: int  # U own units that act
 
 
-# Entity caps sized to each map's largest plausible unit count (REFERENCE.md section 2): own units
-# first, then enemies and neutrals. DefeatRoaches/Banelings gain 5/4 Marines a wave, so U covers
-# two waves of survivors; further Marines still appear as entities but cannot be ordered.
-MAP_DEFAULTS = {
-    "MoveToBeacon": MapDefaults(max_entities=4, max_units=1),
-    "CollectMineralShards": MapDefaults(max_entities=24, max_units=2),
-    "FindAndDefeatZerglings": MapDefaults(max_entities=32, max_units=3),
-    "DefeatRoaches": MapDefaults(max_entities=32, max_units=20),
-    "DefeatZerglingsAndBanelings": MapDefaults(max_entities=40, max_units=20),
-    "3m": MapDefaults(max_entities=8, max_units=3),
-    "2s3z": MapDefaults(max_entities=12, max_units=5),
+# Caps sized to each map's largest plausible unit count (pysc2 docs/mini_games.md; SMAC's 3m and 2s3z,
+# Samvelyan et al. 2019). DefeatRoaches/Banelings gain 5/4 Marines a wave, so U covers two waves of
+# survivors; further Marines still appear as entities but cannot be ordered. A map of the engine's
+# registry without an entry here gets `default_caps`.
+ENTITY_CAPS = {
+    "MoveToBeacon": EntityCaps(max_entities=4, max_units=1),
+    "CollectMineralShards": EntityCaps(max_entities=24, max_units=2),
+    "FindAndDefeatZerglings": EntityCaps(max_entities=32, max_units=3),
+    "DefeatRoaches": EntityCaps(max_entities=32, max_units=20),
+    "DefeatZerglingsAndBanelings": EntityCaps(max_entities=40, max_units=20),
+    "3m": EntityCaps(max_entities=8, max_units=3),
+    "2s3z": EntityCaps(max_entities=12, max_units=5),
 }
 BACKENDS = ("engine", "pysc2")
 
 
+def default_caps(game: MapSpec) -> EntityCaps:
+    """Caps for a map without an ENTITY_CAPS entry: a slot for every unit the map can hold at once, and
+    an acting slot for every own unit it starts with."""
+    own = sum(count for _, count in game.agent)
+    return EntityCaps(max_entities=max(game.max_units, own, 1), max_units=max(own, 1))
+
+
 def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: int | None = None,
                 grid_size: int = 8) -> EntitySpec:
-    """The observation/action geometry of `map_name` with the map's default caps unless overridden."""
-    from envs.engine import map_spec
-
-    if map_name not in MAP_DEFAULTS:
-        raise UserError(f"unknown map {map_name!r}; known maps: {', '.join(MAP_DEFAULTS)}")
-    defaults = MAP_DEFAULTS[map_name]
+    """The observation/action geometry of `map_name` with the map's caps unless overridden; a map must be in
+    the engine's registry (`envs.engine.MAP_NAMES`), whichever backend plays it."""
     game = map_spec(map_name)
+    caps = ENTITY_CAPS.get(map_name) or default_caps(game)
     try:
         return EntitySpec(
-            max_entities=defaults.max_entities if max_entities is None else int(max_entities),
-            max_units=defaults.max_units if max_units is None else int(max_units),
+            max_entities=caps.max_entities if max_entities is None else int(max_entities),
+            max_units=caps.max_units if max_units is None else int(max_units),
             grid_size=int(grid_size),
             playable=tuple(game.playable),
             time_limit_loops=int(game.time_limit_s * LOOPS_PER_GAME_SECOND),
@@ -103,8 +109,7 @@ def step_info(score: float, dropped: int, illegal: int, rejected: int, done: boo
 
 
 def check_enemy_bot(enemy_bot: str | None) -> None:
-    from envs.engine import ENEMY_BOTS
-
+    """A UserError naming the known bots unless `enemy_bot` is one of them (None: the map's own)."""
     if enemy_bot is not None and enemy_bot not in ENEMY_BOTS:
         raise UserError(f"unknown enemy bot {enemy_bot!r}; known bots: {', '.join(ENEMY_BOTS)}")
 
@@ -113,8 +118,6 @@ class _EngineGame:
     """The engine backend: one game stepped through `EngineBridge` (the vector env's compiled path)."""
 
     def __init__(self, spec: EntitySpec, map_name: str, seed: int, step_mul: int, enemy_bot: str | None):
-        from envs.engine import BatchedEngine
-
         self.engine = BatchedEngine(map_name, 1, [seed], step_mul=step_mul, enemy_bot=enemy_bot)
         self.bridge = EngineBridge(spec, self.engine)
         self._stepped = False
@@ -138,8 +141,6 @@ class _EngineGame:
 
     @property
     def last_raw(self) -> RawObs:
-        from envs.engine.engine import REASONS
-
         results = self.bridge.last_commands.results.tolist() if self._stepped else []
         return self.engine.observation(0, [(k, REASONS.get(code, f"rejected ({code})"))
                                            for k, code in enumerate(results) if code])

@@ -1,8 +1,10 @@
 """Raw pysc2-schema observation -> fixed-size entity observation, for every backend.
 
-Slots: own units occupy slots 0..U-1 (ordered by tag, so a unit keeps its slot while it lives), padding
-where there are fewer; the remaining N-U slots hold any further own units, then visible enemies nearest
-the own units first, then neutrals nearest first. What does not fit is dropped and counted.
+Slots: the live own units, sorted by tag, fill slots 0..U-1 in that order (padding where there are
+fewer). Slots are compacted each step: when an own unit dies, every own unit with a higher tag shifts
+one slot towards 0, so a slot names a rank among the live units, not a unit. The remaining N-U slots
+hold any further own units, then visible enemies nearest the own units first, then neutrals nearest
+first. What does not fit is dropped and counted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from envs.action_space import ActionLayout, Verb
 from envs.entity_kernels import featurize_batch
 from envs.raw_schema import NUM_UNIT_COLUMNS, RawFunction, RawObs
 
-# pysc2 unit-type ids given their own embedding row (lib/units.py; REFERENCE.md section 4). Index 0 is
+# pysc2 unit-type ids (pysc2/lib/units.py) given their own embedding row. Index 0 is
 # the padding slot and the last index the "other" bucket for any id not listed, so new units never
 # raise an index error. Beacon and shard ids are the engine's (unverified against the game).
 KNOWN_UNIT_TYPES = (

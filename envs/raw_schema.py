@@ -98,7 +98,7 @@ NUM_SCORE_COLUMNS = 13  # pysc2.lib.features.ScoreCumulative; column 0 is the ma
 
 
 class RawFunction(enum.IntEnum):
-    """Ids of pysc2.lib.actions.RAW_FUNCTIONS used here (REFERENCE.md section 5). Raw units report their
+    """Ids of pysc2.lib.actions.RAW_FUNCTIONS used here (pysc2/lib/actions.py). Raw units report their
     orders (order_id_0..3) by these ids too (pysc2 maps each order's ability to its raw function)."""
 
     no_op = 0

@@ -3,7 +3,8 @@
 Autoreset is gymnasium's NEXT_STEP mode (what RLlib assumes): the step after a game ends returns that
 game's reset observation with reward 0, and its action is ignored. Game i seeded s plays exactly like
 `EntityEnv` seeded s, episode after episode: both step the engine through `EngineBridge`, here over all
-games at once.
+games at once. After a step, `restarted` says which games sat it out to restart, and `damage_dealt` how
+much each game's own units have hurt the enemy so far (what reward shaping reads).
 
     vec = gymnasium.make_vec("perceiver_sc2/DefeatRoaches-v0", num_envs=64,
                              vectorization_mode="vector_entry_point")
@@ -15,7 +16,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from envs.engine_bridge import DONE, OUTCOME, REWARD, SCORE, EngineBridge
+from envs.engine import BatchedEngine
+from envs.engine_bridge import DAMAGE_DEALT, DONE, OUTCOME, REWARD, SCORE, EngineBridge
 from envs.entity_env import action_space, check_enemy_bot, entity_spec, observation_space
 from envs.errors import UserError
 
@@ -41,10 +43,10 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         self._engine_args = dict(step_mul=step_mul, enemy_bot=enemy_bot)
         self._engine = self._bridge = None
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+        # [B] the games the last step restarted (they ended the step before: reward 0, action ignored)
+        self.restarted = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        from envs.engine import BatchedEngine
-
         super().reset(seed=seed if isinstance(seed, int) else None)  # gymnasium seeds its own rng from an int
         if seed is None:
             seeds = None if self._engine is not None else self.np_random.integers(2**31, size=self.num_envs)
@@ -58,6 +60,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
             self._bridge = EngineBridge(self.entity_spec, self._engine)
         self._engine.reset(None if seeds is None else [int(s) for s in seeds])
         self._needs_reset[:] = False
+        self.restarted[:] = False
         obs = self._bridge.observe()
         none = np.zeros(self.num_envs, np.int64)
         return obs, self._infos(none, none)
@@ -68,7 +71,8 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         # Games that ended last step restart now and sit this step out (their action is ignored).
         for i in np.flatnonzero(self._needs_reset).tolist():
             self._engine.reset_game(i)
-        active = ~self._needs_reset
+        self.restarted = self._needs_reset.copy()
+        active = ~self.restarted
         bridge = self._bridge
         obs = bridge.step(actions, active)
         status = bridge.status
@@ -77,6 +81,11 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         self._needs_reset = terminated.copy()
         truncated = np.zeros(self.num_envs, dtype=bool)
         return obs, rewards, terminated, truncated, self._infos(bridge.illegal.copy(), bridge.rejected.copy())
+
+    @property
+    def damage_dealt(self) -> np.ndarray:
+        """[B] enemy hit points and shields each game's own units have removed since the game (re)started."""
+        return self._bridge.status[:, DAMAGE_DEALT].copy()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""

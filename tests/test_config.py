@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.training.config import MAPS, TrainConfig, field_docs, load_config
+from agent.model.policy import EntityPolicy
+from agent.training.build import policy_kwargs
+from agent.training.config import TrainConfig, field_docs, load_config
+from envs.engine import MAP_NAMES
 from envs.errors import UserError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -29,10 +32,11 @@ MALFORMED = [
     ("run:\n  progress: maybe\n", "'run.progress'"),
     ("env:\n  max_entities: 4\n  max_units: 9\n", "'env.max_units'"),
     ("ppo: 3\n", "'ppo'"),
+    ("env:\n  enemy_bot: rush\n", "'env.enemy_bot'"),
 ]
 
 
-@pytest.mark.parametrize("map_name", MAPS)
+@pytest.mark.parametrize("map_name", MAP_NAMES)
 def test_one_valid_config_per_map(map_name):
     cfg = load_config(CONFIGS / f"{map_name}.yaml")
     assert cfg.env.map == map_name == cfg.name
@@ -60,6 +64,17 @@ def test_alphastar_size_is_one_key_away():
     width, options = cfg.model.resolved()
     assert (width, options) == (256, {})
     assert load_config(CONFIGS / "MoveToBeacon.yaml").model.resolved()[0] == 64
+
+
+def test_model_defaults_are_the_policys_own():
+    cfg = load_config(None)
+    kwargs = policy_kwargs(cfg)
+    for name, default in EntityPolicy.defaults().items():
+        if name not in ("encoder_options", "position_features"):
+            assert kwargs[name] == default, name
+    assert kwargs["encoder_options"] == {}
+    # The policy stores what it was built with: a config's policy rebuilds from its saved kwargs.
+    assert EntityPolicy(**kwargs).constructor_kwargs == kwargs
 
 
 def test_defaults_validate_and_roundtrip():

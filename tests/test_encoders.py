@@ -169,7 +169,7 @@ def test_sdpa_flops_are_counted():
 
 
 def test_perceiver_needs_4x_fewer_flops_than_transformer_at_512():
-    """Issue 4 acceptance, at AlphaStar sizes (input 256), batch 1, N=512; and the growth to N=1024."""
+    """At AlphaStar sizes (input 256), batch 1, N=512; and the growth to N=1024."""
     flops = {}
     for name in ("perceiver_io", "transformer"):
         enc = build_alphastar_sized(name)

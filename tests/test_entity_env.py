@@ -6,10 +6,11 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
-from agent.evaluation.scripted import RandomAgent
-from envs.entity_env import MAP_DEFAULTS, EntityEnv
+from agent.evaluation.scripted import FocusFire, RandomAgent
+from envs.engine import MAP_NAMES, map_spec
+from envs.entity_env import ENTITY_CAPS, EntityEnv, default_caps, entity_spec
 
-MAPS = list(MAP_DEFAULTS)
+MAPS = list(MAP_NAMES)
 
 
 @pytest.mark.parametrize("map_name", MAPS)
@@ -88,6 +89,7 @@ def _drive_vector(map_name, seed, num_games, episodes, **kwargs):
             for i in range(num_games)
         ])
         obs, rewards, terminated, truncated, _ = vec.step(actions)
+        np.testing.assert_array_equal(vec.unwrapped.restarted, needs_reset)
         for i, g in enumerate(games):
             if needs_reset[i]:  # NEXT_STEP autoreset: this step returned the reset observation
                 assert rewards[i] == 0 and not terminated[i]
@@ -112,6 +114,42 @@ def test_vector_env_matches_single_env_game_by_game(map_name):
             assert v_len == s_len and v_ret == pytest.approx(s_ret)
             for key in s_first:
                 np.testing.assert_array_equal(v_first[key], s_first[key], err_msg=key)
+
+
+def test_vector_env_reports_damage_dealt_per_game_from_each_restart():
+    vec = gym.make_vec("perceiver_sc2/DefeatRoaches-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                       step_mul=32)
+    env = vec.unwrapped
+    agents = [FocusFire(env.entity_spec, seed=i) for i in range(2)]
+    obs, _ = vec.reset(seed=7)
+    before = env.damage_dealt
+    assert before.tolist() == [0.0, 0.0]
+    restarts = 0
+    for _ in range(150):
+        obs, _, terminated, _, _ = vec.step(np.stack([a.act({k: v[i] for k, v in obs.items()})
+                                                      for i, a in enumerate(agents)]))
+        now = env.damage_dealt
+        for i in range(2):
+            if env.restarted[i]:
+                restarts += 1
+                assert now[i] == 0.0  # a restarted game counts from 0 again
+            else:
+                assert now[i] >= before[i]
+        before = now
+    vec.close()
+    assert restarts >= 2 and before.max() > 0  # focus fire hurts the Roaches
+
+
+def test_every_engine_map_has_caps_and_derived_caps_fit_the_map():
+    for name in MAP_NAMES:
+        game = map_spec(name)
+        caps = default_caps(game)
+        own = sum(count for _, count in game.agent)
+        assert caps.max_units == own and caps.max_entities >= max(own, game.max_units)
+        spec, own_caps = entity_spec(name), ENTITY_CAPS[name]
+        assert (spec.max_entities, spec.max_units) == (own_caps.max_entities, own_caps.max_units)
+        derived = entity_spec(name, max_entities=caps.max_entities, max_units=caps.max_units)
+        assert derived.layout.num_actions == 2 + 2 * caps.max_entities + 2 * spec.grid_size**2
 
 
 def test_same_seed_same_episode_different_seed_different_map():

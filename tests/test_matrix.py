@@ -12,25 +12,23 @@ from agent.evaluation.agents import AgentSource, PolicyAgent
 from agent.evaluation.evaluate import evaluate, evaluate_matrix
 from agent.evaluation.stats import wilson_interval
 from agent.model.policy import EntityPolicy
-from agent.rllib.module import policy_kwargs_from_spaces
-from envs.entity_env import EntityEnv, entity_spec, observation_space
+from agent.training.build import env_kwargs, policy_kwargs
+from agent.training.checkpoint import write_policy
+from agent.training.config import config_from_dict
+from envs.entity_env import EntityEnv
 from envs.errors import UserError
 
 
 def make_checkpoint(path, map_name="3m", encoder="perceiver_io", seed=0):
     """A checkpoint directory in the training layout (policy.pt + policy.json) holding untrained weights."""
-    spec = entity_spec(map_name)
     options = {"perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2}}.get(encoder, {})
-    kwargs = {**policy_kwargs_from_spaces(observation_space(spec), spec.grid_size), "width": 16,
-              "key_dim": 8, "encoder": encoder, "encoder_options": options}
+    model = {"width": 16, "key_dim": 8, "encoder": encoder, "encoder_options": options}
+    cfg = config_from_dict({"env": {"map": map_name}, "model": model})
     torch.manual_seed(seed)
-    policy = EntityPolicy(**kwargs)
+    policy = EntityPolicy(**policy_kwargs(cfg))
     path.mkdir(parents=True, exist_ok=True)
-    torch.save(policy.state_dict(), path / "policy.pt")
-    env = {"map_name": map_name, "max_entities": spec.max_entities, "max_units": spec.max_units,
-           "grid_size": spec.grid_size, "step_mul": 8, "enemy_bot": None}
-    meta = {"policy_kwargs": kwargs, "env": env, "config": {"model": {"encoder": encoder}}, "iteration": 0}
-    (path / "policy.json").write_text(json.dumps(meta))
+    write_policy(path, policy.constructor_kwargs, policy.state_dict(), env=env_kwargs(cfg),
+                 config=cfg.to_dict(), iteration=0)
     return path
 
 
@@ -105,12 +103,12 @@ def test_matrix_cli_writes_every_agent_bot_map_row(tmp_path, capsys):
             assert r["published"] is None
         else:
             assert "win_rate" not in r
-            assert r["published"]["grandmaster"] == 28  # REFERENCE.md section 3, MoveToBeacon
+            assert r["published"]["grandmaster"] == 28  # Vinyals et al. 2017, Table 1, MoveToBeacon
     beacon_csv = next(r for r in csv_rows if r["map"] == "MoveToBeacon")
     assert beacon_csv["published_human"] == "26" and beacon_csv["win_rate"] == ""
 
 
-def test_single_agent_json_keeps_the_issue_3_keys(tmp_path, capsys):
+def test_single_agent_json_is_one_summary(tmp_path, capsys):
     out = tmp_path / "one.json"
     assert main(["evaluate", "--agent", "scripted", "--map", "MoveToBeacon", "--episodes", "3",
                  "--quiet", "--json", str(out)]) == 0

@@ -9,8 +9,8 @@ from envs.errors import UserError
 from envs.raw_schema import Alliance, FeatureUnit, RawCommand, RawFunction
 from tests.test_pysc2_compat import isolated, run_python
 
-MARINE, ROACH = 48, 110  # pysc2 lib/units.py (REFERENCE.md section 4)
-BEACON = 317  # a neutral marker; the real beacon's type id is unverified (REFERENCE.md section 2)
+MARINE, ROACH = 48, 110  # pysc2/lib/units.py
+BEACON = 317  # a neutral marker; the real beacon's type id is unverified
 # World positions on SC2TestEnv's 256x256 map (mock_sc2_env.DUMMY_MAP_SIZE); raw pixels are 4 units wide.
 UNITS = [  # (type, alliance, owner, x, y, radius, health, health_max)
     (MARINE, Alliance.self, 1, 100.3, 120.7, 0.375, 45, 45),

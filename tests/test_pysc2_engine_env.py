@@ -71,7 +71,7 @@ def test_timesteps_specs_and_named_raw_units():
     assert isinstance(units, named_array.NamedNumpyArray) and units.dtype == np.int64
     marines = [u for u in units if u.alliance == 1]
     roaches = [u for u in units if u.alliance == 4]
-    assert len(marines) == 9 and len(roaches) == 4  # DefeatRoaches' first wave (REFERENCE.md section 2)
+    assert len(marines) == 9 and len(roaches) == 4  # DefeatRoaches' first wave (pysc2 docs/mini_games.md)
     assert all(u.unit_type == 48 for u in marines) and all(u.unit_type == 110 for u in roaches)
     pos = env._last_obs.positions
     assert (units[:, "x"] == np.floor(pos[:, 0])).all() and (units[:, "y"] == np.floor(64 - pos[:, 1])).all()

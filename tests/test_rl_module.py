@@ -8,6 +8,8 @@ import torch
 
 import envs  # noqa: F401  (registers the env ids)
 from agent.rllib.module import EntityPolicyModule
+from agent.training.build import policy_kwargs
+from agent.training.config import config_from_dict
 
 
 def test_exploration_logp_is_what_training_recomputes_for_every_unit():
@@ -16,9 +18,10 @@ def test_exploration_logp_is_what_training_recomputes_for_every_unit():
 
     env = gym.make("perceiver_sc2/DefeatRoaches-v0")  # 9 Marines, decoded one after another
     units = len(env.action_space.nvec)
+    cfg = config_from_dict({"env": {"map": "DefeatRoaches"},
+                            "model": {"width": 16, "key_dim": 8, "encoder": "deepsets"}})
     spec = RLModuleSpec(module_class=EntityPolicyModule, observation_space=env.observation_space,
-                        action_space=env.action_space,
-                        model_config={"width": 16, "key_dim": 8, "encoder": "deepsets"})
+                        action_space=env.action_space, model_config={"policy_kwargs": policy_kwargs(cfg)})
     module = spec.build()
     with torch.no_grad():  # spread the first unit's picks, so that later units see real claims
         module.policy.claim_gain.bias.copy_(torch.tensor([-2.0, 1.0]))

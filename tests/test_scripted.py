@@ -5,17 +5,11 @@ import json
 import pytest
 
 from agent.cli import main
-from agent.evaluation.evaluate import evaluate, mean_ci
-from envs.entity_env import MAP_DEFAULTS
-
-
-def test_mean_ci_by_hand():
-    # mean 2, sample sd 1, n 4: half-width t(0.975, 3) * 1 / 2 = 3.182446 / 2
-    mean, low, high = mean_ci([1.0, 2.0, 2.0, 3.0])
-    assert mean == 2.0
-    sd = (2 / 3) ** 0.5
-    assert high - mean == pytest.approx(3.182446 * sd / 2, rel=1e-5)
-    assert mean - low == pytest.approx(high - mean)
+from agent.evaluation.evaluate import evaluate
+from agent.evaluation.scripted import SCRIPTED_AGENTS, scripted_agent
+from envs.engine import MAP_NAMES
+from envs.entity_env import entity_spec
+from envs.errors import UserError
 
 
 def test_scripted_move_to_beacon_scores_like_pysc2_players():
@@ -23,7 +17,7 @@ def test_scripted_move_to_beacon_scores_like_pysc2_players():
     assert 22 <= s["mean"] <= 32, s["mean"]  # pysc2 paper: human 26, GrandMaster 28
 
 
-@pytest.mark.parametrize("map_name", list(MAP_DEFAULTS))
+@pytest.mark.parametrize("map_name", MAP_NAMES)
 def test_scripted_beats_random_with_separate_intervals(map_name):
     episodes = 12
     scripted = evaluate("scripted", map_name, episodes=episodes, seed=100, progress=False)
@@ -56,3 +50,9 @@ def test_evaluate_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(["evaluate", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_every_map_has_a_scripted_agent_and_a_map_without_one_is_a_user_error():
+    assert set(SCRIPTED_AGENTS) == set(MAP_NAMES)
+    with pytest.raises(UserError, match="no scripted agent for Elsewhere"):
+        scripted_agent("Elsewhere", entity_spec("3m"))

@@ -22,8 +22,8 @@ SMALL_ENCODERS = {
     "transformer": "{num_layers: 1, num_heads: 2, head_dim: 8, mlp_dim: 32}",
     "deepsets": "{}",
 }
-# 1920 loops / 32 = 60 agent steps a game (REFERENCE.md section 1): 4 games x 64 steps per iteration
-# finish every game at least once in two iterations.
+# MoveToBeacon's 120 game seconds x 16 loops / 32 = 60 agent steps a game (envs/engine/maps.py):
+# 4 games x 64 steps an iteration finish every game at least once in two iterations.
 TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.minibatch_size=128",
         "ppo.num_epochs=1", "model.width=16", "model.key_dim=8", "run.max_minutes=0", "run.max_env_steps=0",
         "run.progress=false", "scale.torch_threads=1"]
@@ -153,3 +153,30 @@ def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path, capsys):
     save_checkpoint(tmp_path, 1, lambda d: (d / "train_state.json").write_text("{}"), keep=1)
     assert main(["train", str(CONFIG), "--run-dir", str(tmp_path)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_sigterm_ends_training_like_ctrl_c_and_checkpoints_what_finished(tmp_path):
+    from agent.training.checkpoint import TRAIN_STATE, latest_checkpoint
+
+    # No periodic checkpoint: only the one SIGTERM triggers can hold the finished iterations.
+    cmd = _train_cmd(tmp_path, 1000) + ["--set", "run.checkpoint_every=1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        metrics = tmp_path / "metrics.jsonl"
+        while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
+            assert proc.poll() is None, "training exited before SIGTERM"
+            assert time.time() < deadline, "no second iteration within 120 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # the driver alone, as a scheduler would
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "perceiver-sc2 train: interrupted"
+    rows = metrics.read_text().splitlines()
+    state = json.loads((latest_checkpoint(tmp_path) / TRAIN_STATE).read_text())
+    assert state["iteration"] == len(rows) >= 2

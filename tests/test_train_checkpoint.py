@@ -12,12 +12,12 @@ import torch
 from agent.model.policy import EntityPolicy
 from agent.training.checkpoint import (
     LATEST,
-    POLICY_META,
     POLICY_WEIGHTS,
     TRAIN_STATE,
     latest_checkpoint,
     load_policy,
     save_checkpoint,
+    write_policy,
 )
 from envs.errors import UserError
 
@@ -27,8 +27,7 @@ KWARGS = {"num_features": 5, "num_scalars": 2, "num_unit_types": 7, "grid_size":
 
 def writer(policy: EntityPolicy, iteration: int, *, fail: bool = False):
     def write(tmp):
-        torch.save(policy.state_dict(), tmp / POLICY_WEIGHTS)
-        (tmp / POLICY_META).write_text(json.dumps({"policy_kwargs": KWARGS, "iteration": iteration}))
+        write_policy(tmp, policy.constructor_kwargs, policy.state_dict(), iteration=iteration)
         if fail:  # what a kill between two files looks like to the next reader
             raise KeyboardInterrupt
         (tmp / TRAIN_STATE).write_text(json.dumps({"iteration": iteration}))

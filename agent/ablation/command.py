@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 from pathlib import Path
 
 from agent.ablation.report import write_report
-from agent.ablation.runner import TRIALS, load_records, run_tune, write_json_atomic
+from agent.ablation.runner import TRIALS, load_records, run_tune
 from agent.ablation.spec import load_spec
 from agent.rllib.ray_session import start_ray
 from agent.training.build import check_model
+from agent.training.checkpoint import write_json_atomic
 from envs.errors import UserError
 
 SPEC_FILE = "ablation_config.json"
@@ -50,10 +49,6 @@ def prepare(args: argparse.Namespace):
     return spec, run_dir, finished, pending
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     spec, run_dir, finished, pending = prepare(args)
     for arm in spec.arms:  # bad encoder options fail here, before Ray starts
@@ -64,11 +59,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"ablation {spec.name}: {len(spec.trials)} trials, {len(finished)} already finished, "
           f"{len(pending)} to run, {spec.budget_env_steps} env steps each -> {run_dir}", flush=True)
     if pending:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # REFERENCE.md section 7
-        # SIGTERM (a job scheduler's stop) ends like Ctrl-C: KeyboardInterrupt, so atexit shuts Ray down;
-        # the finished trials' records are already on disk for --resume.
-        start_ray(pending[0].cfg)
-        signal.signal(signal.SIGTERM, _interrupt)  # after ray.init, which installs an aborting handler
+        # From here SIGTERM ends like Ctrl-C; the finished trials' records are already on disk for --resume.
+        start_ray(pending[0].cfg.scale)
         run_tune(spec, pending, run_dir)
     table = write_report(spec, load_records(run_dir), run_dir)
     print(table)

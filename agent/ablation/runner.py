@@ -13,7 +13,6 @@ was cut off mid-way starts again from its first iteration.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from ray.tune import Callback
 from agent.ablation.callbacks import AblationCallbacks
 from agent.rllib.module import EntityPolicyModule
 from agent.rllib.ppo_config import build_ppo_config
-from agent.training.build import model_config
+from agent.training.build import policy_kwargs
+from agent.training.checkpoint import write_json_atomic
 
 TRIALS = "trials"
 
@@ -43,12 +43,6 @@ def _score(result: dict):
     except (TypeError, ValueError):
         return None
     return None if value != value else value  # NaN before the first finished game
-
-
-def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)  # a kill leaves either no record or a complete one
 
 
 def load_records(run_dir: Path) -> dict[str, dict]:
@@ -112,7 +106,9 @@ def _seed_of(spec) -> int:
 def build_param_space(trials, callbacks_cls):
     """PPOConfig of the first trial, with a grid over every pending trial's model config and seed."""
     config = build_ppo_config(trials[0].cfg, callbacks=callbacks_cls)
-    grid = [{**model_config(t.cfg), "ablation_trial": t.key, "ablation_seed": t.seed,
+    # Besides the policy's kwargs, each grid point carries the trial's key and seed for the Recorder and
+    # `_seed_of`, and its torch thread count for AblationCallbacks.
+    grid = [{"policy_kwargs": policy_kwargs(t.cfg), "ablation_trial": t.key, "ablation_seed": t.seed,
              "torch_threads": t.cfg.scale.torch_threads} for t in trials]
     # The module spec carries no model_config, so RLlib takes the (grid-searched) config-level one.
     config.rl_module(rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule),
@@ -126,7 +122,7 @@ def build_param_space(trials, callbacks_cls):
 def run_tune(spec, pending, run_dir: Path) -> None:
     budget = spec.budget_env_steps
     tuner = tune.Tuner(
-        PPO,  # the class, not "PPO": the string path imports optional extras (REFERENCE.md section 7)
+        PPO,  # the class, not "PPO": Tune's lookup by name imports RLlib extras this project does not install
         param_space=build_param_space(pending, AblationCallbacks),
         tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=1, reuse_actors=False),
         run_config=tune.RunConfig(

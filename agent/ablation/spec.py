@@ -20,8 +20,6 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from agent.training.config import TrainConfig, apply_overrides, config_from_dict, read_yaml
 from envs.errors import UserError
 
@@ -114,12 +112,10 @@ def parse_spec(data, *, base_dir: Path, default_name: str) -> AblationSpec:
     if not isinstance(train_path, str):
         _fail(f"key 'train': expected a path to a training config, got {train_path!r}")
     train_path = (base_dir / train_path) if not Path(train_path).is_absolute() else Path(train_path)
-    if not train_path.is_file():
-        _fail(f"key 'train': config file not found: {train_path}")
     try:
-        base = yaml.safe_load(train_path.read_text()) or {}
-    except yaml.YAMLError as err:
-        _fail(f"{train_path}: not valid YAML: {' '.join(str(err).split())}")
+        base = read_yaml(train_path) or {}
+    except UserError as err:
+        _fail(f"key 'train': {err}")
     base = apply_overrides(base, overrides)
     # Tune stops trials on the env-step budget; the training run's own stops must not cut in first.
     base.setdefault("run", {}).update(max_env_steps=budget, max_minutes=0, max_iterations=0, progress=False)

@@ -9,6 +9,7 @@ log-log plot to PATH with a .png suffix.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -20,13 +21,13 @@ import torch
 from matplotlib.figure import Figure
 from torch.utils import flop_counter
 
-from agent.model.encoders import build_encoder
+from agent.model.encoders import ENCODERS, build_encoder
 
 NS = (16, 64, 256, 512, 1024, 2048, 4096)
 BATCHES = (1, 32)
 THREADS = (1, 2)
 DIM = 256  # AlphaStar entity embedding width (Vinyals et al. 2019, supplementary "Entity encoder")
-NAMES = ("perceiver_io", "transformer", "deepsets")
+NAMES = tuple(ENCODERS)
 # Full run: time each cell for about BUDGET_S seconds, with at least MIN_REPEATS and at most MAX_REPEATS
 # forwards after one warm-up; the slowest cell (transformer, batch 32, N=4096) gets MIN_REPEATS.
 BUDGET_S, MIN_REPEATS, MAX_REPEATS = 2.0, 3, 15
@@ -130,7 +131,7 @@ def _get(records, name, n, batch):
 
 
 def acceptance(records) -> dict:
-    """The issue's ratios: FLOPs at N=512, and time(4096)/time(512) per batch and thread count."""
+    """The headline ratios: FLOPs at N=512, and time(4096)/time(512) per batch and thread count."""
     out = {}
     pio, tr = _get(records, "perceiver_io", 512, records[0]["batch"]), _get(records, "transformer", 512,
                                                                              records[0]["batch"])
@@ -177,7 +178,8 @@ def plot(records, path: Path) -> None:
     fig = Figure(figsize=(11, 4.2))
     ax_f, ax_t = fig.subplots(1, 2)
     batches = sorted({r["batch"] for r in records})
-    for name, colour in zip(NAMES, ("tab:blue", "tab:red", "tab:green"), strict=True):
+    for name, colour in zip(NAMES, itertools.cycle(("tab:blue", "tab:red", "tab:green", "tab:orange")),
+                            strict=False):
         own = _series(records, name, batches[0])
         ax_f.plot([r["n"] for r in own], [r["flops_per_sample"] for r in own], "o-", color=colour, label=name)
         for batch, style in zip(batches, ("o--", "s-"), strict=False):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 
+import envs  # noqa: F401  (registers the env ids)
 from agent.evaluation.scripted import RandomAgent, scripted_agent
 from agent.training.checkpoint import load_policy
 from envs.errors import UserError
@@ -34,8 +36,8 @@ class PolicyAgent:
 def inference_threads(source: AgentSource | None, threads: int = 1):
     """Run a checkpoint agent's batch-1 forwards on `threads` torch threads, then restore the setting.
 
-    Intra-op threads only add synchronisation to a forward this small: on the shared 2-core machine
-    3 episodes of 3m took 0.2 s on 1 thread and 13-27 s on 2 (2026-11-25, load ~9).
+    Intra-op threads only add synchronisation to a forward this small, and on a busy machine their
+    spin-waits can make a short evaluation many times slower than on one thread.
     """
     if source is None or source.policy is None:
         yield
@@ -61,16 +63,18 @@ class AgentSource:
             raise UserError(f"unknown agent {name!r}: use scripted, random or a checkpoint directory")
         self.policy, self.meta = load_policy(name)
 
-    def env_kwargs(self, map_name: str) -> dict:
-        """Env settings the agent needs: a checkpoint keeps its training grid and step_mul everywhere, and
-        its entity caps on the map it was trained on (the policy's weights do not depend on the caps)."""
-        if self.meta is None:
-            return {}
-        env = self.meta.get("env", {})
-        keys = ["grid_size", "step_mul"]
-        if env.get("map_name") == map_name:
-            keys += ["max_entities", "max_units"]
-        return {k: env[k] for k in keys if env.get(k) is not None}
+    def make_env(self, map_name: str, **env_kwargs) -> gym.Env:
+        """The map's entity env as this agent needs it: a checkpoint keeps its training grid and step_mul
+        everywhere, and its entity caps on the map it was trained on (the policy's weights do not depend
+        on the caps); `env_kwargs` override."""
+        kwargs = {}
+        if self.meta is not None:
+            trained = self.meta.get("env", {})
+            keys = ["grid_size", "step_mul"]
+            if trained.get("map_name") == map_name:
+                keys += ["max_entities", "max_units"]
+            kwargs = {k: trained[k] for k in keys if trained.get(k) is not None}
+        return gym.make(f"perceiver_sc2/{map_name}-v0", **{**kwargs, **env_kwargs})
 
     def make(self, map_name: str, env, seed: int):
         spec = env.unwrapped.entity_spec

@@ -12,6 +12,7 @@ import sys
 from agent.evaluation.evaluate import evaluate, evaluate_matrix
 from agent.evaluation.report import PUBLISHED_SOURCE, TABLE_PUBLISHED, markdown_table, write_csv, write_json
 from envs import pysc2_compat
+from envs.engine import ENEMY_BOTS
 
 
 def format_summary(s: dict) -> str:
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--map", required=True, action="extend", nargs="+", dest="maps",
                         help="map name, e.g. DefeatRoaches; repeat for a matrix")
     parser.add_argument("--enemy-bot", action="extend", nargs="+", dest="bots", default=None,
-                        help="idle, attack_nearest or focus_fire (engine only; default: the map's own)")
+                        help=f"{', '.join(ENEMY_BOTS)} (engine only; default: the map's own)")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0, help="episode k uses seed SEED + k")
     parser.add_argument("--backend", default="engine", help="engine (default) or pysc2 (needs the game)")
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if summary["published"]:
             pub = ", ".join(f"{k} {summary['published'][k]}" for k in TABLE_PUBLISHED)
             print(f"published: {pub} [{PUBLISHED_SOURCE}]")
-        rows, data = [summary], summary  # the single-run JSON is the summary itself (issue 3)
+        rows, data = [summary], summary  # one run's JSON is its summary: the keys of one matrix row
     else:
         rows = evaluate_matrix(agents, maps, bots, **common,
                                on_row=lambda s: print(format_summary(s), file=sys.stderr))

@@ -8,32 +8,17 @@ Wilson interval; episodes that time out undecided count as not won.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
-import envs  # noqa: F401  (registers the env ids)
 from agent.evaluation.agents import AgentSource, inference_threads
 from agent.evaluation.report import published_scores
 from agent.evaluation.run_loop import Episode, play
 from agent.evaluation.stats import bootstrap_ci, wilson_interval
-from envs.engine import ENEMY_BOTS, map_spec
-from envs.entity_env import MAP_DEFAULTS
+from envs.engine import map_spec
+from envs.entity_env import check_enemy_bot
 from envs.errors import UserError
-
-
-def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and a Student-t confidence interval of the mean."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=np.float64)
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
 
 
 def summarize(episodes: list[Episode], *, has_win: bool = False, seed: int = 0) -> dict:
@@ -60,32 +45,22 @@ def summarize(episodes: list[Episode], *, has_win: bool = False, seed: int = 0) 
     return out
 
 
-def _check_map(map_name: str) -> None:
-    if map_name not in MAP_DEFAULTS:
-        raise UserError(f"unknown map {map_name!r}; known maps: {', '.join(MAP_DEFAULTS)}")
-
-
-def _map_info(map_name: str, enemy_bot: str | None) -> tuple[bool, str | None]:
-    """(the map has a win condition, the bot actually played: the map's default when None)."""
-    try:
-        spec = map_spec(map_name)
-    except (ImportError, UserError, KeyError):
-        return False, enemy_bot  # no engine map data: no win rate, the bot as given
-    bot = enemy_bot if enemy_bot is not None else getattr(spec, "default_bot", None)
-    return bool(getattr(spec, "has_win", False)), bot
+def _map_info(map_name: str, enemy_bot: str | None) -> tuple[bool, str]:
+    """(the map has a win condition, the bot actually played: the map's own when None); an unknown map
+    is a UserError naming the known ones."""
+    spec = map_spec(map_name)
+    return spec.has_win, enemy_bot if enemy_bot is not None else spec.default_bot
 
 
 def evaluate(agent_name: str | AgentSource, map_name: str, *, episodes: int, seed: int,
              backend: str = "engine", enemy_bot: str | None = None, progress: bool = True,
              sample: bool = False, **env_kwargs) -> dict:
     """Play episodes seed..seed+episodes-1 of `map_name` with one agent and summarise them."""
-    _check_map(map_name)
+    has_win, bot = _map_info(map_name, enemy_bot)
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {episodes}")
     source = agent_name if isinstance(agent_name, AgentSource) else AgentSource(agent_name, sample=sample)
-    kwargs = {**source.env_kwargs(map_name), **env_kwargs}
-    env = gym.make(f"perceiver_sc2/{map_name}-v0", backend=backend, enemy_bot=enemy_bot, **kwargs)
-    has_win, bot = _map_info(map_name, enemy_bot)
+    env = source.make_env(map_name, backend=backend, enemy_bot=enemy_bot, **env_kwargs)
     try:
         agent = source.make(map_name, env, seed)
         desc = f"{Path(source.name).name} v {bot} on {map_name}"
@@ -107,11 +82,9 @@ def evaluate_matrix(agents: list[str], maps: list[str], bots: list[str | None], 
     Rows come map-major, then bot, then agent, so agents playing the same games sit together.
     """
     for map_name in maps:  # fail on a typo before loading checkpoints or playing anything
-        _check_map(map_name)
-    if backend == "engine":
-        for bot in bots:
-            if bot is not None and bot not in ENEMY_BOTS:
-                raise UserError(f"unknown enemy bot {bot!r}; known bots: {', '.join(ENEMY_BOTS)}")
+        map_spec(map_name)
+    for bot in bots:
+        check_enemy_bot(bot)
     sources = [AgentSource(name, sample=sample) for name in agents]
     rows = []
     for map_name in maps:

@@ -6,10 +6,9 @@ import csv
 import json
 from pathlib import Path
 
-# Mean episode scores published for the pysc2 minigames (REFERENCE.md section 3): the first seven columns
-# from Vinyals et al. 2017, "StarCraft II: A New Challenge for Reinforcement Learning", Table 1; the last
-# from Zambaldi et al. 2018, "Relational Deep Reinforcement Learning", as quoted by others. "<1" is kept as
-# printed in the paper.
+# Mean episode scores published for the pysc2 minigames: the first seven columns from Vinyals et al. 2017,
+# "StarCraft II: A New Challenge for Reinforcement Learning", Table 1; the last from Zambaldi et al. 2018,
+# "Relational Deep Reinforcement Learning", as quoted by others. "<1" is kept as printed in the paper.
 PUBLISHED_SOURCE = "pysc2 paper (Vinyals et al. 2017, Table 1); relational: Zambaldi et al. 2018"
 PUBLISHED_COLUMNS = ("random", "random_search", "human", "grandmaster", "atari_net", "fullyconv",
                      "fullyconv_lstm", "relational")

@@ -19,16 +19,17 @@ class Episode:
     won: bool | None  # None on maps without a win condition or when the episode timed out undecided
 
 
-def play(env, agent, episodes: int, seed: int, progress: bool = True,
-         desc: str = "episodes") -> list[Episode]:
-    """Play `episodes` games of `env` with `agent`; episode k uses seed `seed + k`."""
+def play(env, agent, episodes: int, seed: int, progress: bool = True, desc: str = "episodes",
+         max_steps: int | None = None) -> list[Episode]:
+    """Play `episodes` games of `env` with `agent`; episode k uses seed `seed + k`. With `max_steps` an
+    episode stops after that many steps, undecided unless the game ended."""
     results = []
     bar = tqdm(range(episodes), desc=desc, unit="ep", disable=not progress, leave=False)
     for k in bar:
         obs, info = env.reset(seed=seed + k)
         agent.reset()
         done, length = False, 0
-        while not done:
+        while not done and (max_steps is None or length < max_steps):
             obs, _, terminated, truncated, info = env.step(agent.act(obs))
             done = terminated or truncated
             length += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.action_space import Verb
+from envs.errors import UserError
 from envs.featurize import ENTITY_FEATURES, KNOWN_UNIT_TYPES, EntitySpec
 
 F = {name: i for i, name in enumerate(ENTITY_FEATURES)}
@@ -136,7 +137,7 @@ class SplitOnBanelings(FocusFire):
     """Focus fire, but while Banelings live each Marine shoots its own nearest Baneling, so the
     Marines spread their fire and kill the Banelings before they connect."""
 
-    BANELING_TYPE = 9  # pysc2 unit id (REFERENCE.md section 4)
+    BANELING_TYPE = 9  # pysc2/lib/units.py Zerg.Baneling
 
     def act(self, obs):
         baneling_index = KNOWN_UNIT_TYPES.index(self.BANELING_TYPE) + 1
@@ -164,4 +165,6 @@ SCRIPTED_AGENTS = {
 
 def scripted_agent(map_name: str, spec: EntitySpec, seed: int = 0) -> Agent:
     """The scripted agent for `map_name`."""
+    if map_name not in SCRIPTED_AGENTS:
+        raise UserError(f"no scripted agent for {map_name}; maps with one: {', '.join(SCRIPTED_AGENTS)}")
     return SCRIPTED_AGENTS[map_name](spec, seed)

@@ -25,6 +25,7 @@ weights run with any entity cap (a padding-invariance test uses that).
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import NamedTuple
 
@@ -70,7 +71,13 @@ class UnitHeads(NamedTuple):
 
 
 class EntityPolicy(nn.Module):
-    """Entity embedding -> encoder -> per-unit (verb, target) logits and a value."""
+    """Entity embedding -> encoder -> per-unit (verb, target) logits and a value.
+
+    The constructor's defaults are the model defaults of the whole project (the training config reads
+    them through `defaults()`). The policy keeps its constructor arguments in `constructor_kwargs`, JSON-able:
+    a checkpoint saves them next to the weights and `EntityPolicy(**kwargs)` rebuilds the same network
+    (as stable-baselines3's `BasePolicy._get_constructor_parameters`).
+    """
 
     def __init__(
         self,
@@ -94,6 +101,13 @@ class EntityPolicy(nn.Module):
         position_features: the columns of the entity features holding x and y (None: no distance term).
         ordered_decoding: False decodes every unit independently (no claims)."""
         super().__init__()
+        self.constructor_kwargs = {
+            "num_features": num_features, "num_scalars": num_scalars, "num_unit_types": num_unit_types,
+            "grid_size": grid_size, "width": width, "key_dim": key_dim, "encoder": encoder,
+            "encoder_options": dict(encoder_options or {}), "noop_bias": noop_bias,
+            "position_features": None if position_features is None else list(position_features),
+            "ordered_decoding": ordered_decoding,
+        }
         self.grid_size = grid_size
         self.position_features = None if position_features is None else list(position_features)
         self.width = width
@@ -120,12 +134,19 @@ class EntityPolicy(nn.Module):
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, cells))
         # Per unit: logit added per earlier unit that claimed the same entity / cell, and per unit of
         # distance to an entity. Zero at first: the untrained policy is as without them. Built only when
-        # used, so that a policy without them has the same parameters (and random init) as before.
+        # used, so that a policy without them holds no idle parameters and draws the same initial weights
+        # as a network that never had them.
         self.claim_gain = _zero_linear(width, 2) if ordered_decoding else None
         self.distance_gain = _zero_linear(width, 1) if position_features is not None else None
         self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
         self._layouts: dict[int, ActionLayout] = {}
         self._claim_tables: dict[int, torch.Tensor] = {}
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """The constructor's default arguments, by name."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params if p.default is not p.empty}
 
     def layout(self, num_entities: int) -> ActionLayout:
         if num_entities not in self._layouts:

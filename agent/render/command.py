@@ -17,6 +17,7 @@ import argparse
 
 from agent.render.record import record
 from agent.render.video import check_output, write_video
+from envs.engine import ENEMY_BOTS
 from envs.errors import UserError
 
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="stop after this many agent steps")
     parser.add_argument("--fps", type=float, default=8.0, help="frames per second (one frame per step)")
     parser.add_argument("--scale", type=float, default=None, help="pixels per world unit (default: fit 640)")
-    parser.add_argument("--enemy-bot", default=None, help="idle, attack_nearest or focus_fire (engine only)")
+    parser.add_argument("--enemy-bot", default=None, help=f"{', '.join(ENEMY_BOTS)} (default: the map's own)")
     parser.add_argument("--sample", action="store_true", help="checkpoint agents sample (default: greedy)")
     parser.add_argument("--attention", action="store_true",
                         help="Perceiver IO checkpoints: join each latent to the entity it attends to most")

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.raw_schema import Alliance, RawObs
 from envs.raw_schema import FeatureUnit as FU
 
-# pysc2 unit ids (REFERENCE.md section 4; beacon/shard ids are the engine's, unverified) -> short label.
+# pysc2/lib/units.py ids (beacon/shard ids are the engine's, unverified against the game) -> short label.
 UNIT_LABELS = {48: "M", 51: "Md", 45: "S", 105: "z", 9: "b", 110: "R", 107: "H", 74: "St", 73: "Zl",
                18: "CC", 341: "", 342: "", 1680: "", 317: ""}
-PROTOSS = (73, 74)  # units with shields (REFERENCE.md section 4)
+PROTOSS = (73, 74)  # Zealot, Stalker (pysc2/lib/units.py): the units with shields
 SIDE_COLOURS = {Alliance.self: (60, 120, 235), Alliance.ally: (60, 120, 235),
                 Alliance.enemy: (225, 60, 55), Alliance.neutral: (230, 200, 60)}
 # Per-type shade so that, e.g., Zerglings and Banelings differ at a glance (multiplies the side colour).
@@ -28,7 +29,6 @@ ATTACK, MOVE, SHOT = (255, 110, 60), (110, 230, 130), (255, 240, 120)
 DEAD, TEXT = (150, 150, 150), (235, 235, 235)
 HEADER_PX = 34
 LATENT_PANEL_PX = 40
-LOOPS_PER_GAME_SECOND = 16  # REFERENCE.md section 1: minigame timers count game seconds of 16 loops
 
 
 @dataclass

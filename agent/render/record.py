@@ -10,17 +10,16 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
-import envs  # noqa: F401  (registers the env ids)
 from agent.evaluation.agents import AgentSource, inference_threads
-from agent.evaluation.evaluate import _check_map
+from agent.evaluation.run_loop import play
 from agent.model.encoders import PerceiverIOEncoder
 from agent.render.draw import FrameDrawer, FrameInfo, Order
 from envs.action_space import Verb
+from envs.engine import map_spec
 from envs.errors import UserError
 from envs.raw_schema import Alliance
 from envs.raw_schema import FeatureUnit as FU
@@ -85,11 +84,59 @@ class AttentionProbe:
         return [(int(slot_tags[n]), float(w[m, n])) for m, n in enumerate(top)]
 
 
+class EpisodeRecorder:
+    """An agent wrapper that draws every observation and the actions its agent chooses on it.
+
+    It plays through the evaluation run loop (agent/evaluation/run_loop.py), so rendering and evaluation
+    share one loop; `finish` draws the last observation, on which no action is chosen.
+    """
+
+    def __init__(self, agent, env, drawer: FrameDrawer, title: str, *, probe: AttentionProbe | None = None,
+                 steps: int | None = None, progress: bool = False):
+        self.agent, self.base, self.drawer, self.title = agent, env.unwrapped, drawer, title
+        self.probe = probe
+        self.tracker = OrderTracker(self.base.entity_spec)
+        self.frames: list[np.ndarray] = []
+        self._deaths: list = []
+        self._prev = None
+        self._bar = tqdm(total=steps, desc="render", unit="step", disable=not progress, leave=False)
+
+    def reset(self) -> None:
+        self.agent.reset()
+
+    def act(self, obs: dict) -> np.ndarray:
+        actions = self.agent.act(obs)
+        self._draw(obs, actions)
+        self._bar.update(1)
+        return actions
+
+    def finish(self) -> None:
+        self._draw(None, None)
+        self._bar.close()
+
+    def _draw(self, obs: dict | None, actions: np.ndarray | None) -> None:
+        """Frame t: observation t, the orders so far and the actions chosen on it (None: the last frame)."""
+        raw = self.base.last_raw
+        self.tracker.update(raw)
+        fired, self._deaths = _events(self._prev, raw, self._deaths)
+        info = FrameInfo(title=self.title, step=len(self.frames), fired=fired,
+                         deaths=[d[:3] for d in self._deaths])
+        if actions is not None:
+            self.tracker.give(actions, self.base.slot_tags, obs["action_mask"])
+            if self.probe is not None:
+                info.attention = self.probe.top_entities(self.base.slot_tags)
+        info.orders = dict(self.tracker.orders)
+        self.frames.append(self.drawer.draw(raw, info, self.base.entity_spec.grid_size))
+        # The engine reuses its observation buffers from step to step: keep a copy.
+        self._prev = replace(raw, raw_units=raw.raw_units.copy(), positions=raw.positions.copy(),
+                             radii=raw.radii.copy())
+
+
 def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None = None,
            attention: bool = False, enemy_bot: str | None = None, sample: bool = False,
            scale: float | None = None, progress: bool = False) -> tuple[list[np.ndarray], dict]:
     """Play one episode (seed `seed`) and draw it: -> (frames [H, W, 3] uint8, summary)."""
-    _check_map(map_name)
+    map_spec(map_name)  # an unknown map fails before a checkpoint loads
     if steps is not None and steps < 1:
         raise UserError(f"--steps must be at least 1, got {steps}")
     source = AgentSource(agent_name, sample=sample)
@@ -99,63 +146,29 @@ def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None =
             raise UserError("--attention needs a Perceiver IO checkpoint, not the "
                             f"{agent_name} agent")
         if not isinstance(source.policy.encoder, PerceiverIOEncoder):
-            encoder = source.meta.get("config", {}).get("model", {}).get("encoder", "?")
+            encoder = source.policy.constructor_kwargs["encoder"]
             raise UserError(f"--attention needs a Perceiver IO checkpoint; this one uses {encoder!r}")
         probe = AttentionProbe(source.policy.encoder)
 
-    env = gym.make(f"perceiver_sc2/{map_name}-v0", enemy_bot=enemy_bot, **source.env_kwargs(map_name))
+    env = source.make_env(map_name, enemy_bot=enemy_bot)
     try:
+        spec = env.unwrapped.entity_spec
+        title = f"{map_name}   {Path(agent_name).name}   seed {seed}"
+        if enemy_bot:
+            title += f"   enemy {enemy_bot}"
+        drawer = FrameDrawer(spec.playable, scale=scale, latent_panel=probe is not None)
+        recorder = EpisodeRecorder(source.make(map_name, env, seed), env, drawer, title, probe=probe,
+                                   steps=steps, progress=progress)
         with inference_threads(source):
-            return _play_and_draw(env, source, probe, map_name, agent_name, seed=seed, steps=steps,
-                                  enemy_bot=enemy_bot, scale=scale, progress=progress)
+            (episode,) = play(env, recorder, 1, seed, progress=False, max_steps=steps)
+        recorder.finish()
     finally:
         env.close()
         if probe is not None:
             probe.close()
-
-
-def _play_and_draw(env, source, probe, map_name, agent_name, *, seed, steps, enemy_bot, scale, progress):
-    """The episode loop of `record`: frame t draws observation t and the actions chosen on it."""
-    base = env.unwrapped
-    spec = base.entity_spec
-    obs, _ = env.reset(seed=seed)
-    agent = source.make(map_name, env, seed)
-    agent.reset()
-    drawer = FrameDrawer(spec.playable, scale=scale, latent_panel=probe is not None)
-    tracker = OrderTracker(spec)
-    title = f"{map_name}   {Path(agent_name).name}   seed {seed}"
-    if enemy_bot:
-        title += f"   enemy {enemy_bot}"
-    frames, deaths, prev, ended = [], [], None, False
-    limit = steps if steps is not None else 10**9
-    bar = tqdm(total=steps, desc="render", unit="step", disable=not progress, leave=False)
-    t = 0
-    while True:
-        raw = base.last_raw
-        fired, deaths = _events(prev, raw, deaths)
-        done = raw.done or ended or t >= limit
-        info = FrameInfo(title=title, step=t, fired=fired, deaths=[d[:3] for d in deaths])
-        if not done:
-            actions = agent.act(obs)
-            tracker.give(actions, base.slot_tags, obs["action_mask"])
-            if probe is not None:
-                info.attention = probe.top_entities(base.slot_tags)
-        info.orders = dict(tracker.orders)
-        frames.append(drawer.draw(raw, info, spec.grid_size))
-        if done:
-            break
-        # The engine reuses its observation buffers from step to step: keep a copy.
-        prev = replace(raw, raw_units=raw.raw_units.copy(), positions=raw.positions.copy(),
-                       radii=raw.radii.copy())
-        obs, _, terminated, truncated, _ = env.step(actions)
-        ended = terminated or truncated
-        tracker.update(base.last_raw)
-        t += 1
-        bar.update(1)
-    bar.close()
-    summary = {"frames": len(frames), "steps": t, "score": float(raw.score_cumulative[0]),
-               "won": {1: True, -1: False}.get(int(raw.outcome)), "size": (drawer.width, drawer.height)}
-    return frames, summary
+    summary = {"frames": len(recorder.frames), "steps": episode.length, "score": episode.score,
+               "won": episode.won, "size": (drawer.width, drawer.height)}
+    return recorder.frames, summary
 
 
 def _events(prev, raw, deaths):
@@ -171,8 +184,8 @@ def _events(prev, raw, deaths):
     cooldown = FU.weapon_cooldown
     fired = {t for t, i in now.items() if t in before and raw.raw_units[i, cooldown]
              > max(0, prev.raw_units[before[t], cooldown] - elapsed)}
-    # A unit that vanished is dead, except on a new wave where survivors are re-created (REFERENCE.md
-    # section 2): only count it when no new own unit appeared in the same step.
+    # A unit that vanished is dead, except on a new wave, where the survivors are re-created with new tags
+    # (envs/engine/rules.py new_wave): only count it when no new own unit appeared in the same step.
     respawned = any(t not in before for t, i in now.items()
                     if raw.raw_units[i, FU.alliance] in (Alliance.self, Alliance.ally))
     for t, i in before.items():

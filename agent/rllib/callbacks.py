@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-SMOOTHING_EPISODES = 32  # REFERENCE.md section 8: RLlib's default window of 100 lags the curve
+# Episode metrics average the last 32 games: RLlib's default (metrics_num_episodes_for_smoothing=100)
+# spans several iterations early in training, so the curve lags what the policy does now.
+SMOOTHING_EPISODES = 32
 
 
 class TrainCallbacks(RLlibCallback):

@@ -27,7 +27,7 @@ class SnapshotEnvRunner(SingleAgentEnvRunner):
     RLlib 2.60 keeps the chunks of unfinished episodes by reference to sum episode lengths and returns
     later. Sampling in the driver (num_env_runners=0), PPO's learner connector then appends a bootstrap
     timestep to those same objects, so every episode that spans two iterations is recorded one step
-    too long (tests/test_train.py caught it against the engine's own count). Freezing the numbers at
+    too long (tests/test_train.py checks against the engine's own count). Freezing the numbers at
     the end of sample() keeps RLlib's metrics equal to the games played. (`prev_episode_chunks` in
     `on_episode_end` therefore holds these snapshots: length and return, no step data.)
     """

@@ -1,4 +1,5 @@
-"""Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (REFERENCE.md section 7).
+"""Thin RLlib adapter: EntityPolicy as a TorchRLModule with a value function (RLlib's new API stack,
+https://docs.ray.io/en/latest/rllib/rl-modules.html).
 
 The action distribution is one categorical per own unit over the A joint choices (with ordered decoding,
 unit i's is conditioned on the choices of units 0..i-1: EntityPolicy.decode). It is evaluated as a
@@ -19,13 +20,6 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 from agent.model.policy import EntityPolicy
-from envs.featurize import ENTITY_FEATURES
-
-# model_config keys the module reads, with their defaults (documented in agent/training/config.py).
-MODEL_DEFAULTS = {
-    "grid_size": 8, "width": 64, "key_dim": 32, "encoder": "perceiver_io", "encoder_options": {},
-    "noop_bias": 0.0, "ordered_decoding": True, "distance_bias": True,
-}
 
 
 class UnitCategorical(Distribution):
@@ -63,39 +57,12 @@ class UnitCategorical(Distribution):
         return TorchDeterministic(loc=self.logits.argmax(dim=-1))
 
 
-def policy_kwargs_from_spaces(observation_space, grid_size: int, *, distance_bias: bool = True) -> dict:
-    """Shape arguments of EntityPolicy from one env's (single) gymnasium Dict observation space, and the
-    columns of its x, y features if the pointer gets the distance term."""
-    positions = (ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y"))
-    return {
-        "position_features": positions if distance_bias else None,
-        "num_features": int(observation_space["entities"].shape[-1]),
-        "num_scalars": int(observation_space["scalars"].shape[-1]),
-        "num_unit_types": int(np.max(observation_space["unit_type"].high)) + 1,
-        "grid_size": int(grid_size),
-    }
-
-
-def policy_init_kwargs(observation_space: gym.spaces.Dict, model_config: dict) -> dict:
-    """EntityPolicy's constructor arguments (JSON-able) for one env's space and a model_config."""
-    cfg = {**MODEL_DEFAULTS, **(model_config or {})}
-    return {
-        **policy_kwargs_from_spaces(observation_space, cfg["grid_size"], distance_bias=cfg["distance_bias"]),
-        **{key: cfg[key] for key in ("width", "key_dim", "encoder", "noop_bias", "ordered_decoding")},
-        "encoder_options": dict(cfg["encoder_options"]),
-    }
-
-
-def build_policy(observation_space: gym.spaces.Dict, model_config: dict) -> EntityPolicy:
-    """EntityPolicy for one env's observation space and a model_config dict (MODEL_DEFAULTS keys)."""
-    return EntityPolicy(**policy_init_kwargs(observation_space, model_config))
-
-
 class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
-    """RLModule around agent.model.policy.EntityPolicy; model_config holds MODEL_DEFAULTS keys."""
+    """RLModule around agent.model.policy.EntityPolicy, built from model_config["policy_kwargs"]: the
+    policy's constructor arguments (agent/training/build.py). RLlib adds keys of its own to model_config."""
 
     def setup(self) -> None:
-        self.policy = build_policy(self.observation_space, dict(self.model_config or {}))
+        self.policy = EntityPolicy(**self.model_config["policy_kwargs"])
         num_units = len(self.action_space.nvec)
         self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units)
 

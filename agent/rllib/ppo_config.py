@@ -10,7 +10,7 @@ from agent.rllib.callbacks import SMOOTHING_EPISODES, TrainCallbacks
 from agent.rllib.env_runner import SnapshotEnvRunner
 from agent.rllib.module import EntityPolicyModule
 from agent.rllib.train_env import make_train_env
-from agent.training.build import env_kwargs, model_config
+from agent.training.build import env_kwargs, policy_kwargs
 from agent.training.config import TrainConfig
 
 
@@ -50,7 +50,8 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             grad_clip_by="global_norm",
         )
         .rl_module(
-            rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule, model_config=model_config(cfg))
+            rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule,
+                                        model_config={"policy_kwargs": policy_kwargs(cfg)})
         )
         .callbacks(callbacks)
         .reporting(metrics_num_episodes_for_smoothing=SMOOTHING_EPISODES)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import ray
 
+from agent.training.config import ScaleConfig
 
-def start_ray(cfg) -> None:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # REFERENCE.md section 7: silences the token notice
-    if ray.is_initialized():
-        return
-    if cfg.scale.address:
-        ray.init(address=cfg.scale.address, include_dashboard=False, logging_level="ERROR")
-    else:
-        ray.init(num_cpus=cfg.scale.num_cpus, include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False)
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def start_ray(scale: ScaleConfig) -> None:
+    """Start (or join) Ray, then make SIGTERM (a scheduler's stop, `kill`) end the run like Ctrl-C: as a
+    KeyboardInterrupt, so the run keeps what it finished and atexit shuts Ray down. The handler goes in
+    after `ray.init`, which installs one that exits at once."""
+    # Ray's token authentication is for shared clusters; disabled, a local Ray prints no token notice.
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    if not ray.is_initialized():
+        if scale.address:
+            ray.init(address=scale.address, include_dashboard=False, logging_level="ERROR")
+        else:
+            ray.init(num_cpus=scale.num_cpus, include_dashboard=False, logging_level="ERROR",
+                     log_to_driver=False)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

@@ -9,7 +9,6 @@ from collections import deque
 
 import numpy as np
 
-from envs.engine_bridge import DAMAGE_DEALT
 from envs.vector_env import EntityVectorEnv
 
 SEED_STRIDE = 100_000  # games of different env runners never share a seed below this many games each
@@ -49,12 +48,12 @@ class TrainVectorEnv(EntityVectorEnv):
         return super().reset(seed=seed, options=options)
 
     def step(self, actions):
-        was_done = self._needs_reset.copy()
         obs, rewards, terminated, truncated, infos = super().step(actions)
+        was_done = self.restarted
         if self.damage_reward:
-            damage = self._bridge.status[:, DAMAGE_DEALT]  # a reset game restarts from 0
+            damage = self.damage_dealt  # a restarted game counts from 0 again
             rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
-            self._damage = damage.copy()
+            self._damage = damage
         rewards = (rewards * self.reward_scale).astype(np.float32)
         live = ~was_done
         self._steps[live] += 1

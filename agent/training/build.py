@@ -1,12 +1,16 @@
-"""From a TrainConfig to what it builds: the env's kwargs and the policy's constructor arguments."""
+"""From a TrainConfig to what it builds: the env's kwargs and the policy's constructor arguments.
+
+`policy_kwargs` is the one mapping from the config to EntityPolicy: the RLModule gets exactly these
+kwargs (agent/rllib/ppo_config.py), checkpoints save them, and every policy built from a config uses them.
+"""
 
 from __future__ import annotations
 
 from agent.model.policy import EntityPolicy
-from agent.rllib.module import policy_init_kwargs
 from agent.training.config import TrainConfig
-from envs.entity_env import entity_spec, observation_space
+from envs.entity_env import entity_spec
 from envs.errors import UserError
+from envs.featurize import ENTITY_FEATURES, NUM_ENTITY_FEATURES, NUM_SCALAR_FEATURES, NUM_UNIT_TYPES
 
 
 def env_kwargs(cfg: TrainConfig) -> dict:
@@ -21,29 +25,28 @@ def env_kwargs(cfg: TrainConfig) -> dict:
     }
 
 
-def model_config(cfg: TrainConfig) -> dict:
+def policy_kwargs(cfg: TrainConfig) -> dict:
+    """EntityPolicy's constructor arguments (JSON-able) for this config: the entity observation's sizes,
+    which do not depend on the map or its caps, and the model settings."""
     width, options = cfg.model.resolved()
+    positions = [ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y")]
     return {
+        "num_features": NUM_ENTITY_FEATURES,
+        "num_scalars": NUM_SCALAR_FEATURES,
+        "num_unit_types": NUM_UNIT_TYPES,
         "grid_size": cfg.env.grid_size,
         "width": width,
         "key_dim": cfg.model.key_dim,
         "encoder": cfg.model.encoder,
         "encoder_options": options,
         "noop_bias": cfg.model.noop_bias,
+        "position_features": positions if cfg.model.distance_bias else None,
         "ordered_decoding": cfg.model.ordered_decoding,
-        "distance_bias": cfg.model.distance_bias,
     }
 
 
-def policy_kwargs(cfg: TrainConfig) -> dict:
-    """EntityPolicy constructor arguments for this config (no env is created)."""
-    spec = entity_spec(cfg.env.map, max_entities=cfg.env.max_entities, max_units=cfg.env.max_units,
-                       grid_size=cfg.env.grid_size)
-    return policy_init_kwargs(observation_space(spec), model_config(cfg))
-
-
-def check_model(cfg) -> None:
-    """Build the policy once on the env's observation space: bad model settings fail before Ray starts."""
+def check_model(cfg: TrainConfig) -> None:
+    """Build the env's spec and the policy once: bad settings fail here, before Ray starts."""
     try:
         entity_spec(cfg.env.map, max_entities=cfg.env.max_entities, max_units=cfg.env.max_units,
                     grid_size=cfg.env.grid_size)

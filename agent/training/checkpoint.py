@@ -1,6 +1,6 @@
 """Run directories and checkpoints: atomic saves, the `latest` pointer, and loading a policy without Ray.
 
-    runs/<name>/config.yaml            the resolved training config
+    runs/<name>/config.json            the resolved training config (what --resume reads)
     runs/<name>/metrics.jsonl          one JSON line per training iteration (learning curves)
     runs/<name>/tb/                    TensorBoard event files
     runs/<name>/checkpoints/iter_000010/   RLlib algorithm state + policy.pt + policy.json
@@ -39,9 +39,18 @@ def checkpoint_name(iteration: int) -> str:
 
 
 def write_json_atomic(path: Path, data) -> None:
+    """Write JSON through a temporary file and a rename: a kill leaves the old file or the new one."""
     tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
+
+
+def write_policy(directory: Path, policy_kwargs: dict, weights: dict[str, torch.Tensor], **meta) -> None:
+    """policy.pt (the bare weights) and policy.json (the constructor kwargs and `meta`): what load_policy
+    rebuilds the policy from."""
+    torch.save(weights, Path(directory) / POLICY_WEIGHTS)
+    text = json.dumps({"policy_kwargs": policy_kwargs, **meta}, indent=1)
+    (Path(directory) / POLICY_META).write_text(text)
 
 
 def save_checkpoint(run_dir: Path, iteration: int, write_contents, *, keep: int) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import time
 from pathlib import Path
 
@@ -58,16 +57,10 @@ def prepare(args: argparse.Namespace):
     return cfg, run_dir, ckpt if args.resume else None
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     cfg, run_dir, ckpt = prepare(args)
     check_model(cfg)
-    # SIGTERM (a scheduler or `kill`) ends like Ctrl-C: the finished iterations are checkpointed first.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    start_ray(cfg)
+    start_ray(cfg.scale)  # from here SIGTERM ends like Ctrl-C: the finished iterations are checkpointed
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     trainer = Trainer(cfg, run_dir)

@@ -15,20 +15,13 @@ from pathlib import Path
 
 import yaml
 
+from agent.model.encoders import ENCODERS
+from agent.model.policy import EntityPolicy
+from envs.engine import ENEMY_BOTS, MAP_NAMES
 from envs.errors import UserError
 
-# The seven maps the entity env registers (issue 3): five pysc2 minigames plus two SMAC-style fights.
-MAPS = (
-    "MoveToBeacon",
-    "CollectMineralShards",
-    "FindAndDefeatZerglings",
-    "DefeatRoaches",
-    "DefeatZerglingsAndBanelings",
-    "3m",
-    "2s3z",
-)
-ENCODER_NAMES = ("perceiver_io", "transformer", "deepsets")  # agent/model/encoders.py registry
 SIZES = ("custom", "alphastar")
+POLICY_DEFAULTS = EntityPolicy.defaults()  # the model defaults live in the policy's signature
 
 
 def _f(default, doc: str, *, low=None, high=None, choices=None, positive=False):
@@ -40,36 +33,38 @@ def _f(default, doc: str, *, low=None, high=None, choices=None, positive=False):
 
 @dataclass
 class EnvConfig:
-    map: str = _f("MoveToBeacon", "map name", choices=MAPS)
+    map: str = _f("MoveToBeacon", "map name", choices=MAP_NAMES)
     max_entities: int | None = _f(None, "entity slots N (own units first, then enemies); null = map's", low=1)
     max_units: int | None = _f(None, "own-unit slots U, each picks one action per step; null = map's", low=1)
     grid_size: int = _f(8, "point targets: a grid_size x grid_size grid over the playable area", low=1)
     step_mul: int = _f(8, "game loops per agent step (pysc2 minigames: 8)", low=1)
     num_envs: int = _f(16, "games stepped together in one vector env per env runner", low=1)
-    enemy_bot: str | None = _f(None, "scripted opponent name; null = the map's own (idle, auto-acquire)")
+    enemy_bot: str | None = _f(None, "scripted opponent; null = the map's own", choices=ENEMY_BOTS)
 
 
 @dataclass
 class ModelConfig:
-    encoder: str = _f("perceiver_io", "entity encoder", choices=ENCODER_NAMES)
+    encoder: str = _f(POLICY_DEFAULTS["encoder"], "entity encoder", choices=tuple(ENCODERS))
     size: str = _f("custom", "'alphastar' = width 256 and the encoder's paper defaults", choices=SIZES)
-    width: int = _f(64, "entity embedding width D (AlphaStar: 256)", low=1)
-    key_dim: int = _f(32, "pointer key/query width (AlphaStar: 32)", low=1)
+    width: int = _f(POLICY_DEFAULTS["width"], "entity embedding width D (AlphaStar: 256)", low=1)
+    key_dim: int = _f(POLICY_DEFAULTS["key_dim"], "pointer key/query width (AlphaStar: 32)", low=1)
     encoder_options: dict = _f({}, "encoder-specific options, e.g. num_latents, num_layers")
-    noop_bias: float = _f(0.0, "initial no-op logit bonus: untrained units keep orders longer", low=0.0)
-    ordered_decoding: bool = _f(True, "units choose in slot order, each seeing the targets chosen before it")
+    noop_bias: float = _f(POLICY_DEFAULTS["noop_bias"], low=0.0,
+                          doc="initial no-op logit bonus: untrained units keep orders longer")
+    ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
+                                doc="units choose in slot order, each seeing the targets chosen before it")
     distance_bias: bool = _f(True, "pointer logits add a learned per-unit gain x unit-entity distance")
 
     def resolved(self) -> tuple[int, dict]:
         """(width, encoder options) after applying `size`."""
         if self.size == "alphastar":
-            return 256, {}  # agent/model/encoders.py defaults are the papers' sizes (REFERENCE.md section 6)
+            return 256, {}  # AlphaStar's entity width; the encoders' own defaults are their papers' sizes
         return self.width, dict(self.encoder_options)
 
 
 @dataclass
 class PPOSettings:
-    # Defaults: the settings that trained the MoveToBeacon prototype (REFERENCE.md section 8).
+    # Defaults: common PPO settings (Schulman et al. 2017; CleanRL's ppo.py); docs/RESULTS.md measures them.
     lr: float = _f(3e-4, "Adam learning rate", positive=True)
     gamma: float = _f(0.99, "discount", low=0.0, high=1.0)
     gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from agent.rllib.ppo_config import build_ppo_config
 from agent.training.build import env_kwargs, policy_kwargs
-from agent.training.checkpoint import POLICY_META, POLICY_WEIGHTS, TRAIN_STATE, save_checkpoint
+from agent.training.checkpoint import TRAIN_STATE, save_checkpoint, write_policy
 from agent.training.config import TrainConfig
 
 METRICS = "metrics.jsonl"
@@ -38,6 +38,7 @@ class Trainer:
         # Tiny per-step tensors: more threads than free cores costs milliseconds per op in spin-waits.
         torch.set_num_threads(cfg.scale.torch_threads)
         self.algo = build_ppo_config(cfg, **ppo_kwargs).build_algo()
+        self.policy_kwargs = policy_kwargs(cfg)  # as build_ppo_config gave them to the RLModule
         self.iteration = 0
         self.env_steps = 0
         self.train_seconds = 0.0  # summed over resumed sessions; the max_minutes budget counts this
@@ -55,19 +56,13 @@ class Trainer:
                 for key, value in weights.items() if key.startswith(prefix)}
 
     def save(self) -> Path:
-        meta = {
-            "policy_kwargs": policy_kwargs(self.cfg),
-            "env": env_kwargs(self.cfg),
-            "config": self.cfg.to_dict(),
-            "iteration": self.iteration,
-        }
+        meta = {"env": env_kwargs(self.cfg), "config": self.cfg.to_dict(), "iteration": self.iteration}
         state = {"iteration": self.iteration, "env_steps": self.env_steps,
                  "train_seconds": self.train_seconds}
 
         def write(tmp: Path) -> None:
             self.algo.save_to_path(str(tmp / "algorithm"))
-            torch.save(self.policy_state(), tmp / POLICY_WEIGHTS)
-            (tmp / POLICY_META).write_text(json.dumps(meta, indent=1))
+            write_policy(tmp, self.policy_kwargs, self.policy_state(), **meta)
             (tmp / TRAIN_STATE).write_text(json.dumps(state))  # written last: marks the directory complete
 
         path = save_checkpoint(self.run_dir, self.iteration, write, keep=self.cfg.run.keep_checkpoints)
