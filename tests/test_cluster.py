@@ -24,6 +24,7 @@ from tests.test_train import CONFIG, TINY
 
 BATCH = 256  # ppo.train_batch_size in TINY
 RUNNER = "SnapshotEnvRunner"  # agent/rllib/env_runner.py: the env runner actor's class
+PROTOBUF = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 
 
 def _rows(run_dir: Path) -> list[dict]:
@@ -47,7 +48,9 @@ def _wait(condition, proc: subprocess.Popen, seconds: float, what: str, log: Pat
 
 def test_two_nodes_sample_and_training_survives_a_killed_env_runner(tmp_path):
     run_dir, log = tmp_path / "run", tmp_path / "train.log"
-    with local_cluster(1, 1) as cluster:
+    # An engine run needs none of pysc2's protobuf setting (the test session selects it for everything).
+    env = {name: value for name, value in os.environ.items() if name != PROTOBUF}
+    with local_cluster(1, 1, without_env=(PROTOBUF,)) as cluster:
         head, worker, address = cluster.head_node, next(iter(cluster.worker_nodes)), cluster.address
         sets = TINY + [f"scale.address={address}", "scale.num_env_runners=2",
                        "scale.restart_delay_s=1", "model.encoder=deepsets", "model.encoder_options={}",
@@ -56,7 +59,8 @@ def test_two_nodes_sample_and_training_survives_a_killed_env_runner(tmp_path):
         for item in sets:
             cmd += ["--set", item]
         with open(log, "w") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         try:
             # Both nodes' runners sample, and an iteration they both fed is checkpointed.
             def both_nodes_checkpointed():
@@ -67,7 +71,7 @@ def test_two_nodes_sample_and_training_survives_a_killed_env_runner(tmp_path):
                         return row["iteration"]
                 return None
 
-            before = _wait(both_nodes_checkpointed, proc, 150, "an iteration sampled on both nodes", log)
+            before = _wait(both_nodes_checkpointed, proc, 240, "an iteration sampled on both nodes", log)
             [victim] = worker_processes(worker, RUNNER)
             os.kill(victim, signal.SIGKILL)
             killed_after = len(_rows(run_dir))  # iteration killed_after + 1 may hold samples from before
@@ -79,7 +83,7 @@ def test_two_nodes_sample_and_training_survives_a_killed_env_runner(tmp_path):
                 return any(row["env_steps_by_node"].get(worker.node_id, 0)
                            for row in _rows(run_dir) if row["iteration"] > killed_after + 1)
 
-            _wait(restarted_runner_sampled, proc, 90, "samples from the restarted env runner", log)
+            _wait(restarted_runner_sampled, proc, 180, "samples from the restarted env runner", log)
             # Stop with Ctrl-C. A metrics line was just written, so the interrupt lands after that
             # iteration's bookkeeping: the stop checkpoints every finished iteration.
             proc.send_signal(signal.SIGINT)
