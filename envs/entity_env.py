@@ -187,24 +187,30 @@ class _RawCommandGame:
 
 
 def make_game(spec: EntitySpec, map_name: str, backend: str, *, step_mul: int, enemy_bot: str | None,
-              seed: int):
+              seed: int, sc2_env_cls=None):
     if backend == "engine":
+        if sc2_env_cls is not None:
+            raise ValueError("sc2_env_cls stands in for pysc2's SC2Env: it needs backend='pysc2'")
         return _EngineGame(spec, map_name, seed, step_mul, enemy_bot)
     if backend == "pysc2":
         if enemy_bot not in (None, "idle"):
             raise UserError("the pysc2 backend plays the maps' own (idle) enemies; drop --enemy-bot")
         from envs.pysc2_backend import Pysc2Backend
 
-        return _RawCommandGame(spec, Pysc2Backend(map_name, step_mul=step_mul, seed=seed))
+        return _RawCommandGame(spec, Pysc2Backend(map_name, step_mul=step_mul, seed=seed,
+                                                  sc2_env_cls=sc2_env_cls))
     raise UserError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
 
 
 class EntityEnv(gym.Env):
+    """One game as a gymnasium env. `sc2_env_cls` (pysc2 backend only) replaces pysc2's SC2Env class, which
+    it must mimic (same constructor arguments); tests pass pysc2's `mock_sc2_env.SC2TestEnv`."""
+
     metadata = {"render_modes": []}
 
     def __init__(self, map_name: str, *, backend: str = "engine", max_entities: int | None = None,
                  max_units: int | None = None, enemy_bot: str | None = None, step_mul: int = 8,
-                 grid_size: int = 8):
+                 grid_size: int = 8, sc2_env_cls=None):
         self.map_name = map_name
         self.entity_spec = entity_spec(
             map_name, max_entities=max_entities, max_units=max_units, grid_size=grid_size
@@ -213,7 +219,8 @@ class EntityEnv(gym.Env):
         self.observation_space = observation_space(self.entity_spec)
         self.action_space = action_space(self.entity_spec)
         check_enemy_bot(enemy_bot)
-        self._game_args = dict(backend=backend, step_mul=step_mul, enemy_bot=enemy_bot)
+        self._game_args = dict(backend=backend, step_mul=step_mul, enemy_bot=enemy_bot,
+                               sc2_env_cls=sc2_env_cls)
         self._game = None
         self._stepped = False
 

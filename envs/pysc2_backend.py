@@ -7,7 +7,8 @@
 Coordinates: `RawObs.positions`/`radii` are world units (exact from the observation proto, which this
 backend asks for with `send_observation_proto=True`; else derived from raw pixels). `RawCommand`
 points are raw pixels (y flipped), passed to pysc2 as they are. Without the game a `UserError` names
-SC2PATH. Tests inject pysc2's `mock_sc2_env.SC2TestEnv` through `env=`.
+SC2PATH. Tests inject pysc2's `mock_sc2_env.SC2TestEnv`, built (`env=`) or as the class the backend
+builds its games from instead of SC2Env (`sc2_env_cls=`).
 """
 
 from __future__ import annotations
@@ -113,13 +114,14 @@ def world_point_check(pos, map_size: tuple[int, int]) -> list[str]:
     return [f"world point ({pos.x}, {pos.y}) is off the {map_size[0]}x{map_size[1]} map"]
 
 
-def find_game(map_name: str | None = None) -> Path:
-    """The StarCraft II install directory, checked up front; UserError naming SC2PATH if unusable."""
+def find_game(map_name: str | None = None, *, engine_option: str = "--backend engine") -> Path:
+    """The StarCraft II install directory, checked up front; UserError naming SC2PATH if unusable (and the
+    caller's `engine_option`, the way to play on the embedded engine instead)."""
     system = platform.system()
     base = os.environ.get("SC2PATH") or _DEFAULT_INSTALL.get(system, "~/StarCraftII")
     base = Path(os.path.expanduser(base))
     hint = ("set SC2PATH to the StarCraft II install directory (the one holding Versions/ and Maps/), "
-            "or use the embedded engine (--backend engine)")
+            f"or use the embedded engine ({engine_option})")
     binary = _BINARY.get(system, "SC2_x64")
     versions = sorted((base / "Versions").glob("Base*")) if (base / "Versions").is_dir() else []
     if not any((v / binary).exists() for v in versions):
@@ -143,10 +145,11 @@ class Pysc2Backend:
 
     def __init__(self, map_name: str, *, step_mul: int = 8, seed: int | None = None,
                  game_steps_per_episode: int = 0, visualize: bool = False, env=None,
-                 raw_resolution: int = 64):
-        if env is None:
+                 raw_resolution: int = 64, sc2_env_cls=None):
+        if env is None and sc2_env_cls is None:
             find_game(map_name)  # before importing pysc2: "no game" wins over any import-order problem
         self._pysc2 = pysc2_compat.import_pysc2()
+        self._sc2_env_cls = sc2_env_cls or self._pysc2.sc2_env.SC2Env
         self.map_name = map_name
         self._seed = seed
         self._make_args = (map_name, step_mul, game_steps_per_episode, visualize, raw_resolution)
@@ -177,7 +180,7 @@ class Pysc2Backend:
             use_raw_units=True, use_raw_actions=True, raw_resolution=raw_resolution,
             send_observation_proto=True)  # exact float positions, radii and player_result
         try:
-            return p.sc2_env.SC2Env(
+            return self._sc2_env_cls(
                 map_name=map_name, players=[p.sc2_env.Agent(p.sc2_env.Race.terran)],
                 agent_interface_format=aif, step_mul=step_mul, random_seed=seed,
                 game_steps_per_episode=game_steps_per_episode, visualize=visualize)

@@ -1,4 +1,4 @@
-"""TrainConfig -> RLlib PPOConfig (new API stack) over the batched engine vector env."""
+"""TrainConfig -> RLlib PPOConfig (new API stack) over the training vector env (agent/rllib/train_env.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
     register_env(env_name, env_creator)
     return (
         PPOConfig()
-        .environment(env=env_name, env_config={**env_kwargs(cfg), "seed_base": cfg.seed,
+        .environment(env=env_name, env_config={**env_kwargs(cfg), "backend": cfg.env.backend,
+                                                     "seed_base": cfg.seed,
                                                      "reward_scale": ppo.reward_scale,
                                                      "damage_reward": ppo.damage_reward})
         .framework("torch")
@@ -34,7 +35,10 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             num_cpus_per_env_runner=1,
             env_runner_cls=SnapshotEnvRunner,
         )
-        .learners(num_learners=scale.num_learners, num_cpus_per_learner=1 if scale.num_learners else 0)
+        .learners(num_learners=scale.num_learners, num_cpus_per_learner=1 if scale.num_learners else 0,
+                  num_gpus_per_learner=scale.num_gpus_per_learner)
+        .fault_tolerance(restart_failed_env_runners=scale.restart_env_runners,
+                         delay_between_env_runner_restarts_s=scale.restart_delay_s)
         .training(
             lr=ppo.lr,
             gamma=ppo.gamma,

@@ -9,6 +9,11 @@ import ray
 
 from agent.training.config import ScaleConfig
 
+# Environment variables a driver hands its Ray workers on a cluster: pysc2's generated protobuf code
+# needs the pure-Python protobuf runtime (envs/pysc2_compat.py), chosen when a worker first imports
+# protobuf, which a Ray worker does as it starts.
+WORKER_ENV_VARS = ("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION",)
+
 
 def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
@@ -22,8 +27,12 @@ def start_ray(scale: ScaleConfig) -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if not ray.is_initialized():
         if scale.address:
-            ray.init(address=scale.address, include_dashboard=False, logging_level="ERROR")
+            # The nodes were started elsewhere: their workers inherit none of this process's environment.
+            env_vars = {name: os.environ[name] for name in WORKER_ENV_VARS if name in os.environ}
+            ray.init(address=scale.address, include_dashboard=False, logging_level="ERROR",
+                     runtime_env={"env_vars": env_vars} if env_vars else None)
         else:
+            # A local Ray's workers inherit this process's environment.
             ray.init(num_cpus=scale.num_cpus, include_dashboard=False, logging_level="ERROR",
                      log_to_driver=False)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

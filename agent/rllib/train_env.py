@@ -1,4 +1,6 @@
-"""The env RLlib trains on: the engine vector env with per-runner seeds, reward shaping and a game log.
+"""The env RLlib trains on: a vector env of the config's backend with per-runner seeds, reward shaping and
+a game log. The engine batches its games in one call; other backends (StarCraft II through pysc2) step one
+EntityEnv per game, each env runner owning its games.
 
 Imported by Ray workers through the env registry (`make_train_env` is the env creator).
 """
@@ -7,53 +9,45 @@ from __future__ import annotations
 
 from collections import deque
 
+import gymnasium as gym
 import numpy as np
 
+from envs.entity_env import EntityEnv
 from envs.vector_env import EntityVectorEnv
 
 SEED_STRIDE = 100_000  # games of different env runners never share a seed below this many games each
 
 
-class TrainVectorEnv(EntityVectorEnv):
-    """The engine vector env with non-overlapping seeds per env runner and a log of finished games.
+class RunnerGames:
+    """What both training vector envs add: non-overlapping seeds per env runner, the reward scale, and a
+    log of finished games.
 
-    RLlib seeds runner w with `seed + w`, and the vector env seeds game i with `seed + i`, so runners
+    RLlib seeds runner w with `seed + w`, and a vector env seeds game i with `seed + i`, so runners
     would replay each other's games; here game i of runner w starts at seed*SEED_STRIDE + w*num_envs + i.
     `finished` holds (steps, score, summed reward) of the last games as the env itself counted them.
-    PPO's reward is (map reward + `damage_reward` x enemy hit points and shields removed) x `reward_scale`.
-    The damage term is SMAC's dense combat reward (Samvelyan et al. 2019): a Roach pays 10 only after
-    ~145 hit points of coordinated fire, which random play almost never delivers. The scale exists
-    because RLlib clamps the squared value error at `vf_clip_param`, so value targets must stay O(1)
-    for the critic to learn. Episode scores (progress bar, evaluation) stay the map's own.
+    `reward_scale` exists because RLlib clamps the squared value error at `vf_clip_param`, so value
+    targets must stay O(1) for the critic to learn. Episode scores (progress bar, evaluation) stay the
+    map's own.
     """
 
-    def __init__(self, *args, seed_base: int = 0, reward_scale: float = 1.0, damage_reward: float = 0.0,
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.seed_base = seed_base
-        self.reward_scale, self.damage_reward = float(reward_scale), float(damage_reward)
-        self._damage = np.zeros(self.num_envs)
+    def _init_runner_games(self, seed_base: int, reward_scale: float) -> None:
+        self.seed_base, self.reward_scale = seed_base, float(reward_scale)
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
         self.finished: deque = deque(maxlen=1000)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._returns = np.zeros(self.num_envs, dtype=np.float64)
 
-    def reset(self, *, seed=None, options=None):
-        if isinstance(seed, (int, np.integer)):
-            # The vector env seeds game i with seed + i.
-            seed = self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
+    def _reset_seed(self, seed):
+        """A reset restarts every game: clear their counters and return the seed for the vector env (which
+        seeds game i with seed + i) in place of RLlib's `seed`."""
         self._steps[:] = 0
         self._returns[:] = 0.0
-        self._damage[:] = 0.0
-        return super().reset(seed=seed, options=options)
+        if isinstance(seed, (int, np.integer)):
+            return self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
+        return seed
 
-    def step(self, actions):
-        obs, rewards, terminated, truncated, infos = super().step(actions)
-        was_done = self.restarted
-        if self.damage_reward:
-            damage = self.damage_dealt  # a restarted game counts from 0 again
-            rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
-            self._damage = damage
+    def _log_step(self, was_done, rewards, terminated, truncated, infos) -> np.ndarray:
+        """Scale the rewards and log the games that ended; `was_done` marks games restarting this step."""
         rewards = (rewards * self.reward_scale).astype(np.float32)
         live = ~was_done
         self._steps[live] += 1
@@ -62,15 +56,87 @@ class TrainVectorEnv(EntityVectorEnv):
             self.finished.append((int(self._steps[i]), float(infos["score"][i]), float(self._returns[i])))
         self._steps[was_done] = 0
         self._returns[was_done] = 0.0
+        return rewards
+
+
+class TrainVectorEnv(RunnerGames, EntityVectorEnv):
+    """The engine vector env for training (RunnerGames), with a dense damage reward.
+
+    PPO's reward is (map reward + `damage_reward` x enemy hit points and shields removed) x `reward_scale`.
+    The damage term is SMAC's dense combat reward (Samvelyan et al. 2019): a Roach pays 10 only after
+    ~145 hit points of coordinated fire, which random play almost never delivers.
+    """
+
+    def __init__(self, *args, seed_base: int = 0, reward_scale: float = 1.0, damage_reward: float = 0.0,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_runner_games(seed_base, reward_scale)
+        self.damage_reward = float(damage_reward)
+        self._damage = np.zeros(self.num_envs)
+
+    def reset(self, *, seed=None, options=None):
+        self._damage[:] = 0.0
+        return super().reset(seed=self._reset_seed(seed), options=options)
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, infos = super().step(actions)
+        was_done = self.restarted
+        if self.damage_reward:
+            damage = self.damage_dealt  # a restarted game counts from 0 again
+            rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
+            self._damage = damage
+        rewards = self._log_step(was_done, rewards, terminated, truncated, infos)
         return obs, rewards, terminated, truncated, infos
 
 
-def make_train_env(ctx: dict):
-    """RLlib env creator: ctx = env_config plus `num_envs` (vector mode)."""
+class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
+    """`num_envs` EntityEnv games of any backend stepped one after another (RunnerGames), for backends
+    that play one game per instance: on pysc2 every game is a StarCraft II process of this env runner.
+
+    Autoreset is gymnasium's NEXT_STEP mode, which RLlib assumes; infos are gymnasium's dict of arrays.
+    `sc2_env_cls` replaces pysc2's SC2Env (tests: pysc2's mock_sc2_env.SC2TestEnv); None plays the game,
+    which must be installed on every node that runs an env runner.
+    """
+
+    def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, seed_base: int = 0,
+                 reward_scale: float = 1.0, sc2_env_cls=None, **env_kwargs):
+        if backend == "pysc2":  # fail as this runner starts, not at its first sample
+            from envs import pysc2_compat
+            from envs.pysc2_backend import find_game
+
+            if sc2_env_cls is None:
+                find_game(map_name)
+            pysc2_compat.install()  # raises if this worker started without protobuf's Python runtime
+        super().__init__(
+            [lambda: EntityEnv(map_name, backend=backend, sc2_env_cls=sc2_env_cls, **env_kwargs)] * num_envs,
+            autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+        self.map_name = map_name
+        self._init_runner_games(seed_base, reward_scale)
+
+    def reset(self, *, seed=None, options=None):
+        return super().reset(seed=self._reset_seed(seed), options=options)
+
+    def step(self, actions):
+        was_done = self._autoreset_envs.copy()
+        obs, rewards, terminated, truncated, infos = super().step(actions)
+        rewards = self._log_step(was_done, rewards, terminated, truncated, infos)
+        return obs, rewards, terminated, truncated, infos
+
+
+def make_train_env(ctx: dict, *, sc2_env_cls=None):
+    """RLlib env creator: ctx = env_config plus `num_envs` (vector mode). `sc2_env_cls` (pysc2 backend):
+    the stand-in for pysc2's SC2Env that tests give through an env creator of their own."""
     ctx = dict(ctx)
+    backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    shaping = {"reward_scale": float(ctx.pop("reward_scale", 1.0)),
-               "damage_reward": float(ctx.pop("damage_reward", 0.0))}
+    reward_scale = float(ctx.pop("reward_scale", 1.0))
+    damage_reward = float(ctx.pop("damage_reward", 0.0))
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))
-    return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, **shaping, **ctx)
+    if backend == "engine":
+        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, reward_scale=reward_scale,
+                              damage_reward=damage_reward, **ctx)
+    if damage_reward:
+        raise ValueError(f"damage_reward needs the engine's damage counter, not backend {backend!r}")
+    return TrainGamesVectorEnv(map_name, num_envs, backend=backend, seed_base=seed_base,
+                               reward_scale=reward_scale, sc2_env_cls=sc2_env_cls, **ctx)

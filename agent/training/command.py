@@ -1,9 +1,11 @@
 """`perceiver-sc2 train CONFIG [--set key=value ...] [--run-dir DIR] [--resume]`: PPO with RLlib.
 
-One loop, top to bottom: validate the config, build the policy once (so a bad encoder option fails
-before Ray starts), start Ray, build PPO, restore the latest checkpoint on --resume, then iterate with
-a progress bar, TensorBoard scalars, one metrics.jsonl line per iteration and periodic atomic
-checkpoints until a budget (env steps, minutes, iterations) runs out.
+One loop, top to bottom: validate the config, check that StarCraft II is installed if the pysc2 backend
+plays, build the policy once (so a bad encoder option fails before Ray starts), start Ray, build PPO,
+restore the latest checkpoint on --resume, then iterate with a progress bar, TensorBoard scalars, one
+metrics.jsonl line per iteration and periodic atomic checkpoints until a budget (env steps, minutes,
+iterations) runs out. Ray (and with it protobuf) loads only after those checks: pysc2 needs protobuf's
+pure-Python runtime, chosen at protobuf's first import (envs/pysc2_compat.py).
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ import json
 import time
 from pathlib import Path
 
-from agent.rllib.ray_session import start_ray
-from agent.training.build import check_model
 from agent.training.checkpoint import latest_checkpoint
 from agent.training.config import apply_overrides, config_from_dict, field_docs, load_config
-from agent.training.loop import Trainer
+from envs import pysc2_compat
 from envs.errors import UserError
 
 
@@ -57,8 +57,23 @@ def prepare(args: argparse.Namespace):
     return cfg, run_dir, ckpt if args.resume else None
 
 
+def prepare_backend(cfg) -> None:
+    """pysc2: the game must be installed (one line naming SC2PATH if not), and protobuf's pure-Python
+    runtime chosen before Ray imports protobuf; remote env runners get it from agent/rllib/ray_session.py."""
+    if cfg.env.backend == "pysc2":
+        from envs.pysc2_backend import find_game
+
+        find_game(cfg.env.map, engine_option="--set env.backend=engine")
+        pysc2_compat.install()
+
+
 def run(args: argparse.Namespace) -> int:
     cfg, run_dir, ckpt = prepare(args)
+    prepare_backend(cfg)
+    from agent.rllib.ray_session import start_ray
+    from agent.training.build import check_model
+    from agent.training.loop import Trainer
+
     check_model(cfg)
     start_ray(cfg.scale)  # from here SIGTERM ends like Ctrl-C: the finished iterations are checkpointed
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import yaml
 from agent.model.encoders import ENCODERS
 from agent.model.policy import EntityPolicy
 from envs.engine import ENEMY_BOTS, MAP_NAMES
+from envs.entity_env import BACKENDS
 from envs.errors import UserError
 
 SIZES = ("custom", "alphastar")
@@ -34,6 +35,8 @@ def _f(default, doc: str, *, low=None, high=None, choices=None, positive=False):
 @dataclass
 class EnvConfig:
     map: str = _f("MoveToBeacon", "map name", choices=MAP_NAMES)
+    backend: str = _f("engine", "who plays: the embedded engine, or StarCraft II (at SC2PATH) through pysc2",
+                      choices=BACKENDS)
     max_entities: int | None = _f(None, "entity slots N (own units first, then enemies); null = map's", low=1)
     max_units: int | None = _f(None, "own-unit slots U, each picks one action per step; null = map's", low=1)
     grid_size: int = _f(8, "point targets: a grid_size x grid_size grid over the playable area", low=1)
@@ -86,9 +89,14 @@ class PPOSettings:
 class ScaleConfig:
     num_env_runners: int = _f(0, "remote env-runner workers (0 = sample in the driver)", low=0)
     num_learners: int = _f(0, "remote learner workers, torch DDP (0 = learn in the driver)", low=0)
+    num_gpus_per_learner: float = _f(0.0, "GPUs per learner (the driver's learner if num_learners is 0)",
+                                     low=0.0)
     num_cpus: int = _f(2, "CPUs given to a local Ray (ignored with an address)", low=1)
     address: str | None = _f(None, "Ray cluster address ('auto' for a running cluster); null = local Ray")
     torch_threads: int = _f(2, "torch intra-op threads in the learner", low=1)
+    restart_env_runners: bool = _f(True, "restart an env runner that died (lost node, crashed game), go on")
+    restart_delay_s: float = _f(5.0, "seconds an env runner whose env raised waits before Ray restarts it",
+                                low=0.0)
 
 
 @dataclass
@@ -119,12 +127,23 @@ class TrainConfig:
                 f"config key 'env.max_units': {self.env.max_units} exceeds env.max_entities "
                 f"({self.env.max_entities}); own units occupy the first slots"
             )
+        if self.env.backend == "pysc2":
+            self._check_pysc2()
         if self.ppo.minibatch_size > self.ppo.train_batch_size:
             raise UserError(
                 f"config key 'ppo.minibatch_size': {self.ppo.minibatch_size} exceeds ppo.train_batch_size "
                 f"({self.ppo.train_batch_size})"
             )
         return self
+
+    def _check_pysc2(self) -> None:
+        # The real minigames play their own enemies; only the engine counts the damage each game dealt.
+        if self.env.enemy_bot not in (None, "idle"):
+            raise UserError(f"config key 'env.enemy_bot': the pysc2 backend plays the map's own enemies; "
+                            f"got {self.env.enemy_bot!r}, use null")
+        if self.ppo.damage_reward:
+            raise UserError("config key 'ppo.damage_reward': the damage bonus reads the engine's damage "
+                            "counter; set it to 0 with env.backend=pysc2")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

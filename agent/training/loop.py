@@ -7,10 +7,12 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
+from agent.rllib.callbacks import STEPS_BY_NODE
 from agent.rllib.ppo_config import build_ppo_config
 from agent.training.build import env_kwargs, policy_kwargs
 from agent.training.checkpoint import TRAIN_STATE, save_checkpoint, write_policy
@@ -27,6 +29,13 @@ def _get(result: dict, *path, default=float("nan")):
     if hasattr(result, "item") and getattr(result, "size", 1) == 1:
         return result.item()  # RLlib reports 0-d numpy arrays
     return result
+
+
+def _steps_by_node(result: dict) -> dict[str, int]:
+    """Env steps each Ray node sampled this iteration. A node that sampled before but not now (its env
+    runner died or is restarting) reads 0; RLlib reports it as NaN."""
+    steps = _get(result, "env_runners", STEPS_BY_NODE, default={})
+    return {node: int(np.nan_to_num(_get(count))) for node, count in steps.items()}
 
 
 class Trainer:
@@ -112,6 +121,7 @@ class Trainer:
             "episode_len_mean": _get(result, "env_runners", "episode_len_mean"),
             "win_rate": _get(result, "env_runners", "episode_won"),
             "episodes": int(_get(result, "env_runners", "num_episodes", default=0)),
+            "env_steps_by_node": _steps_by_node(result),
             "policy_loss": _get(learner, "policy_loss"),
             "vf_loss": _get(learner, "vf_loss"),
             "entropy": _get(learner, "entropy"),

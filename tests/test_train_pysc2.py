@@ -1,0 +1,147 @@
+"""Training on the real game's path (env.backend=pysc2) with pysc2's own mock standing in for StarCraft II.
+
+The env runner builds its games as the pysc2 backend does: EntityEnv -> Pysc2Backend -> an SC2Env-like
+class, here tests/sc2_test_env.py's BeaconTestEnv, handed in through the training env creator. The
+runner is remote, on a Ray node started without protobuf's Python runtime selected: only the driver's
+runtime_env can give it the setting pysc2 needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.rllib.train_env import make_train_env
+from agent.training.build import policy_kwargs
+from agent.training.config import load_config
+from envs.raw_schema import RawFunction
+from tests.ray_cluster import local_cluster, process_environ, raylet_pid
+from tests.sc2_test_env import MARINE_TAG, REWARD, SCORE, BeaconTestEnv
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
+PROTOBUF = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
+EPISODE_STEPS = 10  # pysc2's SC2TestEnv ends every episode after 10 steps
+TINY = ["env.num_envs=2", "ppo.train_batch_size=64", "ppo.minibatch_size=32", "ppo.num_epochs=1",
+        "model.width=16", "model.key_dim=8", "model.encoder=deepsets", "model.encoder_options={}",
+        "run.max_minutes=0", "run.max_env_steps=0", "run.progress=false", "scale.torch_threads=1"]
+
+
+def make_mock_train_env(ctx):
+    """The training env creator with BeaconTestEnv in place of the game (Ray workers import it by name)."""
+    return make_train_env(ctx, sc2_env_cls=BeaconTestEnv)
+
+
+def runner_report(runner) -> tuple[str, list, list]:
+    """What an env runner saw: its protobuf runtime, its finished games, the unit commands pysc2 took."""
+    from google.protobuf.internal import api_implementation
+
+    return api_implementation.Type(), list(runner.env.unwrapped.finished), list(BeaconTestEnv.sent)
+
+
+def test_one_ppo_iteration_on_pysc2_in_a_remote_env_runner(tmp_path):
+    import ray
+    from pysc2.lib import actions
+
+    from agent.rllib.ray_session import start_ray
+    from agent.training.checkpoint import load_policy
+    from agent.training.loop import Trainer
+
+    ray.shutdown()  # start_ray must be the one that joins the cluster (a no-op if no Ray is running)
+    with local_cluster(1, without_env=(PROTOBUF,)) as cluster:
+        node = cluster.head_node
+        assert PROTOBUF not in process_environ(raylet_pid(node))  # the node's workers start without it
+        cfg = load_config(CONFIG, TINY + ["env.backend=pysc2", f"scale.address={cluster.address}",
+                                          "scale.num_env_runners=1", "scale.restart_env_runners=false"])
+        start_ray(cfg.scale)
+        try:
+            trainer = Trainer(cfg, tmp_path, env_creator=make_mock_train_env)
+            try:
+                row = trainer.step()
+                trainer.save()
+                [(protobuf, finished, sent)] = trainer.algo.env_runner_group.foreach_env_runner(
+                    runner_report, local_env_runner=False)
+            finally:
+                trainer.close()
+        finally:
+            ray.shutdown()
+    assert protobuf == "python"
+    assert row["iteration"] == 1 and row["env_steps"] == 64
+    assert row["env_steps_by_node"] == {node.node_id: 64}  # sampled by the remote runner on that node
+    # RLlib's episodes are the mock's: NEXT_STEP autoreset over the EntityEnv games keeps them whole.
+    assert len(finished) == row["episodes"] >= 4
+    assert finished == [(EPISODE_STEPS, float(SCORE), EPISODE_STEPS * REWARD)] * len(finished)
+    assert row["episode_len_mean"] == EPISODE_STEPS and row["episode_return_mean"] == EPISODE_STEPS * REWARD
+    assert row["episode_score"] == SCORE
+    # The policy's actions went through translate and pysc2's own transform_action to the Marine.
+    abilities = {actions.RAW_FUNCTIONS[int(f)].ability_id for f in RawFunction}
+    assert sent and all(tags == (MARINE_TAG,) and ability in abilities for ability, tags in sent)
+    # The checkpoint is the same network as the engine's: a policy moves between backends unchanged.
+    _, meta = load_policy(tmp_path)
+    assert meta["config"]["env"]["backend"] == "pysc2"
+    assert meta["policy_kwargs"] == json.loads(json.dumps(policy_kwargs(load_config(CONFIG, TINY))))
+
+
+def _train_in_fresh_python(prelude: str, argv: list[str], sc2path: Path) -> subprocess.CompletedProcess:
+    """`perceiver-sc2 ARGV` in a new interpreter without protobuf's runtime chosen (as from a shell)."""
+    code = textwrap.dedent(prelude) + f"\nfrom agent.cli import main\nsys.exit(main({argv!r}))\n"
+    env = {k: v for k, v in os.environ.items() if k != PROTOBUF}
+    env["SC2PATH"] = str(sc2path)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_train_on_pysc2_without_the_game_exits_2_naming_sc2path_before_ray(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = _train_in_fresh_python(
+        """
+        import atexit, sys
+        atexit.register(lambda: print("loaded:", [m for m in ("ray", "google.protobuf") if m in sys.modules]))
+        """,
+        ["train", str(CONFIG), "--set", "env.backend=pysc2", "--run-dir", str(run_dir)], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("perceiver-sc2 train: error: StarCraft II not found at SC2PATH=")
+    assert "--set env.backend=engine" in line
+    assert proc.stdout.strip() == "loaded: []"  # neither Ray nor protobuf was imported
+    assert not run_dir.exists()
+
+
+def test_train_on_pysc2_picks_protobufs_python_runtime_before_ray_loads(tmp_path):
+    # A StarCraft II install as find_game checks it; Ray is never started: the stub stops the run there.
+    (tmp_path / "Versions" / "Base75689").mkdir(parents=True)
+    (tmp_path / "Versions" / "Base75689" / "SC2_x64").write_text("")
+    (tmp_path / "Maps" / "mini_games").mkdir(parents=True)
+    (tmp_path / "Maps" / "mini_games" / "MoveToBeacon.SC2Map").write_text("")
+    proc = _train_in_fresh_python(
+        """
+        import sys, types
+        from envs.errors import UserError
+
+        def start_ray(*args):
+            from google.protobuf.internal import api_implementation
+            raise UserError(f"start_ray reached: protobuf {api_implementation.Type()}, ray "
+                            f"{'loaded' if 'ray' in sys.modules else 'not loaded'}")
+
+        sys.modules["agent.rllib.ray_session"] = types.SimpleNamespace(start_ray=start_ray)
+        """,
+        ["train", str(CONFIG), "--set", "env.backend=pysc2", "--run-dir", str(tmp_path / "run")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "perceiver-sc2 train: error: start_ray reached: protobuf python, ray loaded"
+
+
+def test_pysc2_backend_settings_the_game_cannot_honour_fail_fast():
+    from envs.errors import UserError
+
+    with pytest.raises(UserError, match="'env.enemy_bot'"):
+        load_config(CONFIG, ["env.backend=pysc2", "env.enemy_bot=focus_fire"])
+    with pytest.raises(UserError, match="'ppo.damage_reward'"):
+        load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2"])
+    cfg = load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2", "ppo.damage_reward=0"])
+    assert cfg.env.backend == "pysc2"
