@@ -1,12 +1,16 @@
 """Raw pysc2-schema observation -> fixed-size entity observation, for every backend.
 
-Slots (N in all): slots 0..U-1 are the own units that act. A unit keeps its slot for as long as it lives;
-a unit that is gone frees its slot, and units without a slot take the lowest free ones in tag order
-(the slot assignment lives in `envs.unit_memory.UnitMemory`, one per game, cleared on reset). Slots
-U..N-1 hold the visible enemies nearest the own units first (distance to the nearest own unit), then
-the neutrals nearest first, then own units beyond U (they cannot act), in tag order. What does not fit
-is dropped and counted, so own units that cannot act are dropped before any neutral, and neutrals
-before any enemy.
+Slots. Own units (alliance self or ally) hold the action slots 0..U-1: a unit keeps its slot for as
+long as it is in the observation; one that is gone frees its slot (left empty, where only the no-op is
+legal), and own units without a slot take the lowest free slots in tag order. The assignment is per
+game, kept across the steps of an episode in an `envs.unit_memory.UnitMemory` and cleared on reset.
+Slots U..N-1 hold, in this order: the visible enemies nearest first, the neutrals nearest first
+(distance to the nearest own unit, or to the map centre when there is none), then the own units that
+got no action slot (they cannot act), in tag order. What does not fit is dropped and counted: own
+units without an action slot first (highest tags first), then neutrals, then enemies (farthest first).
+
+Features: `ENTITY_FEATURES` per slot (padding is all zero), `SCALAR_FEATURES` per game. The last
+columns say what the env commanded each unit (`envs.unit_memory`), so they need no backend support.
 """
 
 from __future__ import annotations
