@@ -11,9 +11,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs import kernel_cache
 from envs.action_space import Verb
 from envs.raw_schema import FeatureUnit as FU
 from envs.unit_memory import assign_own_slots, resolve_orders
+
+kernel_cache.refresh()  # before any kernel of this package is loaded from the cache
 
 _SELF, _ALLY, _NEUTRAL, _ENEMY = 1, 2, 3, 4  # pysc2 PlayerRelative
 OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the 64-wide minigame maps)
