@@ -352,5 +352,5 @@ def test_every_cached_kernel_module_of_the_entity_layer_is_fingerprinted():
     from envs import kernel_cache
 
     root = Path(kernel_cache.__file__).parent
-    cached = {p.name for p in root.glob("*.py") if "cache=True" in p.read_text()}
+    cached = {p.name for p in root.glob("*.py") if "@njit(cache=True" in p.read_text()}
     assert cached and cached <= set(kernel_cache._SOURCES)
