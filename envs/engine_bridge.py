@@ -55,12 +55,12 @@ def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, ac
     UF, UI, GI, RNG, TF, TI, MF, MI, SG = state
     OU, OP, OR, ON, OPL, OSC = obs_buffers
     max_selected, function_of_action, slot_of_action, point_of_action, code_of_function = tables
-    verb_of_action, _, world_point_of_action = memory_tables
+    verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
     k, per_game_illegal = group_actions(actions, action_mask, slot_tags, active, max_selected,
                                         function_of_action, slot_of_action, point_of_action, ints, unit_tags,
                                         points)
-    remember_actions(actions, action_mask, slot_tags, active, verb_of_action, slot_of_action,
+    remember_actions(actions, action_mask, slot_tags, active, slot_of_action, verb_of_action,
                      world_point_of_action, memory)
     codes = np.empty(k, np.int64)
     if kernel_codes(ints[2, :k], ints[4, :k], code_of_function, max_selected, codes) >= 0:
@@ -91,6 +91,7 @@ class EngineBridge:
         self._tables = (MAX_SELECTED_UNITS, *translate.kernel_tables(), CODE_OF_FUNCTION)
         self._memory_tables = translate.memory_tables()
         self.memory = new_memory(spec, B)
+        self._memory_arrays = self.memory.arrays()  # updated in place, never replaced
         self._state, self._bot, self._step_mul, self._obs_buffers = engine.kernel_state()
         self._feat = featurize_tables(spec)
         self._active = np.ones(B, np.int64)
@@ -124,8 +125,8 @@ class EngineBridge:
 
     def observe(self) -> dict[str, np.ndarray]:
         """Featurize the engine's current observation of every game (after a reset)."""
-        _observe(self._state, self._obs_buffers, self._feat, self.memory.arrays(), self._new_obs(),
-                 self.status)
+        memory = self._memory_arrays
+        _observe(self._state, self._obs_buffers, self._feat, memory, self._new_obs(), self.status)
         return self.obs
 
     def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -142,7 +143,7 @@ class EngineBridge:
         self._num_commands = _step(self._state, self._bot, self._step_mul, self._obs_buffers,
                                    actions.astype(np.int64, copy=False), mask, self.tags, self._active,
                                    self._tables, self._commands, self._feat, self._memory_tables,
-                                   self.memory.arrays(), self._new_obs(), self.status, self.illegal,
+                                   self._memory_arrays, self._new_obs(), self.status, self.illegal,
                                    self.rejected)
         return self.obs
 

@@ -14,7 +14,7 @@ from numba import njit
 from envs import kernel_cache
 from envs.action_space import Verb
 from envs.raw_schema import FeatureUnit as FU
-from envs.unit_memory import assign_own_slots, resolve_orders
+from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
 
 kernel_cache.refresh()  # before any kernel of this package is loaded from the cache
 
@@ -42,8 +42,8 @@ def _nearest_first(rows, n_rows, pos, anchor):
 
 
 @njit(cache=True)
-def _slot_rows(units, pos, n, memory, b, map_w, map_h, rows_out):
-    """Fill rows_out [N] with game b's raw row indices (-1 = empty slot); return the number dropped.
+def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
+    """Fill rows_out [N] with one game's raw row indices (-1 = empty slot); return the number dropped.
 
     Slots 0..U-1: own units, each in its slot for as long as it lives (`assign_own_slots`). Slots U..N-1:
     visible enemies nearest the own units first, then neutrals nearest first, then the own units left
@@ -75,9 +75,9 @@ def _slot_rows(units, pos, n, memory, b, map_w, map_h, rows_out):
     enemy = _nearest_first(enemy, n_enemy, pos, anchor)
     neutral = _nearest_first(neutral, n_neutral, pos, anchor)
     overflow = np.empty(n_own, np.int64)
-    n_overflow = assign_own_slots(units, own, n_own, memory, b, rows_out, overflow)
+    n_overflow = assign_own_slots(units, own, n_own, memory_units, rows_out, overflow)
 
-    U, N = memory[0].shape[1], rows_out.shape[0]
+    U, N = memory_units.shape[0], rows_out.shape[0]
     rows_out[U:] = -1
     slot = U
     for group, size in ((enemy, n_enemy), (neutral, n_neutral), (overflow, n_overflow)):
@@ -99,7 +99,7 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
         int_params[3], int_params[4]
     attack_order, move_order, smart_order = int_params[5], int_params[6], int_params[7]
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
-    last_verb, order_verb, order_xy, slot_xy = memory[1], memory[2], memory[4], memory[5]
+    mem_units, mem_points = memory
     B = counts.shape[0]
     N = entities.shape[1]
     rows = np.empty(N, np.int64)
@@ -110,12 +110,13 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
         n = counts[b]
         u = units[b]
         p = pos[b]
-        dropped[b] = _slot_rows(u, p, n, memory, b, map_w, map_h, rows)
+        mu, mp = mem_units[b], mem_points[b]
+        dropped[b] = _slot_rows(u, p, n, mu, map_w, map_h, rows)
         slot_of_row[:n] = -1
         for s in range(N):
             if rows[s] >= 0:
                 slot_of_row[rows[s]] = s
-        resolve_orders(u, p, n, rows, memory, b, slot_of_row, targeted)
+        resolve_orders(u, p, n, rows, mu, mp, slot_of_row, targeted)
         entities[b] = 0.0
         unit_type[b] = 0
         entity_mask[b] = 0
@@ -162,11 +163,11 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             f[14] = busy and (order == move_order or order == smart_order)
             f[15] = busy and order == attack_order
             if s < U:
-                if last_verb[b, s] >= 0:
-                    f[LAST_VERB_COLUMN + last_verb[b, s]] = 1.0
-                if order_verb[b, s] != 0:
-                    f[ORDER_TARGET_COLUMN] = (order_xy[b, s, 0] - p[r, 0]) / OFFSET_SCALE
-                    f[ORDER_TARGET_COLUMN + 1] = (order_xy[b, s, 1] - p[r, 1]) / OFFSET_SCALE
+                if mu[s, LAST_VERB] >= 0:
+                    f[LAST_VERB_COLUMN + mu[s, LAST_VERB]] = 1.0
+                if mu[s, ORDER_VERB] != 0:
+                    f[ORDER_TARGET_COLUMN] = (mp[s, ORDER_X] - p[r, 0]) / OFFSET_SCALE
+                    f[ORDER_TARGET_COLUMN + 1] = (mp[s, ORDER_Y] - p[r, 1]) / OFFSET_SCALE
             f[TARGETED_COLUMN] = targeted[s] / U
             for c in range(f.shape[0]):
                 f[c] = min(max(f[c], -bound), bound)
@@ -175,8 +176,8 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             unit_type[b, s] = type_lut[min(max(t, 0), type_lut.shape[0] - 1)]
             entity_mask[b, s] = 1
             tags[b, s] = u[r, FU.tag]
-            slot_xy[b, s, 0] = p[r, 0]
-            slot_xy[b, s, 1] = p[r, 1]
+            mp[s, X] = p[r, 0]
+            mp[s, Y] = p[r, 1]
         sc = scalars[b]
         sc[0] = min(loops[b] / time_limit, 1.0)
         sc[1] = min(n_own, U) / U

@@ -87,9 +87,9 @@ class Translator:
         """Per layout action: raw function id, target entity slot (-1: none), raw target point."""
         return self._function, self._slot, self._point
 
-    def memory_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per layout action, for `remember_actions`: verb, target entity slot (-1: none), world point."""
-        return self._verb, self._slot, self._world_point
+    def memory_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per layout action, for `remember_actions` after the target slot: verb, world target point."""
+        return self._verb, self._world_point
 
     def group(self, actions: np.ndarray, action_mask: np.ndarray, slot_tags: np.ndarray,
               active: np.ndarray) -> GroupedCommands:
@@ -113,5 +113,5 @@ class Translator:
         c = self.group(actions, action_mask[None], slots.tags[None], self._one_game)
         if memory is not None:
             remember_actions(actions.astype(np.int64, copy=False), action_mask[None], slots.tags[None],
-                             self._one_game, *self.memory_tables(), memory.arrays())
+                             self._one_game, self._slot, *self.memory_tables(), memory.arrays())
         return c.raw_commands(), int(c.illegal[0])
