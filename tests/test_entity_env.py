@@ -224,6 +224,7 @@ def test_vector_env_matches_single_envs_step_by_step(caps):
         for i, env in enumerate(singles):
             if needs_reset[i]:
                 obs[i], _ = env.reset()
+                assert obs[i]["entities"][:, F["last_no_op"]:].sum() == 0  # a new episode remembers nothing
                 resets += 1
                 continue
             obs[i], reward, terminated, _, _ = env.step(actions[i])
