@@ -6,6 +6,9 @@ engine kernel checks and applies them and advances the games, and the featurize 
 observation. No Python object is built per unit or per command, and the per-step Python cost is a
 fixed handful of calls (what `perceiver-sc2 bench env` measures). The pysc2 backend needs
 `RawCommand`s and takes `Translator.__call__` instead; both paths share the same kernels.
+
+The bridge holds the games' `UnitMemory` (slots, last actions, orders): reset games through the bridge
+(`reset`, `reset_game`) so that a new episode starts with an empty memory.
 """
 
 from __future__ import annotations
@@ -17,23 +20,24 @@ from envs.engine import layout as L
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.entity_kernels import featurize_batch, group_actions
-from envs.featurize import EntitySpec, empty_observation, featurize_tables
+from envs.featurize import EntitySpec, empty_observation, featurize_tables, new_memory
 from envs.raw_schema import MAX_SELECTED_UNITS
 from envs.translate import GroupedCommands, Translator
+from envs.unit_memory import remember_actions
 
 # columns of `EngineBridge.status` [B, 5]
 REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
 
 
 @njit(cache=True)
-def _observe(state, obs_buffers, feat, out, status):
+def _observe(state, obs_buffers, feat, memory, out, status):
     """Featurize every game's engine observation into `out`; per-game status into `status`."""
     GI = state[2]
     OU, OP, OR, ON = obs_buffers[0], obs_buffers[1], obs_buffers[2], obs_buffers[3]
     int_params, float_params, type_lut = feat
     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
-    featurize_batch(OU, OP, OR, ON, GI[:, L.LOOP], int_params, float_params, type_lut, entities, unit_type,
-                    entity_mask, scalars, action_mask, tags, dropped)
+    featurize_batch(OU, OP, OR, ON, GI[:, L.LOOP], int_params, float_params, type_lut, memory, entities,
+                    unit_type, entity_mask, scalars, action_mask, tags, dropped)
     for g in range(GI.shape[0]):
         status[g, REWARD] = GI[g, L.SCORE] - GI[g, L.PREV_SCORE]
         status[g, DONE] = GI[g, L.DONE]
@@ -44,16 +48,20 @@ def _observe(state, obs_buffers, feat, out, status):
 
 @njit(cache=True)
 def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, active, tables, commands, feat,
-          out, status, illegal, rejected):
-    """Group the actions into commands, step the engine with them, featurize: one env step of B games.
-    Returns the number of commands; illegal[b] and rejected[b] count dropped actions and refused commands."""
+          memory_tables, memory, out, status, illegal, rejected):
+    """Group the actions into commands, remember them, step the engine with them, featurize: one env step
+    of B games. Returns the number of commands; illegal[b] and rejected[b] count dropped actions and
+    refused commands."""
     UF, UI, GI, RNG, TF, TI, MF, MI, SG = state
     OU, OP, OR, ON, OPL, OSC = obs_buffers
     max_selected, function_of_action, slot_of_action, point_of_action, code_of_function = tables
+    verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
     k, per_game_illegal = group_actions(actions, action_mask, slot_tags, active, max_selected,
                                         function_of_action, slot_of_action, point_of_action, ints, unit_tags,
                                         points)
+    remember_actions(actions, action_mask, slot_tags, active, slot_of_action, verb_of_action,
+                     world_point_of_action, memory)
     codes = np.empty(k, np.int64)
     if kernel_codes(ints[2, :k], ints[4, :k], code_of_function, max_selected, codes) >= 0:
         raise ValueError("translate produced a command the engine does not support")
@@ -66,20 +74,24 @@ def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, ac
     for c in range(k):
         if results[c] != 0:
             rejected[ints[0, c]] += 1
-    _observe(state, obs_buffers, feat, out, status)
+    _observe(state, obs_buffers, feat, memory, out, status)
     return k
 
 
 class EngineBridge:
-    """`step` and `observe` over a `BatchedEngine`. After each call: `obs` (fresh arrays, safe to hand out),
-    `tags` (raw tag per entity slot), `status` [B, 5] (reward, done, outcome, score, damage dealt) and,
-    after a step, `illegal`/`rejected` per game and `last_commands` (valid until the next step)."""
+    """`reset`, `reset_game`, `observe` and `step` over a `BatchedEngine`. After `observe` and `step`: `obs`
+    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 5] (reward, done,
+    outcome, score, damage dealt) and, after a step, `illegal`/`rejected` per game and `last_commands`
+    (valid until the next step)."""
 
     def __init__(self, spec: EntitySpec, engine):
         self.spec, self.engine = spec, engine
         self.num_games = B = engine.num_games
         translate = Translator(spec)
         self._tables = (MAX_SELECTED_UNITS, *translate.kernel_tables(), CODE_OF_FUNCTION)
+        self._memory_tables = translate.memory_tables()
+        self.memory = new_memory(spec, B)
+        self._memory_arrays = self.memory.arrays()  # updated in place, never replaced
         self._state, self._bot, self._step_mul, self._obs_buffers = engine.kernel_state()
         self._feat = featurize_tables(spec)
         self._active = np.ones(B, np.int64)
@@ -100,9 +112,21 @@ class EngineBridge:
         return (o["entities"], o["unit_type"], o["entity_mask"], o["scalars"], o["action_mask"], self.tags,
                 self.dropped)
 
+    def reset(self, seeds=None) -> dict[str, np.ndarray]:
+        """Start a new episode in every game (reseeded with `seeds` if given) and observe them all."""
+        self.engine.reset(seeds)
+        self.memory.clear()
+        return self.observe()
+
+    def reset_game(self, i: int, seed: int | None = None) -> None:
+        """Start a new episode in game i; its first observation comes with the next `observe` or `step`."""
+        self.engine.reset_game(i, seed)
+        self.memory.clear(i)
+
     def observe(self) -> dict[str, np.ndarray]:
         """Featurize the engine's current observation of every game (after a reset)."""
-        _observe(self._state, self._obs_buffers, self._feat, self._new_obs(), self.status)
+        memory = self._memory_arrays
+        _observe(self._state, self._obs_buffers, self._feat, memory, self._new_obs(), self.status)
         return self.obs
 
     def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -118,8 +142,9 @@ class EngineBridge:
         # `tags` is read (slots of the chosen actions) before featurize rewrites it in the same call.
         self._num_commands = _step(self._state, self._bot, self._step_mul, self._obs_buffers,
                                    actions.astype(np.int64, copy=False), mask, self.tags, self._active,
-                                   self._tables, self._commands, self._feat, self._new_obs(), self.status,
-                                   self.illegal, self.rejected)
+                                   self._tables, self._commands, self._feat, self._memory_tables,
+                                   self._memory_arrays, self._new_obs(), self.status, self.illegal,
+                                   self.rejected)
         return self.obs
 
     @property

@@ -6,7 +6,8 @@
 Observation (Dict): entities [N, F] float32 (columns: `envs.featurize.ENTITY_FEATURES`), unit_type [N]
 (an index into `envs.featurize.KNOWN_UNIT_TYPES`, 0 = padding, last = other), entity_mask [N],
 scalars [S] (`SCALAR_FEATURES`), action_mask [U, A]. Action: MultiDiscrete([A] * U), the joint
-(verb, target) of each own unit (`envs.action_space`). Own units occupy slots 0..U-1.
+(verb, target) of each own unit (`envs.action_space`). Own units occupy slots 0..U-1 and keep their
+slot while they live (`envs.featurize` has the slot rules).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from envs.featurize import (
     NUM_UNIT_TYPES,
     EntitySpec,
     featurize,
+    new_memory,
 )
 from envs.raw_schema import RawObs
 from envs.translate import Translator
@@ -123,14 +125,14 @@ class _EngineGame:
         self._stepped = False
 
     def reset(self, seed: int | None) -> tuple[dict, dict]:
-        self.engine.reset_game(0, seed)
+        self.bridge.reset_game(0, seed)
         self._stepped = False
         obs, _, _, info = self._result(self.bridge.observe(), 0, 0)
         return obs, info
 
     def step(self, action) -> tuple[dict, float, bool, dict]:
         bridge = self.bridge
-        obs = bridge.step(np.reshape(action, (1, -1)))
+        obs = bridge.step(np.asarray(action).reshape(1, -1))  # the method: a fraction of np.reshape's cost
         self._stepped = True
         return self._result(obs, int(bridge.illegal[0]), int(bridge.rejected[0]))
 
@@ -159,20 +161,22 @@ class _RawCommandGame:
     def __init__(self, spec: EntitySpec, backend):
         self.spec, self.backend = spec, backend
         self._translate = Translator(spec)
+        self._memory = new_memory(spec)
         self.last_raw: RawObs | None = None
         self._obs = self._slots = None
 
     def reset(self, seed: int | None) -> tuple[dict, dict]:
+        self._memory.clear()
         obs, _, _, info = self._observe(self.backend.reset(seed=seed), 0)
         return obs, info
 
     def step(self, action) -> tuple[dict, float, bool, dict]:
-        commands, illegal = self._translate(action, self._obs["action_mask"], self._slots)
+        commands, illegal = self._translate(action, self._obs["action_mask"], self._slots, self._memory)
         return self._observe(self.backend.step(commands), illegal)
 
     def _observe(self, raw: RawObs, illegal: int):
         self.last_raw = raw
-        self._obs, self._slots = featurize(raw, self.spec)
+        self._obs, self._slots = featurize(raw, self.spec, self._memory)
         info = step_info(raw.score_cumulative[0], self._slots.num_dropped, illegal, len(raw.action_results),
                          raw.done, raw.outcome)
         return self._obs, float(raw.reward), bool(raw.done), info

@@ -1,9 +1,9 @@
 """Compiled inner loops of `featurize` and `translate` (numba), batched over games.
 
 Both the single env (a batch of one) and the vector env run these same kernels, so their observations
-and commands are identical by construction. Per game: slot the units (own by tag, then enemies and
-neutrals nearest the own units first), write the entity features, the action mask, and group the
-units' chosen actions into commands.
+and commands are identical by construction. Per game: slot the units (`_slot_rows`), write the entity
+features and the action mask, and group the units' chosen actions into commands. What carries over
+between steps (slots, the units' last actions and orders) lives in `envs.unit_memory`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs import kernel_cache
+from envs.action_space import Verb
 from envs.raw_schema import FeatureUnit as FU
+from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
+
+kernel_cache.refresh()  # before any kernel of this package is loaded from the cache
 
 _SELF, _ALLY, _NEUTRAL, _ENEMY = 1, 2, 3, 4  # pysc2 PlayerRelative
+OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the 64-wide minigame maps)
+# columns after the 16 written one by one below (names: `featurize.ENTITY_FEATURES`)
+LAST_VERB_COLUMN = 16  # one-hot over `Verb`: the unit's previous action
+ORDER_TARGET_COLUMN = LAST_VERB_COLUMN + len(Verb)  # (dx, dy) from the unit to its order's target
+TARGETED_COLUMN = ORDER_TARGET_COLUMN + 2  # own units whose order targets this entity, / U
+NUM_COLUMNS = TARGETED_COLUMN + 1
 
 
 @njit(cache=True)
@@ -31,8 +42,12 @@ def _nearest_first(rows, n_rows, pos, anchor):
 
 
 @njit(cache=True)
-def _slot_rows(units, pos, n, U, N, map_w, map_h, rows_out):
-    """Fill rows_out [N] with raw row indices (-1 = empty slot); return the number dropped."""
+def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
+    """Fill rows_out [N] with one game's raw row indices (-1 = empty slot); return the number dropped.
+
+    Slots 0..U-1: own units, each in its slot for as long as it lives (`assign_own_slots`). Slots U..N-1:
+    visible enemies nearest the own units first, then neutrals nearest first, then the own units left
+    without an action slot (tag order). What does not fit is dropped."""
     own = np.empty(n, np.int64)
     enemy = np.empty(n, np.int64)
     neutral = np.empty(n, np.int64)
@@ -48,10 +63,6 @@ def _slot_rows(units, pos, n, U, N, map_w, map_h, rows_out):
         elif a == _NEUTRAL:
             neutral[n_neutral] = r
             n_neutral += 1
-    own_tags = np.empty(n_own, np.int64)
-    for k in range(n_own):
-        own_tags[k] = units[own[k], FU.tag]
-    own = own[:n_own][np.argsort(own_tags, kind="mergesort")]
     if n_own > 0:
         anchor = np.empty((n_own, 2))
         for k in range(n_own):
@@ -63,25 +74,24 @@ def _slot_rows(units, pos, n, U, N, map_w, map_h, rows_out):
         anchor[0, 1] = map_h / 2.0
     enemy = _nearest_first(enemy, n_enemy, pos, anchor)
     neutral = _nearest_first(neutral, n_neutral, pos, anchor)
+    overflow = np.empty(n_own, np.int64)
+    n_overflow = assign_own_slots(units, own, n_own, memory_units, rows_out, overflow)
 
-    rows_out[:] = -1
-    for k in range(min(U, n_own)):
-        rows_out[k] = own[k]
+    U, N = memory_units.shape[0], rows_out.shape[0]
+    rows_out[U:] = -1
     slot = U
-    for group, size, first in ((own, n_own, U), (enemy, n_enemy, 0), (neutral, n_neutral, 0)):
-        for k in range(first, size):
-            if slot == N:
-                break
+    for group, size in ((enemy, n_enemy), (neutral, n_neutral), (overflow, n_overflow)):
+        for k in range(min(size, N - slot)):
             rows_out[slot] = group[k]
             slot += 1
-    placed = min(U, n_own) + slot - U
-    return n_own + n_enemy + n_neutral - placed
+    return n_enemy + n_neutral + n_overflow - (slot - U)
 
 
 @njit(cache=True)
-def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, type_lut,
+def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, type_lut, memory,
                     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
-    """Write the entity observation of every game b into the [B, ...] output arrays.
+    """Write the entity observation of every game b into the [B, ...] output arrays, and update the
+    games' `UnitMemory` arrays (slots, orders, slot positions).
 
     int_params: U, seg_move, seg_attack, seg_points, num_actions, and the order ids (raw function ids)
     of attack, move and smart; float_params: map width, map height, time limit in loops, feature bound."""
@@ -89,15 +99,24 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
         int_params[3], int_params[4]
     attack_order, move_order, smart_order = int_params[5], int_params[6], int_params[7]
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
+    mem_units, mem_points = memory
     B = counts.shape[0]
     N = entities.shape[1]
     rows = np.empty(N, np.int64)
+    slot_of_row = np.empty(units.shape[1], np.int64)
+    targeted = np.empty(N)
     hx, hy = map_w / 2.0, map_h / 2.0
     for b in range(B):
         n = counts[b]
         u = units[b]
         p = pos[b]
-        dropped[b] = _slot_rows(u, p, n, U, N, map_w, map_h, rows)
+        mu, mp = mem_units[b], mem_points[b]
+        dropped[b] = _slot_rows(u, p, n, mu, map_w, map_h, rows)
+        slot_of_row[:n] = -1
+        for s in range(N):
+            if rows[s] >= 0:
+                slot_of_row[rows[s]] = s
+        resolve_orders(u, p, n, rows, mu, mp, slot_of_row, targeted)
         entities[b] = 0.0
         unit_type[b] = 0
         entity_mask[b] = 0
@@ -136,13 +155,20 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             f[6] = u[r, FU.shield] / 100.0
             f[7] = (p[r, 0] - hx) / hx
             f[8] = (p[r, 1] - hy) / hy
-            f[9] = (p[r, 0] - cx) / 16.0
-            f[10] = (p[r, 1] - cy) / 16.0
+            f[9] = (p[r, 0] - cx) / OFFSET_SCALE
+            f[10] = (p[r, 1] - cy) / OFFSET_SCALE
             f[11] = radii[b, r]
             f[12] = u[r, FU.weapon_cooldown] / 32.0
             f[13] = busy
             f[14] = busy and (order == move_order or order == smart_order)
             f[15] = busy and order == attack_order
+            if s < U:
+                if mu[s, LAST_VERB] >= 0:
+                    f[LAST_VERB_COLUMN + mu[s, LAST_VERB]] = 1.0
+                if mu[s, ORDER_VERB] != 0:
+                    f[ORDER_TARGET_COLUMN] = (mp[s, ORDER_X] - p[r, 0]) / OFFSET_SCALE
+                    f[ORDER_TARGET_COLUMN + 1] = (mp[s, ORDER_Y] - p[r, 1]) / OFFSET_SCALE
+            f[TARGETED_COLUMN] = targeted[s] / U
             for c in range(f.shape[0]):
                 f[c] = min(max(f[c], -bound), bound)
             t = u[r, FU.unit_type]
@@ -150,6 +176,8 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             unit_type[b, s] = type_lut[min(max(t, 0), type_lut.shape[0] - 1)]
             entity_mask[b, s] = 1
             tags[b, s] = u[r, FU.tag]
+            mp[s, X] = p[r, 0]
+            mp[s, Y] = p[r, 1]
         sc = scalars[b]
         sc[0] = min(loops[b] / time_limit, 1.0)
         sc[1] = min(n_own, U) / U

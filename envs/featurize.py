@@ -1,10 +1,16 @@
 """Raw pysc2-schema observation -> fixed-size entity observation, for every backend.
 
-Slots: the live own units, sorted by tag, fill slots 0..U-1 in that order (padding where there are
-fewer). Slots are compacted each step: when an own unit dies, every own unit with a higher tag shifts
-one slot towards 0, so a slot names a rank among the live units, not a unit. The remaining N-U slots
-hold any further own units, then visible enemies nearest the own units first, then neutrals nearest
-first. What does not fit is dropped and counted.
+Slots. Own units (alliance self or ally) hold the action slots 0..U-1: a unit keeps its slot for as
+long as it is in the observation; one that is gone frees its slot (left empty, where only the no-op is
+legal), and own units without a slot take the lowest free slots in tag order. The assignment is per
+game, kept across the steps of an episode in an `envs.unit_memory.UnitMemory` and cleared on reset.
+Slots U..N-1 hold, in this order: the visible enemies nearest first, the neutrals nearest first
+(distance to the nearest own unit, or to the map centre when there is none), then the own units that
+got no action slot (they cannot act), in tag order. What does not fit is dropped and counted: own
+units without an action slot first (highest tags first), then neutrals, then enemies (farthest first).
+
+Features: `ENTITY_FEATURES` per slot (padding is all zero), `SCALAR_FEATURES` per game. The last
+columns say what the env commanded each unit (`envs.unit_memory`), so they need no backend support.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from functools import cached_property
 import numpy as np
 
 from envs.action_space import ActionLayout, Verb
-from envs.entity_kernels import featurize_batch
+from envs.entity_kernels import NUM_COLUMNS, featurize_batch
 from envs.raw_schema import NUM_UNIT_COLUMNS, RawFunction, RawObs
+from envs.unit_memory import UnitMemory
 
 # pysc2 unit-type ids (pysc2/lib/units.py) given their own embedding row. Index 0 is
 # the padding slot and the last index the "other" bucket for any id not listed, so new units never
@@ -56,15 +63,21 @@ ENTITY_FEATURES = (
     "shield",  # shield points / 100
     "x",  # world x, -1..1 over the map
     "y",  # world y, -1..1 over the map (y up, not pysc2's flipped pixel y)
-    "dx_own",  # x minus the own units' centroid, / 16
+    "dx_own",  # x minus the own units' centroid, / 16 (entity_kernels.OFFSET_SCALE)
     "dy_own",  # y minus the own units' centroid, / 16
     "radius",  # world radius
     "weapon_cooldown",  # game loops until the next shot / 32
     "has_order",
     "order_move",  # current order is a move (or smart)
     "order_attack",  # current order is an attack
+    # What the env commanded (`envs.unit_memory`), for the own units in slots 0..U-1, else 0:
+    *(f"last_{verb.name.lower()}" for verb in Verb),  # one-hot verb of the unit's previous action
+    "order_dx",  # the unit's current order's target (the entity while visible, else the point) minus
+    "order_dy",  # the unit's position, / 16; 0 without an order given by the env (raw order_length 0 ends it)
+    "targeted_by",  # for every entity: own units whose current order targets it, / U
 )
 NUM_ENTITY_FEATURES = len(ENTITY_FEATURES)
+assert NUM_ENTITY_FEATURES == NUM_COLUMNS, "ENTITY_FEATURES must name every column the kernel writes"
 
 FEATURE_BOUND = 8.0  # features are clipped to [-8, 8]; all are O(1) by construction
 
@@ -128,16 +141,26 @@ class SlotTags:
     num_dropped: int
 
 
-def featurize(raw: RawObs, spec: EntitySpec) -> tuple[dict[str, np.ndarray], SlotTags]:
-    """Entity observation (the gymnasium Dict of `entity_env`) and the slot-to-tag bookkeeping."""
+def new_memory(spec: EntitySpec, num_games: int = 1) -> UnitMemory:
+    """Empty per-game memory (slots, last actions, orders) for `num_games` games of this spec."""
+    return UnitMemory(num_games, spec.max_units, spec.max_entities)
+
+
+def featurize(raw: RawObs, spec: EntitySpec, memory: UnitMemory | None = None,
+              ) -> tuple[dict[str, np.ndarray], SlotTags]:
+    """Entity observation (the gymnasium Dict of `entity_env`) and the slot-to-tag bookkeeping.
+
+    `memory` (one game's) carries the slots and the commanded orders from the previous observation of
+    the same episode and is updated in place; without it, `raw` is featurized as an episode's first."""
+    memory = new_memory(spec) if memory is None else memory
     n = len(raw.raw_units)
     obs = empty_observation(spec, batch=1)
     tags = np.zeros((1, spec.max_entities), np.int64)
     scratch = np.array([n, raw.game_loop, 0])  # count, game loop, dropped (out)
     featurize_batch(raw.raw_units.reshape(1, n, NUM_UNIT_COLUMNS), raw.positions.reshape(1, n, 2),
                     raw.radii.reshape(1, n), scratch[0:1], scratch[1:2], *featurize_tables(spec),
-                    obs["entities"], obs["unit_type"], obs["entity_mask"], obs["scalars"], obs["action_mask"],
-                    tags, scratch[2:3])
+                    memory.arrays(), obs["entities"], obs["unit_type"], obs["entity_mask"], obs["scalars"],
+                    obs["action_mask"], tags, scratch[2:3])
     return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(scratch[2]))
 
 

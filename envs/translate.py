@@ -2,7 +2,8 @@
 
 Units that chose the same (verb, target) share one command; a command carries at most
 `max_selected_units` tags. Actions the mask forbids are dropped here (and counted), so they never
-reach a backend.
+reach a backend. What was sent is recorded in the games' `UnitMemory` (`unit_memory.remember_actions`),
+which the next observation reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from envs.action_space import Verb
 from envs.entity_kernels import group_actions
 from envs.featurize import EntitySpec, SlotTags
 from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
+from envs.unit_memory import UnitMemory, remember_actions
 
 _UNIT_TARGET = (int(RawFunction.Move_unit), int(RawFunction.Attack_unit))
 _POINT_TARGET = (int(RawFunction.Move_pt), int(RawFunction.Attack_pt))
@@ -75,13 +77,19 @@ class Translator:
         self._function = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
         is_point = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
         self._slot = np.where(np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY]), target, -1)
-        cells = world_to_raw(spec.cell_centres(), spec)  # [G, 2] raw pixel points
-        self._point = np.where(is_point[:, None], cells[np.minimum(target, len(cells) - 1)], 0.0)
+        cells = spec.cell_centres()  # [G, 2] world points
+        self._world_point = np.where(is_point[:, None], cells[np.minimum(target, len(cells) - 1)], 0.0)
+        self._point = np.where(is_point[:, None], world_to_raw(self._world_point, spec), 0.0)
+        self._verb = verbs.astype(np.int64)
         self._one_game = np.ones(1, np.bool_)
 
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per layout action: raw function id, target entity slot (-1: none), raw target point."""
         return self._function, self._slot, self._point
+
+    def memory_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per layout action, for `remember_actions` after the target slot: verb, world target point."""
+        return self._verb, self._world_point
 
     def group(self, actions: np.ndarray, action_mask: np.ndarray, slot_tags: np.ndarray,
               active: np.ndarray) -> GroupedCommands:
@@ -98,7 +106,12 @@ class Translator:
         return GroupedCommands(ints[:, :k], tags, points[:, :k], illegal)
 
     def __call__(self, actions: np.ndarray, action_mask: np.ndarray, slots: SlotTags,
-                 ) -> tuple[list[RawCommand], int]:
-        """One game: raw commands for `actions` [U], and how many actions were illegal (and so dropped)."""
-        c = self.group(np.reshape(actions, (1, -1)), action_mask[None], slots.tags[None], self._one_game)
+                 memory: UnitMemory | None = None) -> tuple[list[RawCommand], int]:
+        """One game: raw commands for `actions` [U], and how many actions were illegal (and so dropped).
+        With the game's `memory` (the one its observation was featurized with), record what was sent."""
+        actions = np.reshape(actions, (1, -1))
+        c = self.group(actions, action_mask[None], slots.tags[None], self._one_game)
+        if memory is not None:
+            remember_actions(actions.astype(np.int64, copy=False), action_mask[None], slots.tags[None],
+                             self._one_game, self._slot, *self.memory_tables(), memory.arrays())
         return c.raw_commands(), int(c.illegal[0])

@@ -58,10 +58,9 @@ class EntityVectorEnv(gym.vector.VectorEnv):
             self._engine = BatchedEngine(self.map_name, num_games=self.num_envs,
                                          seeds=[int(s) for s in seeds], **self._engine_args)
             self._bridge = EngineBridge(self.entity_spec, self._engine)
-        self._engine.reset(None if seeds is None else [int(s) for s in seeds])
         self._needs_reset[:] = False
         self.restarted[:] = False
-        obs = self._bridge.observe()
+        obs = self._bridge.reset(None if seeds is None else [int(s) for s in seeds])
         none = np.zeros(self.num_envs, np.int64)
         return obs, self._infos(none, none)
 
@@ -70,7 +69,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
             raise RuntimeError("call reset() before step()")
         # Games that ended last step restart now and sit this step out (their action is ignored).
         for i in np.flatnonzero(self._needs_reset).tolist():
-            self._engine.reset_game(i)
+            self._bridge.reset_game(i)
         self.restarted = self._needs_reset.copy()
         active = ~self.restarted
         bridge = self._bridge

@@ -7,10 +7,18 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
 from agent.evaluation.scripted import FocusFire, RandomAgent
+from envs.action_space import Verb
 from envs.engine import MAP_NAMES, map_spec
 from envs.entity_env import ENTITY_CAPS, EntityEnv, default_caps, entity_spec
+from envs.featurize import ENTITY_FEATURES
+from envs.raw_schema import FeatureUnit as FU
+
+F = {name: i for i, name in enumerate(ENTITY_FEATURES)}
 
 MAPS = list(MAP_NAMES)
+# DefeatRoaches starts with 9 Marines and 4 Roaches: with these caps 5 Marines cannot act and 1 entity
+# does not fit
+SMALL_CAPS = {"max_units": 4, "max_entities": 12}
 
 
 @pytest.mark.parametrize("map_name", MAPS)
@@ -206,13 +214,14 @@ def test_vector_env_takes_one_seed_per_game():
     vec.close()
 
 
-def test_raw_command_path_plays_like_the_compiled_path():
+@pytest.mark.parametrize("caps", [{}, SMALL_CAPS])
+def test_raw_command_path_plays_like_the_compiled_path(caps):
     """The pysc2 backend's path (translate to RawCommand lists, featurize the RawObs that come back), run
     over the engine's own raw API, sees exactly what the compiled engine path sees, step by step."""
     from envs.engine import Engine
     from envs.entity_env import _RawCommandGame
 
-    compiled, raw = EntityEnv("DefeatRoaches"), EntityEnv("DefeatRoaches")
+    compiled, raw = EntityEnv("DefeatRoaches", **caps), EntityEnv("DefeatRoaches", **caps)
     obs, info = compiled.reset(seed=5)
     raw._game, raw._stepped = _RawCommandGame(raw.entity_spec, Engine("DefeatRoaches", seed=5)), True
     other, other_info = raw._game.reset(None)
@@ -230,3 +239,157 @@ def test_raw_command_path_plays_like_the_compiled_path():
             (obs, info), (other, other_info) = compiled.reset(), raw.reset()
             resets += 1
     assert resets >= 1
+
+
+@pytest.mark.parametrize("caps", [{}, SMALL_CAPS])
+def test_vector_env_matches_single_envs_step_by_step(caps):
+    """Every observation, reward and termination, through the vector env's autoresets (past the map's
+    240-step time limit), equals the single envs' given the same actions."""
+    seed, num_games = 11, 3
+    vec = gym.make_vec("perceiver_sc2/DefeatRoaches-v0", num_envs=num_games,
+                       vectorization_mode="vector_entry_point", **caps)
+    singles = [EntityEnv("DefeatRoaches", **caps) for _ in range(num_games)]
+    agents = [RandomAgent(singles[0].entity_spec, seed=seed + i) for i in range(num_games)]
+    v_obs, _ = vec.reset(seed=seed)
+    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(singles)]
+    needs_reset, resets = np.zeros(num_games, dtype=bool), 0
+    for _ in range(260):
+        for i in range(num_games):
+            for key in obs[i]:
+                np.testing.assert_array_equal(v_obs[key][i], obs[i][key], err_msg=key)
+        actions = np.stack([agent.act(o) for agent, o in zip(agents, obs, strict=True)])
+        v_obs, v_rewards, v_terminated, v_truncated, _ = vec.step(actions)
+        for i, env in enumerate(singles):
+            if needs_reset[i]:
+                obs[i], _ = env.reset()
+                assert obs[i]["entities"][:, F["last_no_op"]:].sum() == 0  # a new episode remembers nothing
+                resets += 1
+                continue
+            obs[i], reward, terminated, _, _ = env.step(actions[i])
+            assert (reward, terminated) == (v_rewards[i], v_terminated[i])
+        needs_reset = v_terminated | v_truncated
+    vec.close()
+    assert resets >= num_games
+
+
+def test_marines_keep_their_slots_when_one_dies():
+    env = EntityEnv("DefeatRoaches")
+    U = env.entity_spec.max_units
+    obs, _ = env.reset(seed=3)
+    agent = FocusFire(env.entity_spec)
+    before = env.slot_tags[:U].copy()
+    deaths_below_survivors = waves = 0
+    for _ in range(50):
+        obs, *_ = env.step(agent.act(obs))
+        after = env.slot_tags[:U].copy()
+        kept = (before != 0) & np.isin(before, after)
+        np.testing.assert_array_equal(after[kept], before[kept])  # a living unit never changes slot
+        dead = np.flatnonzero((before != 0) & ~kept)
+        if kept.any():
+            assert (after[dead] == 0).all() and obs["entity_mask"][dead].sum() == 0
+            assert obs["action_mask"][dead, 1:].sum() == 0  # an empty slot may only no-op
+            deaths_below_survivors += int(len(dead) > 0 and dead.min() < np.flatnonzero(kept).max())
+        elif len(dead):
+            # A new wave re-creates the Marines under new tags: they fill slots 0.. in tag order.
+            live = after[after != 0]
+            assert (np.flatnonzero(after) == np.arange(len(live))).all() and (np.diff(live) > 0).all()
+            waves += 1
+        before = after
+    assert deaths_below_survivors >= 2 and waves == 1
+
+
+def test_enemies_are_never_dropped_for_marines_that_cannot_act():
+    env = EntityEnv("DefeatRoaches", **SMALL_CAPS)
+    obs, info = env.reset(seed=0)
+    entities, mask = obs["entities"], obs["entity_mask"]
+    assert mask.sum() == 12 and info["dropped"] == 1  # 9 Marines + 4 Roaches in 12 slots
+    assert entities[:4, F["is_own"]].all() and entities[4:8, F["is_enemy"]].all()  # all 4 Roaches
+    assert entities[8:, F["is_own"]].all()  # 4 of the 5 Marines beyond U; the fifth is dropped
+    attack = env.layout.segment(Verb.ATTACK_ENTITY)
+    assert (obs["action_mask"][:, attack.start + 4 : attack.start + 8] == 1).all()
+
+
+def _position(raw, tag):
+    return raw.positions[np.flatnonzero(raw.raw_units[:, FU.tag] == tag)[0]]
+
+
+def _has_order(raw, tag):
+    return raw.raw_units[np.flatnonzero(raw.raw_units[:, FU.tag] == tag)[0], FU.order_length] > 0
+
+
+def test_command_features_after_a_scripted_sequence_in_a_real_game():
+    env = EntityEnv("DefeatRoaches")
+    U, layout = env.entity_spec.max_units, env.layout
+    last = [F[f"last_{v.name.lower()}"] for v in Verb]
+    target = [F["order_dx"], F["order_dy"]]
+    obs, _ = env.reset(seed=3)
+    units = np.flatnonzero(obs["entity_mask"][:U])
+    tags = env.slot_tags[units].copy()
+    assert len(units) == 9 and obs["entities"][:, last[0]:].sum() == 0
+    roach_tag = int(env.slot_tags[np.flatnonzero(obs["entities"][:, F["is_enemy"]])[0]])
+
+    def offset(tag, point):  # what the env should write: the same arithmetic, stored as float32
+        return np.float32((np.asarray(point) - _position(env.last_raw, tag)) / 16.0)
+
+    # Step 1: every Marine attacks the Roach.
+    actions = np.zeros(U, np.int64)
+    actions[units] = layout.encode(Verb.ATTACK_ENTITY, int(np.flatnonzero(env.slot_tags == roach_tag)[0]))
+    obs, *_ = env.step(actions)
+    e, raw = obs["entities"], env.last_raw
+    np.testing.assert_array_equal(env.slot_tags[units], tags)
+    assert (e[units][:, last] == np.eye(len(Verb))[Verb.ATTACK_ENTITY]).all()
+    for u, tag in zip(units, tags, strict=True):
+        np.testing.assert_array_equal(e[u, target], offset(tag, _position(raw, roach_tag)))
+    roach = np.flatnonzero(env.slot_tags == roach_tag)[0]
+    assert e[roach, F["targeted_by"]] == np.float32(9 / U)
+    assert e[:, F["targeted_by"]].sum() == np.float32(9 / U)  # and nothing else is targeted
+
+    # Step 2: Marine 0 moves to the nearest cell centre at least 3 away (a few steps' walk), Marine 1
+    # stops, the rest keep their order (no-op): they stay on the Roach, and only they count as targeting it.
+    cells = env.entity_spec.cell_centres()
+    distance = np.linalg.norm(cells - _position(raw, tags[0]), axis=1)
+    cell = int(np.argmin(np.where(distance >= 3.0, distance, np.inf)))
+    actions = np.zeros(U, np.int64)
+    actions[units[0]] = layout.encode(Verb.MOVE_POINT, cell)
+    actions[units[1]] = layout.encode(Verb.STOP)
+    obs, *_ = env.step(actions)
+    e, raw = obs["entities"], env.last_raw
+    assert e[units[0], last].tolist() == [0, 0, 0, 0, 1, 0]
+    assert e[units[1], last].tolist() == [0, 1, 0, 0, 0, 0]
+    assert (e[units[2:]][:, last] == np.eye(len(Verb))[Verb.NO_OP]).all()
+    assert _has_order(raw, tags[0])
+    np.testing.assert_array_equal(e[units[0], target], offset(tags[0], cells[cell]))
+    assert e[units[1], target].tolist() == [0, 0]
+    attacking = [tag for tag in tags[2:] if _has_order(raw, tag)]
+    assert len(attacking) >= 5  # most keep firing; an order ends only when the game drops it
+    for u, tag in zip(units[2:], tags[2:], strict=True):
+        np.testing.assert_array_equal(e[u, target], offset(tag, _position(raw, roach_tag)) if tag in attacking
+                                      else np.zeros(2, np.float32))
+    roach = np.flatnonzero(env.slot_tags == roach_tag)[0]
+    assert e[roach, F["targeted_by"]] == np.float32(len(attacking) / U)
+
+    # Marine 0 walks on (no-op) and arrives: its order ends, and with it the order features.
+    walked = 0
+    while _has_order(env.last_raw, tags[0]) and walked < 20:
+        np.testing.assert_array_equal(obs["entities"][units[0], target], offset(tags[0], cells[cell]))
+        obs, *_ = env.step(np.zeros(U, np.int64))
+        walked += 1
+    assert 1 <= walked < 20 and not _has_order(env.last_raw, tags[0])
+    assert obs["entities"][units[0], target].tolist() == [0, 0]
+    assert obs["entities"][units[0], last].tolist() == [1, 0, 0, 0, 0, 0]
+
+    # A new episode starts with nothing remembered.
+    obs, _ = env.reset()
+    assert obs["entities"][:, last[0]:].sum() == 0
+
+
+def test_every_cached_kernel_module_of_the_entity_layer_is_fingerprinted():
+    """A cached kernel compiles in the kernels it calls from other files, which numba does not track:
+    envs.kernel_cache clears the caches when any of those sources changes, so it must list them all."""
+    from pathlib import Path
+
+    from envs import kernel_cache
+
+    root = Path(kernel_cache.__file__).parent
+    cached = {p.name for p in root.glob("*.py") if "@njit(cache=True" in p.read_text()}
+    assert cached and cached <= set(kernel_cache._SOURCES)

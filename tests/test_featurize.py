@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from envs.action_space import Verb
-from envs.featurize import ENTITY_FEATURES, OTHER_UNIT_TYPE, EntitySpec, featurize
+from envs.featurize import ENTITY_FEATURES, OTHER_UNIT_TYPE, EntitySpec, featurize, new_memory
+from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawFunction
 from envs.translate import Translator
 from tests.raw_units import BEACON, MARINE, ROACH, raw_obs, unit
@@ -143,3 +144,145 @@ def test_translate_refuses_a_wrong_number_of_actions():
     obs, slots = featurize(battle(), s)
     with pytest.raises(ValueError, match="expected 4 actions"):
         Translator(s)(np.zeros(3, np.int64), obs["action_mask"], slots)
+
+
+# --- slots that last, and what the env remembers of its commands (envs.unit_memory)
+
+def test_a_unit_keeps_its_slot_when_another_dies_and_new_units_take_free_slots():
+    s, memory = spec(U=4), new_memory(spec(U=4))
+    roach = unit(ROACH, 4, 40, 28, tag=900)
+    marines = [unit(MARINE, 1, 24, 26 + i, tag=503 - i) for i in range(3)]  # tags 503, 502, 501
+    _, slots = featurize(raw_obs(marines + [roach]), s, memory)
+    assert slots.tags[:4].tolist() == [501, 502, 503, 0]
+    # 502 dies: the others stay where they were, its slot is empty and may only no-op.
+    obs, slots = featurize(raw_obs([marines[0], marines[2], roach]), s, memory)
+    assert slots.tags[:4].tolist() == [501, 0, 503, 0]
+    assert obs["entity_mask"][:4].tolist() == [1, 0, 1, 0] and obs["action_mask"][1, 1:].sum() == 0
+    # Two new units: the lowest free slots, in tag order.
+    newcomers = [unit(MARINE, 1, 30, 30, tag=505), unit(MARINE, 1, 31, 30, tag=504)]
+    _, slots = featurize(raw_obs([marines[0], marines[2], roach] + newcomers), s, memory)
+    assert slots.tags[:4].tolist() == [501, 504, 503, 505]
+    memory.clear()  # a new episode: slots are given afresh
+    _, slots = featurize(raw_obs([marines[0], roach] + newcomers), s, memory)
+    assert slots.tags[:4].tolist() == [503, 504, 505, 0]
+
+
+def test_own_units_beyond_U_come_after_enemies_and_neutrals_and_are_dropped_first():
+    marines = [unit(MARINE, 1, 24, 22 + i, tag=510 - i) for i in range(4)]  # tags 510, 509, 508, 507
+    others = [unit(ROACH, 4, 40, 28, tag=900), unit(BEACON, 3, 38, 30, tag=700),
+              unit(ROACH, 4, 30, 28, tag=901), unit(BEACON, 3, 26, 30, tag=701)]
+    _, slots = featurize(raw_obs(marines + others), spec(N=8, U=2))
+    assert slots.tags.tolist() == [507, 508, 901, 900, 701, 700, 509, 510] and slots.num_dropped == 0
+    _, slots = featurize(raw_obs(marines + others), spec(N=7, U=2))
+    assert slots.tags.tolist() == [507, 508, 901, 900, 701, 700, 509] and slots.num_dropped == 1
+    _, slots = featurize(raw_obs(marines + others), spec(N=5, U=2))  # then the farther neutral
+    assert slots.tags.tolist() == [507, 508, 901, 900, 701] and slots.num_dropped == 3
+    _, slots = featurize(raw_obs(marines + others), spec(N=3, U=2))  # enemies go last, farthest first
+    assert slots.tags.tolist() == [507, 508, 901] and slots.num_dropped == 5
+
+
+def test_without_own_units_enemies_are_ordered_by_distance_to_the_map_centre():
+    raw = raw_obs([unit(ROACH, 4, x, y, tag=t) for x, y, t in ((20, 32, 900), (33, 31, 901), (40, 32, 902))])
+    obs, slots = featurize(raw, spec(N=6, U=2))
+    assert slots.tags.tolist() == [0, 0, 901, 902, 900, 0] and obs["entity_mask"][:2].sum() == 0
+
+
+def test_a_unit_beyond_U_takes_the_slot_a_dead_unit_frees():
+    s, memory = spec(N=8, U=2), new_memory(spec(N=8, U=2))
+    marines = [unit(MARINE, 1, 24, 22 + i, tag=501 + i) for i in range(3)]
+    _, slots = featurize(raw_obs(marines), s, memory)
+    assert slots.tags[:3].tolist() == [501, 502, 503]  # 503 waits beyond U, in slot 2
+    _, slots = featurize(raw_obs([marines[1], marines[2]]), s, memory)
+    assert slots.tags[:3].tolist() == [503, 502, 0]
+
+
+def _with_orders(raw, busy_tags):
+    """Mark the units with these tags as carrying one order (raw order_length 1)."""
+    raw.raw_units[np.isin(raw.raw_units[:, FU.tag], list(busy_tags)), FU.order_length] = 1
+    return raw
+
+
+def test_last_verb_order_target_and_targeted_by_after_known_commands():
+    s = spec(U=4)
+    memory, translate, layout = new_memory(s), Translator(s), s.layout
+    last = [F[f"last_{v.name.lower()}"] for v in Verb]
+
+    def scene(marine_x, roach_visible=True, busy=(501, 502)):
+        units = [unit(MARINE, 1, marine_x, 28.0, tag=501), unit(MARINE, 1, 24.0, 24.0, tag=502)]
+        units += [unit(ROACH, 4, 30.0, 28.0, tag=901)] if roach_visible else []
+        units += [unit(BEACON, 3, 34.0, 20.0, tag=700)]
+        return featurize(_with_orders(raw_obs(units), busy), s, memory)
+
+    obs, slots = scene(25.0)
+    assert obs["entities"][:, last[0]:].sum() == 0  # nothing commanded yet
+    roach, beacon = 4, 5
+    assert slots.tags[[roach, beacon]].tolist() == [901, 700]
+    # Both Marines attack the Roach.
+    attack = layout.encode(Verb.ATTACK_ENTITY, roach)
+    translate(np.array([attack, attack, 0, 0]), obs["action_mask"], slots, memory)
+    obs, slots = scene(26.0)
+    e = obs["entities"]
+    assert e[0, last].tolist() == [0, 0, 0, 1, 0, 0] and e[1, last].tolist() == [0, 0, 0, 1, 0, 0]
+    assert e[0, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 26) / 16, 0.0]
+    assert e[1, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 24) / 16, (28 - 24) / 16]
+    assert e[:, F["targeted_by"]].tolist() == [0, 0, 0, 0, 2 / 4] + [0] * 11
+    # Marine 501 keeps its order (no-op), 502 moves to cell 5; the Roach leaves sight: 501's order keeps
+    # pointing at where the Roach was last seen, and nothing visible is targeted.
+    cell = 5
+    translate(np.array([0, layout.encode(Verb.MOVE_POINT, cell), 0, 0]), obs["action_mask"], slots, memory)
+    obs, slots = scene(27.0, roach_visible=False)
+    e = obs["entities"]
+    assert e[0, last].tolist() == [1, 0, 0, 0, 0, 0] and e[1, last].tolist() == [0, 0, 0, 0, 1, 0]
+    assert e[0, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 27) / 16, 0.0]
+    cx, cy = s.cell_centres()[cell]
+    np.testing.assert_array_equal(e[1, [F["order_dx"], F["order_dy"]]],
+                                  np.float32([(cx - 24) / 16, (cy - 24) / 16]))
+    assert e[:, F["targeted_by"]].sum() == 0
+    # 501 moves to the beacon (a unit target), 502 stops: 502 has no order target any more.
+    translate(np.array([layout.encode(Verb.MOVE_ENTITY, 4), layout.encode(Verb.STOP), 0, 0]),
+              obs["action_mask"], slots, memory)  # the beacon is in slot 4 now the Roach is gone
+    obs, slots = scene(28.0, roach_visible=False, busy=(501,))
+    e = obs["entities"]
+    assert slots.tags[4] == 700 and e[4, F["targeted_by"]] == 1 / 4
+    assert e[0, [F["order_dx"], F["order_dy"]]].tolist() == [(34 - 28) / 16, (20 - 28) / 16]
+    assert e[1, last].tolist() == [0, 1, 0, 0, 0, 0]
+    assert e[1, [F["order_dx"], F["order_dy"]]].tolist() == [0, 0]
+    # 501 reports no order any more (it arrived, or the game dropped it): its order is forgotten for good,
+    # even once it carries an order again that the env did not give.
+    obs, slots = scene(28.0, roach_visible=False, busy=())
+    obs, slots = scene(28.0, roach_visible=False, busy=(501,))
+    assert obs["entities"][0, [F["order_dx"], F["order_dy"]]].tolist() == [0, 0]
+    assert obs["entities"][:, F["targeted_by"]].sum() == 0
+    # A new episode forgets it all.
+    translate(np.array([layout.encode(Verb.STOP)] * 2 + [0, 0]), obs["action_mask"], slots, memory)
+    memory.clear()
+    obs, _ = scene(28.0)
+    assert obs["entities"][:, last[0]:].sum() == 0
+
+
+def test_an_illegal_action_is_remembered_as_the_no_op_it_became():
+    s = spec(U=4)
+    memory, layout = new_memory(s), s.layout
+    obs, slots = featurize(battle(), s, memory)
+    beacon = 7
+    actions = np.array([layout.encode(Verb.ATTACK_ENTITY, beacon), 0, 0, 0])  # the beacon is no enemy
+    commands, illegal = Translator(s)(actions, obs["action_mask"], slots, memory)
+    assert commands == [] and illegal == 1
+    obs, _ = featurize(battle(), s, memory)
+    assert obs["entities"][0, F["last_no_op"]] == 1 and obs["entities"][0, F["last_attack_entity"]] == 0
+    assert obs["entities"][:, F["targeted_by"]].sum() == 0
+
+
+def test_own_units_beyond_U_carry_no_command_features():
+    s = spec(N=8, U=1)
+    memory = new_memory(s)
+    far = [unit(MARINE, 1, 1.0, 1.0, tag=501), unit(MARINE, 1, 2.0, 2.0, tag=502)]
+    units = far + [unit(ROACH, 4, 63.0, 63.0, tag=900)]
+    obs, slots = featurize(raw_obs(units), s, memory)
+    Translator(s)(np.array([s.layout.encode(Verb.ATTACK_ENTITY, 1)]), obs["action_mask"], slots, memory)
+    obs, _ = featurize(_with_orders(raw_obs(units), (501, 502)), s, memory)
+    e = obs["entities"]
+    assert slots.tags[:3].tolist() == [501, 900, 502]
+    assert e[0, F["order_dx"]] == (63 - 1) / 16 and e[0, F["order_dy"]] == (63 - 1) / 16
+    assert e[1, F["targeted_by"]] == 1.0
+    assert e[2, F["last_no_op"]:].sum() == 0  # the Marine beyond U (slot 2) carries no command features
