@@ -82,7 +82,7 @@ class AgentSource:
             raise UserError(f"checkpoint {self.name} was trained on {self.trained_map}, not {map_name}; "
                             f"pass --cross-map to play it on {map_name} anyway")
         if note:
-                print(f"note: {self.name} was trained on {self.trained_map}; playing it on {map_name} "
+            print(f"note: {self.name} was trained on {self.trained_map}; playing it on {map_name} "
                   f"(--cross-map) with {map_name}'s entity caps", file=sys.stderr)
 
     def make_env(self, map_name: str, **env_kwargs) -> gym.Env:
