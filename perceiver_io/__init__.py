@@ -7,7 +7,8 @@
     model(inputs, queries, return_attention=True).attention["encoder"]   # [B, heads, 32, N]
 
 Layout: `attention` (primitives: masked SDPA attention, GELU MLP), `blocks` (pre-LayerNorm cross- and
-self-attention blocks), `model` (encode / process / decode).
+self-attention blocks), `model` (encode / process / decode). A bad constructor argument raises
+ValueError naming it (`checks`).
 """
 
 from .attention import MLP, MultiHeadAttention, masked_attention

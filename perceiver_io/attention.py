@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import require_divisible, require_int
+
 
 def masked_attention(
     q: torch.Tensor,
@@ -68,14 +70,17 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         qk_channels = q_dim if qk_channels is None else qk_channels
         v_channels = qk_channels if v_channels is None else v_channels
-        for name, channels in (("qk_channels", qk_channels), ("v_channels", v_channels)):
-            if channels % num_heads:
-                raise ValueError(f"{name}={channels} is not divisible by num_heads={num_heads}")
+        out_dim = q_dim if out_dim is None else out_dim
+        for name, value in (("q_dim", q_dim), ("kv_dim", kv_dim), ("num_heads", num_heads),
+                            ("qk_channels", qk_channels), ("v_channels", v_channels), ("out_dim", out_dim)):
+            require_int(name, value)
+        require_divisible("qk_channels", qk_channels, "num_heads", num_heads)
+        require_divisible("v_channels", v_channels, "num_heads", num_heads)
         self.num_heads = num_heads
         self.to_q = nn.Linear(q_dim, qk_channels)
         self.to_k = nn.Linear(kv_dim, qk_channels)
         self.to_v = nn.Linear(kv_dim, v_channels)
-        self.to_out = nn.Linear(v_channels, q_dim if out_dim is None else out_dim)
+        self.to_out = nn.Linear(v_channels, out_dim)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -101,6 +106,8 @@ class MLP(nn.Module):
 
     def __init__(self, *, dim: int, hidden: int) -> None:
         super().__init__()
+        require_int("dim", dim)
+        require_int("hidden", hidden)
         self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

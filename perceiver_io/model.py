@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .blocks import CrossAttentionBlock, SelfAttentionBlock
+from .checks import require_divisible, require_int, require_positive
 
 
 class PerceiverOutput(NamedTuple):
@@ -27,10 +28,10 @@ class PerceiverOutput(NamedTuple):
     attention: dict | None = None
 
 
-def _hidden(dim: int, ratio: float) -> int:
-    hidden = int(round(dim * ratio))
+def _hidden(ratio_name: str, ratio: float, dim: int) -> int:
+    hidden = int(round(dim * require_positive(ratio_name, ratio)))
     if hidden < 1:
-        raise ValueError(f"MLP ratio {ratio} gives an empty hidden layer for width {dim}")
+        raise ValueError(f"{ratio_name}={ratio} gives an empty MLP hidden layer for width {dim}")
     return hidden
 
 
@@ -53,6 +54,9 @@ class PerceiverIO(nn.Module):
       query_residual [True]: add the queries back after the decoder attention (the paper lets the
           decoder drop it; keeping it lets each output carry its own query's features).
       final_project [False]: force a final linear layer even when output_dim == query_dim.
+
+    A bad argument (a size below 1, a head count that does not divide its width) raises ValueError
+    naming it.
     """
 
     def __init__(
@@ -74,18 +78,26 @@ class PerceiverIO(nn.Module):
         final_project: bool = False,
     ) -> None:
         super().__init__()
-        if num_latents < 1 or num_layers < 0:
-            raise ValueError(f"need num_latents >= 1 and num_layers >= 0, got {num_latents}, {num_layers}")
         output_dim = query_dim if output_dim is None else output_dim
+        for name, value in (("input_dim", input_dim), ("query_dim", query_dim), ("output_dim", output_dim),
+                            ("num_latents", num_latents), ("latent_dim", latent_dim),
+                            ("cross_heads", cross_heads), ("self_heads", self_heads),
+                            ("decoder_heads", decoder_heads)):
+            require_int(name, value)
+        require_int("num_layers", num_layers, low=0)
+        # Attention channels default to the query's width (the latents' for the encoder and processor).
+        require_divisible("latent_dim", latent_dim, "cross_heads", cross_heads)
+        require_divisible("latent_dim", latent_dim, "self_heads", self_heads)
+        require_divisible("query_dim", query_dim, "decoder_heads", decoder_heads)
         # Truncated normal with std 0.02, the latent init of the DeepMind reference (z_pos_enc_init_scale).
         self.latents = nn.Parameter(nn.init.trunc_normal_(torch.empty(num_latents, latent_dim), std=0.02))
         self.encoder = CrossAttentionBlock(
             q_dim=latent_dim,
             kv_dim=input_dim,
             num_heads=cross_heads,
-            mlp_hidden=_hidden(latent_dim, cross_mlp_ratio),
+            mlp_hidden=_hidden("cross_mlp_ratio", cross_mlp_ratio, latent_dim),
         )
-        self_hidden = _hidden(latent_dim, self_mlp_ratio)
+        self_hidden = _hidden("self_mlp_ratio", self_mlp_ratio, latent_dim)
         self.processor = nn.ModuleList(
             SelfAttentionBlock(dim=latent_dim, num_heads=self_heads, mlp_hidden=self_hidden)
             for _ in range(num_layers)
@@ -94,7 +106,7 @@ class PerceiverIO(nn.Module):
             q_dim=query_dim,
             kv_dim=latent_dim,
             num_heads=decoder_heads,
-            mlp_hidden=_hidden(query_dim, decoder_mlp_ratio),
+            mlp_hidden=_hidden("decoder_mlp_ratio", decoder_mlp_ratio, query_dim),
             query_residual=query_residual,
         )
         need_projection = final_project or output_dim != query_dim

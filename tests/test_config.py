@@ -18,6 +18,7 @@ from envs.errors import UserError
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 # (YAML text, a word the one-line error must contain: the key or the problem)
+OPTION = "config key 'model.encoder_options."
 MALFORMED = [
     ("trainer: {}\n", "'trainer'"),
     ("ppo:\n  lrr: 0.1\n", "'ppo.lrr'"),
@@ -32,7 +33,17 @@ MALFORMED = [
     ("run:\n  progress: maybe\n", "'run.progress'"),
     ("env:\n  max_entities: 4\n  max_units: 9\n", "'env.max_units'"),
     ("ppo: 3\n", "'ppo'"),
-    ("env:\n  enemy_bot: rush\n", "'env.enemy_bot'"),
+    ("env:\n  enemy_bot: rush\n", "'env.enemy_bot': expected one of idle"),
+    # Encoder options, by name and value, for every encoder.
+    ("model:\n  encoder_options: {self_heads: 0}\n", f"{OPTION}self_heads': expected an integer >= 1"),
+    ("model:\n  encoder_options: {latent_dim: -4}\n", f"{OPTION}latent_dim': expected an integer >= 1"),
+    ("model:\n  encoder_options: {cross_mlp_ratio: 0}\n", f"{OPTION}cross_mlp_ratio': expected a number > 0"),
+    ("model:\n  encoder_options: {latent_dim: 30, self_heads: 8}\n", "30 is not divisible by self_heads=8"),
+    ("model:\n  encoder: transformer\n  encoder_options: {num_heads: 0}\n", f"{OPTION}num_heads'"),
+    ("model:\n  encoder: transformer\n  encoder_options: {head_dim: -8}\n", f"{OPTION}head_dim'"),
+    ("model:\n  encoder: deepsets\n  encoder_options: {hidden_dim: -1}\n", f"{OPTION}hidden_dim'"),
+    ("model:\n  encoder: deepsets\n  encoder_options: {num_latents: 4}\n",
+     f"{OPTION}num_latents': not an option of encoder 'deepsets'"),
 ]
 
 
@@ -50,13 +61,14 @@ def test_every_field_has_a_one_line_doc():
 
 
 def test_overrides_reach_nested_keys_and_keep_types():
-    cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["ppo.lr=1e-3", "model.encoder=deepsets",
-                                                     "model.encoder_options.num_latents=24",
+    cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["ppo.lr=1e-3", "model.encoder_options.num_latents=24",
                                                      "env.num_envs=4"])
     assert cfg.ppo.lr == pytest.approx(1e-3) and isinstance(cfg.ppo.lr, float)
-    assert cfg.model.encoder == "deepsets"
-    assert cfg.model.encoder_options["num_latents"] == 24
+    assert cfg.model.encoder_options == {"num_latents": 24, "num_layers": 1, "self_heads": 4}
     assert cfg.env.num_envs == 4
+    # Options belong to one encoder: switching encoders clears the config's Perceiver IO options.
+    cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["model.encoder=deepsets", "model.encoder_options={}"])
+    assert (cfg.model.encoder, cfg.model.encoder_options) == ("deepsets", {})
 
 
 def test_alphastar_size_is_one_key_away():
@@ -100,6 +112,16 @@ def test_malformed_config_is_one_line_and_exit_2(tmp_path, capsys, text, needle)
 def test_bad_override_is_a_user_error(override):
     with pytest.raises(UserError):
         load_config(CONFIGS / "MoveToBeacon.yaml", [override])
+
+
+@pytest.mark.parametrize("command", ["train", "ablate"])
+def test_config_that_is_not_utf8_is_one_line(tmp_path, capsys, command):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    assert main([command, str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (f"perceiver-sc2 {command}: error: {path}: not UTF-8 text "
+                                       "(byte 0xe9 at offset 9); save the config as UTF-8\n")
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_config_file_is_one_line(tmp_path, capsys):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from agent.benchmarks.encoders import build_alphastar_sized, count_forward_flops, sdpa_flop_mapping
-from agent.model.encoders import ENCODERS, EntityEncoder, build_encoder, encoder_options
+from agent.model.encoders import ENCODERS, EncoderOptionError, EntityEncoder, build_encoder, encoder_options
 from envs.errors import UserError
 
 DIM_IN, DIM_OUT = 24, 16
@@ -144,6 +144,22 @@ def test_bad_option_value_is_a_user_error():
         build_encoder("perceiver_io", dim_in=8, dim_out=12, self_heads=5)
 
 
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_every_numeric_option_out_of_range_names_the_option(name):
+    # Each option by name and value, before any layer is built: zero heads or a negative width would
+    # otherwise surface as a ZeroDivisionError or a torch RuntimeError.
+    for key, default in encoder_options(name).items():
+        bad = [-1, 2.5, "8", True] if key == "num_layers" else [0, -8, "8", False]
+        if isinstance(default, float):
+            bad = [0.0, -1.0, float("inf"), "1"]
+        for value in bad:
+            with pytest.raises(EncoderOptionError) as err:
+                build_encoder(name, dim_in=8, dim_out=8, **{key: value})
+            prefix = f"encoder {name!r} option {key!r}: "
+            assert (err.value.key, str(err.value)) == (key, prefix + err.value.problem)
+            assert repr(value) in err.value.problem
+
+
 def test_documented_defaults():
     pio = encoder_options("perceiver_io")
     assert (pio["num_latents"], pio["num_layers"], pio["cross_heads"], pio["self_heads"]) == (32, 3, 1, 8)
@@ -200,7 +216,10 @@ def test_bench_entry_point_quick(tmp_path, capsys):
     assert {(r["encoder"], r["n"], r["batch"]) for r in records} == {
         (name, n, b) for name in ENCODERS for n in (16, 128, 512) for b in (1, 2)
     }
-    assert all(r["time_s"]["1"] > 0 and r["params"] > 0 for r in records)
+    # Parameters: the AlphaStar-sized encoder's own count, the same at every entity count and batch.
+    for name in ENCODERS:
+        count = sum(p.numel() for p in build_encoder(name, dim_in=256, dim_out=256).parameters())
+        assert {r["params"] for r in records if r["encoder"] == name} == {count}
     assert result["ratios"]["flops_transformer_over_pio_n512"] >= 4
     assert path.with_suffix(".png").stat().st_size > 10_000
     assert "| 512 |" in capsys.readouterr().out

@@ -10,7 +10,7 @@ import torch
 from agent.cli import main
 from agent.evaluation.agents import AgentSource, PolicyAgent
 from agent.evaluation.evaluate import evaluate, evaluate_matrix
-from agent.evaluation.stats import wilson_interval
+from agent.evaluation.stats import bootstrap_ci, wilson_interval
 from agent.model.policy import EntityPolicy
 from agent.training.build import env_kwargs, policy_kwargs
 from agent.training.checkpoint import write_policy
@@ -72,8 +72,10 @@ def test_checkpoint_agent_greedy_is_deterministic_and_sample_differs(tmp_path):
     sampling_agent = source.make("3m", env, seed=0)
     assert len({tuple(greedy_agent.act(obs)) for _ in range(10)}) == 1
     assert len({tuple(sampling_agent.act(obs)) for _ in range(10)}) > 1
-    # A checkpoint plays maps other than its own (the policy's weights do not depend on the entity caps).
-    assert evaluate(ckpt, "MoveToBeacon", episodes=1, seed=0, progress=False)["episodes"] == 1
+    # Another map than its own only when asked for (the policy's weights do not depend on the entity caps).
+    with pytest.raises(UserError, match="trained on 3m, not MoveToBeacon; pass --cross-map"):
+        evaluate(ckpt, "MoveToBeacon", episodes=1, seed=0, progress=False)
+    assert evaluate(ckpt, "MoveToBeacon", episodes=1, seed=0, progress=False, cross_map=True)["episodes"] == 1
 
 
 def test_matrix_cli_writes_every_agent_bot_map_row(tmp_path, capsys):
@@ -97,7 +99,9 @@ def test_matrix_cli_writes_every_agent_bot_map_row(tmp_path, capsys):
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[1:]]
     assert {(c[0], c[1], c[2]) for c in cells} == expected
     for r in data["rows"]:
-        assert r["ci_low"] <= r["mean"] <= r["ci_high"]
+        # The interval is the bootstrap of the very per-episode scores the row reports.
+        assert len(r["scores"]) == r["episodes"] == 3
+        assert (r["mean"], r["ci_low"], r["ci_high"]) == bootstrap_ci(r["scores"], seed=2)
         if r["map"] == "3m":  # a map with wins: Wilson interval of wins over all episodes
             assert (r["win_low"], r["win_high"]) == pytest.approx(wilson_interval(r["wins"], r["episodes"]))
             assert r["published"] is None

@@ -114,8 +114,26 @@ def test_all_inputs_masked_is_finite():
 
 
 def test_bad_heads_rejected():
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(ValueError, match="^latent_dim=16 is not divisible by self_heads=3$"):
         PerceiverIO(input_dim=6, query_dim=10, latent_dim=16, self_heads=3)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"self_heads": 0}, "self_heads must be an integer >= 1, got 0"),
+    ({"latent_dim": -8}, "latent_dim must be an integer >= 1, got -8"),
+    ({"num_latents": 2.5}, "num_latents must be an integer >= 1, got 2.5"),
+    ({"num_layers": -1}, "num_layers must be an integer >= 0, got -1"),
+    ({"cross_heads": True}, "cross_heads must be an integer >= 1, got True"),
+    ({"decoder_heads": 3}, "query_dim=10 is not divisible by decoder_heads=3"),
+    ({"self_mlp_ratio": 0}, "self_mlp_ratio must be a finite number > 0, got 0"),
+    ({"cross_mlp_ratio": float("nan")}, "cross_mlp_ratio must be a finite number > 0, got nan"),
+    ({"decoder_mlp_ratio": 0.01}, "decoder_mlp_ratio=0.01 gives an empty MLP hidden layer for width 10"),
+    ({"output_dim": 0}, "output_dim must be an integer >= 1, got 0"),
+])
+def test_bad_constructor_arguments_are_value_errors_naming_the_argument(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        PerceiverIO(**{"input_dim": 6, "query_dim": 10, "latent_dim": 16, "self_heads": 4, **kwargs})
+    assert str(info.value) == message
 
 
 def _imported_roots(path: Path) -> set[str]:

@@ -8,15 +8,14 @@ ablation.md/.csv/.json and learning_curves.png / final_scores.png in the run dir
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from agent.ablation.report import write_report
 from agent.ablation.runner import TRIALS, load_records, run_tune
 from agent.ablation.spec import load_spec
+from agent.outputs import check_output_dir, read_json, write_json_atomic
 from agent.rllib.ray_session import start_ray
 from agent.training.build import check_model
-from agent.training.checkpoint import write_json_atomic
 from envs.errors import UserError
 
 SPEC_FILE = "ablation_config.json"
@@ -36,11 +35,12 @@ def prepare(args: argparse.Namespace):
     """-> (spec, run_dir, finished records, pending trials); user mistakes raise UserError."""
     spec = load_spec(args.config, args.overrides)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / spec.name
+    check_output_dir(run_dir, "--run-dir" if args.run_dir else "run directory")
     records = load_records(run_dir)
     saved = run_dir / SPEC_FILE
     if records and not args.resume:
         raise UserError(f"{run_dir} already holds finished trials; pass --resume or another --run-dir")
-    if args.resume and saved.is_file() and json.loads(saved.read_text()) != spec.source:
+    if args.resume and saved.is_file() and read_json(saved) != spec.source:
         raise UserError(f"--resume: {args.config} differs from the ablation saved in {saved}; "
                         "finished trials would not belong to this grid")
     by_key = {t.key: t for t in spec.trials}

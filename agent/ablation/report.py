@@ -9,7 +9,6 @@ observed seeds), which the table says by listing the seeds' own scores too.
 from __future__ import annotations
 
 import csv
-import json
 import statistics
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from matplotlib.figure import Figure
 from agent.benchmarks.encoders import count_forward_flops
 from agent.evaluation.stats import bootstrap_ci
 from agent.model.policy import EntityPolicy
+from agent.outputs import atomic_path, write_json_atomic, write_text_atomic
 from agent.training.build import env_kwargs, policy_kwargs
 from envs.entity_env import EntityEnv
 
@@ -127,7 +127,8 @@ def plot(spec, records: dict[str, dict], rows: list[dict], run_dir: Path) -> Non
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(run_dir / "learning_curves.png", dpi=110)
+    with atomic_path(run_dir / "learning_curves.png") as tmp:
+        fig.savefig(tmp, dpi=110)
 
     fig = Figure(figsize=(1.6 + 1.3 * len(rows), 4.2))
     ax = fig.subplots()
@@ -146,7 +147,8 @@ def plot(spec, records: dict[str, dict], rows: list[dict], run_dir: Path) -> Non
     if rows:
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    fig.savefig(run_dir / "final_scores.png", dpi=110)
+    with atomic_path(run_dir / "final_scores.png") as tmp:
+        fig.savefig(tmp, dpi=110)
 
 
 def write_report(spec, records: dict[str, dict], run_dir: Path) -> str:
@@ -155,16 +157,16 @@ def write_report(spec, records: dict[str, dict], run_dir: Path) -> str:
     records = {k: r for k, r in records.items() if r["arm"] in spec.arms}
     rows = summarize(spec, records)
     table = markdown(spec, rows)
-    (run_dir / "ablation.md").write_text(table + "\n")
-    with open(run_dir / "ablation.csv", "w", newline="") as fh:
+    write_text_atomic(run_dir / "ablation.md", table + "\n")
+    with atomic_path(run_dir / "ablation.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         for r in rows:
             writer.writerow({**r, "seed_scores": " ".join(str(s) for s in r["seed_scores"])})
-    (run_dir / "ablation.json").write_text(json.dumps(
+    write_json_atomic(run_dir / "ablation.json",
         {"name": spec.name, "budget_env_steps": spec.budget_env_steps, "seeds": list(spec.seeds),
          "rows": rows, "trials": {k: {x: r[x] for x in ("arm", "seed", "iterations", "env_steps",
                                                          "final_score", "steps_per_s", "wall_seconds")}
-                                  for k, r in records.items()}}, indent=1))
+                                  for k, r in records.items()}})
     plot(spec, records, rows, run_dir)
     return table

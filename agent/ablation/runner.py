@@ -12,7 +12,6 @@ was cut off mid-way starts again from its first iteration.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.tune import Callback
 
 from agent.ablation.callbacks import AblationCallbacks
+from agent.outputs import read_json, write_json_atomic
 from agent.rllib.module import EntityPolicyModule
 from agent.rllib.ppo_config import build_ppo_config
 from agent.training.build import policy_kwargs
-from agent.training.checkpoint import write_json_atomic
 
 TRIALS = "trials"
 
@@ -49,7 +48,7 @@ def load_records(run_dir: Path) -> dict[str, dict]:
     folder = Path(run_dir) / TRIALS
     if not folder.is_dir():
         return {}
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    return {p.stem: read_json(p) for p in sorted(folder.glob("*.json"))}
 
 
 class Recorder(Callback):

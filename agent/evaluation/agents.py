@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 
 import envs  # noqa: F401  (registers the env ids)
 from agent.evaluation.scripted import RandomAgent, scripted_agent
+from agent.training.build import check_fits_observation
 from agent.training.checkpoint import load_policy
 from envs.errors import UserError
 
@@ -51,17 +53,37 @@ def inference_threads(source: AgentSource | None, threads: int = 1):
 
 
 class AgentSource:
-    """What `--agent` names: a built-in agent, or a checkpoint loaded once and played on any map."""
+    """What `--agent` names: a built-in agent, or a checkpoint loaded once.
 
-    def __init__(self, name: str, *, sample: bool = False):
+    A checkpoint plays the map it was trained on; with `cross_map` it plays any map (its weights do not
+    depend on the map or its entity caps), else another map is a UserError naming both.
+    """
+
+    def __init__(self, name: str, *, sample: bool = False, cross_map: bool = False):
         self.name = name
         self.sample = sample
-        self.policy = self.meta = None
+        self.cross_map = cross_map
+        self.policy = self.meta = self.trained_map = None
         if name in BUILTIN_AGENTS:
             return
         if not Path(name).exists():
-            raise UserError(f"unknown agent {name!r}: use scripted, random or a checkpoint directory")
+            raise UserError(f"unknown agent {name!r}: not scripted or random, and no such checkpoint or run "
+                            "directory")
         self.policy, self.meta = load_policy(name)
+        check_fits_observation(self.meta, name)
+        self.trained_map = self.meta.get("env", {}).get("map_name")
+
+    def check_map(self, map_name: str, *, note: bool = True) -> None:
+        """Refuse a map other than the checkpoint's own unless `cross_map`; with `note`, say so (on stderr)
+        when crossing."""
+        if self.trained_map is None or self.trained_map == map_name:
+            return
+        if not self.cross_map:
+            raise UserError(f"checkpoint {self.name} was trained on {self.trained_map}, not {map_name}; "
+                            f"pass --cross-map to play it on {map_name} anyway")
+        if note:
+            print(f"note: {self.name} was trained on {self.trained_map}; playing it on {map_name} "
+                  f"(--cross-map) with {map_name}'s entity caps", file=sys.stderr)
 
     def make_env(self, map_name: str, **env_kwargs) -> gym.Env:
         """The map's entity env as this agent needs it: a checkpoint keeps its training grid and step_mul

@@ -11,8 +11,10 @@ import sys
 
 from agent.evaluation.evaluate import evaluate, evaluate_matrix
 from agent.evaluation.report import PUBLISHED_SOURCE, TABLE_PUBLISHED, markdown_table, write_csv, write_json
+from agent.outputs import check_output_file
 from envs import pysc2_compat
 from envs.engine import ENEMY_BOTS
+from envs.errors import UserError
 
 
 def format_summary(s: dict) -> str:
@@ -36,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="engine", help="engine (default) or pysc2 (needs the game)")
     parser.add_argument("--sample", action="store_true",
                         help="checkpoint agents sample their actions (default: greedy)")
+    parser.add_argument("--cross-map", action="store_true",
+                        help="let a checkpoint play maps other than the one it was trained on")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--csv", metavar="PATH", help="also write one CSV row per (agent, bot, map) to PATH")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -46,6 +50,11 @@ def _dedupe(items):
 
 
 def run(args: argparse.Namespace) -> int:
+    # A bad seed or output path fails now, not after every episode has been played.
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    check_output_file(args.json, "--json")
+    check_output_file(args.csv, "--csv")
     if args.backend == "pysc2":
         # pysc2 needs pure-Python protobuf, chosen at protobuf's first import; nothing this command imports
         # loads protobuf (tests/test_cli.py checks), so installing the shims here is early enough.
@@ -53,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     agents, maps = _dedupe(args.agents), _dedupe(args.maps)
     bots = _dedupe(args.bots) if args.bots else [None]
     common = dict(episodes=args.episodes, seed=args.seed, backend=args.backend, sample=args.sample,
-                  progress=not args.quiet)
+                  cross_map=args.cross_map, progress=not args.quiet)
     if len(agents) == len(maps) == len(bots) == 1:
         summary = evaluate(agents[0], maps[0], enemy_bot=bots[0], **common)
         print(format_summary(summary))

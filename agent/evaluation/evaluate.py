@@ -54,12 +54,15 @@ def _map_info(map_name: str, enemy_bot: str | None) -> tuple[bool, str]:
 
 def evaluate(agent_name: str | AgentSource, map_name: str, *, episodes: int, seed: int,
              backend: str = "engine", enemy_bot: str | None = None, progress: bool = True,
-             sample: bool = False, **env_kwargs) -> dict:
-    """Play episodes seed..seed+episodes-1 of `map_name` with one agent and summarise them."""
+             sample: bool = False, cross_map: bool = False, **env_kwargs) -> dict:
+    """Play episodes seed..seed+episodes-1 of `map_name` with one agent and summarise them. A checkpoint
+    plays only the map it was trained on unless `cross_map`."""
     has_win, bot = _map_info(map_name, enemy_bot)
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {episodes}")
-    source = agent_name if isinstance(agent_name, AgentSource) else AgentSource(agent_name, sample=sample)
+    source = agent_name if isinstance(agent_name, AgentSource) else AgentSource(agent_name, sample=sample,
+                                                                               cross_map=cross_map)
+    source.check_map(map_name)
     env = source.make_env(map_name, backend=backend, enemy_bot=enemy_bot, **env_kwargs)
     try:
         agent = source.make(map_name, env, seed)
@@ -76,7 +79,7 @@ def evaluate(agent_name: str | AgentSource, map_name: str, *, episodes: int, see
 
 def evaluate_matrix(agents: list[str], maps: list[str], bots: list[str | None], *, episodes: int, seed: int,
                     backend: str = "engine", sample: bool = False, progress: bool = True,
-                    on_row=None) -> list[dict]:
+                    cross_map: bool = False, on_row=None) -> list[dict]:
     """Every agent against every bot on every map, all on episodes seed..seed+episodes-1.
 
     Rows come map-major, then bot, then agent, so agents playing the same games sit together.
@@ -85,7 +88,10 @@ def evaluate_matrix(agents: list[str], maps: list[str], bots: list[str | None], 
         map_spec(map_name)
     for bot in bots:
         check_enemy_bot(bot)
-    sources = [AgentSource(name, sample=sample) for name in agents]
+    sources = [AgentSource(name, sample=sample, cross_map=cross_map) for name in agents]
+    for source in sources:  # a checkpoint on a map it was not trained on fails before any game
+        for map_name in maps:
+            source.check_map(map_name, note=False)
     rows = []
     for map_name in maps:
         for bot in bots:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
+
+from agent.outputs import atomic_path, write_json_atomic
 
 # Mean episode scores published for the pysc2 minigames: the first seven columns from Vinyals et al. 2017,
 # "StarCraft II: A New Challenge for Reinforcement Learning", Table 1; the last from Zambaldi et al. 2018,
@@ -68,9 +69,7 @@ CSV_FIELDS = ("agent", "enemy_bot", "map", "episodes", "seed", "mean", "ci_low",
 
 
 def write_csv(rows: list[dict], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for s in rows:
@@ -81,6 +80,4 @@ def write_csv(rows: list[dict], path: str | Path) -> None:
 
 
 def write_json(data, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    write_json_atomic(path, data, indent=2)

@@ -12,6 +12,10 @@ outputs. Per-entity outputs are permutation-equivariant, pooled outputs permutat
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
+import types
+import typing
 
 import torch
 from torch import nn
@@ -190,15 +194,50 @@ def encoder_options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in fixed}
 
 
+class EncoderOptionError(UserError):
+    """One bad encoder option: `key` names it and `problem` says what is wrong with it."""
+
+    def __init__(self, encoder: str, key: str, problem: str) -> None:
+        super().__init__(f"encoder {encoder!r} option {key!r}: {problem}")
+        self.key, self.problem = key, problem
+
+
+# Every numeric option is a size: integers are at least 1 (a layer count may be 0), ratios positive.
+_INT_MIN = {"num_layers": 0}
+
+
+def check_options(name: str, options: dict) -> None:
+    """Check each option by name and value (from the encoder's signature): an unknown name, a wrong type
+    or a size out of range raises EncoderOptionError. Constraints between options (a head count that must
+    divide a width) are the constructor's: `build_encoder` reports those."""
+    allowed = encoder_options(name)
+    hints = typing.get_type_hints(ENCODERS[name].__init__)
+    for key, value in options.items():
+        if key not in allowed:
+            raise EncoderOptionError(name, key, f"not an option of encoder {name!r} (its options: "
+                                                f"{', '.join(sorted(allowed))})")
+        hint, optional = hints[key], False
+        if isinstance(hint, types.UnionType):
+            optional, hint = True, next(h for h in typing.get_args(hint) if h is not type(None))
+        if value is None and optional:
+            continue
+        if hint is int:
+            low = _INT_MIN.get(key, 1)
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+            expected = f"an integer >= {low}"
+        else:
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+                  and value > 0)
+            expected = "a number > 0"
+        if not ok:
+            default = "" if allowed[key] is None else f" (default {allowed[key]})"
+            raise EncoderOptionError(name, key, f"expected {expected}{default}, got {value!r}")
+
+
 def build_encoder(name: str, *, dim_in: int, dim_out: int, **options) -> EntityEncoder:
     """Build the encoder registered as `name`; a bad name, option or value raises UserError."""
-    allowed = encoder_options(name)
-    for key in options:
-        if key not in allowed:
-            raise UserError(
-                f"unknown option {key!r} for encoder {name!r}; allowed options: {', '.join(sorted(allowed))}"
-            )
+    check_options(name, options)
     try:
         return ENCODERS[name](dim_in=dim_in, dim_out=dim_out, **options)
-    except (ValueError, TypeError) as err:
-        raise UserError(f"encoder {name!r}: {err}") from err
+    except (ValueError, TypeError) as err:  # perceiver_io's checks of sizes that depend on each other
+        raise UserError(f"encoder {name!r}: {err}") from None

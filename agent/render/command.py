@@ -31,17 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=float, default=None, help="pixels per world unit (default: fit 640)")
     parser.add_argument("--enemy-bot", default=None, help=f"{', '.join(ENEMY_BOTS)} (default: the map's own)")
     parser.add_argument("--sample", action="store_true", help="checkpoint agents sample (default: greedy)")
+    parser.add_argument("--cross-map", action="store_true",
+                        help="let a checkpoint play a map other than the one it was trained on")
     parser.add_argument("--attention", action="store_true",
                         help="Perceiver IO checkpoints: join each latent to the entity it attends to most")
 
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.out)  # fail before playing the episode
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
     if args.fps <= 0:
         raise UserError(f"--fps must be positive, got {args.fps}")
     frames, summary = record(args.agent, args.map_name, seed=args.seed, steps=args.steps,
                              attention=args.attention, enemy_bot=args.enemy_bot, sample=args.sample,
-                             scale=args.scale, progress=True)
+                             scale=args.scale, cross_map=args.cross_map, progress=True)
     path = write_video(frames, args.out, args.fps)
     outcome = {True: ", won", False: ", lost"}.get(summary["won"], "")
     print(f"{path}: {summary['frames']} frames of {summary['size'][0]}x{summary['size'][1]}, "

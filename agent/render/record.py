@@ -134,12 +134,15 @@ class EpisodeRecorder:
 
 def record(agent_name: str, map_name: str, *, seed: int = 0, steps: int | None = None,
            attention: bool = False, enemy_bot: str | None = None, sample: bool = False,
-           scale: float | None = None, progress: bool = False) -> tuple[list[np.ndarray], dict]:
-    """Play one episode (seed `seed`) and draw it: -> (frames [H, W, 3] uint8, summary)."""
+           scale: float | None = None, cross_map: bool = False,
+           progress: bool = False) -> tuple[list[np.ndarray], dict]:
+    """Play one episode (seed `seed`) and draw it: -> (frames [H, W, 3] uint8, summary). A checkpoint
+    plays only the map it was trained on unless `cross_map`."""
     map_spec(map_name)  # an unknown map fails before a checkpoint loads
     if steps is not None and steps < 1:
         raise UserError(f"--steps must be at least 1, got {steps}")
-    source = AgentSource(agent_name, sample=sample)
+    source = AgentSource(agent_name, sample=sample, cross_map=cross_map)
+    source.check_map(map_name)
     probe = None
     if attention:
         if source.policy is None:

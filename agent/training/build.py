@@ -10,7 +10,13 @@ from agent.model.policy import EntityPolicy
 from agent.training.config import TrainConfig
 from envs.entity_env import entity_spec
 from envs.errors import UserError
-from envs.featurize import ENTITY_FEATURES, NUM_ENTITY_FEATURES, NUM_SCALAR_FEATURES, NUM_UNIT_TYPES
+from envs.featurize import (
+    ENTITY_FEATURES,
+    NUM_ENTITY_FEATURES,
+    NUM_SCALAR_FEATURES,
+    NUM_UNIT_TYPES,
+    SCALAR_FEATURES,
+)
 
 
 def env_kwargs(cfg: TrainConfig) -> dict:
@@ -56,3 +62,36 @@ def check_model(cfg: TrainConfig) -> None:
         EntityPolicy(**policy_kwargs(cfg))
     except UserError as err:
         raise UserError(f"config key 'model.encoder_options': {err}") from None
+
+
+def observation_meta() -> dict:
+    """The observation a policy is trained on, by name: saved with every checkpoint (policy.json)."""
+    return {"entity_features": list(ENTITY_FEATURES), "scalar_features": list(SCALAR_FEATURES),
+            "num_unit_types": NUM_UNIT_TYPES}
+
+
+def _changes(saved: list, now: tuple) -> str:
+    added, removed = [f for f in now if f not in saved], [f for f in saved if f not in now]
+    parts = [f"gained {', '.join(added)}"] if added else []
+    parts += [f"lost {', '.join(removed)}"] if removed else []
+    return " and ".join(parts) or "were reordered"
+
+
+def check_fits_observation(meta: dict, where) -> None:
+    """A checkpoint's policy reads this version's observation, or a one-line UserError saying what changed
+    since it was trained (it would otherwise fail on its first step, or silently read the wrong columns)."""
+    kwargs, saved = meta.get("policy_kwargs", {}), meta.get("observation")
+    problems = []
+    if saved is not None:  # checkpoints name their features: say which ones changed
+        for key, now in (("entity_features", ENTITY_FEATURES), ("scalar_features", SCALAR_FEATURES)):
+            if list(saved.get(key, [])) != list(now):
+                problems.append(f"its {key.replace('_', ' ')} {_changes(saved.get(key, []), now)}")
+    sizes = (("num_features", NUM_ENTITY_FEATURES, "entity features"),
+             ("num_scalars", NUM_SCALAR_FEATURES, "scalar features"),
+             ("num_unit_types", NUM_UNIT_TYPES, "unit types"))
+    if not problems:
+        problems = [f"{name}: {kwargs.get(key)} in the checkpoint, {now} now" for key, now, name in sizes
+                    if kwargs.get(key) != now]
+    if problems:
+        raise UserError(f"checkpoint {where} does not fit this version's observation "
+                        f"({'; '.join(problems)}): retrain it, or play it with the version that trained it")

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from agent.model.policy import EntityPolicy
+from agent.outputs import read_json
 from envs.errors import UserError
 
 CHECKPOINTS = "checkpoints"
@@ -36,13 +37,6 @@ _TMP_PREFIX = ".tmp-"
 
 def checkpoint_name(iteration: int) -> str:
     return f"{_PREFIX}{iteration:06d}"
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON through a temporary file and a rename: a kill leaves the old file or the new one."""
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def write_policy(directory: Path, policy_kwargs: dict, weights: dict[str, torch.Tensor], **meta) -> None:
@@ -112,20 +106,49 @@ def resolve_checkpoint(path: str | Path) -> Path:
     raise UserError(f"no policy checkpoint in {path} (expected {POLICY_WEIGHTS} or a run directory)")
 
 
+def _weights_mismatch(expected: dict[str, torch.Tensor], saved: dict) -> str | None:
+    """Why `saved` weights do not fit a network whose state_dict is `expected`, or None if they do."""
+    missing = [k for k in expected if k not in saved]
+    extra = [k for k in saved if k not in expected]
+    if missing or extra:
+        parts = [f"{len(missing)} of its tensors are missing (e.g. {missing[0]})"] if missing else []
+        parts += [f"{len(extra)} saved tensors are not in it (e.g. {extra[0]})"] if extra else []
+        return "; ".join(parts)
+    for key, tensor in expected.items():
+        value = saved[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
+            shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            return f"{key} is {shape} in the checkpoint but {list(tensor.shape)} in the network"
+    return None
+
+
 def load_policy(path: str | Path):
     """Rebuild the trained policy without Ray: -> (EntityPolicy in eval mode, meta dict).
 
     meta["env"] holds the gymnasium kwargs to make the same env (map_name, max_entities, max_units,
     grid_size, step_mul, enemy_bot), meta["config"] the full training config, meta["iteration"] the
     training iteration. `path`: a checkpoint directory, or a run directory (its latest checkpoint).
+    A damaged file or weights that do not fit this version's network raise a one-line UserError saying why.
     """
     ckpt = resolve_checkpoint(path)
+    meta_path, weights_path = ckpt / POLICY_META, ckpt / POLICY_WEIGHTS
+    meta = read_json(meta_path)
+    if not isinstance(meta, dict) or not isinstance(meta.get("policy_kwargs"), dict):
+        raise UserError(f"{meta_path}: no policy_kwargs mapping; not a policy checkpoint of this project")
     try:
-        meta = json.loads((ckpt / POLICY_META).read_text())
         policy = EntityPolicy(**meta["policy_kwargs"])
-        state = torch.load(ckpt / POLICY_WEIGHTS, map_location="cpu", weights_only=True)
-        policy.load_state_dict(state)
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, pickle.UnpicklingError) as err:
-        raise UserError(f"cannot load the policy in {ckpt}: {' '.join(str(err).split())[:300]}") from None
+    except (TypeError, ValueError, UserError) as err:  # kwargs of another version of EntityPolicy
+        raise UserError(f"{meta_path}: its policy_kwargs do not build this version's network: "
+                        f"{' '.join(str(err).split())[:200]}") from None
+    try:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+        # torch's own message is about its `weights_only` default, not about this file.
+        raise UserError(f"{weights_path}: not a torch weights file as training saves them; "
+                        "was it cut short or replaced?") from None
+    why = _weights_mismatch(policy.state_dict(), state) if isinstance(state, dict) else "not a state dict"
+    if why is not None:
+        raise UserError(f"{weights_path}: the weights do not fit the network policy.json describes: {why}")
+    policy.load_state_dict(state)
     policy.eval()
     return policy, meta

@@ -1,21 +1,23 @@
 """`perceiver-sc2 train CONFIG [--set key=value ...] [--run-dir DIR] [--resume]`: PPO with RLlib.
 
 One loop, top to bottom: validate the config, check that StarCraft II is installed if the pysc2 backend
-plays, build the policy once (so a bad encoder option fails before Ray starts), start Ray, build PPO,
-restore the latest checkpoint on --resume, then iterate with a progress bar, TensorBoard scalars, one
-metrics.jsonl line per iteration and periodic atomic checkpoints until a budget (env steps, minutes,
-iterations) runs out. Ray (and with it protobuf) loads only after those checks: pysc2 needs protobuf's
-pure-Python runtime, chosen at protobuf's first import (envs/pysc2_compat.py).
+plays, check what --resume will read, build the policy once (so a bad encoder option fails before Ray
+starts), start Ray, build PPO, restore the latest checkpoint on --resume, then iterate with a progress
+bar, TensorBoard scalars, one metrics.jsonl line per iteration and periodic atomic checkpoints until a
+budget (env steps, minutes, iterations) runs out. Ray (and with it protobuf) loads only after the
+backend check: pysc2 needs protobuf's pure-Python runtime, chosen at protobuf's first import
+(envs/pysc2_compat.py), so the modules that import Ray are imported inside the functions below.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from agent.training.checkpoint import latest_checkpoint
+from agent.outputs import check_output_dir, read_json, write_json_atomic
+from agent.training.build import check_fits_observation, check_model
+from agent.training.checkpoint import latest_checkpoint, load_policy
 from agent.training.config import apply_overrides, config_from_dict, field_docs, load_config
 from envs import pysc2_compat
 from envs.errors import UserError
@@ -39,22 +41,46 @@ def prepare(args: argparse.Namespace):
         raise UserError("give a config file (e.g. configs/MoveToBeacon.yaml), or --resume with --run-dir")
     cfg = load_config(args.config, args.overrides) if args.config else None
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / cfg.name
+    check_output_dir(run_dir, "--run-dir" if args.run_dir else "run directory")
     saved = run_dir / "config.json"
     ckpt = latest_checkpoint(run_dir)
-    if args.resume:
-        if cfg is None:
-            if not saved.is_file():
-                raise UserError(f"no saved config in {run_dir}; give the config file")
-            cfg = config_from_dict(apply_overrides(json.loads(saved.read_text()), args.overrides))
-        if ckpt is not None and saved.is_file():
-            old = json.loads(saved.read_text())
-            for section in ("env", "model"):
-                if old.get(section) != cfg.to_dict()[section]:
-                    raise UserError(f"--resume: config section '{section}' differs from the run's saved one "
-                                    f"in {saved}; the checkpoint would not fit")
-    elif ckpt is not None:
-        raise UserError(f"{run_dir} already holds checkpoints; pass --resume or another --run-dir")
-    return cfg, run_dir, ckpt if args.resume else None
+    if not args.resume:
+        if ckpt is not None:
+            raise UserError(f"{run_dir} already holds checkpoints; pass --resume or another --run-dir")
+        return cfg, run_dir, None
+    if ckpt is None:
+        raise UserError(f"--resume: no checkpoint in {run_dir / 'checkpoints'} to resume from; "
+                        "train without --resume to start this run")
+    old = _saved_config(saved) if saved.is_file() else None
+    if cfg is None:
+        if old is None:
+            raise UserError(f"no saved config in {run_dir}; give the config file")
+        try:
+            cfg = config_from_dict(apply_overrides(old, args.overrides))
+        except UserError as err:
+            raise UserError(f"{saved}: {err}") from None
+    elif old is not None:
+        for section in ("env", "model"):
+            if old.get(section) != cfg.to_dict()[section]:
+                raise UserError(f"--resume: config section '{section}' differs from the run's saved one "
+                                f"in {saved}; the checkpoint would not fit")
+    # Everything the restore reads, checked now rather than after Ray has started.
+    prepare_backend(cfg)
+    from agent.training.loop import read_metrics, read_train_state
+
+    read_train_state(ckpt)
+    read_metrics(run_dir)
+    check_fits_observation(load_policy(ckpt)[1], ckpt)
+    if not (ckpt / "algorithm").is_dir():
+        raise UserError(f"{ckpt}: no algorithm/ state to resume from (was it copied without it?)")
+    return cfg, run_dir, ckpt
+
+
+def _saved_config(path: Path) -> dict:
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    return data
 
 
 def prepare_backend(cfg) -> None:
@@ -71,13 +97,12 @@ def run(args: argparse.Namespace) -> int:
     cfg, run_dir, ckpt = prepare(args)
     prepare_backend(cfg)
     from agent.rllib.ray_session import start_ray
-    from agent.training.build import check_model
     from agent.training.loop import Trainer
 
     check_model(cfg)
     start_ray(cfg.scale)  # from here SIGTERM ends like Ctrl-C: the finished iterations are checkpointed
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    write_json_atomic(run_dir / "config.json", cfg.to_dict())
     trainer = Trainer(cfg, run_dir)
     try:
         if ckpt is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.model.encoders import ENCODERS
+from agent.model.encoders import ENCODERS, EncoderOptionError, build_encoder, check_options, encoder_options
 from agent.model.policy import EntityPolicy
 from envs.engine import ENEMY_BOTS, MAP_NAMES
 from envs.entity_env import BACKENDS
@@ -129,6 +129,7 @@ class TrainConfig:
             )
         if self.env.backend == "pysc2":
             self._check_pysc2()
+        self._check_encoder_options()
         if self.ppo.minibatch_size > self.ppo.train_batch_size:
             raise UserError(
                 f"config key 'ppo.minibatch_size': {self.ppo.minibatch_size} exceeds ppo.train_batch_size "
@@ -144,6 +145,22 @@ class TrainConfig:
         if self.ppo.damage_reward:
             raise UserError("config key 'ppo.damage_reward': the damage bonus reads the engine's damage "
                             "counter; set it to 0 with env.backend=pysc2")
+
+    def _check_encoder_options(self) -> None:
+        """Each encoder option by name and value, then the encoder built once (it is small) for the
+        constraints between options; a problem names model.encoder_options.<key> where it is one key's."""
+        key = "model.encoder_options"
+        try:
+            check_options(self.model.encoder, self.model.encoder_options)
+            width, options = self.model.resolved()
+            build_encoder(self.model.encoder, dim_in=width, dim_out=width, **options)
+        except EncoderOptionError as err:
+            hint = ""
+            if err.key not in encoder_options(self.model.encoder):
+                hint = "; options belong to one encoder: --set model.encoder_options={} clears them"
+            raise UserError(f"config key '{key}.{err.key}': {err.problem}{hint}") from None
+        except UserError as err:
+            raise UserError(f"config key '{key}': {err}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -250,11 +267,19 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 
 def read_yaml(path: Path):
-    """The parsed YAML of `path`; a missing file or bad YAML is a one-line UserError."""
+    """The parsed YAML of `path`; a missing or unreadable file, bytes that are not UTF-8 (YAML's encoding
+    here) or bad YAML is a one-line UserError."""
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); "
+                        "save the config as UTF-8") from None
+    except OSError as err:
+        raise UserError(f"cannot read config file {path}: {err.strerror}") from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
 

@@ -12,13 +12,54 @@ import torch
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
+from agent.outputs import read_json, write_text_atomic
 from agent.rllib.callbacks import STEPS_BY_NODE
 from agent.rllib.ppo_config import build_ppo_config
-from agent.training.build import env_kwargs, policy_kwargs
+from agent.training.build import env_kwargs, observation_meta, policy_kwargs
 from agent.training.checkpoint import TRAIN_STATE, save_checkpoint, write_policy
 from agent.training.config import TrainConfig
+from envs.errors import UserError
 
 METRICS = "metrics.jsonl"
+
+
+def _count(value, kind=int) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool) and value >= 0
+
+
+def read_train_state(ckpt: Path) -> dict:
+    """A checkpoint's counters (train_state.json), checked: a damaged file is a one-line UserError."""
+    path = Path(ckpt) / TRAIN_STATE
+    state = read_json(path)
+    if not (isinstance(state, dict) and _count(state.get("iteration")) and _count(state.get("env_steps"))
+            and _count(state.get("train_seconds"), (int, float))):
+        raise UserError(f"{path}: expected iteration, env_steps and train_seconds (numbers >= 0), "
+                        f"got {json.dumps(state)[:120]}")
+    return state
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl. A last line without its newline was cut short by a kill while it
+    was written (before that iteration's checkpoint) and is dropped; any other damage is a UserError."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; was it edited or overwritten?") from None
+    rows = []
+    for number, line in enumerate(text.split("\n")[:-1], 1):  # [-1]: "" or the line cut short
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}: line {number} is not valid JSON ({err.msg}); was it edited?") from None
+        if not (isinstance(row, dict) and _count(row.get("iteration"))):
+            raise UserError(f"{path}: line {number} has no iteration number: {line[:120]}")
+        rows.append(row)
+    return rows
 
 
 def _get(result: dict, *path, default=float("nan")):
@@ -65,7 +106,8 @@ class Trainer:
                 for key, value in weights.items() if key.startswith(prefix)}
 
     def save(self) -> Path:
-        meta = {"env": env_kwargs(self.cfg), "config": self.cfg.to_dict(), "iteration": self.iteration}
+        meta = {"env": env_kwargs(self.cfg), "config": self.cfg.to_dict(), "iteration": self.iteration,
+                "observation": observation_meta()}
         state = {"iteration": self.iteration, "env_steps": self.env_steps,
                  "train_seconds": self.train_seconds}
 
@@ -79,17 +121,15 @@ class Trainer:
         return path
 
     def restore(self, ckpt: Path) -> None:
+        state, rows = read_train_state(ckpt), read_metrics(self.run_dir)
         self.algo.restore_from_path(str(Path(ckpt).absolute() / "algorithm"))
-        state = json.loads((Path(ckpt) / TRAIN_STATE).read_text())
         self.iteration, self.env_steps = int(state["iteration"]), int(state["env_steps"])
         self.train_seconds = float(state["train_seconds"])
         self.last_saved = self.iteration
         # Iterations after the checkpoint are redone: drop their metrics lines.
-        metrics = self.run_dir / METRICS
-        if metrics.is_file():
-            keep = [line for line in metrics.read_text().splitlines()
-                    if line.strip() and json.loads(line)["iteration"] <= self.iteration]
-            metrics.write_text("".join(line + "\n" for line in keep))
+        if (self.run_dir / METRICS).is_file():
+            keep = [row for row in rows if row["iteration"] <= self.iteration]
+            write_text_atomic(self.run_dir / METRICS, "".join(json.dumps(row) + "\n" for row in keep))
 
     # ---- the loop -----------------------------------------------------------------------------
     def budget_left(self) -> bool:
