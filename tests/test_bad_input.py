@@ -39,14 +39,15 @@ def no_work(monkeypatch):
     import agent.ablation.command
     import agent.evaluation.evaluate
     import agent.render.record
-    import agent.training.command
+    import agent.rllib.ray_session
 
     def refuse(*args, **kwargs):
         raise WorkStarted("work started before the bad input was refused")
 
     monkeypatch.setattr(agent.evaluation.evaluate, "play", refuse)
     monkeypatch.setattr(agent.render.record, "play", refuse)
-    monkeypatch.setattr(agent.training.command, "start_ray", refuse)
+    # train imports start_ray when it runs (after the pysc2 check), so patch it where it lives.
+    monkeypatch.setattr(agent.rllib.ray_session, "start_ray", refuse)
     monkeypatch.setattr(agent.ablation.command, "start_ray", refuse)
 
 

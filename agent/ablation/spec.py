@@ -131,7 +131,11 @@ def parse_spec(data, *, base_dir: Path, default_name: str) -> AblationSpec:
             label = arm if sweep is None else f"{arm}/{sweep[0]}={value}"
             arm_names.append(label)
             merged = copy.deepcopy(base)
-            merged["model"] = {**merged.get("model", {}), **copy.deepcopy(model)}
+            base_model = merged.get("model", {})
+            if model.get("encoder", base_model.get("encoder")) != base_model.get("encoder"):
+                # The base config's encoder options belong to its own encoder, not to the arm's.
+                base_model = {k: v for k, v in base_model.items() if k != "encoder_options"}
+            merged["model"] = {**base_model, **copy.deepcopy(model)}
             if sweep is not None:
                 _set_dotted(merged["model"], sweep[0], value)
             for seed in seeds:
