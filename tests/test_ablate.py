@@ -119,7 +119,7 @@ def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
     before = {p.name: p.read_bytes() for p in trials.glob("*.json")}
     assert 1 <= len(before) < 4
     started = time.time()
-    out = subprocess.run(_ablate_cmd(run_dir, "--resume"), capture_output=True, text=True, timeout=240)
+    out = subprocess.run(_ablate_cmd(run_dir, "--resume"), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"4 trials, {len(before)} already finished, {4 - len(before)} to run" in out.stdout
     # Finished trials were reused byte for byte; the rest ran once, all in the resumed Tune experiment
@@ -152,7 +152,7 @@ def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"resumed part took {time.time() - started:.0f} s")
     # A second run into the same directory without --resume refuses (exit 2, nothing started).
-    again = subprocess.run(_ablate_cmd(run_dir), capture_output=True, text=True, timeout=60)
+    again = subprocess.run(_ablate_cmd(run_dir), capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
