@@ -94,7 +94,7 @@ def _train_in_fresh_python(prelude: str, argv: list[str], sc2path: Path) -> subp
     env = {k: v for k, v in os.environ.items() if k != PROTOBUF}
     env["SC2PATH"] = str(sc2path)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=600)
 
 
 def test_train_on_pysc2_without_the_game_exits_2_naming_sc2path_before_ray(tmp_path):
