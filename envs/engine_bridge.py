@@ -16,9 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from envs.engine import layout as L
+from envs.engine.commands import Commands
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
+from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
+from envs.engine.state import DONE as GAME_DONE
+from envs.engine.state import LOOP, PREV_SCORE
+from envs.engine.state import OUTCOME as GAME_OUTCOME
+from envs.engine.state import SCORE as GAME_SCORE
 from envs.entity_kernels import featurize_batch, group_actions
 from envs.featurize import EntitySpec, empty_observation, featurize_tables, new_memory
 from envs.raw_schema import MAX_SELECTED_UNITS
@@ -30,30 +35,28 @@ REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
 
 
 @njit(cache=True)
-def _observe(state, obs_buffers, feat, memory, out, status):
+def _observe(state, raw, feat, memory, out, status):
     """Featurize every game's engine observation into `out`; per-game status into `status`."""
-    GI = state[2]
-    OU, OP, OR, ON = obs_buffers[0], obs_buffers[1], obs_buffers[2], obs_buffers[3]
+    game = state.game
     int_params, float_params, type_lut = feat
     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
-    featurize_batch(OU, OP, OR, ON, GI[:, L.LOOP], int_params, float_params, type_lut, memory, entities,
-                    unit_type, entity_mask, scalars, action_mask, tags, dropped)
-    for g in range(GI.shape[0]):
-        status[g, REWARD] = GI[g, L.SCORE] - GI[g, L.PREV_SCORE]
-        status[g, DONE] = GI[g, L.DONE]
-        status[g, OUTCOME] = GI[g, L.OUTCOME]
-        status[g, SCORE] = GI[g, L.SCORE]
-        status[g, DAMAGE_DEALT] = GI[g, L.DAMAGE_DEALT] / 2.0
+    featurize_batch(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP], int_params, float_params,
+                    type_lut, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped)
+    for g in range(game.shape[0]):
+        status[g, REWARD] = game[g, GAME_SCORE] - game[g, PREV_SCORE]
+        status[g, DONE] = game[g, GAME_DONE]
+        status[g, OUTCOME] = game[g, GAME_OUTCOME]
+        status[g, SCORE] = game[g, GAME_SCORE]
+        status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
 
 
 @njit(cache=True)
-def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, active, tables, commands, feat,
-          memory_tables, memory, out, status, illegal, rejected):
+def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands, feat, memory_tables, memory,
+          out, status, illegal, rejected):
     """Group the actions into commands, remember them, step the engine with them, featurize: one env step
     of B games. Returns the number of commands; illegal[b] and rejected[b] count dropped actions and
     refused commands."""
-    UF, UI, GI, RNG, TF, TI, MF, MI, SG = state
-    OU, OP, OR, ON, OPL, OSC = obs_buffers
+    state, engine_tables, bot, step_mul, raw = engine_args
     max_selected, function_of_action, slot_of_action, point_of_action, code_of_function = tables
     verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
@@ -66,15 +69,15 @@ def _step(state, bot, step_mul, obs_buffers, actions, action_mask, slot_tags, ac
     if kernel_codes(ints[2, :k], ints[4, :k], code_of_function, max_selected, codes) >= 0:
         raise ValueError("translate produced a command the engine does not support")
     queued = np.zeros(k, np.int64)
-    step_kernel(UF, UI, GI, RNG, TF, TI, MF, MI, SG, ints[0, :k], codes, queued, ints[3, :k], ints[4, :k],
-                unit_tags, ints[5, :k], points[0, :k], points[1, :k], results, result_arg, bot, step_mul,
-                active, OU, OP, OR, ON, OPL, OSC)
+    engine_commands = Commands(ints[0, :k], codes, queued, ints[3, :k], ints[4, :k], unit_tags, ints[5, :k],
+                               points[0, :k], points[1, :k], results[:k], result_arg[:k])
+    step_kernel(state, engine_tables, engine_commands, bot, step_mul, active, raw)
     illegal[:] = per_game_illegal
     rejected[:] = 0
     for c in range(k):
         if results[c] != 0:
             rejected[ints[0, c]] += 1
-    _observe(state, obs_buffers, feat, memory, out, status)
+    _observe(state, raw, feat, memory, out, status)
     return k
 
 
@@ -92,7 +95,7 @@ class EngineBridge:
         self._memory_tables = translate.memory_tables()
         self.memory = new_memory(spec, B)
         self._memory_arrays = self.memory.arrays()  # updated in place, never replaced
-        self._state, self._bot, self._step_mul, self._obs_buffers = engine.kernel_state()
+        self._engine_args = engine.kernel_args()
         self._feat = featurize_tables(spec)
         self._active = np.ones(B, np.int64)
         self.tags = np.zeros((B, spec.max_entities), np.int64)
@@ -125,8 +128,8 @@ class EngineBridge:
 
     def observe(self) -> dict[str, np.ndarray]:
         """Featurize the engine's current observation of every game (after a reset)."""
-        memory = self._memory_arrays
-        _observe(self._state, self._obs_buffers, self._feat, memory, self._new_obs(), self.status)
+        _observe(self._engine_args[0], self._engine_args[4], self._feat, self._memory_arrays, self._new_obs(),
+                 self.status)
         return self.obs
 
     def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -140,11 +143,10 @@ class EngineBridge:
         self._active[:] = 1 if active is None else active
         mask = self.obs["action_mask"]  # the actions were chosen on this; `_new_obs` replaces `obs`
         # `tags` is read (slots of the chosen actions) before featurize rewrites it in the same call.
-        self._num_commands = _step(self._state, self._bot, self._step_mul, self._obs_buffers,
-                                   actions.astype(np.int64, copy=False), mask, self.tags, self._active,
-                                   self._tables, self._commands, self._feat, self._memory_tables,
-                                   self._memory_arrays, self._new_obs(), self.status, self.illegal,
-                                   self.rejected)
+        self._num_commands = _step(self._engine_args, actions.astype(np.int64, copy=False), mask, self.tags,
+                                   self._active, self._tables, self._commands, self._feat,
+                                   self._memory_tables, self._memory_arrays, self._new_obs(), self.status,
+                                   self.illegal, self.rejected)
         return self.obs
 
     @property

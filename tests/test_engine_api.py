@@ -12,6 +12,7 @@ import pytest
 
 from envs.engine import ENEMY_BOTS, MAP_NAMES, BatchedEngine, Engine, map_spec
 from envs.engine.scripted import SCRIPTED, focus_fire
+from envs.engine.state import TAG
 from envs.errors import UserError
 from envs.raw_schema import NUM_UNIT_COLUMNS, RawCommand, RawFunction
 from envs.raw_schema import FeatureUnit as FU
@@ -99,7 +100,8 @@ def test_bad_commands_are_rejected_with_reasons_and_the_game_goes_on():
     ru = obs.raw_units
     me = int(ru[ru[:, FU.alliance] == 1][0, FU.tag])
     shown = set(ru[:, FU.tag].tolist())
-    hidden = [int(t) for t in eng._batch._ui[0, :, 3] if t and t not in shown][0]  # a Zergling under fog
+    tags = eng._batch.state.unit_i[0, :, TAG]
+    hidden = [int(t) for t in tags if t and t not in shown][0]  # a Zergling under fog
     cmds = [
         RawCommand(F.Move_pt, False, (me,), (30.0, 34.0)),  # fine
         RawCommand(F.Move_pt, False, (123,), (30.0, 34.0)),  # unknown tag
@@ -162,12 +164,13 @@ def test_feature_unit_columns_match_pysc2():
         pysc2_compat.install()
         from pysc2.lib import actions, features
         from envs.raw_schema import FeatureUnit
-        from envs.engine.layout import ORDER_FUNC_ID, O_ATTACK_PT, O_HOLD, O_MOVE_PT
+        from envs.engine.obs import ORDER_FUNC_ID
+        from envs.engine.state import ATTACK_POINT, HOLD_POSITION, MOVE_POINT
         assert [f.name for f in features.FeatureUnit] == [f.name for f in FeatureUnit]
         assert [int(f) for f in features.FeatureUnit] == [int(f) for f in FeatureUnit]
         ids = actions.RAW_ABILITY_ID_TO_FUNC_ID
-        assert ORDER_FUNC_ID[O_ATTACK_PT] == ids[3674] and ORDER_FUNC_ID[O_MOVE_PT] == ids[3794]
-        assert ORDER_FUNC_ID[O_HOLD] == ids[3793]
+        assert ORDER_FUNC_ID[ATTACK_POINT] == ids[3674] and ORDER_FUNC_ID[MOVE_POINT] == ids[3794]
+        assert ORDER_FUNC_ID[HOLD_POSITION] == ids[3793]
         print("ok")
     """)
     env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")

@@ -1,4 +1,5 @@
-"""Combat arithmetic of the engine, derived by hand from REFERENCE.md sections 1 and 4.
+"""Combat arithmetic of the engine, derived by hand from the unit stats in envs/engine/units.py
+(Liquipedia's faster-speed figures, 22.4 game loops per second).
 
 Timing bounds: a weapon fires on the loop its cooldown reaches 0, so the gap between two shots is
 ceil(cooldown_s * 22.4 + jitter) loops with jitter in [-1, 2] (pysc2's -1..+2 loops).

@@ -1,4 +1,4 @@
-"""Map rules of REFERENCE.md section 2 and the scripted-play acceptance figures of issue 2."""
+"""Map rules of pysc2 docs/mini_games.md and scripted play against the published minigame scores."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 
 from envs.engine import Engine
 from envs.engine.scripted import collect_shards, focus_fire, move_to_beacon
+from envs.engine.state import ALIVE, NUM_AGENT, NUM_ENEMY, OWNER, OWNER_AGENT, OWNER_ENEMY
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawCommand, RawFunction
 
@@ -93,9 +94,10 @@ def test_defeat_roaches_wave_recreates_survivors_with_new_tags_and_hp():
     assert sorted(mine_after[:, FU.health].tolist())[-5:] == [45] * 5
     assert set(obs.raw_units[obs.raw_units[:, FU.alliance] == 4][:, FU.health].tolist()) == {145}
     # the per-side counters the triggers read agree with the units themselves
-    ui, gi = eng._batch._ui[0], eng._batch._gi[0]
-    alive = ui[:, 0] == 1  # layout.ALIVE, layout.OWNER = columns 0, 2; N_AGENT, N_ENEMY = 10, 11
-    assert (gi[10], gi[11]) == ((alive & (ui[:, 2] == 1)).sum(), (alive & (ui[:, 2] == 2)).sum())
+    ui, game = eng._batch.state.unit_i[0], eng._batch.state.game[0]
+    alive = ui[:, ALIVE] == 1
+    assert (game[NUM_AGENT], game[NUM_ENEMY]) == ((alive & (ui[:, OWNER] == OWNER_AGENT)).sum(),
+                                                  (alive & (ui[:, OWNER] == OWNER_ENEMY)).sum())
 
 
 def test_collect_mineral_shards_spawn_and_respawn():
@@ -121,7 +123,8 @@ def test_collect_mineral_shards_spawn_and_respawn():
 def test_find_and_defeat_zerglings_fog():
     eng = Engine("FindAndDefeatZerglings", seed=1)
     obs = eng.reset()
-    n_true = int(((eng._batch._ui[0, :, 0] == 1) & (eng._batch._ui[0, :, 2] == 2)).sum())
+    ui = eng._batch.state.unit_i[0]
+    n_true = int(((ui[:, ALIVE] == 1) & (ui[:, OWNER] == OWNER_ENEMY)).sum())
     assert n_true == 25
     for _ in range(60):
         ru = obs.raw_units

@@ -1,8 +1,8 @@
 """Orders and weapon engagement: re-issued orders, melee units in a crowd, range slop (combat.py header).
 
-Zealot arithmetic (REFERENCE.md sections 1 and 4): speed 3.15 / 22.4 per loop, cooldown 0.86 s, so a gap
-between attacks of at most ceil(0.86 * 22.4 + 2) = 22 loops; 2 x (8 - 1) = 14 damage per attack on a
-Roach (145 HP): 11 attacks.
+Zealot arithmetic (Liquipedia's faster-speed stats, 22.4 game loops per second): speed 3.15 / 22.4 per
+loop, cooldown 0.86 s, so a gap between attacks of at most ceil(0.86 * 22.4 + 2) = 22 loops; 2 x (8 - 1)
+= 14 damage per attack on a Roach (145 HP): 11 attacks.
 """
 
 from __future__ import annotations
@@ -81,8 +81,7 @@ def test_reissued_focus_fire_plays_the_same_2s3z_game(seed):
 def test_more_zealots_kill_a_cornered_roach_sooner(n):
     # n Zealots side by side attack one Roach pinned against the playable edge (x = 44): the later ones
     # jostle for a place around it. A Zealot nudged a hair out of its 0.1 reach by the crowd must keep
-    # swinging (range slop) instead of stepping back in every loop and never attacking (the old engine
-    # never killed it with 5 Zealots).
+    # swinging (range slop) instead of stepping back in every loop and never attacking.
     units = [("Zealot", 1, 40.0, 28.0 + k - (n - 1) / 2) for k in range(n)] + [("Roach", 2, 44.0, 28.0)]
     first = math.ceil((4.0 - 1.1) / ZEALOT_STEP) + 1  # walk to 0.1 from the Roach's edge, bite next loop
     flank = 15  # loops for the outer Zealots to walk round to a free side of the Roach (~2 world units)
@@ -99,7 +98,7 @@ def test_moving_off_ends_the_engagement():
     attack = RawCommand(RawFunction.Attack_unit, False, (tags[0],), tags[1])
     obs = eng.step([attack])
     assert obs.raw_units[1, FU.tag] == tags[1] and obs.raw_units[1, FU.health] == 45 - 13  # shot at once
-    # Move_pt takes raw points: x, map height - y (REFERENCE.md section 5)
+    # Move_pt takes raw points: x, map height - y (pysc2 lib/features.py flips y)
     obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (27.4, 64.0 - 28.0))])
     while abs(obs.positions[0, 0] - 27.4) > 1e-9:
         obs = eng.step([])

@@ -2,7 +2,8 @@
 
 numba's `cache=True` keys a cached function on its own file only: editing a callee in another module
 (rules.py called from kernel.py) would silently keep running the old machine code. We fingerprint
-every kernel source file and clear the package's cache files when the fingerprint changes.
+every kernel source file and clear the package's cache files when the fingerprint changes, and those of
+the compiled callers outside the package (envs/engine_bridge.py calls the step kernel).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 _STAMP = "numba_sources.sha1"
 # the modules holding or feeding @njit code (constants are baked into the machine code too)
-_KERNEL_SOURCES = ("bots.py", "combat.py", "commands.py", "kernel.py", "layout.py", "obs.py", "rng.py",
-                   "rules.py", "units.py")
+_KERNEL_SOURCES = ("bots.py", "combat.py", "commands.py", "jit.py", "kernel.py", "maps.py", "obs.py",
+                   "rng.py", "rules.py", "state.py", "units.py")
+_CALLERS = (_HERE.parent / "__pycache__", "engine_bridge.*")
 
 
 def refresh() -> None:
@@ -27,9 +29,10 @@ def refresh() -> None:
     try:
         if stamp.exists() and stamp.read_text() == digest.hexdigest():
             return
-        for pattern in ("*.nbi", "*.nbc"):
-            for f in cache_dir.glob(pattern):
-                f.unlink(missing_ok=True)
+        for folder, prefix in ((cache_dir, "*"), _CALLERS):
+            for suffix in (".nbi", ".nbc"):
+                for f in folder.glob(prefix + suffix):
+                    f.unlink(missing_ok=True)
         cache_dir.mkdir(exist_ok=True)
         stamp.write_text(digest.hexdigest())
     except OSError:  # read-only install: numba then caches elsewhere or recompiles

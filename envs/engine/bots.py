@@ -12,58 +12,74 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
-from envs.engine import layout as L
-from envs.engine import units as U
 from envs.engine.combat import FAR, RANGE_EPS, edge_dist
 from envs.engine.commands import give_order
+from envs.engine.jit import kernel
+from envs.engine.maps import FOG
 from envs.engine.obs import visible_to
+from envs.engine.state import (
+    ALIVE,
+    ATTACK_POINT,
+    ATTACK_UNIT,
+    HEALTH,
+    NUM_SLOTS,
+    OWNER,
+    OWNER_AGENT,
+    OWNER_ENEMY,
+    SHIELD,
+    TYPE,
+    X,
+    Y,
+)
+from envs.engine.units import DAMAGE, RANGE
+
+# bot codes (engine.ENEMY_BOTS names them)
+BOT_IDLE, BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE = range(3)
 
 
-@njit(cache=True)
-def bot_orders(UF, UI, GI, TF, TI, MI, g, bot):
+@kernel
+def bot_orders(state, tables, g, bot):
     """Scripted enemy: idle (no orders), attack_nearest (attack-move to the nearest visible agent unit,
     SMAC-style), focus_fire (all attack the lowest HP+shield agent unit within some enemy's range,
     else attack-move like attack_nearest)."""
-    if bot == L.BOT_IDLE:
+    if bot == BOT_IDLE:
         return
-    n = GI[g, L.NSLOT]
-    fog = MI[L.PI_FOG] == 1
+    uf, ui, tf = state.unit_f, state.unit_i, tables.type_f
+    n = state.game[g, NUM_SLOTS]
+    fog = tables.map_i[FOG] == 1
     focus = -1
-    if bot == L.BOT_FOCUS_FIRE:
+    if bot == BOT_FOCUS_FIRE:
         best = FAR
         for a in range(n):
-            if UI[g, a, L.ALIVE] == 0 or UI[g, a, L.OWNER] != L.OWNER_AGENT:
+            if ui[g, a, ALIVE] == 0 or ui[g, a, OWNER] != OWNER_AGENT:
                 continue
-            life = UF[g, a, L.HP] + UF[g, a, L.SH]
+            life = uf[g, a, HEALTH] + uf[g, a, SHIELD]
             if life >= best:
                 continue
             for e in range(n):
-                if UI[g, e, L.ALIVE] == 1 and UI[g, e, L.OWNER] == L.OWNER_ENEMY:
-                    if edge_dist(UF, TF, UI, g, e, a) <= TF[UI[g, e, L.TYPE], U.F_RANGE] + RANGE_EPS:
+                if ui[g, e, ALIVE] == 1 and ui[g, e, OWNER] == OWNER_ENEMY:
+                    if edge_dist(state, tables, g, e, a) <= tf[ui[g, e, TYPE], RANGE] + RANGE_EPS:
                         best = life
                         focus = a
                         break
     for e in range(n):
-        if UI[g, e, L.ALIVE] == 0 or UI[g, e, L.OWNER] != L.OWNER_ENEMY:
+        if ui[g, e, ALIVE] == 0 or ui[g, e, OWNER] != OWNER_ENEMY:
             continue
-        if TF[UI[g, e, L.TYPE], U.F_DAMAGE] <= 0.0:
+        if tf[ui[g, e, TYPE], DAMAGE] <= 0.0:
             continue
         if focus >= 0:
-            give_order(UF, UI, g, e, L.O_ATTACK_UNIT, False, focus, UI[g, focus, L.TAG], UI[g, focus, L.GEN],
-                       0.0, 0.0)
+            give_order(state, g, e, ATTACK_UNIT, False, focus, 0.0, 0.0)
             continue
         near = -1
         near_d = FAR
         for a in range(n):
-            if UI[g, a, L.ALIVE] == 0 or UI[g, a, L.OWNER] != L.OWNER_AGENT:
+            if ui[g, a, ALIVE] == 0 or ui[g, a, OWNER] != OWNER_AGENT:
                 continue
-            if fog and not visible_to(UF, UI, GI, TF, g, a, L.OWNER_ENEMY):
+            if fog and not visible_to(state, tables, g, a, OWNER_ENEMY):
                 continue
-            d = math.hypot(UF[g, a, L.X] - UF[g, e, L.X], UF[g, a, L.Y] - UF[g, e, L.Y])
+            d = math.hypot(uf[g, a, X] - uf[g, e, X], uf[g, a, Y] - uf[g, e, Y])
             if d < near_d:
                 near_d = d
                 near = a
         if near >= 0:
-            give_order(UF, UI, g, e, L.O_ATTACK_PT, False, -1, 0, 0, UF[g, near, L.X], UF[g, near, L.Y])
+            give_order(state, g, e, ATTACK_POINT, False, -1, uf[g, near, X], uf[g, near, Y])

@@ -1,4 +1,4 @@
-"""Numba kernels turning raw commands into unit orders.
+"""Numba kernels turning raw commands into unit orders, and the codes they speak.
 
 A command is all or nothing: if any of its tags is unknown, dead or not the agent's, the whole command
 is rejected with a reason (pysc2's game would silently ignore the bad tags and obey the rest; we prefer a
@@ -7,126 +7,182 @@ loud answer). `result_arg` carries the offending value (a tag) for the reason st
 
 from __future__ import annotations
 
-from numba import njit
+from typing import NamedTuple
 
-from envs.engine import layout as L
-from envs.engine import units as U
+import numpy as np
+
 from envs.engine.combat import FAR, valid_unit
+from envs.engine.jit import inline, kernel
+from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
 from envs.engine.obs import visible_to
 from envs.engine.rules import TAG_SLOT_BITS
+from envs.engine.state import (
+    ATTACK_POINT,
+    ATTACK_UNIT,
+    CHASE_TARGET,
+    DIST_LEFT,
+    DONE,
+    HOLD_POSITION,
+    KIND,
+    MAX_ORDERS,
+    MOVE_POINT,
+    MOVE_UNIT,
+    NO_ORDER,
+    NUM_ORDERS,
+    OWNER,
+    OWNER_AGENT,
+    OWNER_ENEMY,
+    RELOCATIONS,
+    TAG,
+    TARGET,
+    TARGET_RELOCATIONS,
+    TARGET_TAG,
+    TYPE,
+)
+from envs.engine.units import DAMAGE, FLAG_STRUCTURE, FLAGS, SPEED
+
+# --- command codes inside the kernels (engine.py maps pysc2 RawFunction ids to these)
+CMD_SKIP, CMD_NO_OP, CMD_MOVE_POINT, CMD_MOVE_UNIT, CMD_ATTACK_POINT, CMD_ATTACK_UNIT, CMD_SMART_POINT, \
+    CMD_SMART_UNIT, CMD_STOP, CMD_HOLD = range(10)
+
+# --- command results (0 = accepted); engine.REASONS words the others
+ACCEPTED, BAD_TAG, NOT_OWN_UNIT, BAD_TARGET_TAG, TARGET_HIDDEN, OFF_MAP, OUTSIDE_PLAYABLE, NOT_ENEMY, \
+    NO_WEAPON, QUEUE_FULL, GAME_OVER, CANNOT_MOVE = range(12)
 
 _SLOT_MASK = (1 << TAG_SLOT_BITS) - 1
 
 
-@njit(cache=True, inline="always")
-def decode_tag(UI, g, tag):
+class Commands(NamedTuple):
+    """A batch of raw commands as flat arrays: command k is for game[k], runs `code[k]` (CMD_*) with the
+    unit tags tags[tag_start[k]:tag_start[k] + tag_count[k]] on target_tag[k] or the raw point
+    (x[k], y[k]); the kernel writes its result (ACCEPTED or a reason) and the offending tag."""
+
+    game: np.ndarray  # int64 [K]
+    code: np.ndarray  # int64 [K]
+    queued: np.ndarray  # int64 [K], 1 = queue after the current orders
+    tag_start: np.ndarray  # int64 [K]
+    tag_count: np.ndarray  # int64 [K]
+    tags: np.ndarray  # int64 [total tags]
+    target_tag: np.ndarray  # int64 [K]
+    x: np.ndarray  # float64 [K], raw pixel x
+    y: np.ndarray  # float64 [K], raw pixel y (flipped)
+    result: np.ndarray  # int64 [K], out
+    result_arg: np.ndarray  # int64 [K], out
+
+
+@inline
+def decode_tag(state, g, tag):
     """Slot of a living unit with this tag, or -1."""
     if tag <= 0:
         return -1
     s = tag & _SLOT_MASK
-    if s >= UI.shape[1] or not valid_unit(UI, g, s, tag):
+    if s >= state.unit_i.shape[1] or not valid_unit(state, g, s, tag):
         return -1
     return s
 
 
-@njit(cache=True)
-def give_order(UF, UI, g, u, kind, queued, t, tag, gen, x, y):
+@kernel
+def give_order(state, g, u, kind, queued, t, x, y):
+    """Queue (or replace the orders with) one order on unit t (slot, -1 for none) or point (x, y)."""
+    ui, oi = state.unit_i, state.order_i
     if not queued:
-        UI[g, u, L.NORD] = 0
-        UI[g, u, L.AUTO] = -1
-    k = UI[g, u, L.NORD]
-    UI[g, u, L.ORD_KIND + k] = kind
-    UI[g, u, L.ORD_TGT + k] = t
-    UI[g, u, L.ORD_TAG + k] = tag
-    UI[g, u, L.ORD_GEN + k] = gen
-    UF[g, u, L.ORD_X + 2 * k] = x
-    UF[g, u, L.ORD_X + 2 * k + 1] = y
-    UI[g, u, L.NORD] = k + 1
+        ui[g, u, NUM_ORDERS] = 0
+        ui[g, u, CHASE_TARGET] = -1
+    k = ui[g, u, NUM_ORDERS]
+    oi[g, u, k, KIND] = kind
+    oi[g, u, k, TARGET] = t
+    oi[g, u, k, TARGET_TAG] = ui[g, t, TAG] if t >= 0 else 0
+    oi[g, u, k, TARGET_RELOCATIONS] = ui[g, t, RELOCATIONS] if t >= 0 else 0
+    state.order_xy[g, u, k, 0] = x
+    state.order_xy[g, u, k, 1] = y
+    ui[g, u, NUM_ORDERS] = k + 1
     if k == 0:
-        UF[g, u, L.PREV_DIST] = FAR
+        state.unit_f[g, u, DIST_LEFT] = FAR
 
 
-@njit(cache=True)
-def check(UF, UI, GI, TF, TI, MF, MI, g, f, queued, tags, t0, nt, ttag, px, py, out):
-    """Validate one command; return (result code, offending value, target slot, world x, world y)."""
-    if GI[g, L.DONE] == 1:
-        return L.R_GAME_OVER, 0, -1, 0.0, 0.0
-    need_weapon = f == L.C_ATTACK_PT or f == L.C_ATTACK_UNIT
-    moves = f != L.C_STOP and f != L.C_HOLD
-    for i in range(nt):
-        tag = tags[t0 + i]
-        s = decode_tag(UI, g, tag)
+@kernel
+def check(state, tables, cmds, k, slots):
+    """Validate command k; its units' slots into `slots`. Returns (result, offending value, target slot,
+    world x, world y)."""
+    g, f, queued = cmds.game[k], cmds.code[k], cmds.queued[k] == 1
+    if state.game[g, DONE] == 1:
+        return GAME_OVER, 0, -1, 0.0, 0.0
+    ui, tf, mf = state.unit_i, tables.type_f, tables.map_f
+    need_weapon = f == CMD_ATTACK_POINT or f == CMD_ATTACK_UNIT
+    moves = f != CMD_STOP and f != CMD_HOLD
+    t0 = cmds.tag_start[k]
+    for i in range(cmds.tag_count[k]):
+        tag = cmds.tags[t0 + i]
+        s = decode_tag(state, g, tag)
         if s < 0:
-            return L.R_BAD_TAG, tag, -1, 0.0, 0.0
-        if UI[g, s, L.OWNER] != L.OWNER_AGENT:
-            return L.R_NOT_OWN, tag, -1, 0.0, 0.0
-        typ = UI[g, s, L.TYPE]
-        if moves and (TF[typ, U.F_SPEED] <= 0.0 or (TI[typ, U.I_FLAGS] & U.FL_STRUCTURE) != 0):
-            return L.R_CANNOT_MOVE, tag, -1, 0.0, 0.0
-        if need_weapon and TF[typ, U.F_DAMAGE] <= 0.0:
-            return L.R_NO_WEAPON, tag, -1, 0.0, 0.0
-        if queued and UI[g, s, L.NORD] >= L.MAX_ORDERS:
-            return L.R_QUEUE_FULL, tag, -1, 0.0, 0.0
-        out[i] = s
+            return BAD_TAG, tag, -1, 0.0, 0.0
+        if ui[g, s, OWNER] != OWNER_AGENT:
+            return NOT_OWN_UNIT, tag, -1, 0.0, 0.0
+        typ = ui[g, s, TYPE]
+        if moves and (tf[typ, SPEED] <= 0.0 or (tables.type_i[typ, FLAGS] & FLAG_STRUCTURE) != 0):
+            return CANNOT_MOVE, tag, -1, 0.0, 0.0
+        if need_weapon and tf[typ, DAMAGE] <= 0.0:
+            return NO_WEAPON, tag, -1, 0.0, 0.0
+        if queued and ui[g, s, NUM_ORDERS] >= MAX_ORDERS:
+            return QUEUE_FULL, tag, -1, 0.0, 0.0
+        slots[i] = s
     t = -1
     wx, wy = 0.0, 0.0
-    if f == L.C_MOVE_UNIT or f == L.C_ATTACK_UNIT or f == L.C_SMART_UNIT:
-        t = decode_tag(UI, g, ttag)
+    if f == CMD_MOVE_UNIT or f == CMD_ATTACK_UNIT or f == CMD_SMART_UNIT:
+        ttag = cmds.target_tag[k]
+        t = decode_tag(state, g, ttag)
         if t < 0:
-            return L.R_BAD_TARGET_TAG, ttag, -1, 0.0, 0.0
-        enemy = UI[g, t, L.OWNER] == L.OWNER_ENEMY
-        if enemy and MI[L.PI_FOG] == 1 and not visible_to(UF, UI, GI, TF, g, t, L.OWNER_AGENT):
-            return L.R_TARGET_HIDDEN, ttag, -1, 0.0, 0.0
-        if f == L.C_ATTACK_UNIT and not enemy:
-            return L.R_NOT_ENEMY, ttag, -1, 0.0, 0.0
-    elif f == L.C_MOVE_PT or f == L.C_ATTACK_PT or f == L.C_SMART_PT:
-        # raw pixel space at raw_resolution == map size: world x = px, world y = map_h - py (REFERENCE.md 5)
-        wx, wy = px, MF[L.PF_MAP_H] - py
-        if not (0.0 <= wx < MF[L.PF_MAP_H] and 0.0 <= wy < MF[L.PF_MAP_H]):
-            return L.R_OFF_MAP, 0, -1, 0.0, 0.0
-        if not (MF[L.PF_X0] <= wx <= MF[L.PF_X1] and MF[L.PF_Y0] <= wy <= MF[L.PF_Y1]):
-            return L.R_OUTSIDE_PLAYABLE, 0, -1, 0.0, 0.0
-    return L.R_OK, 0, t, wx, wy
+            return BAD_TARGET_TAG, ttag, -1, 0.0, 0.0
+        enemy = ui[g, t, OWNER] == OWNER_ENEMY
+        if enemy and tables.map_i[FOG] == 1 and not visible_to(state, tables, g, t, OWNER_AGENT):
+            return TARGET_HIDDEN, ttag, -1, 0.0, 0.0
+        if f == CMD_ATTACK_UNIT and not enemy:
+            return NOT_ENEMY, ttag, -1, 0.0, 0.0
+    elif f == CMD_MOVE_POINT or f == CMD_ATTACK_POINT or f == CMD_SMART_POINT:
+        # raw pixel space at raw_resolution == map size: world x = px, world y = map height - py
+        # (pysc2 lib/features.py flips y between world and raw points)
+        wx, wy = cmds.x[k], mf[MAP_HEIGHT] - cmds.y[k]
+        if not (0.0 <= wx < mf[MAP_HEIGHT] and 0.0 <= wy < mf[MAP_HEIGHT]):
+            return OFF_MAP, 0, -1, 0.0, 0.0
+        if not (mf[PLAY_X0] <= wx <= mf[PLAY_X1] and mf[PLAY_Y0] <= wy <= mf[PLAY_Y1]):
+            return OUTSIDE_PLAYABLE, 0, -1, 0.0, 0.0
+    return ACCEPTED, 0, t, wx, wy
 
 
-@njit(cache=True)
-def apply_commands(UF, UI, GI, TF, TI, MF, MI, games, funcs, queued, tag_start, tag_count, tags, ttags,
-                   px, py, results, result_arg, scratch):
-    """Validate and apply every command in order (commands of one game apply in list order)."""
-    for k in range(funcs.shape[0]):
-        f = funcs[k]
-        if f == L.C_SKIP:
+@kernel
+def apply_commands(state, tables, cmds, slots):
+    """Validate and apply every command in order (commands of one game apply in list order). `slots` is
+    scratch space (int64, >= the largest tag count)."""
+    ui = state.unit_i
+    for k in range(cmds.code.shape[0]):
+        f = cmds.code[k]
+        if f == CMD_SKIP:
             continue
-        g = games[k]
-        q = queued[k] == 1
-        code, arg, t, wx, wy = check(UF, UI, GI, TF, TI, MF, MI, g, f, q, tags, tag_start[k], tag_count[k],
-                                     ttags[k], px[k], py[k], scratch)
-        results[k] = code
-        result_arg[k] = arg
-        if code != L.R_OK or f == L.C_NOOP:
+        g = cmds.game[k]
+        code, arg, t, wx, wy = check(state, tables, cmds, k, slots)
+        cmds.result[k] = code
+        cmds.result_arg[k] = arg
+        if code != ACCEPTED or f == CMD_NO_OP:
             continue
-        kind = L.O_NONE
-        if f == L.C_MOVE_PT or f == L.C_SMART_PT:
-            kind = L.O_MOVE_PT
-        elif f == L.C_ATTACK_PT:
-            kind = L.O_ATTACK_PT
-        elif f == L.C_MOVE_UNIT:
-            kind = L.O_MOVE_UNIT
-        elif f == L.C_ATTACK_UNIT:
-            kind = L.O_ATTACK_UNIT
-        elif f == L.C_HOLD:
-            kind = L.O_HOLD
-        for i in range(tag_count[k]):
-            u = scratch[i]
-            if f == L.C_STOP:
-                UI[g, u, L.NORD] = 0
-                UI[g, u, L.AUTO] = -1
+        kind = NO_ORDER
+        if f == CMD_MOVE_POINT or f == CMD_SMART_POINT:
+            kind = MOVE_POINT
+        elif f == CMD_ATTACK_POINT:
+            kind = ATTACK_POINT
+        elif f == CMD_MOVE_UNIT:
+            kind = MOVE_UNIT
+        elif f == CMD_ATTACK_UNIT:
+            kind = ATTACK_UNIT
+        elif f == CMD_HOLD:
+            kind = HOLD_POSITION
+        for i in range(cmds.tag_count[k]):
+            u = slots[i]
+            if f == CMD_STOP:
+                ui[g, u, NUM_ORDERS] = 0
+                ui[g, u, CHASE_TARGET] = -1
                 continue
-            kk = kind
-            if f == L.C_SMART_UNIT:  # on an enemy: attack (if armed); on a friend or neutral: move/follow
-                armed = TF[UI[g, u, L.TYPE], U.F_DAMAGE] > 0.0
-                kk = L.O_ATTACK_UNIT if UI[g, t, L.OWNER] == L.OWNER_ENEMY and armed else L.O_MOVE_UNIT
-            if t >= 0:
-                give_order(UF, UI, g, u, kk, q, t, UI[g, t, L.TAG], UI[g, t, L.GEN], 0.0, 0.0)
-            else:
-                give_order(UF, UI, g, u, kk, q, -1, 0, 0, wx, wy)
+            unit_kind = kind
+            if f == CMD_SMART_UNIT:  # on an enemy: attack (if armed); on a friend or neutral: move/follow
+                armed = tables.type_f[ui[g, u, TYPE], DAMAGE] > 0.0
+                unit_kind = ATTACK_UNIT if ui[g, t, OWNER] == OWNER_ENEMY and armed else MOVE_UNIT
+            give_order(state, g, u, unit_kind, cmds.queued[k] == 1, t, wx, wy)

@@ -21,10 +21,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from envs.engine import layout as L
+from envs.engine import commands as C
+from envs.engine.bots import BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE, BOT_IDLE
+from envs.engine.commands import Commands
 from envs.engine.kernel import reset_kernel, step_kernel
-from envs.engine.maps import MapSpec, map_spec
+from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
+from envs.engine.obs import RawBuffers
 from envs.engine.rng import seed_state
+from envs.engine.state import DAMAGE_DEALT, DONE, LOOP, MAX_ORDERS, OUTCOME, PREV_SCORE, SCORE, State, Tables
 from envs.engine.units import build_tables
 from envs.errors import UserError
 from envs.raw_schema import (
@@ -37,19 +41,19 @@ from envs.raw_schema import (
 )
 
 ENEMY_BOTS: tuple[str, ...] = ("idle", "attack_nearest", "focus_fire")
-_BOT_CODE = {"idle": L.BOT_IDLE, "attack_nearest": L.BOT_ATTACK_NEAREST, "focus_fire": L.BOT_FOCUS_FIRE}
+_BOT_CODE = {"idle": BOT_IDLE, "attack_nearest": BOT_ATTACK_NEAREST, "focus_fire": BOT_FOCUS_FIRE}
 
 # RawFunction id -> (kernel code, argument kind)
 _FUNCS = {
-    int(RawFunction.no_op): (L.C_NOOP, "none"),
-    int(RawFunction.Move_pt): (L.C_MOVE_PT, "pt"),
-    int(RawFunction.Move_unit): (L.C_MOVE_UNIT, "unit"),
-    int(RawFunction.Attack_pt): (L.C_ATTACK_PT, "pt"),
-    int(RawFunction.Attack_unit): (L.C_ATTACK_UNIT, "unit"),
-    int(RawFunction.Smart_pt): (L.C_SMART_PT, "pt"),
-    int(RawFunction.Smart_unit): (L.C_SMART_UNIT, "unit"),
-    int(RawFunction.Stop_quick): (L.C_STOP, "quick"),
-    int(RawFunction.HoldPosition_quick): (L.C_HOLD, "quick"),
+    int(RawFunction.no_op): (C.CMD_NO_OP, "none"),
+    int(RawFunction.Move_pt): (C.CMD_MOVE_POINT, "pt"),
+    int(RawFunction.Move_unit): (C.CMD_MOVE_UNIT, "unit"),
+    int(RawFunction.Attack_pt): (C.CMD_ATTACK_POINT, "pt"),
+    int(RawFunction.Attack_unit): (C.CMD_ATTACK_UNIT, "unit"),
+    int(RawFunction.Smart_pt): (C.CMD_SMART_POINT, "pt"),
+    int(RawFunction.Smart_unit): (C.CMD_SMART_UNIT, "unit"),
+    int(RawFunction.Stop_quick): (C.CMD_STOP, "quick"),
+    int(RawFunction.HoldPosition_quick): (C.CMD_HOLD, "quick"),
 }
 
 # RawFunction id -> kernel code (-1 = unsupported), for the array fast path
@@ -72,20 +76,20 @@ def kernel_codes(function, tag_count, code_of_function, max_selected, out):
     return -1
 
 REASONS = {
-    L.R_BAD_TAG: "unknown or dead unit tag",
-    L.R_NOT_OWN: "unit tag is not the agent's unit",
-    L.R_BAD_TARGET_TAG: "unknown or dead target tag",
-    L.R_TARGET_HIDDEN: "target is not visible",
-    L.R_OFF_MAP: "target point is off the map",
-    L.R_OUTSIDE_PLAYABLE: "target point is outside the playable area",
-    L.R_NOT_ENEMY: "attack target is not an enemy",
-    L.R_NO_WEAPON: "unit has no weapon",
-    L.R_QUEUE_FULL: f"order queue full ({L.MAX_ORDERS})",
-    L.R_GAME_OVER: "the episode is over; reset first",
-    L.R_CANNOT_MOVE: "unit cannot move",
+    C.BAD_TAG: "unknown or dead unit tag",
+    C.NOT_OWN_UNIT: "unit tag is not the agent's unit",
+    C.BAD_TARGET_TAG: "unknown or dead target tag",
+    C.TARGET_HIDDEN: "target is not visible",
+    C.OFF_MAP: "target point is off the map",
+    C.OUTSIDE_PLAYABLE: "target point is outside the playable area",
+    C.NOT_ENEMY: "attack target is not an enemy",
+    C.NO_WEAPON: "unit has no weapon",
+    C.QUEUE_FULL: f"order queue full ({MAX_ORDERS})",
+    C.GAME_OVER: "the episode is over; reset first",
+    C.CANNOT_MOVE: "unit cannot move",
 }
-_TAG_REASONS = {L.R_BAD_TAG, L.R_NOT_OWN, L.R_BAD_TARGET_TAG, L.R_TARGET_HIDDEN, L.R_NOT_ENEMY, L.R_NO_WEAPON,
-                L.R_QUEUE_FULL, L.R_CANNOT_MOVE}
+_TAG_REASONS = {C.BAD_TAG, C.NOT_OWN_UNIT, C.BAD_TARGET_TAG, C.TARGET_HIDDEN, C.NOT_ENEMY, C.NO_WEAPON,
+                C.QUEUE_FULL, C.CANNOT_MOVE}
 
 _TABLES = build_tables()
 
@@ -111,7 +115,7 @@ def _parse(cmd) -> tuple[int, bool, list[int], int, float, float]:
         code, kind = _FUNCS[operator.index(fn)]
     except (TypeError, KeyError):
         raise ValueError(f"unknown or unsupported function id {fn!r}") from None
-    if code == L.C_NOOP:
+    if code == C.CMD_NO_OP:
         return code, False, [], 0, 0.0, 0.0
     try:
         tag_list = [operator.index(t) for t in tags]
@@ -158,36 +162,32 @@ class BatchedEngine:
         if len(seeds) != self.num_games:
             raise UserError(f"got {len(seeds)} seeds for {self.num_games} games")
         self.seeds = seeds
-        self._tf, self._ti = _TABLES
-        self._mf, self._mi, self._sg = self.spec.params()
-        limit = int(self._mi[L.PI_LOOP_LIMIT])
+        # the kernels' read-only tables; a test may swap in a modified copy (scenario.py)
+        self.tables = Tables(*_TABLES, *self.spec.params())
+        limit = int(self.tables.map_i[TIME_LIMIT_LOOPS])
         if game_steps_per_episode:  # pysc2 semantics: game loops, 0 = the map's own limit only
             limit = min(limit, int(game_steps_per_episode))
         self._loop_limit = limit
         B, M = self.num_games, self.spec.max_units
-        self._uf = np.zeros((B, M, L.NUF), np.float64)
-        self._ui = np.zeros((B, M, L.NUI), np.int64)
-        self._gi = np.zeros((B, L.NGI), np.int64)
-        self._rng = np.array([seed_state(s) for s in seeds], np.uint64)
-        self._ou = np.zeros((B, M, NUM_UNIT_COLUMNS), np.int64)
-        self._op = np.zeros((B, M, 2), np.float64)
-        self._or = np.zeros((B, M), np.float64)
-        self._on = np.zeros(B, np.int64)
-        self._opl = np.zeros((B, NUM_PLAYER_COLUMNS), np.int64)
-        self._osc = np.zeros((B, NUM_SCORE_COLUMNS), np.int64)
+        self.state = State.zeros(B, M)  # every game's state, written in place by every reset and step
+        self.state.rng[:] = [seed_state(s) for s in seeds]
+        self.raw = RawBuffers(units=np.zeros((B, M, NUM_UNIT_COLUMNS), np.int64),
+                              positions=np.zeros((B, M, 2)), radii=np.zeros((B, M)),
+                              counts=np.zeros(B, np.int64),
+                              player=np.zeros((B, NUM_PLAYER_COLUMNS), np.int64),
+                              score=np.zeros((B, NUM_SCORE_COLUMNS), np.int64))
         self._bot = _BOT_CODE[self.enemy_bot]
-        self._obs_buffers = (self._ou, self._op, self._or, self._on, self._opl, self._osc)
         self._started = False
         self._all_active = np.ones(B, np.int64)
-        self._no_cmds = (np.zeros(0, np.int64),) * 6 + (np.zeros(0, np.float64),) * 2
+        ints, floats = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        self._no_commands = Commands(ints, ints, ints, ints, ints, ints, ints, floats, floats, ints, ints)
 
     # ------------------------------------------------------------------ reset
     def _reset(self, games: list[int], seeds: list[int | None]) -> None:
         g = np.asarray(games, np.int64)
         s = np.array([seed_state(x) if x is not None else 0 for x in seeds], np.uint64)
         re = np.array([x is not None for x in seeds], np.int64)
-        reset_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi,
-                     self._sg, g, s, re, self._loop_limit, *self._obs_buffers)
+        reset_kernel(self.state, self.tables, g, s, re, self._loop_limit, self.raw)
 
     def reset(self, seeds: Sequence[int] | None = None) -> list[EngineObs]:
         """Start a new episode in every game (reseeding them if `seeds` is given)."""
@@ -206,11 +206,12 @@ class BatchedEngine:
 
     def observation(self, i: int, action_results: Sequence[tuple[int, str]] = ()) -> EngineObs:
         """Game i's latest observation (views, valid until the next step or reset)."""
-        gi = self._gi[i]
-        n = int(self._on[i])
-        reward = float(gi[L.SCORE] - gi[L.PREV_SCORE])
-        return EngineObs(self._ou[i, :n], self._op[i, :n], self._or[i, :n], self._opl[i], int(gi[L.LOOP]),
-                         self._osc[i], reward, bool(gi[L.DONE]), int(gi[L.OUTCOME]), list(action_results))
+        game, raw = self.state.game[i], self.raw
+        n = int(raw.counts[i])
+        reward = float(game[SCORE] - game[PREV_SCORE])
+        return EngineObs(raw.units[i, :n], raw.positions[i, :n], raw.radii[i, :n], raw.player[i],
+                         int(game[LOOP]), raw.score[i], reward, bool(game[DONE]), int(game[OUTCOME]),
+                         list(action_results))
 
     # ------------------------------------------------------------------ step
     def step(self, commands_per_game: Sequence[Sequence], active: np.ndarray | None = None
@@ -233,7 +234,7 @@ class BatchedEngine:
                 except ValueError as err:
                     rejected[gi].append((ci, str(err)))
                     continue
-                if code == L.C_NOOP:
+                if code == C.CMD_NO_OP:
                     continue
                 games.append(gi)
                 funcs.append(code)
@@ -246,24 +247,23 @@ class BatchedEngine:
                 pys.append(py)
                 where.append((gi, ci))
         if funcs:
-            arrays = (np.array(games, np.int64), np.array(funcs, np.int64), np.array(queued, np.int64),
-                      np.array(t0, np.int64), np.array(tn, np.int64), np.array(tags, np.int64),
-                      np.array(ttags, np.int64), np.array(pxs, np.float64), np.array(pys, np.float64))
+            n = len(funcs)
+            commands = Commands(np.array(games, np.int64), np.array(funcs, np.int64),
+                                np.array(queued, np.int64), np.array(t0, np.int64), np.array(tn, np.int64),
+                                np.array(tags, np.int64), np.array(ttags, np.int64), np.array(pxs),
+                                np.array(pys), np.zeros(n, np.int64), np.zeros(n, np.int64))
         else:
-            arrays = self._no_cmds[:1] * 7 + self._no_cmds[6:]
+            commands = self._no_commands
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         if act.shape != (self.num_games,):
             raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
-        results = np.zeros(len(funcs), np.int64)
-        result_arg = np.zeros(len(funcs), np.int64)
-        step_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg,
-                    *arrays, results, result_arg, self._bot, self.step_mul, act, *self._obs_buffers)
+        step_kernel(self.state, self.tables, commands, self._bot, self.step_mul, act, self.raw)
         if funcs:
-            for k in np.flatnonzero(results).tolist():
-                code = int(results[k])
+            for k in np.flatnonzero(commands.result).tolist():
+                code = int(commands.result[k])
                 reason = REASONS.get(code, f"rejected ({code})")
                 if code in _TAG_REASONS:
-                    reason = f"{reason} {int(result_arg[k])}"
+                    reason = f"{reason} {int(commands.result_arg[k])}"
                 gi, ci = where[k]
                 rejected[gi].append((ci, reason))
             for r in rejected:
@@ -289,28 +289,27 @@ class BatchedEngine:
             raise ValueError(f"command {bad}: unsupported function id {int(function[bad])} or not "
                              f"1..{MAX_SELECTED_UNITS} unit tags ({int(tag_count[bad])})")
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
-        results = np.zeros(len(function), np.int64)
-        result_arg = np.zeros(len(function), np.int64)
-        step_kernel(self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg,
-                    np.asarray(game, np.int64), codes, np.asarray(queued, np.int64),
-                    np.asarray(tag_start, np.int64), tag_count, np.asarray(tags, np.int64),
-                    np.asarray(target_tag, np.int64), np.asarray(px, np.float64), np.asarray(py, np.float64),
-                    results, result_arg, self._bot, self.step_mul, act, *self._obs_buffers)
-        return results
+        n = len(function)
+        commands = Commands(np.asarray(game, np.int64), codes, np.asarray(queued, np.int64),
+                            np.asarray(tag_start, np.int64), tag_count, np.asarray(tags, np.int64),
+                            np.asarray(target_tag, np.int64), np.asarray(px, np.float64),
+                            np.asarray(py, np.float64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+        step_kernel(self.state, self.tables, commands, self._bot, self.step_mul, act, self.raw)
+        return commands.result
 
-    def kernel_state(self) -> tuple:
-        """(state arrays, bot, step_mul, observation buffers): `kernel.step_kernel`'s arguments around the
-        commands, for callers that step the engine from their own compiled code (envs.engine_bridge).
-        The arrays live as long as the engine; every reset and step writes them in place."""
-        state = (self._uf, self._ui, self._gi, self._rng, self._tf, self._ti, self._mf, self._mi, self._sg)
-        return state, self._bot, self.step_mul, self._obs_buffers
+    def kernel_args(self) -> tuple:
+        """(state, tables, bot, step_mul, raw buffers): `kernel.step_kernel`'s arguments around the commands
+        and the active mask, for callers that step the engine from their own compiled code
+        (envs.engine_bridge). The arrays live as long as the engine; every reset and step writes them in
+        place."""
+        return self.state, self.tables, self._bot, self.step_mul, self.raw
 
     def arrays(self) -> EngineArrays:
         """Every game's latest observation as batch arrays (views, valid until the next step or reset)."""
-        gi = self._gi
-        return EngineArrays(self._ou, self._op, self._or, self._on, gi[:, L.LOOP],
-                            (gi[:, L.SCORE] - gi[:, L.PREV_SCORE]).astype(np.float64), gi[:, L.DONE] == 1,
-                            gi[:, L.OUTCOME], self._osc[:, 0], gi[:, L.DAMAGE_DEALT] / 2.0)
+        game, raw = self.state.game, self.raw
+        return EngineArrays(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP],
+                            (game[:, SCORE] - game[:, PREV_SCORE]).astype(np.float64), game[:, DONE] == 1,
+                            game[:, OUTCOME], raw.score[:, 0], game[:, DAMAGE_DEALT] / 2.0)
 
 
 class EngineArrays(NamedTuple):

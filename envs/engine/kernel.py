@@ -1,73 +1,97 @@
 """The two numba entry points: reset some games, and step every game of a batch `step_mul` loops.
 
-Each advances all requested games in one call and writes their observations into the batch buffers,
-so Python touches each game only to build its RawObs.
+Each advances all requested games in one call and writes their observations into the batch's
+`RawBuffers`, so Python touches each game only to build its RawObs.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from envs.engine import layout as L
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, side_boxes
 from envs.engine.commands import apply_commands
+from envs.engine.jit import kernel
 from envs.engine.obs import write_obs
 from envs.engine.rng import randint
 from envs.engine.rules import FIRST_UID, initial_spawn, tick
+from envs.engine.state import ALIVE, DONE, LOOP, LOOP_LIMIT, NEXT_UID, NUM_SLOTS, PREV_SCORE, SCORE
+
+
+class Scratch(NamedTuple):
+    """Work space of one kernel call (the simulation kernels never allocate)."""
+
+    order: np.ndarray  # int64 [M], the order units act in this loop
+    ground: np.ndarray  # int64 [M], the ground units (combat.collide)
+    boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
+    command_slots: np.ndarray  # int64 [>= tags per command], one command's units (commands.apply_commands)
+    spawn_type: np.ndarray  # int64 [M], units to place (rules.spawn_sides)
+    spawn_health: np.ndarray  # float64 [M]
+    spawn_shield: np.ndarray  # float64 [M]
 
 
 @njit(cache=True)
-def sim_loop(UF, UI, GI, RNG, TF, TI, MF, MI, SG, perm, ground, bb, g):
+def new_scratch(max_units, max_tags):
+    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64), np.empty(10, np.float64),
+                   np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
+                   np.empty(max_units, np.float64), np.empty(max_units, np.float64))
+
+
+@kernel
+def sim_loop(state, tables, g, scratch):
     """One game loop: living units act in a fresh random order, then collide, then the map's triggers."""
-    n = GI[g, L.NSLOT]
+    order = scratch.order
+    n = state.game[g, NUM_SLOTS]
     for i in range(n):
-        perm[i] = i
+        order[i] = i
     for i in range(n - 1, 0, -1):  # Fisher-Yates with the game's own generator
-        j = randint(RNG, g, i + 1)
-        perm[i], perm[j] = perm[j], perm[i]
-    side_boxes(UF, UI, GI, g, bb)
+        j = randint(state.rng, g, i + 1)
+        order[i], order[j] = order[j], order[i]
+    side_boxes(state, tables, g, scratch.boxes)
     for k in range(n):
-        u = perm[k]
-        if UI[g, u, L.ALIVE] == 1:
-            act(UF, UI, GI, RNG, TF, TI, MF, MI, g, u, bb)
-    collide(UF, UI, GI, RNG, TF, TI, MF, g, ground)
-    GI[g, L.LOOP] += 1
-    tick(UF, UI, GI, RNG, TF, MF, MI, SG, g)
+        u = order[k]
+        if state.unit_i[g, u, ALIVE] == 1:
+            act(state, tables, g, u, scratch.boxes)
+    collide(state, tables, g, scratch.ground)
+    state.game[g, LOOP] += 1
+    tick(state, tables, g, scratch)
 
 
 @njit(cache=True)
-def reset_kernel(UF, UI, GI, RNG, TF, TI, MF, MI, SG, games, seeds, reseed, loop_limit,
-                 OU, OP, OR, ON, OPL, OSC):
+def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
+    """Start a new episode in each of `games` (reseeding game games[i] with seeds[i] if reseed[i])."""
+    scratch = new_scratch(state.unit_i.shape[1], 0)
     for i in range(games.shape[0]):
         g = games[i]
         if reseed[i] == 1:
-            RNG[g] = seeds[i]
-        UF[g] = 0.0
-        UI[g] = 0
-        GI[g] = 0
-        GI[g, L.NEXT_UID] = FIRST_UID
-        GI[g, L.LOOP_LIMIT] = loop_limit
-        initial_spawn(UF, UI, GI, RNG, TF, MF, MI, SG, g)
-        write_obs(UF, UI, GI, TF, TI, MF, MI, g, OU, OP, OR, ON, OPL, OSC)
+            state.rng[g] = seeds[i]
+        state.unit_f[g] = 0.0
+        state.unit_i[g] = 0
+        state.order_i[g] = 0
+        state.order_xy[g] = 0.0
+        state.game[g] = 0
+        state.game[g, NEXT_UID] = FIRST_UID
+        state.game[g, LOOP_LIMIT] = loop_limit
+        initial_spawn(state, tables, g, scratch)
+        write_obs(state, tables, g, out)
 
 
 @njit(cache=True)
-def step_kernel(UF, UI, GI, RNG, TF, TI, MF, MI, SG, games, funcs, queued, tag_start, tag_count, tags, ttags,
-                px, py, results, result_arg, bot, step_mul, active, OU, OP, OR, ON, OPL, OSC):
-    scratch = np.empty(max(1, tags.shape[0]), np.int64)
-    perm = np.empty(UI.shape[1], np.int64)
-    ground = np.empty(UI.shape[1], np.int64)
-    bb = np.empty(10, np.float64)
-    apply_commands(UF, UI, GI, TF, TI, MF, MI, games, funcs, queued, tag_start, tag_count, tags, ttags,
-                   px, py, results, result_arg, scratch)
-    for g in range(UF.shape[0]):
-        GI[g, L.PREV_SCORE] = GI[g, L.SCORE]
-        if GI[g, L.DONE] == 0 and active[g] == 1:
-            bot_orders(UF, UI, GI, TF, TI, MI, g, bot)
+def step_kernel(state, tables, commands, bot, step_mul, active, out):
+    """Apply the `Commands`, let the enemy bot order its units, advance every active unfinished game
+    `step_mul` loops, and write every game's observation into `out`."""
+    scratch = new_scratch(state.unit_i.shape[1], commands.tags.shape[0])
+    apply_commands(state, tables, commands, scratch.command_slots)
+    game = state.game
+    for g in range(game.shape[0]):
+        game[g, PREV_SCORE] = game[g, SCORE]
+        if game[g, DONE] == 0 and active[g] == 1:
+            bot_orders(state, tables, g, bot)
             for _ in range(step_mul):
-                sim_loop(UF, UI, GI, RNG, TF, TI, MF, MI, SG, perm, ground, bb, g)
-                if GI[g, L.DONE] == 1:
+                sim_loop(state, tables, g, scratch)
+                if game[g, DONE] == 1:
                     break
-        write_obs(UF, UI, GI, TF, TI, MF, MI, g, OU, OP, OR, ON, OPL, OSC)
+        write_obs(state, tables, g, out)

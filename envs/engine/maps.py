@@ -1,9 +1,10 @@
-"""The maps as data: playable area, spawns, rewards, waves, timers (REFERENCE.md section 2).
+"""The maps as data: playable area, spawns, rewards, waves, timers (pysc2 docs/mini_games.md).
 
-Each map is one `MapSpec`; `params()` turns it into the flat arrays the kernels read. The map's rule
-kind selects the triggers (beacon jump, shard pickup/respawn, zergling respawn, waves, duel win/loss);
-everything else (unit groups, rectangles, rewards, limits) is plain data, so a new map with an existing
-rule kind is one more entry here, and a new rule (harvesting, production) is one more kind.
+Each map is one `MapSpec`; `params()` turns it into the flat arrays the kernels read (`Tables.map_f`,
+`Tables.map_i`, `Tables.spawn_groups`, columns named below). The map's rules (`RULES_*`) select the
+triggers (beacon jump, shard pickup/respawn, zergling respawn, waves, duel win/loss); everything else
+(unit groups, rectangles, rewards, limits) is plain data, so a new map with existing rules is one more
+entry here, and new rules (harvesting, production) are one more `RULES_*` kind.
 """
 
 from __future__ import annotations
@@ -12,11 +13,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.engine import layout as L
+from envs.engine.state import OWNER_AGENT, OWNER_ENEMY
 from envs.engine.units import UNIT_INDEX
 from envs.errors import UserError
 
-LOOPS_PER_GAME_SECOND = 16  # REFERENCE.md section 1: map timers count game seconds of 16 loops
+LOOPS_PER_GAME_SECOND = 16  # map timers count game seconds of 16 game loops (pysc2 docs/environment.md)
+
+# --- map rules
+RULES_BEACON, RULES_SHARDS, RULES_HUNT, RULES_WAVES, RULES_DUEL = range(5)
+
+# --- map floats map_f[:]: rectangles (x0, y0, x1, y1) in world coordinates, y up
+PLAY_X0, PLAY_Y0, PLAY_X1, PLAY_Y1 = range(4)  # the playable area
+LEFT_X0, LEFT_Y0, LEFT_X1, LEFT_Y1 = range(4, 8)  # the left spawn rectangle (column maps)
+RIGHT_X0, RIGHT_Y0, RIGHT_X1, RIGHT_Y1 = range(8, 12)
+SHARDS_X0, SHARDS_Y0, SHARDS_X1, SHARDS_Y1 = range(12, 16)  # where mineral shards spawn
+MIN_SEPARATION, MIN_FROM_AGENT, CENTRE_X, CENTRE_Y, EXCLUDE_RADIUS, RESPAWN_FROM_AGENT, MAP_HEIGHT = \
+    range(16, 23)
+NUM_MAP_FLOATS = 23
+# --- map ints map_i[:]
+RULES, KILL_REWARD, LOSS_REWARD, WIN_REWARD, TIME_LIMIT_LOOPS, END_WHEN_AGENT_DEAD, FOG, NEUTRAL_TYPE, \
+    NEUTRAL_COUNT, WAVE_EXTRA_TYPE, WAVE_EXTRA_COUNT, HAS_WIN, MAX_UNITS, RANDOM_SIDE, ENEMY_CLUMP = range(15)
+NUM_MAP_INTS = 15
+# --- spawn groups spawn_groups[k, :]: (owner, unit type index, count)
+GROUP_OWNER, GROUP_TYPE, GROUP_COUNT = range(3)
 
 Rect = tuple[float, float, float, float]  # (x0, y0, x1, y1) world coordinates, y up
 
@@ -34,7 +53,7 @@ class MapSpec:
     max_units: int = 16  # upper bound of simultaneous units, neutrals included (for padding)
     default_bot: str = "idle"
     # --- rule data
-    kind: int = L.K_DUEL
+    rules: int = RULES_DUEL
     agent: tuple[tuple[str, int], ...] = ()
     enemy: tuple[tuple[str, int], ...] = ()
     neutral: tuple[str, int] = ("Beacon", 0)
@@ -45,9 +64,9 @@ class MapSpec:
     wave_extra: tuple[str, int] = ("Marine", 0)  # agent units added on each new wave
     random_side: bool = True  # agent left or right at random (column maps)
     enemy_clump: bool = False  # enemies in one clump rather than a column
-    left: Rect = (24.0, 25.1, 28.0, 31.1)  # REFERENCE.md section 2, DefeatRoaches spawn rectangles
+    left: Rect = (24.0, 25.1, 28.0, 31.1)  # DefeatRoaches' spawn rectangles (its map file)
     right: Rect = (38.0, 25.0, 42.0, 31.1)
-    spawn: Rect = (23.0, 21.0, 43.0, 35.0)  # neutral spawn rectangle (shards, REFERENCE.md section 2)
+    spawn: Rect = (23.0, 21.0, 43.0, 35.0)  # where neutrals spawn (CollectMineralShards' map file)
     min_sep: float = 0.0  # minimum distance between spawned enemies / from the agent (kind-specific)
     min_from_agent: float = 0.0
     centre: tuple[float, float] = (32.0, 28.0)
@@ -55,64 +74,65 @@ class MapSpec:
     respawn_from_agent: float = 0.0
 
     def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flat kernel arrays: (MP_F float64 [NPF], MP_I int64 [NPI], SG int64 [groups, 3])."""
-        mf = np.zeros(L.NPF, np.float64)
-        mf[L.PF_X0:L.PF_Y1 + 1] = self.playable
-        mf[L.PF_LX0:L.PF_LY1 + 1] = self.left
-        mf[L.PF_RX0:L.PF_RY1 + 1] = self.right
-        mf[L.PF_SX0:L.PF_SY1 + 1] = self.spawn
-        mf[L.PF_MIN_SEP] = self.min_sep
-        mf[L.PF_MIN_FROM_AGENT] = self.min_from_agent
-        mf[L.PF_CENTRE_X], mf[L.PF_CENTRE_Y] = self.centre
-        mf[L.PF_EXCLUDE_R] = self.exclude_r
-        mf[L.PF_RESPAWN_FROM_AGENT] = self.respawn_from_agent
-        mf[L.PF_MAP_H] = self.map_size[1]
-        mi = np.zeros(L.NPI, np.int64)
-        mi[L.PI_KIND] = self.kind
-        mi[L.PI_KILL_REWARD] = self.kill_reward
-        mi[L.PI_LOSS_REWARD] = self.loss_reward
-        mi[L.PI_WIN_REWARD] = self.win_reward
-        mi[L.PI_LOOP_LIMIT] = self.time_limit_s * LOOPS_PER_GAME_SECOND
-        mi[L.PI_END_WHEN_AGENT_DEAD] = self.end_when_agent_dead
-        mi[L.PI_FOG] = self.fog
-        mi[L.PI_NEUTRAL_TYPE] = UNIT_INDEX[self.neutral[0]]
-        mi[L.PI_NEUTRAL_COUNT] = self.neutral[1]
-        mi[L.PI_WAVE_EXTRA_TYPE] = UNIT_INDEX[self.wave_extra[0]]
-        mi[L.PI_WAVE_EXTRA_COUNT] = self.wave_extra[1]
-        mi[L.PI_HAS_WIN] = self.has_win
-        mi[L.PI_MAX_UNITS] = self.max_units
-        mi[L.PI_RANDOM_SIDE] = self.random_side
-        mi[L.PI_ENEMY_CLUMP] = self.enemy_clump
-        groups = [(L.OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
-        groups += [(L.OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
+        """Flat kernel arrays: (map_f float64 [NUM_MAP_FLOATS], map_i int64 [NUM_MAP_INTS],
+        spawn_groups int64 [groups, 3])."""
+        mf = np.zeros(NUM_MAP_FLOATS, np.float64)
+        mf[PLAY_X0:PLAY_Y1 + 1] = self.playable
+        mf[LEFT_X0:LEFT_Y1 + 1] = self.left
+        mf[RIGHT_X0:RIGHT_Y1 + 1] = self.right
+        mf[SHARDS_X0:SHARDS_Y1 + 1] = self.spawn
+        mf[MIN_SEPARATION] = self.min_sep
+        mf[MIN_FROM_AGENT] = self.min_from_agent
+        mf[CENTRE_X], mf[CENTRE_Y] = self.centre
+        mf[EXCLUDE_RADIUS] = self.exclude_r
+        mf[RESPAWN_FROM_AGENT] = self.respawn_from_agent
+        mf[MAP_HEIGHT] = self.map_size[1]
+        mi = np.zeros(NUM_MAP_INTS, np.int64)
+        mi[RULES] = self.rules
+        mi[KILL_REWARD] = self.kill_reward
+        mi[LOSS_REWARD] = self.loss_reward
+        mi[WIN_REWARD] = self.win_reward
+        mi[TIME_LIMIT_LOOPS] = self.time_limit_s * LOOPS_PER_GAME_SECOND
+        mi[END_WHEN_AGENT_DEAD] = self.end_when_agent_dead
+        mi[FOG] = self.fog
+        mi[NEUTRAL_TYPE] = UNIT_INDEX[self.neutral[0]]
+        mi[NEUTRAL_COUNT] = self.neutral[1]
+        mi[WAVE_EXTRA_TYPE] = UNIT_INDEX[self.wave_extra[0]]
+        mi[WAVE_EXTRA_COUNT] = self.wave_extra[1]
+        mi[HAS_WIN] = self.has_win
+        mi[MAX_UNITS] = self.max_units
+        mi[RANDOM_SIDE] = self.random_side
+        mi[ENEMY_CLUMP] = self.enemy_clump
+        groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
+        groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
         return mf, mi, np.asarray(groups, np.int64).reshape(-1, 3)
 
 
-_MINI = (22.0, 20.0, 44.0, 36.0)  # REFERENCE.md section 2: playable x 22-44, y 20-36
+_MINI = (22.0, 20.0, 44.0, 36.0)  # the single-screen minigames' playable area (their map files)
 
 MAPS: dict[str, MapSpec] = {
     m.name: m
     for m in (
-        MapSpec("MoveToBeacon", _MINI, kind=L.K_BEACON, agent=(("Marine", 1),), neutral=("Beacon", 1),
+        MapSpec("MoveToBeacon", _MINI, rules=RULES_BEACON, agent=(("Marine", 1),), neutral=("Beacon", 1),
                 max_units=2, end_when_agent_dead=False, min_from_agent=5.0),
-        MapSpec("CollectMineralShards", _MINI, kind=L.K_SHARDS, agent=(("Marine", 2),),
+        MapSpec("CollectMineralShards", _MINI, rules=RULES_SHARDS, agent=(("Marine", 2),),
                 neutral=("MineralShard", 20), max_units=22, end_when_agent_dead=False, min_from_agent=2.0),
-        # 3 Marines near (32, 28); 25 Zerglings >= 5 apart outside radius 10.5 ("most" in the map: all here);
-        # respawns >= 9 from the Marines (REFERENCE.md section 2).
-        MapSpec("FindAndDefeatZerglings", (10.0, 12.0, 54.0, 44.0), time_limit_s=180, fog=True, kind=L.K_HUNT,
-                agent=(("Marine", 3),), enemy=(("Zergling", 25),), max_units=28, kill_reward=1,
-                loss_reward=-1, min_sep=5.0, exclude_r=10.5, respawn_from_agent=9.0),
+        # 3 Marines near the centre (32, 28); 25 Zerglings >= 5 apart, outside radius 10.5 of the centre;
+        # respawns >= 9 from the Marines (pysc2 docs/mini_games.md).
+        MapSpec("FindAndDefeatZerglings", (10.0, 12.0, 54.0, 44.0), time_limit_s=180, fog=True,
+                rules=RULES_HUNT, agent=(("Marine", 3),), enemy=(("Zergling", 25),), max_units=28,
+                kill_reward=1, loss_reward=-1, min_sep=5.0, exclude_r=10.5, respawn_from_agent=9.0),
         # Waves keep adding Marines; slots beyond max_units are not filled (a cap no recorded score reaches:
         # 60 Marines = 10 cleared waves, GrandMaster clears ~5).
-        MapSpec("DefeatRoaches", _MINI, kind=L.K_WAVES, agent=(("Marine", 9),), enemy=(("Roach", 4),),
+        MapSpec("DefeatRoaches", _MINI, rules=RULES_WAVES, agent=(("Marine", 9),), enemy=(("Roach", 4),),
                 max_units=64, kill_reward=10, loss_reward=-1, wave_extra=("Marine", 5)),
-        MapSpec("DefeatZerglingsAndBanelings", _MINI, kind=L.K_WAVES, agent=(("Marine", 9),),
+        MapSpec("DefeatZerglingsAndBanelings", _MINI, rules=RULES_WAVES, agent=(("Marine", 9),),
                 enemy=(("Zergling", 6), ("Baneling", 4)), max_units=80, kill_reward=5, loss_reward=-1,
                 wave_extra=("Marine", 4), enemy_clump=True),
-        # SMAC-style symmetric maps (issue 2 item 5): +10 per kill, +200 for a win, 120 s.
-        MapSpec("3m", _MINI, kind=L.K_DUEL, has_win=True, agent=(("Marine", 3),), enemy=(("Marine", 3),),
+        # SMAC-style symmetric maps (Samvelyan et al. 2019, smac_maps.py): +10 per kill, +200 for a win.
+        MapSpec("3m", _MINI, rules=RULES_DUEL, has_win=True, agent=(("Marine", 3),), enemy=(("Marine", 3),),
                 max_units=6, kill_reward=10, win_reward=200, default_bot="attack_nearest"),
-        MapSpec("2s3z", _MINI, kind=L.K_DUEL, has_win=True, agent=(("Stalker", 2), ("Zealot", 3)),
+        MapSpec("2s3z", _MINI, rules=RULES_DUEL, has_win=True, agent=(("Stalker", 2), ("Zealot", 3)),
                 enemy=(("Stalker", 2), ("Zealot", 3)), max_units=10, kill_reward=10, win_reward=200,
                 default_bot="attack_nearest"),
     )

@@ -9,12 +9,39 @@ build_progress is 100 for finished units, and weapon cooldown and orders are giv
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from numba import njit
+import numpy as np
 
-from envs.engine import layout as L
-from envs.engine import units as U
 from envs.engine.combat import pop_order, valid_unit
+from envs.engine.jit import kernel
+from envs.engine.maps import FOG, MAP_HEIGHT
+from envs.engine.state import (
+    ALIVE,
+    ATTACK_UNIT,
+    COOLDOWN,
+    FACING_X,
+    FACING_Y,
+    HEALTH,
+    KIND,
+    MOVE_UNIT,
+    NUM_ORDERS,
+    NUM_SLOTS,
+    OWNER,
+    OWNER_AGENT,
+    OWNER_ENEMY,
+    RELOCATIONS,
+    SCORE,
+    SHIELD,
+    TAG,
+    TARGET,
+    TARGET_RELOCATIONS,
+    TARGET_TAG,
+    TYPE,
+    X,
+    Y,
+)
+from envs.engine.units import MAX_HEALTH, MAX_SHIELD, RADIUS, SC2_ID, SIGHT, SUPPLY
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import Player as PL
 
@@ -32,59 +59,80 @@ ALLIANCE_OF_OWNER_AGENT, ALLIANCE_NEUTRAL, ALLIANCE_ENEMY = 1, 3, 4  # pysc2 Pla
 CLOAK_NOT_CLOAKED = 3  # s2clientprotocol CloakState.NotCloaked
 DISPLAY_VISIBLE = 1  # s2clientprotocol DisplayType.Visible
 FOOD_CAP = 200  # SC2's supply ceiling; the minigames' real cap is not modelled (*unverified*)
-ORDER_FUNC_ID = L.ORDER_FUNC_ID
+
+# raw_units order_id values per order kind (state.NO_ORDER, MOVE_POINT, MOVE_UNIT, ATTACK_POINT,
+# ATTACK_UNIT, HOLD_POSITION): pysc2 writes RAW_ABILITY_ID_TO_FUNC_ID[ability] (features.py, raw_order),
+# the smallest raw function id of the order's ability: Attack 3674 -> 2 (Attack_pt), Move 3794 -> 13
+# (Move_pt), HoldPosition 3793 -> 17 (pysc2 4.0.0 actions.py). Whether the game reports the general
+# ability id or a specific one (Attack_Attack 23 -> 4) for these orders is *unverified*.
+ORDER_FUNC_ID = (0, 13, 13, 2, 2, 17)
 
 
-@njit(cache=True)
-def visible_to(UF, UI, GI, TF, g, v, viewer):
+class RawBuffers(NamedTuple):
+    """Every game's latest raw observation: rows [B, M, ...] of which the first counts[g] are valid."""
+
+    units: np.ndarray  # int64 [B, M, 46], pysc2 FeatureUnit columns
+    positions: np.ndarray  # float64 [B, M, 2], world x, y
+    radii: np.ndarray  # float64 [B, M]
+    counts: np.ndarray  # int64 [B]
+    player: np.ndarray  # int64 [B, NUM_PLAYER_COLUMNS]
+    score: np.ndarray  # int64 [B, NUM_SCORE_COLUMNS]
+
+
+@kernel
+def visible_to(state, tables, g, v, viewer):
     """True if unit v lies within the sight radius (centre to centre) of a living unit of `viewer`."""
-    for a in range(GI[g, L.NSLOT]):
-        if UI[g, a, L.ALIVE] == 1 and UI[g, a, L.OWNER] == viewer:
-            s = TF[UI[g, a, L.TYPE], U.F_SIGHT]
-            dx = UF[g, a, L.X] - UF[g, v, L.X]
-            dy = UF[g, a, L.Y] - UF[g, v, L.Y]
+    uf, ui = state.unit_f, state.unit_i
+    for a in range(state.game[g, NUM_SLOTS]):
+        if ui[g, a, ALIVE] == 1 and ui[g, a, OWNER] == viewer:
+            s = tables.type_f[ui[g, a, TYPE], SIGHT]
+            dx = uf[g, a, X] - uf[g, v, X]
+            dy = uf[g, a, Y] - uf[g, v, Y]
             if dx * dx + dy * dy <= s * s:
                 return True
     return False
 
 
-@njit(cache=True)
-def prune_orders(UF, UI, GI, g):
+@kernel
+def prune_orders(state, g):
     """End current orders whose target died, vanished or jumped, so the observation shows it at once
     (a unit would drop them itself when it next acts)."""
-    for u in range(GI[g, L.NSLOT]):
-        while UI[g, u, L.ALIVE] == 1 and UI[g, u, L.NORD] > 0:
-            kind = UI[g, u, L.ORD_KIND]
-            if kind != L.O_MOVE_UNIT and kind != L.O_ATTACK_UNIT:
+    ui, oi = state.unit_i, state.order_i
+    for u in range(state.game[g, NUM_SLOTS]):
+        while ui[g, u, ALIVE] == 1 and ui[g, u, NUM_ORDERS] > 0:
+            kind = oi[g, u, 0, KIND]
+            if kind != MOVE_UNIT and kind != ATTACK_UNIT:
                 break
-            t = UI[g, u, L.ORD_TGT]
-            if valid_unit(UI, g, t, UI[g, u, L.ORD_TAG]) and (
-                    kind == L.O_ATTACK_UNIT or UI[g, t, L.GEN] == UI[g, u, L.ORD_GEN]):
+            t = oi[g, u, 0, TARGET]
+            if valid_unit(state, g, t, oi[g, u, 0, TARGET_TAG]) and (
+                    kind == ATTACK_UNIT or ui[g, t, RELOCATIONS] == oi[g, u, 0, TARGET_RELOCATIONS]):
                 break
-            pop_order(UF, UI, g, u)
+            pop_order(state, g, u)
 
 
-@njit(cache=True)
-def write_obs(UF, UI, GI, TF, TI, MF, MI, g, OU, OP, OR, ON, OPL, OSC):
-    prune_orders(UF, UI, GI, g)
-    fog = MI[L.PI_FOG] == 1
-    map_h = MF[L.PF_MAP_H]
+@kernel
+def write_obs(state, tables, g, out):
+    """Game g's raw observation into row g of the `RawBuffers` `out`."""
+    prune_orders(state, g)
+    uf, ui, tf, oi = state.unit_f, state.unit_i, tables.type_f, state.order_i
+    fog = tables.map_i[FOG] == 1
+    map_h = tables.map_f[MAP_HEIGHT]
     n = 0
     food = 0.0
     army = 0
-    for u in range(GI[g, L.NSLOT]):
-        if UI[g, u, L.ALIVE] == 0:
+    for u in range(state.game[g, NUM_SLOTS]):
+        if ui[g, u, ALIVE] == 0:
             continue
-        owner = UI[g, u, L.OWNER]
-        if owner == L.OWNER_ENEMY and fog and not visible_to(UF, UI, GI, TF, g, u, L.OWNER_AGENT):
+        owner = ui[g, u, OWNER]
+        if owner == OWNER_ENEMY and fog and not visible_to(state, tables, g, u, OWNER_AGENT):
             continue
-        t = UI[g, u, L.TYPE]
-        row = OU[g, n]
+        t = ui[g, u, TYPE]
+        row = out.units[g, n]
         row[:] = 0
-        hp, sh = UF[g, u, L.HP], UF[g, u, L.SH]
-        hp_max, sh_max = TF[t, U.F_HP], TF[t, U.F_SHIELD]
-        x, y = UF[g, u, L.X], UF[g, u, L.Y]
-        row[C_TYPE] = TI[t, U.I_SC2_ID]
+        hp, sh = uf[g, u, HEALTH], uf[g, u, SHIELD]
+        hp_max, sh_max = tf[t, MAX_HEALTH], tf[t, MAX_SHIELD]
+        x, y = uf[g, u, X], uf[g, u, Y]
+        row[C_TYPE] = tables.type_i[t, SC2_ID]
         row[C_HEALTH] = int(hp)
         row[C_SHIELD] = int(sh)
         row[C_BUILD] = 100
@@ -94,36 +142,37 @@ def write_obs(UF, UI, GI, TF, TI, MF, MI, g, OU, OP, OR, ON, OPL, OSC):
         row[C_OWNER] = owner
         row[C_X] = int(math.floor(x))
         row[C_Y] = int(math.floor(map_h - y))
-        f = math.atan2(UF[g, u, L.FDY], UF[g, u, L.FDX])  # radians in [0, 2 pi), truncated like pysc2
+        f = math.atan2(uf[g, u, FACING_Y], uf[g, u, FACING_X])  # radians in [0, 2 pi), truncated like pysc2
         row[C_FACING] = int(f + 2.0 * math.pi if f < 0.0 else f)
-        row[C_RADIUS] = int(TF[t, U.F_RADIUS])
+        row[C_RADIUS] = int(tf[t, RADIUS])
         row[C_CLOAK] = CLOAK_NOT_CLOAKED
-        row[C_TAG] = UI[g, u, L.TAG]
+        row[C_TAG] = ui[g, u, TAG]
         row[C_ONSCREEN] = 1
-        if owner == L.OWNER_AGENT:
+        if owner == OWNER_AGENT:
             row[C_ALLIANCE] = ALLIANCE_OF_OWNER_AGENT
-            row[C_WCD] = int(UF[g, u, L.CD])
-            nord = UI[g, u, L.NORD]
+            row[C_WCD] = int(uf[g, u, COOLDOWN])
+            nord = ui[g, u, NUM_ORDERS]
             row[C_NORD] = nord
             row[C_ACTIVE] = 1 if nord > 0 else 0
             for k in range(min(nord, 4)):
-                row[C_ORDERS[k]] = ORDER_FUNC_ID[UI[g, u, L.ORD_KIND + k]]
-            food += TF[t, U.F_SUPPLY]
+                row[C_ORDERS[k]] = ORDER_FUNC_ID[oi[g, u, k, KIND]]
+            food += tf[t, SUPPLY]
             army += 1
-        elif owner == L.OWNER_ENEMY:
+        elif owner == OWNER_ENEMY:
             row[C_ALLIANCE] = ALLIANCE_ENEMY
         else:
             row[C_ALLIANCE] = ALLIANCE_NEUTRAL
-        OP[g, n, 0] = x
-        OP[g, n, 1] = y
-        OR[g, n] = TF[t, U.F_RADIUS]
+        out.positions[g, n, 0] = x
+        out.positions[g, n, 1] = y
+        out.radii[g, n] = tf[t, RADIUS]
         n += 1
-    ON[g] = n
-    OPL[g, :] = 0
-    OPL[g, P_ID] = 1
-    OPL[g, P_FOOD_USED] = int(math.ceil(food))
-    OPL[g, P_FOOD_ARMY] = int(math.ceil(food))
-    OPL[g, P_FOOD_CAP] = FOOD_CAP
-    OPL[g, P_ARMY] = army
-    OSC[g, :] = 0
-    OSC[g, 0] = GI[g, L.SCORE]
+    out.counts[g] = n
+    player = out.player
+    player[g, :] = 0
+    player[g, P_ID] = 1
+    player[g, P_FOOD_USED] = int(math.ceil(food))
+    player[g, P_FOOD_ARMY] = int(math.ceil(food))
+    player[g, P_FOOD_CAP] = FOOD_CAP
+    player[g, P_ARMY] = army
+    out.score[g, :] = 0
+    out.score[g, 0] = state.game[g, SCORE]

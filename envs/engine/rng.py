@@ -6,7 +6,8 @@ Every game owns its generator, so game i of a batch reproduces a single game wit
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from envs.engine.jit import inline
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64 increment (Steele et al. 2014)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 mixing constants
@@ -20,7 +21,7 @@ def seed_state(seed: int) -> np.uint64:
     return np.uint64((int(seed) * 0x2545F4914F6CDD1D + 0x1234567) % (1 << 64))
 
 
-@njit(cache=True, inline="always")
+@inline
 def next_u64(rng, g):
     z = rng[g] + _GOLDEN
     rng[g] = z
@@ -29,13 +30,13 @@ def next_u64(rng, g):
     return z ^ (z >> _S31)
 
 
-@njit(cache=True, inline="always")
+@inline
 def uniform(rng, g):
     """A float in [0, 1)."""
     return float(next_u64(rng, g) >> _S11) * _INV53
 
 
-@njit(cache=True, inline="always")
+@inline
 def randint(rng, g, n):
     """An int in [0, n)."""
     k = int(uniform(rng, g) * n)

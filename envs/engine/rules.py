@@ -1,20 +1,90 @@
 """Numba kernels for the map rules: spawning, pickups, respawns, waves, win/loss and timers.
 
-One `tick` per game loop after the units act (map triggers fire within the loop they are met).
-Spawn margins (1.0 inside the playable edge) and formation spacing are *unverified* choices.
+One `tick` per game loop after the units act (map triggers fire within the loop they are met). The rules
+follow pysc2 docs/mini_games.md; spawn margins (1.0 inside the playable edge) and formation spacing are
+*unverified* choices.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-from numba import njit
-
-from envs.engine import layout as L
-from envs.engine import units as U
 from envs.engine.combat import FAR, TWO_PI
+from envs.engine.jit import kernel
+from envs.engine.maps import (
+    CENTRE_X,
+    CENTRE_Y,
+    END_WHEN_AGENT_DEAD,
+    ENEMY_CLUMP,
+    EXCLUDE_RADIUS,
+    GROUP_COUNT,
+    GROUP_OWNER,
+    GROUP_TYPE,
+    HAS_WIN,
+    LEFT_X0,
+    LEFT_X1,
+    LEFT_Y0,
+    LEFT_Y1,
+    MAX_UNITS,
+    MIN_FROM_AGENT,
+    MIN_SEPARATION,
+    NEUTRAL_COUNT,
+    NEUTRAL_TYPE,
+    PLAY_X0,
+    PLAY_X1,
+    PLAY_Y0,
+    PLAY_Y1,
+    RANDOM_SIDE,
+    RESPAWN_FROM_AGENT,
+    RIGHT_X0,
+    RIGHT_X1,
+    RIGHT_Y0,
+    RIGHT_Y1,
+    RULES,
+    RULES_BEACON,
+    RULES_HUNT,
+    RULES_SHARDS,
+    RULES_WAVES,
+    SHARDS_X0,
+    SHARDS_X1,
+    SHARDS_Y0,
+    SHARDS_Y1,
+    WAVE_EXTRA_COUNT,
+    WAVE_EXTRA_TYPE,
+    WIN_REWARD,
+)
 from envs.engine.rng import randint, uniform
+from envs.engine.state import (
+    ALIVE,
+    CHASE_TARGET,
+    DIST_LEFT,
+    DONE,
+    FACING_X,
+    FACING_Y,
+    HEALTH,
+    LOOP,
+    LOOP_LIMIT,
+    NEXT_UID,
+    NUM_AGENT,
+    NUM_ENEMY,
+    NUM_SLOTS,
+    OUTCOME,
+    OWNER,
+    OWNER_AGENT,
+    OWNER_ENEMY,
+    OWNER_NEUTRAL,
+    RELOCATIONS,
+    SCORE,
+    SHIELD,
+    SIDE,
+    TAG,
+    TYPE,
+    WAVE,
+    WEAPON_TARGET,
+    X,
+    Y,
+)
+from envs.engine.units import MAX_HEALTH, MAX_SHIELD, RADIUS
 
 EDGE_MARGIN = 1.0  # random spawns keep this far inside the playable area (*unverified*)
 FIRST_UID = 0x4000  # tag = uid << 18 | slot: first tag 0x100000000, SC2-style (index low, recycle high)
@@ -22,107 +92,119 @@ TAG_SLOT_BITS = 18
 SPAWN_TRIES = 200
 
 
-@njit(cache=True)
-def spawn(UF, UI, GI, TF, MI, g, typ, owner, x, y, hp, sh):
+@kernel
+def spawn(state, tables, g, typ, owner, x, y, hp, sh):
     """Create a unit in the first free slot (hp/sh < 0: full). Returns the slot, or -1 when full."""
+    uf, ui, game, tf = state.unit_f, state.unit_i, state.game, tables.type_f
     s = -1
-    for k in range(MI[L.PI_MAX_UNITS]):
-        if UI[g, k, L.ALIVE] == 0:
+    for k in range(tables.map_i[MAX_UNITS]):
+        if ui[g, k, ALIVE] == 0:
             s = k
             break
     if s < 0:
         return -1
-    UI[g, s, :] = 0
-    UF[g, s, :] = 0.0
-    UI[g, s, L.ALIVE] = 1
-    UI[g, s, L.TYPE] = typ
-    UI[g, s, L.OWNER] = owner
-    UI[g, s, L.TAG] = (GI[g, L.NEXT_UID] << TAG_SLOT_BITS) | s
-    GI[g, L.NEXT_UID] += 1
-    UI[g, s, L.AUTO] = -1
-    UI[g, s, L.ENG] = -1
-    if owner == L.OWNER_AGENT:
-        GI[g, L.N_AGENT] += 1
-    elif owner == L.OWNER_ENEMY:
-        GI[g, L.N_ENEMY] += 1
-    UF[g, s, L.X] = x
-    UF[g, s, L.Y] = y
-    UF[g, s, L.HP] = hp if hp > 0.0 else TF[typ, U.F_HP]
-    UF[g, s, L.SH] = sh if sh >= 0.0 else TF[typ, U.F_SHIELD]
-    UF[g, s, L.PREV_DIST] = FAR
-    UF[g, s, L.RAD] = TF[typ, U.F_RADIUS]
-    UF[g, s, L.FDX] = 1.0  # facing east (angle 0)
-    if s >= GI[g, L.NSLOT]:
-        GI[g, L.NSLOT] = s + 1
+    ui[g, s, :] = 0
+    uf[g, s, :] = 0.0
+    ui[g, s, ALIVE] = 1
+    ui[g, s, TYPE] = typ
+    ui[g, s, OWNER] = owner
+    ui[g, s, TAG] = (game[g, NEXT_UID] << TAG_SLOT_BITS) | s
+    game[g, NEXT_UID] += 1
+    ui[g, s, CHASE_TARGET] = -1
+    ui[g, s, WEAPON_TARGET] = -1
+    if owner == OWNER_AGENT:
+        game[g, NUM_AGENT] += 1
+    elif owner == OWNER_ENEMY:
+        game[g, NUM_ENEMY] += 1
+    uf[g, s, X] = x
+    uf[g, s, Y] = y
+    uf[g, s, HEALTH] = hp if hp > 0.0 else tf[typ, MAX_HEALTH]
+    uf[g, s, SHIELD] = sh if sh >= 0.0 else tf[typ, MAX_SHIELD]
+    uf[g, s, DIST_LEFT] = FAR
+    uf[g, s, FACING_X] = 1.0  # facing east (angle 0)
+    if s >= game[g, NUM_SLOTS]:
+        game[g, NUM_SLOTS] = s + 1
     return s
 
 
-@njit(cache=True)
-def rand_point(RNG, g, x0, y0, x1, y1):
-    return x0 + (x1 - x0) * uniform(RNG, g), y0 + (y1 - y0) * uniform(RNG, g)
+@kernel
+def rand_point(state, g, x0, y0, x1, y1):
+    return x0 + (x1 - x0) * uniform(state.rng, g), y0 + (y1 - y0) * uniform(state.rng, g)
 
 
-@njit(cache=True)
-def nearest_of(UF, UI, GI, g, x, y, owner):
+@kernel
+def nearest_of(state, g, x, y, owner):
     """Centre distance from (x, y) to the nearest living unit of `owner`."""
+    uf, ui = state.unit_f, state.unit_i
     best = FAR
-    for u in range(GI[g, L.NSLOT]):
-        if UI[g, u, L.ALIVE] == 1 and UI[g, u, L.OWNER] == owner:
-            best = min(best, math.hypot(UF[g, u, L.X] - x, UF[g, u, L.Y] - y))
+    for u in range(state.game[g, NUM_SLOTS]):
+        if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == owner:
+            best = min(best, math.hypot(uf[g, u, X] - x, uf[g, u, Y] - y))
     return best
 
 
-@njit(cache=True)
-def spawn_neutrals(UF, UI, GI, RNG, TF, MF, MI, g, x0, y0, x1, y1):
-    """The map's neutral markers at random points, each >= PF_MIN_FROM_AGENT from the agent's units."""
-    typ = MI[L.PI_NEUTRAL_TYPE]
-    for _ in range(MI[L.PI_NEUTRAL_COUNT]):
-        x, y = rand_point(RNG, g, x0, y0, x1, y1)
-        for _t in range(SPAWN_TRIES):
-            if nearest_of(UF, UI, GI, g, x, y, L.OWNER_AGENT) >= MF[L.PF_MIN_FROM_AGENT]:
-                break
-            x, y = rand_point(RNG, g, x0, y0, x1, y1)
-        spawn(UF, UI, GI, TF, MI, g, typ, L.OWNER_NEUTRAL, x, y, -1.0, -1.0)
+@kernel
+def free_point(state, g, x0, y0, x1, y1, min_from_agent):
+    """A random point of the rectangle >= min_from_agent from the agent's units (the last draw after
+    SPAWN_TRIES failures)."""
+    x, y = rand_point(state, g, x0, y0, x1, y1)
+    for _t in range(SPAWN_TRIES):
+        if nearest_of(state, g, x, y, OWNER_AGENT) >= min_from_agent:
+            break
+        x, y = rand_point(state, g, x0, y0, x1, y1)
+    return x, y
 
 
-@njit(cache=True)
-def spawn_scattered(UF, UI, GI, RNG, TF, MF, MI, SG, g, respawn):
-    """Enemies at random points >= PF_MIN_SEP apart; outside PF_EXCLUDE_R of the centre at the start,
-    >= PF_RESPAWN_FROM_AGENT from the agent on a respawn (FindAndDefeatZerglings). After SPAWN_TRIES
-    failed draws the last draw is taken ("most" spawns satisfy the rule, as in the map)."""
+@kernel
+def spawn_neutrals(state, tables, g, x0, y0, x1, y1):
+    """The map's neutral markers at random points, each >= MIN_FROM_AGENT from the agent's units."""
+    for _ in range(tables.map_i[NEUTRAL_COUNT]):
+        x, y = free_point(state, g, x0, y0, x1, y1, tables.map_f[MIN_FROM_AGENT])
+        spawn(state, tables, g, tables.map_i[NEUTRAL_TYPE], OWNER_NEUTRAL, x, y, -1.0, -1.0)
+
+
+@kernel
+def spawn_scattered(state, tables, g, respawn):
+    """Enemies at random points >= MIN_SEPARATION apart; outside EXCLUDE_RADIUS of the centre at the start,
+    >= RESPAWN_FROM_AGENT from the agent on a respawn (FindAndDefeatZerglings). After SPAWN_TRIES
+    failed draws the last draw is taken."""
+    mf, groups = tables.map_f, tables.spawn_groups
     m = EDGE_MARGIN
-    cx, cy = MF[L.PF_CENTRE_X], MF[L.PF_CENTRE_Y]
-    for k in range(SG.shape[0]):
-        if SG[k, L.SG_OWNER] != L.OWNER_ENEMY:
+    cx, cy = mf[CENTRE_X], mf[CENTRE_Y]
+    x0, y0, x1, y1 = mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m
+    for k in range(groups.shape[0]):
+        if groups[k, GROUP_OWNER] != OWNER_ENEMY:
             continue
-        for _ in range(SG[k, L.SG_COUNT]):
+        for _ in range(groups[k, GROUP_COUNT]):
             x, y = 0.0, 0.0
             for _t in range(SPAWN_TRIES):
-                x, y = rand_point(RNG, g, MF[L.PF_X0] + m, MF[L.PF_Y0] + m, MF[L.PF_X1] - m, MF[L.PF_Y1] - m)
+                x, y = rand_point(state, g, x0, y0, x1, y1)
                 if respawn:
-                    if nearest_of(UF, UI, GI, g, x, y, L.OWNER_AGENT) < MF[L.PF_RESPAWN_FROM_AGENT]:
+                    if nearest_of(state, g, x, y, OWNER_AGENT) < mf[RESPAWN_FROM_AGENT]:
                         continue
-                elif math.hypot(x - cx, y - cy) < MF[L.PF_EXCLUDE_R]:
+                elif math.hypot(x - cx, y - cy) < mf[EXCLUDE_RADIUS]:
                     continue
-                if nearest_of(UF, UI, GI, g, x, y, L.OWNER_ENEMY) >= MF[L.PF_MIN_SEP]:
+                if nearest_of(state, g, x, y, OWNER_ENEMY) >= mf[MIN_SEPARATION]:
                     break
-            spawn(UF, UI, GI, TF, MI, g, SG[k, L.SG_TYPE], L.OWNER_ENEMY, x, y, -1.0, -1.0)
+            spawn(state, tables, g, groups[k, GROUP_TYPE], OWNER_ENEMY, x, y, -1.0, -1.0)
 
 
-@njit(cache=True)
-def place_group(UF, UI, GI, RNG, TF, MI, g, rect_x0, rect_y0, rect_x1, rect_y1, types, hps, shs, n, owner,
-                clump, facing):
-    """Units in columns filling the rectangle's height at a random x inside it (*unverified*: the map
-    script's exact placement is not documented), or a 4-wide clump at the rectangle's centre."""
+@kernel
+def place_group(state, tables, g, rect, scratch, n, owner, clump, facing):
+    """The first n units of the scratch spawn list in columns filling the rectangle (x0, y0, x1, y1)'s
+    height at a random x inside it (*unverified*: the map script's exact placement is not published), or
+    a 4-wide clump at the rectangle's centre."""
     if n <= 0:
         return
+    types, hps, shs = scratch.spawn_type, scratch.spawn_health, scratch.spawn_shield
+    rect_x0, rect_y0, rect_x1, rect_y1 = rect
     rmax = 0.0
     for i in range(n):
-        rmax = max(rmax, TF[types[i], U.F_RADIUS])
+        rmax = max(rmax, tables.type_f[types[i], RADIUS])
     h = rect_y1 - rect_y0
     cx = 0.5 * (rect_x0 + rect_x1)
     if not clump:
-        cx = rect_x0 + (rect_x1 - rect_x0) * uniform(RNG, g)
+        cx = rect_x0 + (rect_x1 - rect_x0) * uniform(state.rng, g)
     cy = 0.5 * (rect_y0 + rect_y1)
     per_col = 4 if clump else max(1, int(h / (2.0 * rmax)) + 1)
     ncol = (n + per_col - 1) // per_col
@@ -132,176 +214,170 @@ def place_group(UF, UI, GI, RNG, TF, MI, g, rect_x0, rect_y0, rect_x1, rect_y1, 
         in_col = min(per_col, n - c * per_col)
         x = cx + (c - 0.5 * (ncol - 1)) * 2.0 * rmax
         if clump:
-            x += 0.1 * (uniform(RNG, g) - 0.5)
-            y = cy + (r - 0.5 * (in_col - 1)) * (2.0 * rmax + 0.05) + 0.1 * (uniform(RNG, g) - 0.5)
+            x += 0.1 * (uniform(state.rng, g) - 0.5)
+            y = cy + (r - 0.5 * (in_col - 1)) * (2.0 * rmax + 0.05) + 0.1 * (uniform(state.rng, g) - 0.5)
         else:
             y = cy if in_col == 1 else rect_y0 + r * h / (in_col - 1)
-        s = spawn(UF, UI, GI, TF, MI, g, types[i], owner, x, y, hps[i], shs[i])
+        s = spawn(state, tables, g, types[i], owner, x, y, hps[i], shs[i])
         if s >= 0:
-            UF[g, s, L.FDX] = math.cos(facing)
-            UF[g, s, L.FDY] = math.sin(facing)
+            state.unit_f[g, s, FACING_X] = math.cos(facing)
+            state.unit_f[g, s, FACING_Y] = math.sin(facing)
 
 
-@njit(cache=True)
-def spawn_sides(UF, UI, GI, RNG, TF, MF, MI, SG, g, keep_types, keep_hp, keep_sh, n_keep):
-    """Two-sided start or wave: the agent's units (kept survivors first, then the map's groups or the wave
-    extras) in one rectangle, the enemy groups in the other; the side is drawn at random."""
-    side = randint(RNG, g, 2) if MI[L.PI_RANDOM_SIDE] == 1 else 0
-    GI[g, L.SIDE] = side
-    lx0, ly0, lx1, ly1 = MF[L.PF_LX0], MF[L.PF_LY0], MF[L.PF_LX1], MF[L.PF_LY1]
-    rx0, ry0, rx1, ry1 = MF[L.PF_RX0], MF[L.PF_RY0], MF[L.PF_RX1], MF[L.PF_RY1]
+@kernel
+def spawn_sides(state, tables, g, scratch, n_keep):
+    """Two-sided start or wave: the agent's units (the n_keep survivors at the head of the scratch spawn
+    list, then the map's groups or the wave extras) in one rectangle, the enemy groups in the other; the
+    side is drawn at random."""
+    mf, mi, groups = tables.map_f, tables.map_i, tables.spawn_groups
+    side = randint(state.rng, g, 2) if mi[RANDOM_SIDE] == 1 else 0
+    state.game[g, SIDE] = side
+    left = (mf[LEFT_X0], mf[LEFT_Y0], mf[LEFT_X1], mf[LEFT_Y1])
+    right = (mf[RIGHT_X0], mf[RIGHT_Y0], mf[RIGHT_X1], mf[RIGHT_Y1])
     n_enemy = 0
-    for k in range(SG.shape[0]):
-        if SG[k, L.SG_OWNER] == L.OWNER_ENEMY:
-            n_enemy += SG[k, L.SG_COUNT]
-    types = np.empty(MI[L.PI_MAX_UNITS], np.int64)
-    hps = np.empty(MI[L.PI_MAX_UNITS], np.float64)
-    shs = np.empty(MI[L.PI_MAX_UNITS], np.float64)
-    for owner in (L.OWNER_AGENT, L.OWNER_ENEMY):
+    for k in range(groups.shape[0]):
+        if groups[k, GROUP_OWNER] == OWNER_ENEMY:
+            n_enemy += groups[k, GROUP_COUNT]
+    max_units = mi[MAX_UNITS]
+    types, hps, shs = scratch.spawn_type, scratch.spawn_health, scratch.spawn_shield
+    for owner in (OWNER_AGENT, OWNER_ENEMY):
         # the agent's side never takes the slots the enemy wave needs
-        cap = max(0, MI[L.PI_MAX_UNITS] - n_enemy) if owner == L.OWNER_AGENT else MI[L.PI_MAX_UNITS]
-        n = 0
-        if owner == L.OWNER_AGENT:
-            for i in range(min(n_keep, cap)):
-                types[n], hps[n], shs[n] = keep_types[i], keep_hp[i], keep_sh[i]
-                n += 1
-        if owner == L.OWNER_AGENT and n_keep > 0:
-            for _ in range(MI[L.PI_WAVE_EXTRA_COUNT]):
+        cap = max(0, max_units - n_enemy) if owner == OWNER_AGENT else max_units
+        n = min(n_keep, cap) if owner == OWNER_AGENT else 0
+        if owner == OWNER_AGENT and n_keep > 0:
+            for _ in range(mi[WAVE_EXTRA_COUNT]):
                 if n < cap:
-                    types[n], hps[n], shs[n] = MI[L.PI_WAVE_EXTRA_TYPE], -1.0, -1.0
+                    types[n], hps[n], shs[n] = mi[WAVE_EXTRA_TYPE], -1.0, -1.0
                     n += 1
         else:
-            for k in range(SG.shape[0]):
-                if SG[k, L.SG_OWNER] == owner:
-                    for _ in range(SG[k, L.SG_COUNT]):
+            for k in range(groups.shape[0]):
+                if groups[k, GROUP_OWNER] == owner:
+                    for _ in range(groups[k, GROUP_COUNT]):
                         if n < cap:
-                            types[n], hps[n], shs[n] = SG[k, L.SG_TYPE], -1.0, -1.0
+                            types[n], hps[n], shs[n] = groups[k, GROUP_TYPE], -1.0, -1.0
                             n += 1
-        left = (side == 0) == (owner == L.OWNER_AGENT)
-        clump = owner == L.OWNER_ENEMY and MI[L.PI_ENEMY_CLUMP] == 1
-        facing = 0.0 if left else math.pi
-        if left:
-            place_group(UF, UI, GI, RNG, TF, MI, g, lx0, ly0, lx1, ly1, types, hps, shs, n, owner, clump,
-                        facing)
-        else:
-            place_group(UF, UI, GI, RNG, TF, MI, g, rx0, ry0, rx1, ry1, types, hps, shs, n, owner, clump,
-                        facing)
+        on_left = (side == 0) == (owner == OWNER_AGENT)
+        clump = owner == OWNER_ENEMY and mi[ENEMY_CLUMP] == 1
+        place_group(state, tables, g, left if on_left else right, scratch, n, owner, clump,
+                    0.0 if on_left else math.pi)
 
 
-@njit(cache=True)
-def new_wave(UF, UI, GI, RNG, TF, MF, MI, SG, g):
+@kernel
+def new_wave(state, tables, g, scratch):
     """DefeatRoaches-style wave: surviving agent units are re-created (new tags, same HP) with the extras."""
-    cap = MI[L.PI_MAX_UNITS]
-    kt = np.empty(cap, np.int64)
-    kh = np.empty(cap, np.float64)
-    ks = np.empty(cap, np.float64)
+    uf, ui, game = state.unit_f, state.unit_i, state.game
     n = 0
-    for u in range(GI[g, L.NSLOT]):
-        if UI[g, u, L.ALIVE] == 1 and UI[g, u, L.OWNER] == L.OWNER_AGENT:
-            kt[n], kh[n], ks[n] = UI[g, u, L.TYPE], UF[g, u, L.HP], UF[g, u, L.SH]
+    for u in range(game[g, NUM_SLOTS]):
+        if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
+            scratch.spawn_type[n] = ui[g, u, TYPE]
+            scratch.spawn_health[n] = uf[g, u, HEALTH]
+            scratch.spawn_shield[n] = uf[g, u, SHIELD]
             n += 1
-            UI[g, u, L.ALIVE] = 0  # removed by the script: no loss is booked
-            GI[g, L.N_AGENT] -= 1
-    GI[g, L.WAVE] += 1
-    spawn_sides(UF, UI, GI, RNG, TF, MF, MI, SG, g, kt, kh, ks, n)
+            ui[g, u, ALIVE] = 0  # removed by the script: no loss is booked
+            game[g, NUM_AGENT] -= 1
+    game[g, WAVE] += 1
+    spawn_sides(state, tables, g, scratch, n)
 
 
-@njit(cache=True)
-def initial_spawn(UF, UI, GI, RNG, TF, MF, MI, SG, g):
-    kind = MI[L.PI_KIND]
+@kernel
+def initial_spawn(state, tables, g, scratch):
+    mf, mi, groups = tables.map_f, tables.map_i, tables.spawn_groups
+    rules = mi[RULES]
     m = EDGE_MARGIN
-    x0, y0, x1, y1 = MF[L.PF_X0] + m, MF[L.PF_Y0] + m, MF[L.PF_X1] - m, MF[L.PF_Y1] - m
-    if kind == L.K_BEACON or kind == L.K_SHARDS:
-        for k in range(SG.shape[0]):
-            if SG[k, L.SG_OWNER] == L.OWNER_AGENT:
-                for _ in range(SG[k, L.SG_COUNT]):
-                    x, y = rand_point(RNG, g, x0, y0, x1, y1)
-                    spawn(UF, UI, GI, TF, MI, g, SG[k, L.SG_TYPE], L.OWNER_AGENT, x, y, -1.0, -1.0)
-        if kind == L.K_SHARDS:
-            spawn_neutrals(UF, UI, GI, RNG, TF, MF, MI, g, MF[L.PF_SX0], MF[L.PF_SY0], MF[L.PF_SX1],
-                           MF[L.PF_SY1])
+    x0, y0, x1, y1 = mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m
+    if rules == RULES_BEACON or rules == RULES_SHARDS:
+        for k in range(groups.shape[0]):
+            if groups[k, GROUP_OWNER] == OWNER_AGENT:
+                for _ in range(groups[k, GROUP_COUNT]):
+                    x, y = rand_point(state, g, x0, y0, x1, y1)
+                    spawn(state, tables, g, groups[k, GROUP_TYPE], OWNER_AGENT, x, y, -1.0, -1.0)
+        if rules == RULES_SHARDS:
+            spawn_neutrals(state, tables, g, mf[SHARDS_X0], mf[SHARDS_Y0], mf[SHARDS_X1], mf[SHARDS_Y1])
         else:
-            spawn_neutrals(UF, UI, GI, RNG, TF, MF, MI, g, x0, y0, x1, y1)
-    elif kind == L.K_HUNT:
+            spawn_neutrals(state, tables, g, x0, y0, x1, y1)
+    elif rules == RULES_HUNT:
         n_agent = 0
-        for k in range(SG.shape[0]):
-            if SG[k, L.SG_OWNER] == L.OWNER_AGENT:
-                n_agent += SG[k, L.SG_COUNT]
-        rot = TWO_PI * uniform(RNG, g)
+        for k in range(groups.shape[0]):
+            if groups[k, GROUP_OWNER] == OWNER_AGENT:
+                n_agent += groups[k, GROUP_COUNT]
+        rot = TWO_PI * uniform(state.rng, g)
         i = 0
-        for k in range(SG.shape[0]):
-            if SG[k, L.SG_OWNER] == L.OWNER_AGENT:
-                for _ in range(SG[k, L.SG_COUNT]):
+        for k in range(groups.shape[0]):
+            if groups[k, GROUP_OWNER] == OWNER_AGENT:
+                for _ in range(groups[k, GROUP_COUNT]):
                     a = rot + TWO_PI * i / n_agent
-                    x = MF[L.PF_CENTRE_X] + math.cos(a)
-                    y = MF[L.PF_CENTRE_Y] + math.sin(a)
-                    spawn(UF, UI, GI, TF, MI, g, SG[k, L.SG_TYPE], L.OWNER_AGENT, x, y, -1.0, -1.0)
+                    x = mf[CENTRE_X] + math.cos(a)
+                    y = mf[CENTRE_Y] + math.sin(a)
+                    spawn(state, tables, g, groups[k, GROUP_TYPE], OWNER_AGENT, x, y, -1.0, -1.0)
                     i += 1
-        spawn_scattered(UF, UI, GI, RNG, TF, MF, MI, SG, g, False)
+        spawn_scattered(state, tables, g, False)
     else:
-        empty_i = np.empty(0, np.int64)
-        empty_f = np.empty(0, np.float64)
-        spawn_sides(UF, UI, GI, RNG, TF, MF, MI, SG, g, empty_i, empty_f, empty_f, 0)
+        spawn_sides(state, tables, g, scratch, 0)
 
 
-@njit(cache=True)
-def tick(UF, UI, GI, RNG, TF, MF, MI, SG, g):
-    """Map triggers after one loop: pickups, respawns, waves, then win/loss/timer."""
-    kind = MI[L.PI_KIND]
-    n = GI[g, L.NSLOT]
-    if kind == L.K_BEACON or kind == L.K_SHARDS:
-        left = 0
-        for s in range(n):
-            if UI[g, s, L.ALIVE] == 0 or UI[g, s, L.OWNER] != L.OWNER_NEUTRAL:
+@kernel
+def pickups(state, tables, g, rules):
+    """Beacon and shard maps: score each marker an agent unit reaches; the beacon jumps, a shard goes.
+    Returns how many markers are left."""
+    uf, ui, tf, mf = state.unit_f, state.unit_i, tables.type_f, tables.map_f
+    n = state.game[g, NUM_SLOTS]
+    left = 0
+    for s in range(n):
+        if ui[g, s, ALIVE] == 0 or ui[g, s, OWNER] != OWNER_NEUTRAL:
+            continue
+        rs = tf[ui[g, s, TYPE], RADIUS]
+        taken = False
+        for a in range(n):
+            if ui[g, a, ALIVE] == 0 or ui[g, a, OWNER] != OWNER_AGENT:
                 continue
-            rs = TF[UI[g, s, L.TYPE], U.F_RADIUS]
-            taken = False
-            for a in range(n):
-                if UI[g, a, L.ALIVE] == 0 or UI[g, a, L.OWNER] != L.OWNER_AGENT:
-                    continue
-                d = math.hypot(UF[g, a, L.X] - UF[g, s, L.X], UF[g, a, L.Y] - UF[g, s, L.Y])
-                # beacon: the Marine's centre inside it; shard: the Marine touching it (REFERENCE.md sec. 2)
-                reach = rs if kind == L.K_BEACON else rs + TF[UI[g, a, L.TYPE], U.F_RADIUS]
-                if d < reach:
-                    taken = True
-                    break
-            if taken:
-                GI[g, L.SCORE] += 1
-                if kind == L.K_BEACON:  # jump >= 5 from the Marine; the same unit, one more relocation
-                    m = EDGE_MARGIN
-                    x0, y0 = MF[L.PF_X0] + m, MF[L.PF_Y0] + m
-                    x1, y1 = MF[L.PF_X1] - m, MF[L.PF_Y1] - m
-                    x, y = rand_point(RNG, g, x0, y0, x1, y1)
-                    for _t in range(SPAWN_TRIES):
-                        if nearest_of(UF, UI, GI, g, x, y, L.OWNER_AGENT) >= MF[L.PF_MIN_FROM_AGENT]:
-                            break
-                        x, y = rand_point(RNG, g, x0, y0, x1, y1)
-                    UF[g, s, L.X] = x
-                    UF[g, s, L.Y] = y
-                    UI[g, s, L.GEN] += 1
-                    left += 1
-                else:
-                    UI[g, s, L.ALIVE] = 0
-            else:
-                left += 1
-        if left == 0 and kind == L.K_SHARDS:
-            spawn_neutrals(UF, UI, GI, RNG, TF, MF, MI, g, MF[L.PF_SX0], MF[L.PF_SY0], MF[L.PF_SX1],
-                           MF[L.PF_SY1])
-    n_agent = GI[g, L.N_AGENT]
-    n_enemy = GI[g, L.N_ENEMY]
+            d = math.hypot(uf[g, a, X] - uf[g, s, X], uf[g, a, Y] - uf[g, s, Y])
+            # beacon: the Marine's centre inside it; shard: the Marine touching it (pysc2 mini_games.md:
+            # the Marine "reaches" the beacon, "collects" a shard)
+            reach = rs if rules == RULES_BEACON else rs + tf[ui[g, a, TYPE], RADIUS]
+            if d < reach:
+                taken = True
+                break
+        if not taken:
+            left += 1
+            continue
+        state.game[g, SCORE] += 1
+        if rules == RULES_BEACON:  # jump >= 5 from the Marine; the same unit, one more relocation
+            m = EDGE_MARGIN
+            x, y = free_point(state, g, mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m,
+                              mf[MIN_FROM_AGENT])
+            uf[g, s, X] = x
+            uf[g, s, Y] = y
+            ui[g, s, RELOCATIONS] += 1
+            left += 1
+        else:
+            ui[g, s, ALIVE] = 0
+    return left
+
+
+@kernel
+def tick(state, tables, g, scratch):
+    """Map triggers after one loop: pickups, respawns, waves, then win/loss/timer."""
+    mf, mi, game = tables.map_f, tables.map_i, state.game
+    rules = mi[RULES]
+    if rules == RULES_BEACON or rules == RULES_SHARDS:
+        left = pickups(state, tables, g, rules)
+        if left == 0 and rules == RULES_SHARDS:
+            spawn_neutrals(state, tables, g, mf[SHARDS_X0], mf[SHARDS_Y0], mf[SHARDS_X1], mf[SHARDS_Y1])
+    n_agent = game[g, NUM_AGENT]
+    n_enemy = game[g, NUM_ENEMY]
     if n_enemy == 0 and n_agent > 0:
-        if kind == L.K_HUNT:
-            spawn_scattered(UF, UI, GI, RNG, TF, MF, MI, SG, g, True)
-        elif kind == L.K_WAVES:
-            new_wave(UF, UI, GI, RNG, TF, MF, MI, SG, g)
-        n_agent = GI[g, L.N_AGENT]
-    if MI[L.PI_HAS_WIN] == 1 and n_enemy == 0:
-        GI[g, L.DONE] = 1
+        if rules == RULES_HUNT:
+            spawn_scattered(state, tables, g, True)
+        elif rules == RULES_WAVES:
+            new_wave(state, tables, g, scratch)
+        n_agent = game[g, NUM_AGENT]
+    if mi[HAS_WIN] == 1 and n_enemy == 0:
+        game[g, DONE] = 1
         if n_agent > 0:
-            GI[g, L.OUTCOME] = 1
-            GI[g, L.SCORE] += MI[L.PI_WIN_REWARD]
-    elif n_agent == 0 and MI[L.PI_END_WHEN_AGENT_DEAD] == 1:
-        GI[g, L.DONE] = 1
-        GI[g, L.OUTCOME] = -1
-    elif GI[g, L.LOOP] >= GI[g, L.LOOP_LIMIT]:
-        GI[g, L.DONE] = 1
+            game[g, OUTCOME] = 1
+            game[g, SCORE] += mi[WIN_REWARD]
+    elif n_agent == 0 and mi[END_WHEN_AGENT_DEAD] == 1:
+        game[g, DONE] = 1
+        game[g, OUTCOME] = -1
+    elif game[g, LOOP] >= game[g, LOOP_LIMIT]:
+        game[g, DONE] = 1

@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from envs.engine import layout as L
 from envs.engine.engine import Engine, EngineObs
 from envs.engine.maps import map_spec
 from envs.engine.obs import write_obs
 from envs.engine.rules import spawn
-from envs.engine.units import F_DAMAGE, UNIT_INDEX
+from envs.engine.state import ALIVE, NUM_AGENT, NUM_ENEMY, NUM_SLOTS
+from envs.engine.units import DAMAGE, UNIT_INDEX
 
 
 def scenario(units: Sequence[tuple[str, int, float, float]], *, seed: int = 0, step_mul: int = 1,
@@ -28,14 +28,15 @@ def scenario(units: Sequence[tuple[str, int, float, float]], *, seed: int = 0, s
     eng.reset()
     b = eng._batch
     if disarm:
-        b._tf = b._tf.copy()
+        type_f = b.tables.type_f.copy()
         for name in disarm:
-            b._tf[UNIT_INDEX[name], F_DAMAGE] = 0.0
-    b._ui[0, :, L.ALIVE] = 0
-    b._gi[0, L.NSLOT] = 0
-    b._gi[0, L.N_AGENT] = b._gi[0, L.N_ENEMY] = 0
+            type_f[UNIT_INDEX[name], DAMAGE] = 0.0
+        b.tables = b.tables._replace(type_f=type_f)
+    state = b.state
+    state.unit_i[0, :, ALIVE] = 0
+    state.game[0, NUM_SLOTS] = 0
+    state.game[0, NUM_AGENT] = state.game[0, NUM_ENEMY] = 0
     for name, owner, x, y in units:
-        spawn(b._uf, b._ui, b._gi, b._tf, b._mi, 0, UNIT_INDEX[name], int(owner), float(x), float(y),
-              -1.0, -1.0)
-    write_obs(b._uf, b._ui, b._gi, b._tf, b._ti, b._mf, b._mi, 0, b._ou, b._op, b._or, b._on, b._opl, b._osc)
+        spawn(state, b.tables, 0, UNIT_INDEX[name], int(owner), float(x), float(y), -1.0, -1.0)
+    write_obs(state, b.tables, 0, b.raw)
     return eng, b._observe([[]])[0]

@@ -11,7 +11,7 @@ import numpy as np
 from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
 from envs.raw_schema import FeatureUnit as FU
 
-MAP_H = 64.0  # all maps are 64x64 (REFERENCE.md section 2)
+MAP_H = 64.0  # every minigame map is 64x64 (pysc2 mini_games)
 SELF, NEUTRAL, ENEMY = 1, 3, 4  # pysc2 PlayerRelative
 
 

@@ -1,7 +1,8 @@
-"""The unit table: one row per unit type, turned into flat arrays the numba kernels index by type.
+"""The unit table: one row per unit type, turned into the type tables the numba kernels index by type.
 
-Stats are StarCraft II "faster" values (REFERENCE.md section 4) converted to game loops at load time:
-speed per loop = speed / 22.4, cooldown loops = cooldown_s * 22.4 (REFERENCE.md section 1).
+Stats are StarCraft II "faster" values as Liquipedia's unit pages quote them, converted to game loops at
+load time: the faster game speed runs 22.4 game loops per real second, so speed per loop = speed / 22.4
+and cooldown loops = cooldown_s * 22.4.
 Adding a unit (or a building or resource for economy maps) is one more `UnitType` row.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LOOPS_PER_FASTER_SECOND = 22.4  # REFERENCE.md section 1: "faster" speed runs 22.4 loops per real second
+LOOPS_PER_FASTER_SECOND = 22.4  # 16 loops per game second x the "faster" speed's 1.4 game seconds per second
 
 
 class Attr(enum.IntFlag):
@@ -60,19 +61,19 @@ class UnitType:
 
 
 # Plain ints for the numba kernels (they read flags as compile-time constants).
-FL_GROUND, FL_SUICIDE = int(Flag.GROUND), int(Flag.SUICIDE)
-FL_MARKER, FL_STRUCTURE = int(Flag.NEUTRAL_MARKER), int(Flag.STRUCTURE)
+FLAG_GROUND, FLAG_SUICIDE = int(Flag.GROUND), int(Flag.SUICIDE)
+FLAG_MARKER, FLAG_STRUCTURE = int(Flag.NEUTRAL_MARKER), int(Flag.STRUCTURE)
 
 _L, _A, _B, _M = Attr.LIGHT, Attr.ARMORED, Attr.BIOLOGICAL, Attr.MECHANICAL
 
-# Combat stats: REFERENCE.md section 4. Sight radii other than the Marine's (9, REFERENCE.md section 2)
-# are Liquipedia-style values, *unverified*. Supply: Liquipedia, *unverified* but not used in combat.
+# Combat stats: Liquipedia's unit pages (faster speed). Radii and sight radii: the game data as dumped in
+# BurnySc2/sc2-techtree data/data.json. Supply: the same dump, not used in combat.
 UNIT_TYPES: tuple[UnitType, ...] = (
     UnitType("Marine", 48, 45, damage=6, range=5, cooldown_s=0.61, speed=3.15, radius=0.375, sight=9,
              attr=_L | _B, supply=1),
     UnitType("Marauder", 51, 125, armor=1, damage=10, bonus=10, bonus_attr=_A, range=6, cooldown_s=1.07,
              speed=3.15, radius=0.5625, sight=10, attr=_A | _B, supply=2),
-    # SCV stats *unverified* (REFERENCE.md section 4).
+    # SCV weapon stats *unverified*.
     UnitType("SCV", 45, 45, damage=5, range=0.1, cooldown_s=1.07, speed=3.94, radius=0.375, sight=8,
              attr=_L | _B | _M, supply=1),
     UnitType("Zergling", 105, 35, damage=5, range=0.1, cooldown_s=0.497, speed=4.13, radius=0.375, sight=8,
@@ -87,11 +88,11 @@ UNIT_TYPES: tuple[UnitType, ...] = (
              cooldown_s=1.34, speed=4.13, radius=0.625, sight=10, attr=_A | _M, supply=2),
     UnitType("Zealot", 73, 100, shield=50, armor=1, damage=8, attacks=2, range=0.1, cooldown_s=0.86,
              speed=3.15, radius=0.5, sight=9, attr=_L | _B, supply=2),
-    # Neutral markers of the minigames: ids and radii *unverified* (REFERENCE.md section 2 says so);
-    # the beacon radius 1.25 is from the map script (REFERENCE.md section 2).
+    # Neutral markers of the minigames: unit-type ids and the shard radius *unverified*; the beacon's
+    # radius 1.25 is the MoveToBeacon map script's.
     UnitType("Beacon", 317, 0, radius=1.25, sight=0, flags=Flag.NEUTRAL_MARKER),
     UnitType("MineralShard", 1680, 0, radius=0.5, sight=0, flags=Flag.NEUTRAL_MARKER),
-    # Economy-map types (REFERENCE.md section 4 ids); radii and HP *unverified*, not used by any map yet.
+    # Economy-map types (ids: pysc2 lib/units.py); radii and HP *unverified*, not used by any map yet.
     UnitType("MineralField", 341, 0, radius=1.125, sight=0, flags=Flag.STRUCTURE | Flag.RESOURCE),
     UnitType("VespeneGeyser", 342, 0, radius=1.8125, sight=0, flags=Flag.STRUCTURE | Flag.RESOURCE),
     UnitType("CommandCenter", 18, 1500, armor=1, radius=2.75, sight=11, attr=_A | Attr.STRUCTURE,
@@ -106,19 +107,20 @@ UNIT_TYPES: tuple[UnitType, ...] = (
 
 UNIT_INDEX: dict[str, int] = {u.name: i for i, u in enumerate(UNIT_TYPES)}
 
-# Columns of the float table TF[type, col]
-F_HP, F_SHIELD, F_ARMOR, F_DAMAGE, F_BONUS, F_RANGE, F_COOLDOWN, F_SPEED, F_RADIUS, F_SIGHT, F_SPLASH, \
-    F_SUPPLY = range(12)
-NUM_F = 12
-# Columns of the int table TI[type, col]
-I_SC2_ID, I_ATTR, I_BONUS_ATTR, I_ATTACKS, I_FLAGS = range(5)
-NUM_I = 5
+# Columns of the type float table type_f[type, :]: distances in world units, SPEED in world units per loop,
+# WEAPON_COOLDOWN in loops
+MAX_HEALTH, MAX_SHIELD, ARMOR, DAMAGE, BONUS_DAMAGE, RANGE, WEAPON_COOLDOWN, SPEED, RADIUS, SIGHT, SPLASH, \
+    SUPPLY = range(12)
+NUM_TYPE_FLOATS = 12
+# Columns of the type int table type_i[type, :]: ATTRIBUTES, BONUS_ATTRIBUTES are `Attr` bits, FLAGS `Flag`
+SC2_ID, ATTRIBUTES, BONUS_ATTRIBUTES, ATTACKS, FLAGS = range(5)
+NUM_TYPE_INTS = 5
 
 
 def build_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Return (TF float64 [T, NUM_F], TI int64 [T, NUM_I]) with speeds and cooldowns in game loops."""
-    tf = np.zeros((len(UNIT_TYPES), NUM_F), np.float64)
-    ti = np.zeros((len(UNIT_TYPES), NUM_I), np.int64)
+    """Return (type_f float64 [T, NUM_TYPE_FLOATS], type_i int64 [T, NUM_TYPE_INTS]), in game loops."""
+    tf = np.zeros((len(UNIT_TYPES), NUM_TYPE_FLOATS), np.float64)
+    ti = np.zeros((len(UNIT_TYPES), NUM_TYPE_INTS), np.int64)
     for k, u in enumerate(UNIT_TYPES):
         tf[k] = (u.hp, u.shield, u.armor, u.damage, u.bonus, u.range, u.cooldown_s * LOOPS_PER_FASTER_SECOND,
                  u.speed / LOOPS_PER_FASTER_SECOND, u.radius, u.sight, u.splash, u.supply)

@@ -1,0 +1,86 @@
+"""The engine's state: a `State` of named arrays, one row per game, and the names of their columns.
+
+The simulation is struct-of-arrays (what lets numba run it fast): a few dense arrays with a leading games
+axis B and a unit-slot axis M, whose columns are named by the module-level ints below (numba reads them
+as compile-time constants). The read-only data the kernels consult (unit types, map rules) is `Tables`.
+
+    state.unit_f[g, u, HEALTH]          unit u of game g: floats
+    state.unit_i[g, u, OWNER]           unit u of game g: ints
+    state.order_i[g, u, k, KIND]        the k-th queued order of unit u (0 is the current one)
+    state.order_xy[g, u, k, 0 | 1]      its target point (world x, y)
+    state.game[g, LOOP]                 game g: ints
+    state.rng[g]                        game g's random generator (rng.py)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+MAX_ORDERS = 8  # order queue capacity (SC2 queues more; raw_units shows 4 order ids)
+
+# --- unit floats unit_f[g, u, :]
+# FACING_X, FACING_Y: the facing direction (turned into an angle only when observed).
+# DIST_LEFT: distance to the move point left after the unit's last step (FAR after a new order); a mover
+# pushed back from a nearby point is blocked there (combat.move_to_point).
+X, Y, HEALTH, SHIELD, COOLDOWN, FACING_X, FACING_Y, DIST_LEFT = range(8)
+NUM_UNIT_FLOATS = 8
+
+# --- unit ints unit_i[g, u, :]
+# RELOCATIONS: how often the unit was moved by the map (a beacon's jumps): a move order on it ends then.
+# CHASE_TARGET, CHASE_TAG: the attacker an idle unit turned on (slot, tag), -1 when none (combat.alert).
+# WEAPON_TARGET, WEAPON_TAG: the target the unit's weapon is engaged with (slot, tag), -1 when none: it
+# keeps firing at it out to weapon range + RANGE_SLOP (combat.py).
+ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG = \
+    range(10)
+NUM_UNIT_INTS = 10
+
+# --- order ints order_i[g, u, k, :]: the order's kind, its target unit (slot and tag; the slot may be
+# reused later) and the target's RELOCATIONS when ordered
+KIND, TARGET, TARGET_TAG, TARGET_RELOCATIONS = range(4)
+NUM_ORDER_INTS = 4
+
+# --- order kinds
+NO_ORDER, MOVE_POINT, MOVE_UNIT, ATTACK_POINT, ATTACK_UNIT, HOLD_POSITION = range(6)
+
+# --- game ints game[g, :]
+# NUM_SLOTS: slots in use (units live in slots 0..NUM_SLOTS-1; dead ones leave holes).
+# NUM_AGENT / NUM_ENEMY: living units per side, kept by spawn/kill (the triggers read them every loop).
+# SIDE: which spawn rectangle the agent got (0 left, 1 right); WAVE: waves started so far.
+# DAMAGE_DEALT: hit points and shields the agent's units took from enemies this episode, counted in half
+# points (SC2's smallest hit is 0.5), rounded down; the game reports it in score_by_vital.
+LOOP, NUM_SLOTS, NEXT_UID, SCORE, PREV_SCORE, DONE, OUTCOME, SIDE, WAVE, LOOP_LIMIT, NUM_AGENT, NUM_ENEMY, \
+    DAMAGE_DEALT = range(13)
+NUM_GAME_INTS = 13
+
+# --- owners (pysc2's raw owner column)
+OWNER_AGENT, OWNER_ENEMY, OWNER_NEUTRAL = 1, 2, 16
+
+
+class State(NamedTuple):
+    """Everything that changes during a game, for B games of up to M units each."""
+
+    unit_f: np.ndarray  # float64 [B, M, NUM_UNIT_FLOATS]
+    unit_i: np.ndarray  # int64 [B, M, NUM_UNIT_INTS]
+    order_i: np.ndarray  # int64 [B, M, MAX_ORDERS, NUM_ORDER_INTS]
+    order_xy: np.ndarray  # float64 [B, M, MAX_ORDERS, 2]
+    game: np.ndarray  # int64 [B, NUM_GAME_INTS]
+    rng: np.ndarray  # uint64 [B]
+
+    @staticmethod
+    def zeros(num_games: int, max_units: int) -> State:
+        B, M = num_games, max_units
+        return State(np.zeros((B, M, NUM_UNIT_FLOATS)), np.zeros((B, M, NUM_UNIT_INTS), np.int64),
+                     np.zeros((B, M, MAX_ORDERS, NUM_ORDER_INTS), np.int64), np.zeros((B, M, MAX_ORDERS, 2)),
+                     np.zeros((B, NUM_GAME_INTS), np.int64), np.zeros(B, np.uint64))
+
+
+class Tables(NamedTuple):
+    """What the kernels read and never write: the unit types (units.py) and the map (maps.py)."""
+
+    type_f: np.ndarray  # float64 [T, units.NUM_TYPE_FLOATS]
+    type_i: np.ndarray  # int64 [T, units.NUM_TYPE_INTS]
+    map_f: np.ndarray  # float64 [maps.NUM_MAP_FLOATS]
+    map_i: np.ndarray  # int64 [maps.NUM_MAP_INTS]
+    spawn_groups: np.ndarray  # int64 [groups, 3]: maps.GROUP_OWNER, GROUP_TYPE, GROUP_COUNT
