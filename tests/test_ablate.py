@@ -19,6 +19,8 @@ from agent.ablation.report import curve_band
 from agent.ablation.spec import load_spec, parse_spec
 from agent.cli import main
 from agent.evaluation.stats import bootstrap_ci
+from agent.model.policy import EntityPolicy
+from agent.training.build import policy_kwargs
 from envs.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +54,8 @@ def test_grid_is_arms_by_sweep_values_by_seeds():
 
 
 def test_command_line_overrides_change_the_grid():
-    spec = load_spec(TINY, ["seeds=[4]", "budget_env_steps=256", "arms={ds: {encoder: deepsets}}"])
+    spec = load_spec(TINY, ["seeds=[4]", "budget_env_steps=256",
+                            "arms={ds: {encoder: deepsets, encoder_options: {}}}"])
     assert [(t.key, t.seed, t.cfg.run.max_env_steps) for t in spec.trials] == [("ds__seed4", 4, 256)]
     assert spec.source["seeds"] == [4]  # what --resume compares against the saved grid
     with pytest.raises(UserError, match="key 'seeds'"):
@@ -65,6 +68,8 @@ def test_command_line_overrides_change_the_grid():
     ({"budget_env_steps": 0}, "key 'budget_env_steps'"),
     ({"arms": {"a": {"encoder": "lstm"}}}, "arm 'a': config key 'model.encoder'"),
     ({"arms": {"a": {"depth": 3}}}, "unknown config key 'model.depth'"),
+    ({"arms": {"a": {"encoder": "transformer", "encoder_options": {"num_heads": 0}}}},
+     "arm 'a': config key 'model.encoder_options.num_heads': expected an integer >= 1"),
     ({"colour": "red"}, "unknown key 'colour'"),
     ({"train": "nowhere.yaml"}, "config file not found"),
     ({"sweep": {"width": 8}}, "key 'sweep.width'"),
@@ -94,25 +99,49 @@ def test_curve_band_interpolates_seeds_onto_common_steps():
     # Only the steps every seed covers: 100..200; seed a at 150 is 5, seed b is 3.
     assert grid.tolist() == [100.0, 150.0, 200.0]
     assert mean.tolist() == pytest.approx([1.0, 4.0, 7.0])
-    assert (low[1], high[1]) == pytest.approx(bootstrap_ci([5.0, 3.0], seed=1)[1:])
-    assert np.all(low <= mean) and np.all(mean <= high) and low[2] < high[2]
+    # The band at each step is the bootstrap CI of the seeds' interpolated scores there.
+    for i, seeds in enumerate([[0.0, 2.0], [5.0, 3.0], [10.0, 4.0]]):
+        assert (low[i], high[i]) == pytest.approx(bootstrap_ci(seeds, seed=1)[1:])
 
 
 def _ablate_cmd(run_dir: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "agent.cli", "ablate", str(TINY), "--run-dir", str(run_dir), *extra]
 
 
-def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
+# What a trial record holds besides timings and Tune's bookkeeping: equal whenever the trial is the same.
+RESULT_KEYS = ("key", "arm", "seed", "config", "iterations", "env_steps", "final_score")
+
+
+def _results(record: dict) -> dict:
+    curve = [(r["iteration"], r["env_steps"], r["score"]) for r in record["curve"]]
+    return {**{k: record[k] for k in RESULT_KEYS}, "curve": curve}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict[str, dict]:
+    """The tiny grid run once without interruption: its trial records by key."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    out = subprocess.run(_ablate_cmd(run_dir), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return {p.stem: json.loads(p.read_text()) for p in (run_dir / "trials").glob("*.json")}
+
+
+def _wait_for_a_record(proc, trials: Path, seconds: float = 150) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline and not list(trials.glob("*.json")):
+        assert proc.poll() is None, "the ablation exited before it was stopped"
+        time.sleep(0.2)
+    assert list(trials.glob("*.json")), f"no trial finished within {seconds} s"
+
+
+def test_killed_ablation_resumes_to_the_uninterrupted_results_and_writes_the_table_and_plots(
+        tmp_path, uninterrupted):
     run_dir = tmp_path / "abl"
     trials = run_dir / "trials"
     proc = subprocess.Popen(_ablate_cmd(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        deadline = time.time() + 150
-        while time.time() < deadline and not list(trials.glob("*.json")):
-            assert proc.poll() is None, "the ablation exited before it was killed"
-            time.sleep(0.2)
-        assert list(trials.glob("*.json")), "no trial finished within 150 s"
+        _wait_for_a_record(proc, trials)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
         proc.wait()
@@ -131,11 +160,15 @@ def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
     assert len(new_ids) == 1 and not new_ids & old_ids
     records = [json.loads(p.read_text()) for p in sorted(trials.glob("*.json"))]
     assert len(records) == 4
+    # Killed and resumed, every trial (finished before the kill or after) is the uninterrupted one:
+    # same scores at the same steps, only timings and Tune's ids differ.
+    assert {r["key"]: _results(r) for r in records} == {k: _results(r) for k, r in uninterrupted.items()}
     for rec in records:
         assert [r["iteration"] for r in rec["curve"]] == [1, 2]
         assert [r["env_steps"] for r in rec["curve"]] == [256, 512]
         assert rec["final_score"] == rec["curve"][-1]["score"]
     # The table: one row per encoder, two seeds each, the seeds' own scores and the CI around their mean.
+    spec = load_spec(TINY)
     rows = list(csv.DictReader(open(run_dir / "ablation.csv")))
     assert [r["arm"] for r in rows] == ["perceiver_io", "deepsets"]
     for row in rows:
@@ -144,7 +177,11 @@ def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
         assert float(row["final_score"]) == pytest.approx(np.mean(seeds))
         assert float(row["ci_low"]) == pytest.approx(min(seeds)) and float(row["ci_high"]) == pytest.approx(
             max(seeds))
-        assert int(row["params"]) > int(row["encoder_params"]) > 0 and float(row["gflops_per_step"]) > 0
+        cfg = next(t.cfg for t in spec.trials if t.arm == row["arm"])
+        policy = EntityPolicy(**policy_kwargs(cfg))
+        assert int(row["params"]) == sum(p.numel() for p in policy.parameters())
+        assert int(row["encoder_params"]) == sum(p.numel() for p in policy.encoder.parameters())
+        assert float(row["gflops_per_step"]) > float(row["encoder_gflops_per_step"]) > 0  # a part of it
     table = (run_dir / "ablation.md").read_text()
     assert "| perceiver_io |" in table and "| deepsets |" in table
     assert json.loads((run_dir / "ablation.json").read_text())["budget_env_steps"] == 512
@@ -154,6 +191,30 @@ def test_killed_ablation_resumes_and_writes_the_table_and_plots(tmp_path):
     # A second run into the same directory without --resume refuses (exit 2, nothing started).
     again = subprocess.run(_ablate_cmd(run_dir), capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_sigterm_ends_an_ablation_like_ctrl_c_keeping_the_finished_trials(tmp_path, uninterrupted):
+    run_dir = tmp_path / "abl"
+    trials = run_dir / "trials"
+    # One seed: two trials; SIGTERM (a scheduler's stop) as soon as the first has finished.
+    proc = subprocess.Popen(_ablate_cmd(run_dir, "--set", "seeds=[0]"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for_a_record(proc, trials)
+        proc.send_signal(signal.SIGTERM)  # the driver alone
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "perceiver-sc2 ablate: interrupted"
+    # The trials that finished are on disk, whole, as an uninterrupted run has them; no report was written.
+    records = {p.stem: json.loads(p.read_text()) for p in trials.glob("*.json")}
+    assert 1 <= len(records) <= 2 and set(records) <= {"perceiver_io__seed0", "deepsets__seed0"}
+    for key, record in records.items():
+        assert _results(record) == _results(uninterrupted[key])
+    assert not list(run_dir.glob("ablation.*")) and not list(trials.glob(".tmp-*"))
 
 
 def test_user_error_type_is_the_clis():

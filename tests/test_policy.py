@@ -108,10 +108,14 @@ def test_masked_actions_get_zero_probability_and_are_never_sampled():
     illegal = obs["action_mask"] == 0
     assert illegal.any() and (p[illegal] == 0).all()
     assert torch.allclose(p.sum(-1), torch.ones(p.shape[:-1]))
-    actions = torch.as_tensor(policy.act(obs, sample=True, generator=torch.Generator().manual_seed(1)))
-    for _ in range(20):
-        actions = torch.as_tensor(policy.act(obs, sample=True))
-        assert obs["action_mask"].gather(-1, actions.unsqueeze(-1)).all()
+    generator = torch.Generator().manual_seed(1)
+    draws = torch.stack([torch.as_tensor(policy.act(obs, sample=True, generator=generator))
+                         for _ in range(50)])
+    assert obs["action_mask"].gather(-1, draws.permute(1, 2, 0)).all()  # every draw of every unit is legal
+    assert len({tuple(d.flatten().tolist()) for d in draws}) > 1  # and they are draws, not one fixed choice
+    # One generator seed, one sequence of draws.
+    again = torch.Generator().manual_seed(1)
+    assert torch.equal(torch.as_tensor(policy.act(obs, sample=True, generator=again)), draws[0])
     greedy = torch.as_tensor(policy.act(obs))
     assert torch.equal(greedy, p.argmax(-1))
 
