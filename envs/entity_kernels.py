@@ -8,15 +8,21 @@ between steps (slots, the units' last actions and orders) lives in `envs.unit_me
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from numba import njit
 
-from envs import kernel_cache
 from envs.action_space import Verb
+from envs.engine._numba_cache import ENGINE_SOURCES, refresh
 from envs.raw_schema import FeatureUnit as FU
 from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
 
-kernel_cache.refresh()  # before any kernel of this package is loaded from the cache
+_HERE = Path(__file__).resolve().parent
+# What this package's cached kernels compile in (engine_bridge's step calls the engine's step kernel).
+KERNEL_SOURCES = ("action_space.py", "engine_bridge.py", "entity_kernels.py", "raw_schema.py",
+                  "unit_memory.py")
+refresh(_HERE, [_HERE / name for name in KERNEL_SOURCES] + ENGINE_SOURCES)  # before any cache is loaded
 
 _SELF, _ALLY, _NEUTRAL, _ENEMY = 1, 2, 3, 4  # pysc2 PlayerRelative
 OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the 64-wide minigame maps)

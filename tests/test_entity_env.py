@@ -382,14 +382,3 @@ def test_command_features_after_a_scripted_sequence_in_a_real_game():
     obs, _ = env.reset()
     assert obs["entities"][:, last[0]:].sum() == 0
 
-
-def test_every_cached_kernel_module_of_the_entity_layer_is_fingerprinted():
-    """A cached kernel compiles in the kernels it calls from other files, which numba does not track:
-    envs.kernel_cache clears the caches when any of those sources changes, so it must list them all."""
-    from pathlib import Path
-
-    from envs import kernel_cache
-
-    root = Path(kernel_cache.__file__).parent
-    cached = {p.name for p in root.glob("*.py") if "@njit(cache=True" in p.read_text()}
-    assert cached and cached <= set(kernel_cache._SOURCES)

@@ -1,38 +1,43 @@
-"""Drop stale numba caches of the engine's kernels when any engine source file changes.
+"""Drop a package's stale numba caches when any source its cached kernels compile in changes.
 
-numba's `cache=True` keys a cached function on its own file only: editing a callee in another module
-(rules.py called from kernel.py) would silently keep running the old machine code. We fingerprint
-every kernel source file and clear the package's cache files when the fingerprint changes, and those of
-the compiled callers outside the package (envs/engine_bridge.py calls the step kernel).
+numba's `cache=True` checks only the file that defines a function ("cache invalidation fails to
+recognize changes in symbols defined in a different file", Caching Limitations in
+https://numba.readthedocs.io/en/stable/developer/caching.html): editing a callee in another module
+(rules.py called from kernel.py) would silently keep running the old machine code. Each package with
+cached kernels fingerprints the sources they compile in and clears its own cache files when the
+fingerprint changes: the engine here, the entity layer in envs/entity_kernels.py (its kernels compile in
+the engine's step kernel, so it adds `ENGINE_SOURCES` to its own).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 _STAMP = "numba_sources.sha1"
-# the modules holding or feeding @njit code (constants are baked into the machine code too)
-_KERNEL_SOURCES = ("bots.py", "combat.py", "commands.py", "jit.py", "kernel.py", "maps.py", "obs.py",
-                   "rng.py", "rules.py", "state.py", "units.py")
-_CALLERS = (_HERE.parent / "__pycache__", "engine_bridge.*")
+# Every engine module, not a list of the kernel ones: a module left off a list would keep stale code,
+# while an edit to a module without kernels costs one recompile. Constants are baked into the machine
+# code too, and the raw observation's columns come from the schema one package up.
+ENGINE_SOURCES = sorted(_HERE.glob("*.py")) + [_HERE.parent / "raw_schema.py"]
 
 
-def refresh() -> None:
+def refresh(package: Path = _HERE, sources: Iterable[Path] = ENGINE_SOURCES) -> None:
+    """Clear the cached machine code in `package`/__pycache__ (by default the engine's) unless `sources`
+    are as they were at the last call (a stamp file there holds their fingerprint)."""
     digest = hashlib.sha1()
-    for path in [_HERE / n for n in _KERNEL_SOURCES] + [_HERE.parent / "raw_schema.py"]:
+    for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    cache_dir = _HERE / "__pycache__"
+    cache_dir = Path(package) / "__pycache__"
     stamp = cache_dir / _STAMP
     try:
         if stamp.exists() and stamp.read_text() == digest.hexdigest():
             return
-        for folder, prefix in ((cache_dir, "*"), _CALLERS):
-            for suffix in (".nbi", ".nbc"):
-                for f in folder.glob(prefix + suffix):
-                    f.unlink(missing_ok=True)
+        for pattern in ("*.nbi", "*.nbc"):
+            for f in cache_dir.glob(pattern):
+                f.unlink(missing_ok=True)
         cache_dir.mkdir(exist_ok=True)
         stamp.write_text(digest.hexdigest())
     except OSError:  # read-only install: numba then caches elsewhere or recompiles
