@@ -27,8 +27,10 @@ def _git(*args: str) -> str:
 
 
 def engine_commit() -> str | None:
-    """The last commit that changed envs/engine: scores measured before it may have moved since."""
-    return _git("log", "-1", "--format=%H", "--", "envs/engine").strip() or None
+    """The last commit that changed envs/engine: scores measured before it may have moved since. The numba
+    cache guard is left out: it decides when kernels recompile, not what they compute."""
+    simulation = ("envs/engine", ":(exclude)envs/engine/_numba_cache.py")
+    return _git("log", "-1", "--format=%H", "--", *simulation).strip() or None
 
 
 def run_info(argv: list[str] | None = None) -> dict:

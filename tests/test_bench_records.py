@@ -22,6 +22,30 @@ def test_run_info_names_the_command_and_the_checked_out_commit():
     assert all(not path.startswith(("docs/", "README")) for path in info["uncommitted"])
 
 
+
+def test_engine_commit_is_the_last_change_to_the_simulation_not_to_its_cache_guard(tmp_path, monkeypatch):
+    if shutil.which("git") is None:
+        pytest.skip("no git")
+
+    def commit(path: str, text: str) -> str:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+        subprocess.run([*git, "add", path], check=True, capture_output=True)
+        subprocess.run([*git, "commit", "-qm", path], check=True, capture_output=True)
+        return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.setattr(provenance, "ROOT", tmp_path)
+    rules = commit("envs/engine/rules.py", "A = 1\n")
+    assert provenance.engine_commit() == rules
+    commit("envs/engine/_numba_cache.py", "B = 1\n")  # when kernels recompile, not what they compute
+    commit("agent/cli.py", "C = 1\n")
+    assert provenance.engine_commit() == rules
+    units = commit("envs/engine/units.py", "D = 1\n")
+    assert provenance.engine_commit() == units
+
 def test_paired_counts_and_mean_difference_game_by_game():
     out = learning.paired({"scores": [30.0, 10.0, 20.0, 5.0]}, {"scores": [10.0, 10.0, 25.0, 5.0]})
     assert out["mean_difference"] == pytest.approx(3.75)
