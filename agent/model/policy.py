@@ -1,4 +1,5 @@
-"""The AlphaStar-style policy network: torch and the action layout of envs.action_space; no Ray, no engine.
+"""The AlphaStar-style policy network: torch and the action layout of envs.action_space (no Ray, and no
+engine simulation: tests/test_policy.py checks the imports).
 
     entities, unit_type -> embed (type embedding + feature MLP) -> EntityEncoder (chosen by name)
     -> per-entity rows [B, N, D], pooled [B, D]

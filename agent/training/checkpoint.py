@@ -3,7 +3,8 @@
     runs/<name>/config.json            the resolved training config (what --resume reads)
     runs/<name>/metrics.jsonl          one JSON line per training iteration (learning curves)
     runs/<name>/tb/                    TensorBoard event files
-    runs/<name>/checkpoints/iter_000010/   RLlib algorithm state + policy.pt + policy.json
+    runs/<name>/checkpoints/iter_000010/   algorithm/ (RLlib's state), policy.pt, policy.json,
+                                       train_state.json (the run's counters; written last)
     runs/<name>/checkpoints/latest     name of the newest complete checkpoint
 
 A checkpoint is written into a hidden temporary directory and renamed into place (rename is atomic on
