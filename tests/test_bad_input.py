@@ -157,7 +157,7 @@ def test_outputs_are_replaced_whole_or_not_at_all(tmp_path):
 
 
 def test_evaluate_writes_its_outputs_only_when_done(tmp_path, capsys):
-    out = tmp_path / "new" / "eval.json"  # a missing directory is created, as before
+    out = tmp_path / "new" / "eval.json"  # a missing parent directory is created
     assert main(["evaluate", "--agent", "scripted", "--map", "3m", "--episodes", "1", "--quiet",
                  "--json", str(out)]) == 0
     assert json.loads(out.read_text())["episodes"] == 1
