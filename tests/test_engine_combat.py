@@ -1,8 +1,8 @@
-"""Combat arithmetic of the engine, derived by hand from the unit stats in envs/engine/units.py
-(Liquipedia's faster-speed figures, 22.4 game loops per second).
+"""Combat arithmetic of the engine, derived by hand from the game's unit data (BurnySc2/sc2-techtree
+data/data.json, normal speed: cooldowns in game seconds of 16 game loops).
 
 Timing bounds: a weapon fires on the loop its cooldown reaches 0, so the gap between two shots is
-ceil(cooldown_s * 22.4 + jitter) loops with jitter in [-1, 2] (pysc2's -1..+2 loops).
+ceil(cooldown * 16 + jitter) loops with jitter in [-1, 2] (pysc2 docs/environment.md: -1..+2 game steps).
 """
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ import math
 import numpy as np
 
 from envs.engine.scenario import scenario
+from envs.engine.units import MELEE
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawCommand, RawFunction
 
 X0, Y0 = 30.0, 28.0  # inside the playable area of the base map
 
 
-def gap_bounds(cooldown_s: float) -> tuple[int, int]:
-    c = cooldown_s * 22.4
+# weapon cooldowns in game seconds (data.json weapons[0].cooldown)
+MARINE_COOLDOWN, ZEALOT_COOLDOWN, ZERGLING_COOLDOWN = 0.86083984375, 1.199951171875, 0.696044921875
+
+
+def gap_bounds(cooldown: float) -> tuple[int, int]:
+    c = cooldown * 16
     return math.ceil(c - 1.0), math.ceil(c + 2.0)
 
 
@@ -63,8 +68,8 @@ def shots(units, attacker, victim, disarm):
     return events + [(death, 0, 0)], full(units, victim)
 
 
-def check_gaps(loops, cooldown_s):
-    lo, hi = gap_bounds(cooldown_s)
+def check_gaps(loops, cooldown):
+    lo, hi = gap_bounds(cooldown)
     gaps = np.diff(loops)
     assert gaps.min() >= lo and gaps.max() <= hi, (gaps, lo, hi)
     n = len(gaps)
@@ -77,7 +82,7 @@ def test_marine_kills_zergling_in_6_shots():
     assert len(ev) == 6  # ceil(35 / 6)
     assert [h for _, h, _ in ev[:-1]] == [35 - 6 * k for k in range(1, 6)]
     assert ev[0][0] == 1  # in range at once: the first shot lands on the first loop
-    check_gaps([loop for loop, _, _ in ev], 0.61)  # 5 gaps: 65..80 loops in total
+    check_gaps([loop for loop, _, _ in ev], MARINE_COOLDOWN)  # 5 gaps: 65..80 loops in total
 
 
 def test_marine_kills_roach_in_29_shots():
@@ -85,7 +90,7 @@ def test_marine_kills_roach_in_29_shots():
     ev, _ = shots(units, 0, 1, disarm=("Roach",))
     assert len(ev) == 29  # 6 - 1 armour = 5 per shot, 145 / 5 = 29
     assert [h for _, h, _ in ev[:-1]] == [145 - 5 * k for k in range(1, 29)]
-    check_gaps([loop for loop, _, _ in ev], 0.61)  # 28 gaps: 364..448 loops
+    check_gaps([loop for loop, _, _ in ev], MARINE_COOLDOWN)  # 28 gaps: 364..448 loops
 
 
 def test_zealot_double_hit_applies_armour_per_hit():
@@ -94,7 +99,7 @@ def test_zealot_double_hit_applies_armour_per_hit():
     # 2 x (8 - 1) = 14 per attack: 11 attacks for 145 HP (armour once per attack would need 10)
     assert len(ev) == 11
     assert [h for _, h, _ in ev[:-1]] == [145 - 14 * k for k in range(1, 11)]
-    check_gaps([loop for loop, _, _ in ev], 0.86)
+    check_gaps([loop for loop, _, _ in ev], ZEALOT_COOLDOWN)
 
 
 def test_stalker_shield_soaks_damage_first():
@@ -106,7 +111,7 @@ def test_stalker_shield_soaks_damage_first():
     assert ev[13][1:] == (77, 0)
     assert [h for _, h, _ in ev[14:-1]] == [77 - 5 * k for k in range(1, 16)]
     assert len(ev) == 30
-    check_gaps([loop for loop, _, _ in ev], 0.61)
+    check_gaps([loop for loop, _, _ in ev], MARINE_COOLDOWN)
 
 
 def test_baneling_splash_radius_bonus_and_death():
@@ -152,11 +157,12 @@ def test_zergling_melee_range_is_edge_to_edge():
         if m[FU.health] < 45 - 5 * len(loops):
             loops.append(obs.game_loop)
             gap = np.linalg.norm(obs.positions[0] - obs.positions[1]) - 0.75
-            assert abs(gap - 0.1) < 1e-6 or len(loops) > 1
+            assert abs(gap - MELEE) < 1e-6 or len(loops) > 1
         obs = eng.step([])
     assert len(loops) == 9  # ceil(45 / 5)
-    assert loops[0] == math.ceil((3.0 - 0.85) / (4.13 / 22.4)) + 1  # walk, then bite on arrival's next loop
-    check_gaps(loops, 0.497)
+    # walk at 2.953125 / 16 per loop to melee range (0.1, stored as 0.10009765625), bite the next loop
+    assert loops[0] == math.ceil((3.0 - 0.75 - MELEE) / (2.953125 / 16)) + 1
+    check_gaps(loops, ZERGLING_COOLDOWN)
 
 
 def test_damage_dealt_counts_shields_and_hit_points_without_overkill():
@@ -171,3 +177,18 @@ def test_damage_dealt_counts_shields_and_hit_points_without_overkill():
     zergling = obs.raw_units[obs.raw_units[:, FU.alliance] == 1]
     assert len(zergling) == 0 or zergling[0, FU.health] < 35  # it was hit
     assert eng._batch.arrays().damage_dealt[0] == 0.0
+
+
+def test_unit_table_is_normal_speed_game_data_at_16_loops_per_second():
+    # (cooldown s, speed per game second) of BurnySc2/sc2-techtree data/data.json; 16 game loops per game
+    # second (pysc2 docs/environment.md). The Marine's 0.8608 s is 13.77 loops, not 0.61 s x 22.4 = 13.66.
+    from envs.engine.units import SPEED, UNIT_INDEX, WEAPON_COOLDOWN, build_tables
+
+    dump = {"Marine": (0.86083984375, 2.25), "Marauder": (1.5, 2.25), "Zergling": (0.696044921875, 2.953125),
+            "Roach": (2.0, 2.25), "Hydralisk": (0.824951171875, 2.25), "Stalker": (1.8701171875, 2.953125),
+            "Zealot": (1.199951171875, 2.25), "SCV": (1.5, 2.8125), "Baneling": (0.0, 2.5)}
+    type_f, _ = build_tables()
+    for name, (cooldown, speed) in dump.items():
+        row = type_f[UNIT_INDEX[name]]
+        assert row[WEAPON_COOLDOWN] == cooldown * 16 and row[SPEED] == speed / 16, name
+    assert abs(type_f[UNIT_INDEX["Marine"], WEAPON_COOLDOWN] - 13.7734375) < 1e-9

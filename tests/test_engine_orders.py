@@ -1,8 +1,8 @@
 """Orders and weapon engagement: re-issued orders, melee units in a crowd, range slop (combat.py header).
 
-Zealot arithmetic (Liquipedia's faster-speed stats, 22.4 game loops per second): speed 3.15 / 22.4 per
-loop, cooldown 0.86 s, so a gap between attacks of at most ceil(0.86 * 22.4 + 2) = 22 loops; 2 x (8 - 1)
-= 14 damage per attack on a Roach (145 HP): 11 attacks.
+Zealot arithmetic (the game's unit data, BurnySc2/sc2-techtree data/data.json, game seconds of 16 loops):
+speed 2.25 / 16 per loop, cooldown 1.2 s, so a gap between attacks of at most ceil(1.2 * 16 + 2) = 22
+loops; 2 x (8 - 1) = 14 damage per attack on a Roach (145 HP): 11 attacks.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pytest
 
 from envs.engine import Engine
 from envs.engine.scenario import scenario
+from envs.engine.units import MELEE
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawCommand, RawFunction
 
-ZEALOT_STEP = 3.15 / 22.4
-ZEALOT_GAP_HI = math.ceil(0.86 * 22.4 + 2.0)
+ZEALOT_STEP = 2.25 / 16
+ZEALOT_GAP_HI = math.ceil(1.199951171875 * 16 + 2.0)
 ROACH_ATTACKS = 11
 
 
@@ -83,7 +84,7 @@ def test_more_zealots_kill_a_cornered_roach_sooner(n):
     # jostle for a place around it. A Zealot nudged a hair out of its 0.1 reach by the crowd must keep
     # swinging (range slop) instead of stepping back in every loop and never attacking.
     units = [("Zealot", 1, 40.0, 28.0 + k - (n - 1) / 2) for k in range(n)] + [("Roach", 2, 44.0, 28.0)]
-    first = math.ceil((4.0 - 1.1) / ZEALOT_STEP) + 1  # walk to 0.1 from the Roach's edge, bite next loop
+    first = math.ceil((4.0 - 1.0 - MELEE) / ZEALOT_STEP) + 1  # walk to melee range, bite the next loop
     flank = 15  # loops for the outer Zealots to walk round to a free side of the Roach (~2 world units)
     bound = first + (math.ceil(ROACH_ATTACKS / n) - 1) * ZEALOT_GAP_HI + (flank if n > 2 else 0)
     for seed in (0, 1):

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.engine.state import OWNER_AGENT, OWNER_ENEMY
-from envs.engine.units import UNIT_INDEX
+from envs.engine.units import LOOPS_PER_GAME_SECOND, UNIT_INDEX
 from envs.errors import UserError
-
-LOOPS_PER_GAME_SECOND = 16  # map timers count game seconds of 16 game loops (pysc2 docs/environment.md)
 
 # --- map rules
 RULES_BEACON, RULES_SHARDS, RULES_HUNT, RULES_WAVES, RULES_DUEL = range(5)
