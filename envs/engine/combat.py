@@ -10,11 +10,12 @@ the game's behaviour is not published:
   engagement. Re-issuing the same attack order keeps it (the engagement belongs to the weapon, not to
   the order).
 - Damage lands at once (no projectile flight, no damage point, no turning time).
-- Acquisition: an idle or holding unit fires at the nearest enemy inside its weapon range without moving.
-  A unit that is hit while idle turns on its attacker and chases it, and so do idle allies within
-  HELP_RADIUS of it (SC2 units respond to being attacked; the radius is *unverified*). Attack-move
-  acquires the nearest enemy within the unit's sight radius and chases it. An idle unit that is
-  reloading and has nothing to chase skips its scan (it could only turn; facing is cosmetic).
+- Acquisition (`acquire`): an idle unit fires, without moving, at the best enemy inside its weapon range;
+  if none is, it goes after the best one inside its weapon's scan range (units.py SCAN_RANGE). A holding
+  unit only fires at what its weapon reaches. Attack-move engages the best enemy in range, else in scan
+  range, else walks on. A unit that is hit while idle turns on its attacker and chases it, and so do idle
+  allies within HELP_RADIUS of it (the game's call for help). Chases have no leash: the game's
+  AcquireLeashRadius (21) exceeds the minigames' arenas.
 - Baneling splash reaches every enemy whose edge is within 2.2 of the Baneling's centre (SC2 search areas
   include the victim's radius); friendly units are not hurt. The Baneling then dies (counted as a death).
 - Shields absorb first (shield armour 0); what spills over hits HP minus armour, at least 0.5 per hit.
@@ -81,9 +82,10 @@ from envs.engine.units import (
     FLAGS,
     RADIUS,
     RANGE,
-    SIGHT,
+    SCAN_RANGE,
     SPEED,
     SPLASH,
+    TARGET_PRIORITY,
     WEAPON_COOLDOWN,
 )
 
@@ -91,7 +93,7 @@ RANGE_EPS = 1e-6  # float slack on the range test (a looser test shifts close fi
 # SC2 core.sc2mod CWeapon defaults: RangeSlop 1 (no minigame unit overrides it; *unverified* beyond the
 # published default, quoted in "Simulating Starcraft Part 2 - Data Wrangling", Walnut356, 2024)
 RANGE_SLOP = 1.0
-HELP_RADIUS = 4.0  # idle allies this close to a victim join in (*unverified*)
+HELP_RADIUS = 4.0  # idle allies this close to a victim join in (SC2GameData GameData.xml: CallForHelpRadius)
 JITTER_LO, JITTER_HI = -1.0, 2.0  # pysc2 docs/environment.md: -1..+2 game loops on each cooldown
 BOX_SLACK = 0.5  # > the fastest unit's move per loop (2.95 / 16): boxes stay conservative within a loop
 ARRIVE_SLACK = 1.5  # a mover this close to its point that is pushed back (blocked) counts as arrived
@@ -311,21 +313,24 @@ def side_boxes(state, tables, g, boxes):
 
 
 @inline
-def acquire(state, tables, g, u, reach_radius, boxes):
-    """Nearest hostile unit whose edge is within `reach_radius` of u's edge; -1 if none (neutrals, markers
-    included, are never hostile)."""
-    uf, ui, tf, n = state.unit_f, state.unit_i, tables.type_f, state.game[g, NUM_SLOTS]
-    best = -1
-    best_d = FAR
+def acquire(state, tables, g, u, fire_range, scan_range, boxes):
+    """The best hostile targets of u whose edge is within `fire_range` and within `scan_range` of u's edge
+    (two slots, -1 when none). Best: the highest target priority, then a threat (it is armed: it can attack
+    back), then one attacking u's side (a call for help), then the nearest - pysc2 docs/environment.md:
+    auto-targeting "is based on weapon scan distance, threat and assistance ... If two targets have the
+    same priority the nearest one will be chosen". Neutrals, markers included, are never hostile."""
+    uf, ui, tf, ti, n = state.unit_f, state.unit_i, tables.type_f, tables.type_i, state.game[g, NUM_SLOTS]
+    best_fire, best_scan = -1, -1
+    fire_score, fire_d, scan_score, scan_d = -1, FAR, -1, FAR
     owner = ui[g, u, OWNER]
     ux, uy, ur = uf[g, u, X], uf[g, u, Y], tf[ui[g, u, TYPE], RADIUS]
     # early out: the hostile side's box (from the loop start, grown by BOX_SLACK for moves since) is too far
     k = 5 if owner == OWNER_AGENT else 0
     bx = max(boxes[k] - ux, ux - boxes[k + 2], 0.0)
     by = max(boxes[k + 1] - uy, uy - boxes[k + 3], 0.0)
-    reach_max = reach_radius + RANGE_EPS + ur + boxes[k + 4] + BOX_SLACK
+    reach_max = scan_range + RANGE_EPS + ur + boxes[k + 4] + BOX_SLACK
     if bx > reach_max or by > reach_max or bx * bx + by * by > reach_max * reach_max:
-        return -1
+        return -1, -1
     for v in range(n):
         if ui[g, v, ALIVE] == 0:
             continue
@@ -334,16 +339,21 @@ def acquire(state, tables, g, u, reach_radius, boxes):
             continue
         dx = uf[g, v, X] - ux
         dy = uf[g, v, Y] - uy
-        rv = tf[ui[g, v, TYPE], RADIUS]
-        reach = reach_radius + RANGE_EPS + ur + rv
+        vt = ui[g, v, TYPE]
+        rv = tf[vt, RADIUS]
+        reach = scan_range + RANGE_EPS + ur + rv
         d2 = dx * dx + dy * dy
         if d2 > reach * reach:  # cheap reject before the square root
             continue
         d = math.sqrt(d2) - ur - rv
-        if d <= reach_radius + RANGE_EPS and d < best_d:
-            best_d = d
-            best = v
-    return best
+        w = ui[g, v, WEAPON_TARGET]
+        helping = valid_unit(state, g, w, ui[g, v, WEAPON_TAG]) and ui[g, w, OWNER] == owner
+        score = 4 * ti[vt, TARGET_PRIORITY] + (2 if tf[vt, DAMAGE] > 0.0 else 0) + (1 if helping else 0)
+        if score > scan_score or (score == scan_score and d < scan_d):
+            best_scan, scan_score, scan_d = v, score, d
+        if d <= fire_range + RANGE_EPS and (score > fire_score or (score == fire_score and d < fire_d)):
+            best_fire, fire_score, fire_d = v, score, d
+    return best_fire, best_scan
 
 
 @inline
@@ -426,15 +436,18 @@ def act(state, tables, g, u, boxes):
         chase = kind == NO_ORDER and valid_unit(state, g, a, ui[g, u, CHASE_TAG])
         if not chase:
             ui[g, u, CHASE_TARGET] = -1
-            if uf[g, u, COOLDOWN] > 0.0:
-                return  # reloading, nothing to chase: a scan could only turn the unit (cosmetic)
-        t = acquire(state, tables, g, u, tf[ut, RANGE], boxes)
-        if t < 0:
-            t = held_target(state, tables, g, u)  # nothing in range: the engaged target, if within the slop
+        # holding: only what the weapon reaches; idle: the weapon's scan range, and it goes after the target
+        scan = tf[ut, SCAN_RANGE] if kind == NO_ORDER else tf[ut, RANGE]
+        in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], scan, boxes)
+        t = in_range if in_range >= 0 else held_target(state, tables, g, u)  # else the engaged one, in slop
         if t >= 0:
             engage(state, tables, g, u, t, False)
         elif chase:
             engage(state, tables, g, u, a, True)
+        elif in_scan >= 0:
+            ui[g, u, CHASE_TARGET] = in_scan
+            ui[g, u, CHASE_TAG] = ui[g, in_scan, TAG]
+            engage(state, tables, g, u, in_scan, True)
     elif kind == MOVE_POINT:
         ui[g, u, WEAPON_TARGET] = -1
         if move_to_point(state, tables, g, u, oxy[g, u, 0, 0], oxy[g, u, 0, 1]):
@@ -452,7 +465,10 @@ def act(state, tables, g, u, boxes):
     elif kind == ATTACK_UNIT:
         engage(state, tables, g, u, oi[g, u, 0, TARGET], True)
     elif kind == ATTACK_POINT:
-        t = acquire(state, tables, g, u, tf[ut, SIGHT], boxes) if armed else -1
+        t = -1
+        if armed:
+            in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], tf[ut, SCAN_RANGE], boxes)
+            t = in_range if in_range >= 0 else in_scan
         if t >= 0:
             engage(state, tables, g, u, t, True)
         else:

@@ -6,6 +6,9 @@ game loops (pysc2 docs/environment.md: "16 steps = 1 second of game time"), so a
 loop = speed / 16 and cooldown loops = cooldown * 16 (the Marine's 0.8608 s: 13.77 loops). Wiki figures
 quoted at "faster" speed convert by its factor 1.4 (speed x 1.4, cooldown / 1.4: the Marine's 3.15 and
 0.61 s).
+Weapon and targeting figures the dump lacks (scan range, target priority) are the game's own XML data as
+mirrored in SC2Mapster/SC2GameData (patch 5.0.14; mods/core.sc2mod holds the defaults, later mods
+override them, mods/balancemulti.sc2mod last): "GameData <file>" below names the file.
 Adding a unit (or a building or resource for economy maps) is one more `UnitType` row.
 """
 
@@ -61,6 +64,10 @@ class UnitType:
     attr: int = 0
     flags: int = Flag.GROUND
     supply: float = 0.0
+    # the weapon's MinScanRange: an idle or attack-moving unit acquires targets this far (edge to edge) or
+    # within its range if longer (GameData WeaponData.xml: CWeapon default 5)
+    scan_range: float = 5.0
+    priority: int = 20  # AttackTargetPriority: targets of higher priority are acquired first (UnitData.xml)
 
 
 # Plain ints for the numba kernels (they read flags as compile-time constants).
@@ -75,11 +82,14 @@ _L, _A, _B, _M = Attr.LIGHT, Attr.ARMORED, Attr.BIOLOGICAL, Attr.MECHANICAL
 # +19 vs Light, radius 2.2) is the game's EffectData (SC2Mapster/SC2GameData, mods/balancemulti.sc2mod).
 # The dump writes the game's fixed-point values: 0.10009765625 is melee range 0.1.
 MELEE = 0.10009765625
+# Scan ranges: GameData WeaponData.xml (GuassRifle, NeedleSpines 5.5; PunisherGrenades,
+# ParticleDisruptors 6.5; the others keep the default 5). Priorities: GameData UnitData.xml (20 for every
+# unit here, 11 for structures).
 UNIT_TYPES: tuple[UnitType, ...] = (
     UnitType("Marine", 48, 45, damage=6, range=5, cooldown=0.86083984375, speed=2.25, radius=0.375, sight=9,
-             attr=_L | _B, supply=1),
+             attr=_L | _B, supply=1, scan_range=5.5),
     UnitType("Marauder", 51, 125, armor=1, damage=10, bonus=10, bonus_attr=_A, range=6, cooldown=1.5,
-             speed=2.25, radius=0.5625, sight=10, attr=_A | _B, supply=2),
+             speed=2.25, radius=0.5625, sight=10, attr=_A | _B, supply=2, scan_range=6.5),
     UnitType("SCV", 45, 45, damage=5, range=MELEE, cooldown=1.5, speed=2.8125, radius=0.375, sight=8,
              attr=_L | _B | _M, supply=1),
     UnitType("Zergling", 105, 35, damage=5, range=MELEE, cooldown=0.696044921875, speed=2.953125,
@@ -89,38 +99,40 @@ UNIT_TYPES: tuple[UnitType, ...] = (
     UnitType("Roach", 110, 145, armor=1, damage=16, range=4, cooldown=2.0, speed=2.25, radius=0.5, sight=9,
              attr=_A | _B, supply=2),
     UnitType("Hydralisk", 107, 90, damage=12, range=5, cooldown=0.824951171875, speed=2.25, radius=0.625,
-             sight=9, attr=_L | _B, supply=2),
+             sight=9, attr=_L | _B, supply=2, scan_range=5.5),
     UnitType("Stalker", 74, 80, shield=80, armor=1, damage=13, bonus=5, bonus_attr=_A, range=6,
-             cooldown=1.8701171875, speed=2.953125, radius=0.625, sight=10, attr=_A | _M, supply=2),
+             cooldown=1.8701171875, speed=2.953125, radius=0.625, sight=10, attr=_A | _M, supply=2,
+             scan_range=6.5),
     UnitType("Zealot", 73, 100, shield=50, armor=1, damage=8, attacks=2, range=MELEE, cooldown=1.199951171875,
              speed=2.25, radius=0.5, sight=9, attr=_L | _B, supply=2),
     # Neutral markers of the minigames: unit-type ids and the shard radius *unverified*; the beacon's
     # radius 1.25 is the MoveToBeacon map script's.
-    UnitType("Beacon", 317, 0, radius=1.25, sight=0, flags=Flag.NEUTRAL_MARKER),
-    UnitType("MineralShard", 1680, 0, radius=0.5, sight=0, flags=Flag.NEUTRAL_MARKER),
+    UnitType("Beacon", 317, 0, radius=1.25, sight=0, flags=Flag.NEUTRAL_MARKER, priority=0),
+    UnitType("MineralShard", 1680, 0, radius=0.5, sight=0, flags=Flag.NEUTRAL_MARKER, priority=0),
     # Economy-map types (ids: pysc2 lib/units.py); radii and HP *unverified*, not used by any map yet.
-    UnitType("MineralField", 341, 0, radius=1.125, sight=0, flags=Flag.STRUCTURE | Flag.RESOURCE),
-    UnitType("VespeneGeyser", 342, 0, radius=1.8125, sight=0, flags=Flag.STRUCTURE | Flag.RESOURCE),
+    UnitType("MineralField", 341, 0, radius=1.125, sight=0, flags=Flag.STRUCTURE | Flag.RESOURCE, priority=0),
+    UnitType("VespeneGeyser", 342, 0, radius=1.8125, sight=0, flags=Flag.STRUCTURE | Flag.RESOURCE,
+             priority=0),
     UnitType("CommandCenter", 18, 1500, armor=1, radius=2.75, sight=11, attr=_A | Attr.STRUCTURE,
-             flags=Flag.STRUCTURE),
+             flags=Flag.STRUCTURE, priority=11),
     UnitType("SupplyDepot", 19, 400, armor=1, radius=1.375, sight=9, attr=_A | Attr.STRUCTURE,
-             flags=Flag.STRUCTURE),
+             flags=Flag.STRUCTURE, priority=11),
     UnitType("Refinery", 20, 500, armor=1, radius=1.75, sight=9, attr=_A | Attr.STRUCTURE,
-             flags=Flag.STRUCTURE),
+             flags=Flag.STRUCTURE, priority=11),
     UnitType("Barracks", 21, 1000, armor=1, radius=1.8125, sight=9, attr=_A | Attr.STRUCTURE,
-             flags=Flag.STRUCTURE),
+             flags=Flag.STRUCTURE, priority=11),
 )
 
 UNIT_INDEX: dict[str, int] = {u.name: i for i, u in enumerate(UNIT_TYPES)}
 
 # Columns of the type float table type_f[type, :]: distances in world units, SPEED in world units per loop,
-# WEAPON_COOLDOWN in loops
+# WEAPON_COOLDOWN in loops; SCAN_RANGE = max(range, scan_range) for armed types, 0 for the unarmed
 MAX_HEALTH, MAX_SHIELD, ARMOR, DAMAGE, BONUS_DAMAGE, RANGE, WEAPON_COOLDOWN, SPEED, RADIUS, SIGHT, SPLASH, \
-    SUPPLY = range(12)
-NUM_TYPE_FLOATS = 12
+    SUPPLY, SCAN_RANGE = range(13)
+NUM_TYPE_FLOATS = 13
 # Columns of the type int table type_i[type, :]: ATTRIBUTES, BONUS_ATTRIBUTES are `Attr` bits, FLAGS `Flag`
-SC2_ID, ATTRIBUTES, BONUS_ATTRIBUTES, ATTACKS, FLAGS = range(5)
-NUM_TYPE_INTS = 5
+SC2_ID, ATTRIBUTES, BONUS_ATTRIBUTES, ATTACKS, FLAGS, TARGET_PRIORITY = range(6)
+NUM_TYPE_INTS = 6
 
 
 def build_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +140,8 @@ def build_tables() -> tuple[np.ndarray, np.ndarray]:
     tf = np.zeros((len(UNIT_TYPES), NUM_TYPE_FLOATS), np.float64)
     ti = np.zeros((len(UNIT_TYPES), NUM_TYPE_INTS), np.int64)
     for k, u in enumerate(UNIT_TYPES):
+        scan = max(u.range, u.scan_range) if u.damage > 0 else 0.0
         tf[k] = (u.hp, u.shield, u.armor, u.damage, u.bonus, u.range, u.cooldown * LOOPS_PER_GAME_SECOND,
-                 u.speed / LOOPS_PER_GAME_SECOND, u.radius, u.sight, u.splash, u.supply)
-        ti[k] = (u.sc2_id, int(u.attr), int(u.bonus_attr), u.attacks, int(u.flags))
+                 u.speed / LOOPS_PER_GAME_SECOND, u.radius, u.sight, u.splash, u.supply, scan)
+        ti[k] = (u.sc2_id, int(u.attr), int(u.bonus_attr), u.attacks, int(u.flags), u.priority)
     return tf, ti
