@@ -35,8 +35,9 @@ def row(obs, tag):
 
 def attack_and_record(units, attacker, victim, disarm, max_loops=2000):
     """Order unit `attacker` (index into units) to attack `victim`; step loop by loop and return the
-    victim's (loop, health, shield) after every loop in which it changed, and its death loop."""
-    eng, obs = scenario(units, disarm=disarm)
+    victim's (loop, health, shield) after every loop in which it changed, and its death loop. Regeneration
+    is off: these are the damage arithmetic (regeneration has its own tests below)."""
+    eng, obs = scenario(units, disarm=disarm, regenerate=False)
     tags = obs.raw_units[:, FU.tag].tolist()
     r = row(obs, tags[victim])
     last = (int(r[FU.health]), int(r[FU.shield]))
@@ -192,3 +193,46 @@ def test_unit_table_is_normal_speed_game_data_at_16_loops_per_second():
         row = type_f[UNIT_INDEX[name]]
         assert row[WEAPON_COOLDOWN] == cooldown * 16 and row[SPEED] == speed / 16, name
     assert abs(type_f[UNIT_INDEX["Marine"], WEAPON_COOLDOWN] - 13.7734375) < 1e-9
+
+
+def _hit_once_then_leave(victim: str, gap: float):
+    """A Marine attacks a disarmed `victim` at edge distance `gap`, walks out of scan range after its first
+    hit lands; returns (engine, latest obs, victim tag, the loop of the hit)."""
+    eng, obs = scenario([("Marine", 1, X0, Y0), (victim, 2, X0 + gap + 0.375 + 0.5, Y0)], disarm=(victim,))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    full_life = [int(row(obs, tags[1])[FU.health]), int(row(obs, tags[1])[FU.shield])]
+    obs = eng.step([RawCommand(RawFunction.Attack_unit, False, (tags[0],), tags[1])])
+    while [int(row(obs, tags[1])[FU.health]), int(row(obs, tags[1])[FU.shield])] == full_life:
+        obs = eng.step([])
+    hit = obs.game_loop
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (X0 - 7.5, 64.0 - Y0))])
+    assert obs.action_results == []
+    return eng, obs, tags[1], hit
+
+
+def test_shields_regenerate_2_per_game_second_after_10_game_seconds_without_damage():
+    # Zealot shields (50) take one 6-damage hit; they stay at 44 for 160 loops, then regain 2 per 16 loops
+    # (GameData UnitData.xml ShieldRegenDelay 10, ShieldRegenRate 2; Liquipedia "Plasma Shield")
+    eng, obs, zealot, hit = _hit_once_then_leave("Zealot", 4.0)
+    shields = {}
+    while obs.game_loop <= hit + 160 + 48:
+        shields[obs.game_loop] = int(row(obs, zealot)[FU.shield])
+        obs = eng.step([])
+    # the hit landed in the loop before observation `hit`; regeneration runs from the 160th loop after it:
+    # k loops past observation hit + 159, the shields are 44 + 2 / 16 * k
+    assert {shields[t] for t in range(hit + 1, hit + 160)} == {44}
+    assert (shields[hit + 159 + 15], shields[hit + 159 + 16], shields[hit + 159 + 32]) == (45, 46, 48)
+    assert shields[hit + 160 + 48] == 50  # full, and no further
+    assert int(row(obs, zealot)[FU.health]) == 100
+
+
+def test_zerg_hit_points_regenerate_0_2734_per_game_second():
+    # a Roach hit for 5 (6 - 1 armour) regains 0.2734 hit points per 16 loops from then on (GameData
+    # UnitData.xml LifeRegenRate 0.2734): 142.7 after 10 game seconds, full (145, no more) after 20
+    eng, obs, roach, hit = _hit_once_then_leave("Roach", 3.5)
+    while obs.game_loop < hit + 160:
+        obs = eng.step([])
+    assert int(row(obs, roach)[FU.health]) == 142
+    while obs.game_loop < hit + 320:
+        obs = eng.step([])
+    assert int(row(obs, roach)[FU.health]) == 145

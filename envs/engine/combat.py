@@ -19,6 +19,7 @@ the game's behaviour is not published:
 - Baneling splash reaches every enemy whose edge is within 2.2 of the Baneling's centre (SC2 search areas
   include the victim's radius); friendly units are not hurt. The Baneling then dies (counted as a death).
 - Shields absorb first (shield armour 0); what spills over hits HP minus armour, at least 0.5 per hit.
+  Zerg hit points and Protoss shields regenerate (`regenerate`, units.py figures).
 - Ground units push apart pairwise once per loop: the overlap is split evenly (a unit holding position
   is not pushed; the other takes the whole push).
 """
@@ -38,12 +39,14 @@ from envs.engine.state import (
     CHASE_TARGET,
     COOLDOWN,
     DAMAGE_DEALT,
+    DAMAGED_AT,
     DIST_LEFT,
     FACING_X,
     FACING_Y,
     HEALTH,
     HOLD_POSITION,
     KIND,
+    LOOP,
     MOVE_POINT,
     MOVE_UNIT,
     NO_ORDER,
@@ -80,9 +83,14 @@ from envs.engine.units import (
     FLAG_STRUCTURE,
     FLAG_SUICIDE,
     FLAGS,
+    LIFE_REGEN,
+    MAX_HEALTH,
+    MAX_SHIELD,
     RADIUS,
     RANGE,
     SCAN_RANGE,
+    SHIELD_REGEN,
+    SHIELD_REGEN_DELAY,
     SPEED,
     SPLASH,
     TARGET_PRIORITY,
@@ -197,6 +205,7 @@ def damage(state, tables, g, attacker, victim, base, bonus, bonus_attr, hits):
     armor = tables.type_f[vt, ARMOR]
     by_agent = state.unit_i[g, attacker, OWNER] == OWNER_AGENT and state.unit_i[g, victim, OWNER] == \
         OWNER_ENEMY
+    state.unit_i[g, victim, DAMAGED_AT] = game[g, LOOP]
     for _ in range(hits):
         sh = uf[g, victim, SHIELD]
         if sh >= per_hit:
@@ -418,10 +427,20 @@ def current_order(state, g, u):
     return NO_ORDER
 
 
+@inline
+def regenerate(state, tables, g, u):
+    """Zerg hit points grow every loop; shields once SHIELD_REGEN_DELAY loops passed without damage."""
+    uf, tf, t = state.unit_f, tables.type_f, state.unit_i[g, u, TYPE]
+    uf[g, u, HEALTH] = min(uf[g, u, HEALTH] + tf[t, LIFE_REGEN], tf[t, MAX_HEALTH])
+    if state.game[g, LOOP] - state.unit_i[g, u, DAMAGED_AT] >= tf[t, SHIELD_REGEN_DELAY]:
+        uf[g, u, SHIELD] = min(uf[g, u, SHIELD] + tf[t, SHIELD_REGEN], tf[t, MAX_SHIELD])
+
+
 @kernel
 def act(state, tables, g, u, boxes):
-    """One loop of one unit: resolve its current order and carry it out."""
+    """One loop of one unit: regenerate, then resolve its current order and carry it out."""
     uf, ui, tf, oi, oxy = state.unit_f, state.unit_i, tables.type_f, state.order_i, state.order_xy
+    regenerate(state, tables, g, u)
     ut = ui[g, u, TYPE]
     if (tables.type_i[ut, FLAGS] & (FLAG_MARKER | FLAG_STRUCTURE)) != 0:
         return

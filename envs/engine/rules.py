@@ -57,6 +57,7 @@ from envs.engine.rng import randint, uniform
 from envs.engine.state import (
     ALIVE,
     CHASE_TARGET,
+    DAMAGED_AT,
     DIST_LEFT,
     DONE,
     FACING_X,
@@ -86,6 +87,7 @@ from envs.engine.state import (
 )
 from envs.engine.units import MAX_HEALTH, MAX_SHIELD, RADIUS
 
+NEVER_DAMAGED = -(1 << 40)  # DAMAGED_AT of a unit no one has hurt yet
 EDGE_MARGIN = 1.0  # random spawns keep this far inside the playable area (*unverified*)
 FIRST_UID = 0x4000  # tag = uid << 18 | slot: first tag 0x100000000, SC2-style (index low, recycle high)
 TAG_SLOT_BITS = 18
@@ -112,6 +114,7 @@ def spawn(state, tables, g, typ, owner, x, y, hp, sh):
     game[g, NEXT_UID] += 1
     ui[g, s, CHASE_TARGET] = -1
     ui[g, s, WEAPON_TARGET] = -1
+    ui[g, s, DAMAGED_AT] = NEVER_DAMAGED
     if owner == OWNER_AGENT:
         game[g, NUM_AGENT] += 1
     elif owner == OWNER_ENEMY:

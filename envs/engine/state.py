@@ -32,9 +32,10 @@ NUM_UNIT_FLOATS = 8
 # CHASE_TARGET, CHASE_TAG: the attacker an idle unit turned on (slot, tag), -1 when none (combat.alert).
 # WEAPON_TARGET, WEAPON_TAG: the target the unit's weapon is engaged with (slot, tag), -1 when none: it
 # keeps firing at it out to weapon range + RANGE_SLOP (combat.py).
-ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG = \
-    range(10)
-NUM_UNIT_INTS = 10
+# DAMAGED_AT: the game loop the unit last took damage (shields regenerate some time after it).
+ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG, \
+    DAMAGED_AT = range(11)
+NUM_UNIT_INTS = 11
 
 # --- order ints order_i[g, u, k, :]: the order's kind, its target unit (slot and tag; the slot may be
 # reused later) and the target's RELOCATIONS when ordered

@@ -68,6 +68,9 @@ class UnitType:
     # within its range if longer (GameData WeaponData.xml: CWeapon default 5)
     scan_range: float = 5.0
     priority: int = 20  # AttackTargetPriority: targets of higher priority are acquired first (UnitData.xml)
+    life_regen: float = 0.0  # hit points per game second (UnitData.xml LifeRegenRate)
+    shield_regen: float = 0.0  # shield points per game second (UnitData.xml ShieldRegenRate) ...
+    shield_regen_delay: float = 0.0  # ... this many game seconds after the last damage (ShieldRegenDelay)
 
 
 # Plain ints for the numba kernels (they read flags as compile-time constants).
@@ -84,7 +87,11 @@ _L, _A, _B, _M = Attr.LIGHT, Attr.ARMORED, Attr.BIOLOGICAL, Attr.MECHANICAL
 MELEE = 0.10009765625
 # Scan ranges: GameData WeaponData.xml (GuassRifle, NeedleSpines 5.5; PunisherGrenades,
 # ParticleDisruptors 6.5; the others keep the default 5). Priorities: GameData UnitData.xml (20 for every
-# unit here, 11 for structures).
+# unit here, 11 for structures). Regeneration: GameData UnitData.xml: Zerg units 0.2734 hit points per game
+# second; Protoss shields 2 per game second after 10 game seconds without damage (Liquipedia "Plasma
+# Shield" quotes the same rule).
+ZERG_REGEN = 0.2734
+PROTOSS_SHIELDS = {"shield_regen": 2.0, "shield_regen_delay": 10.0}
 UNIT_TYPES: tuple[UnitType, ...] = (
     UnitType("Marine", 48, 45, damage=6, range=5, cooldown=0.86083984375, speed=2.25, radius=0.375, sight=9,
              attr=_L | _B, supply=1, scan_range=5.5),
@@ -93,18 +100,19 @@ UNIT_TYPES: tuple[UnitType, ...] = (
     UnitType("SCV", 45, 45, damage=5, range=MELEE, cooldown=1.5, speed=2.8125, radius=0.375, sight=8,
              attr=_L | _B | _M, supply=1),
     UnitType("Zergling", 105, 35, damage=5, range=MELEE, cooldown=0.696044921875, speed=2.953125,
-             radius=0.375, sight=8, attr=_L | _B, supply=0.5),
+             radius=0.375, sight=8, attr=_L | _B, supply=0.5, life_regen=ZERG_REGEN),
     UnitType("Baneling", 9, 30, damage=16, bonus=19, bonus_attr=_L, range=0.25, speed=2.5, radius=0.375,
-             sight=8, splash=2.2, attr=_B, flags=Flag.GROUND | Flag.SUICIDE, supply=0.5),
+             sight=8, splash=2.2, attr=_B, flags=Flag.GROUND | Flag.SUICIDE, supply=0.5,
+             life_regen=ZERG_REGEN),
     UnitType("Roach", 110, 145, armor=1, damage=16, range=4, cooldown=2.0, speed=2.25, radius=0.5, sight=9,
-             attr=_A | _B, supply=2),
+             attr=_A | _B, supply=2, life_regen=ZERG_REGEN),
     UnitType("Hydralisk", 107, 90, damage=12, range=5, cooldown=0.824951171875, speed=2.25, radius=0.625,
-             sight=9, attr=_L | _B, supply=2, scan_range=5.5),
+             sight=9, attr=_L | _B, supply=2, scan_range=5.5, life_regen=ZERG_REGEN),
     UnitType("Stalker", 74, 80, shield=80, armor=1, damage=13, bonus=5, bonus_attr=_A, range=6,
              cooldown=1.8701171875, speed=2.953125, radius=0.625, sight=10, attr=_A | _M, supply=2,
-             scan_range=6.5),
+             scan_range=6.5, **PROTOSS_SHIELDS),
     UnitType("Zealot", 73, 100, shield=50, armor=1, damage=8, attacks=2, range=MELEE, cooldown=1.199951171875,
-             speed=2.25, radius=0.5, sight=9, attr=_L | _B, supply=2),
+             speed=2.25, radius=0.5, sight=9, attr=_L | _B, supply=2, **PROTOSS_SHIELDS),
     # Neutral markers of the minigames: unit-type ids and the shard radius *unverified*; the beacon's
     # radius 1.25 is the MoveToBeacon map script's.
     UnitType("Beacon", 317, 0, radius=1.25, sight=0, flags=Flag.NEUTRAL_MARKER, priority=0),
@@ -127,9 +135,10 @@ UNIT_INDEX: dict[str, int] = {u.name: i for i, u in enumerate(UNIT_TYPES)}
 
 # Columns of the type float table type_f[type, :]: distances in world units, SPEED in world units per loop,
 # WEAPON_COOLDOWN in loops; SCAN_RANGE = max(range, scan_range) for armed types, 0 for the unarmed
+# LIFE_REGEN, SHIELD_REGEN per loop, SHIELD_REGEN_DELAY in loops
 MAX_HEALTH, MAX_SHIELD, ARMOR, DAMAGE, BONUS_DAMAGE, RANGE, WEAPON_COOLDOWN, SPEED, RADIUS, SIGHT, SPLASH, \
-    SUPPLY, SCAN_RANGE = range(13)
-NUM_TYPE_FLOATS = 13
+    SUPPLY, SCAN_RANGE, LIFE_REGEN, SHIELD_REGEN, SHIELD_REGEN_DELAY = range(16)
+NUM_TYPE_FLOATS = 16
 # Columns of the type int table type_i[type, :]: ATTRIBUTES, BONUS_ATTRIBUTES are `Attr` bits, FLAGS `Flag`
 SC2_ID, ATTRIBUTES, BONUS_ATTRIBUTES, ATTACKS, FLAGS, TARGET_PRIORITY = range(6)
 NUM_TYPE_INTS = 6
@@ -141,7 +150,9 @@ def build_tables() -> tuple[np.ndarray, np.ndarray]:
     ti = np.zeros((len(UNIT_TYPES), NUM_TYPE_INTS), np.int64)
     for k, u in enumerate(UNIT_TYPES):
         scan = max(u.range, u.scan_range) if u.damage > 0 else 0.0
+        per_loop = 1.0 / LOOPS_PER_GAME_SECOND
         tf[k] = (u.hp, u.shield, u.armor, u.damage, u.bonus, u.range, u.cooldown * LOOPS_PER_GAME_SECOND,
-                 u.speed / LOOPS_PER_GAME_SECOND, u.radius, u.sight, u.splash, u.supply, scan)
+                 u.speed * per_loop, u.radius, u.sight, u.splash, u.supply, scan, u.life_regen * per_loop,
+                 u.shield_regen * per_loop, u.shield_regen_delay * LOOPS_PER_GAME_SECOND)
         ti[k] = (u.sc2_id, int(u.attr), int(u.bonus_attr), u.attacks, int(u.flags), u.priority)
     return tf, ti
