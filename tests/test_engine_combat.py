@@ -82,7 +82,9 @@ def test_marine_kills_zergling_in_6_shots():
     ev, (hp, _) = shots(units, 0, 1, disarm=("Zergling",))
     assert len(ev) == 6  # ceil(35 / 6)
     assert [h for _, h, _ in ev[:-1]] == [35 - 6 * k for k in range(1, 6)]
-    assert ev[0][0] == 1  # in range at once: the first shot lands on the first loop
+    # in range at once: the attack starts on the first loop, its shot lands 0.05 game s (0.8 loops, one
+    # whole loop) later (GuassRifle DamagePoint)
+    assert ev[0][0] == 2
     check_gaps([loop for loop, _, _ in ev], MARINE_COOLDOWN)  # 5 gaps: 65..80 loops in total
 
 
@@ -161,8 +163,9 @@ def test_zergling_melee_range_is_edge_to_edge():
             assert abs(gap - MELEE) < 1e-6 or len(loops) > 1
         obs = eng.step([])
     assert len(loops) == 9  # ceil(45 / 5)
-    # walk at 2.953125 / 16 per loop to melee range (0.1, stored as 0.10009765625), bite the next loop
-    assert loops[0] == math.ceil((3.0 - 0.75 - MELEE) / (2.953125 / 16)) + 1
+    # walk at 2.953125 / 16 per loop to melee range (0.1, stored as 0.10009765625); the bite starts the next
+    # loop and lands 0.167 game s (2.67 loops, three whole loops) later (the CWeapon default DamagePoint)
+    assert loops[0] == math.ceil((3.0 - 0.75 - MELEE) / (2.953125 / 16)) + 1 + 3
     check_gaps(loops, ZERGLING_COOLDOWN)
 
 
@@ -236,3 +239,48 @@ def test_zerg_hit_points_regenerate_0_2734_per_game_second():
     while obs.game_loop < hit + 320:
         obs = eng.step([])
     assert int(row(obs, roach)[FU.health]) == 145
+
+
+def _first_damage_loop(units, disarm, commands_at=None, max_loops=60):
+    """Order unit 0 to attack unit 1 on the first loop (and send `commands_at[loop](tags)` when the game is
+    at that loop); the observed game loop at which unit 1 first loses life, or None."""
+    eng, obs = scenario(units, disarm=disarm, regenerate=False)
+    tags = obs.raw_units[:, FU.tag].tolist()
+    life = int(row(obs, tags[1])[FU.health]) + int(row(obs, tags[1])[FU.shield])
+    obs = eng.step([RawCommand(RawFunction.Attack_unit, False, (tags[0],), tags[1])])
+    while obs.game_loop < max_loops:
+        r = row(obs, tags[1])
+        if r is None or int(r[FU.health]) + int(r[FU.shield]) < life:
+            return obs.game_loop, eng, obs
+        extra = (commands_at or {}).get(obs.game_loop)
+        obs = eng.step([extra(tags)] if extra else [])
+    return None, eng, obs
+
+
+def test_missiles_take_their_flight_time_and_point_blank_hits_do_not():
+    # A Roach's attack starts on loop 0; its shot leaves after the damage point (0.167 game s: three whole
+    # loops) and its missile flies 18.75 / 16 per loop from that loop (MoverData.xml AcidSalivaWeapon): a
+    # Marine 4.375 centre to centre away is hit on the ceil(4.375 / 1.171875) = 4th loop of flight.
+    loop, *_ = _first_damage_loop([("Roach", 1, X0, Y0), ("Marine", 2, X0 + 4.375, Y0)], ("Marine",))
+    assert loop == 3 + 4
+    # a Marine within 0.5 of the Roach is hit by its melee weapon as the shot leaves
+    loop, *_ = _first_damage_loop([("Roach", 1, X0, Y0), ("Marine", 2, X0 + 0.875 + 0.3, Y0)], ("Marine",))
+    assert loop == 3 + 1
+    # a Hydralisk's needle (40 / 16 per loop) after its 0.14 s damage point (2.24 loops: three)
+    loop, *_ = _first_damage_loop([("Hydralisk", 1, X0, Y0), ("Marine", 2, X0 + 5.0, Y0)], ("Marine",))
+    assert loop == 3 + 2
+    # a Stalker's shot on a Zealot 6.5 away: three loops of wind-up, ceil(6.5 / 1.171875) = 6 of flight
+    loop, *_ = _first_damage_loop([("Stalker", 1, X0, Y0), ("Zealot", 2, X0 + 6.5, Y0)], ("Zealot",))
+    assert loop == 3 + 6
+
+
+def test_moving_during_the_wind_up_cancels_the_shot_and_gives_the_weapon_back():
+    # a Hydralisk told to move one loop into its 3-loop wind-up never fires, and its weapon is ready again
+    units = [("Hydralisk", 1, X0, Y0), ("Marine", 2, X0 + 5.0, Y0)]
+    move = {1: lambda tags: RawCommand(RawFunction.Move_pt, False, (tags[0],), (X0 - 4.0, 64.0 - Y0))}
+    loop, eng, obs = _first_damage_loop(units, ("Marine",), move, max_loops=40)
+    assert loop is None and row(obs, obs.raw_units[0, FU.tag])[FU.weapon_cooldown] == 0
+    # moving once the shot has left (stutter step) keeps it, and the weapon keeps cooling down
+    late = {4: lambda tags: RawCommand(RawFunction.Move_pt, False, (tags[0],), (X0 - 4.0, 64.0 - Y0))}
+    loop, eng, obs = _first_damage_loop(units, ("Marine",), late, max_loops=40)
+    assert loop == 5 and row(obs, obs.raw_units[0, FU.tag])[FU.weapon_cooldown] > 0

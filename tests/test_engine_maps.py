@@ -76,7 +76,7 @@ def test_defeat_roaches_focus_fire_beats_spread_fire():
 
 
 def test_defeat_roaches_wave_recreates_survivors_with_new_tags_and_hp():
-    eng = Engine("DefeatRoaches", seed=2)
+    eng = Engine("DefeatRoaches", seed=3)  # a seed whose first wave leaves damaged survivors
     obs = eng.reset()
     while True:
         prev = obs.copy()

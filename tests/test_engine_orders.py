@@ -98,7 +98,10 @@ def test_moving_off_ends_the_engagement():
     tags = obs.raw_units[:, FU.tag].tolist()
     attack = RawCommand(RawFunction.Attack_unit, False, (tags[0],), tags[1])
     obs = eng.step([attack])
-    assert obs.raw_units[1, FU.tag] == tags[1] and obs.raw_units[1, FU.health] == 45 - 13  # shot at once
+    while obs.raw_units[1, FU.health] == 45:  # in range at once: wind-up (3 loops), then the missile's flight
+        assert obs.game_loop < 10
+        obs = eng.step([])
+    assert obs.raw_units[1, FU.tag] == tags[1] and obs.raw_units[1, FU.health] == 45 - 13
     # Move_pt takes raw points: x, map height - y (pysc2 lib/features.py flips y)
     obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (27.4, 64.0 - 28.0))])
     while abs(obs.positions[0, 0] - 27.4) > 1e-9:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 
-from envs.engine.combat import FAR, RANGE_EPS, edge_dist
 from envs.engine.commands import give_order
 from envs.engine.jit import kernel
+from envs.engine.lookup import FAR, RANGE_EPS, edge_dist
 from envs.engine.maps import FOG
 from envs.engine.obs import visible_to
 from envs.engine.state import (

@@ -1,7 +1,7 @@
-"""Numba kernels for one unit's loop: orders, movement, target acquisition, attacks, damage, collision.
+"""Numba kernels for one unit's loop: orders, movement, target acquisition, engagement, collision.
 
-Every kernel takes the game's `State` and `Tables` (state.py) and the game index g. Choices made where
-the game's behaviour is not published:
+Every kernel takes the game's `State` and `Tables` (state.py) and the game index g; weapons.py fires the
+shots. Choices made where the game's behaviour is not published:
 - Range is edge to edge: centre distance - both radii <= weapon range.
 - Range slop: a unit keeps firing, without moving, at the target its weapon is engaged with (the one it
   was in range of on its last attacking loop) out to weapon range + RANGE_SLOP, so a melee unit nudged a
@@ -9,17 +9,12 @@ the game's behaviour is not published:
   exclusive within a loop). Moving for any other reason, or losing the target beyond the slop, ends the
   engagement. Re-issuing the same attack order keeps it (the engagement belongs to the weapon, not to
   the order).
-- Damage lands at once (no projectile flight, no damage point, no turning time).
+- No turning time: a unit faces its target at once (facing is only observed).
 - Acquisition (`acquire`): an idle unit fires, without moving, at the best enemy inside its weapon range;
   if none is, it goes after the best one inside its weapon's scan range (units.py SCAN_RANGE). A holding
   unit only fires at what its weapon reaches. Attack-move engages the best enemy in range, else in scan
-  range, else walks on. A unit that is hit while idle turns on its attacker and chases it, and so do idle
-  allies within HELP_RADIUS of it (the game's call for help). Chases have no leash: the game's
-  AcquireLeashRadius (21) exceeds the minigames' arenas.
-- Baneling splash reaches every enemy whose edge is within 2.2 of the Baneling's centre (SC2 search areas
-  include the victim's radius); friendly units are not hurt. The Baneling then dies (counted as a death).
-- Shields absorb first (shield armour 0); what spills over hits HP minus armour, at least 0.5 per hit.
-  Zerg hit points and Protoss shields regenerate (`regenerate`, units.py figures).
+  range, else walks on. Chases have no leash: the game's AcquireLeashRadius (21) exceeds the minigames'
+  arenas.
 - Ground units push apart pairwise once per loop: the overlap is split evenly (a unit holding position
   is not pushed; the other takes the whole push).
 """
@@ -29,7 +24,8 @@ from __future__ import annotations
 import math
 
 from envs.engine.jit import inline, kernel
-from envs.engine.maps import KILL_REWARD, LOSS_REWARD, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
+from envs.engine.lookup import FAR, RANGE_EPS, RANGE_SLOP, edge_dist, radius, valid_unit
+from envs.engine.maps import PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
 from envs.engine.rng import uniform
 from envs.engine.state import (
     ALIVE,
@@ -38,20 +34,14 @@ from envs.engine.state import (
     CHASE_TAG,
     CHASE_TARGET,
     COOLDOWN,
-    DAMAGE_DEALT,
-    DAMAGED_AT,
     DIST_LEFT,
     FACING_X,
     FACING_Y,
-    HEALTH,
     HOLD_POSITION,
     KIND,
-    LOOP,
     MOVE_POINT,
     MOVE_UNIT,
     NO_ORDER,
-    NUM_AGENT,
-    NUM_ENEMY,
     NUM_ORDERS,
     NUM_SLOTS,
     OWNER,
@@ -59,8 +49,6 @@ from envs.engine.state import (
     OWNER_ENEMY,
     OWNER_NEUTRAL,
     RELOCATIONS,
-    SCORE,
-    SHIELD,
     TAG,
     TARGET,
     TARGET_RELOCATIONS,
@@ -68,73 +56,27 @@ from envs.engine.state import (
     TYPE,
     WEAPON_TAG,
     WEAPON_TARGET,
+    WINDUP,
     X,
     Y,
 )
 from envs.engine.units import (
-    ARMOR,
-    ATTACKS,
-    ATTRIBUTES,
-    BONUS_ATTRIBUTES,
-    BONUS_DAMAGE,
     DAMAGE,
     FLAG_GROUND,
     FLAG_MARKER,
     FLAG_STRUCTURE,
-    FLAG_SUICIDE,
     FLAGS,
-    LIFE_REGEN,
-    MAX_HEALTH,
-    MAX_SHIELD,
     RADIUS,
     RANGE,
     SCAN_RANGE,
-    SHIELD_REGEN,
-    SHIELD_REGEN_DELAY,
     SPEED,
-    SPLASH,
     TARGET_PRIORITY,
-    WEAPON_COOLDOWN,
 )
+from envs.engine.weapons import regenerate, start_attack, wind_up
 
-RANGE_EPS = 1e-6  # float slack on the range test (a looser test shifts close fights' outcomes)
-# SC2 core.sc2mod CWeapon defaults: RangeSlop 1 (no minigame unit overrides it; *unverified* beyond the
-# published default, quoted in "Simulating Starcraft Part 2 - Data Wrangling", Walnut356, 2024)
-RANGE_SLOP = 1.0
-HELP_RADIUS = 4.0  # idle allies this close to a victim join in (SC2GameData GameData.xml: CallForHelpRadius)
-JITTER_LO, JITTER_HI = -1.0, 2.0  # pysc2 docs/environment.md: -1..+2 game loops on each cooldown
 BOX_SLACK = 0.5  # > the fastest unit's move per loop (2.95 / 16): boxes stay conservative within a loop
 ARRIVE_SLACK = 1.5  # a mover this close to its point that is pushed back (blocked) counts as arrived
-FAR = 1e9
 TWO_PI = 2.0 * math.pi
-
-
-@inline
-def valid_unit(state, g, slot, tag):
-    """True if `slot` (-1 for none) holds a living unit with this tag (the unit an order or engagement
-    refers to)."""
-    ui = state.unit_i
-    return slot >= 0 and ui[g, slot, ALIVE] == 1 and ui[g, slot, TAG] == tag
-
-
-@inline
-def radius(state, tables, g, u):
-    return tables.type_f[state.unit_i[g, u, TYPE], RADIUS]
-
-
-@inline
-def edge_dist(state, tables, g, a, b):
-    uf = state.unit_f
-    dx = uf[g, b, X] - uf[g, a, X]
-    dy = uf[g, b, Y] - uf[g, a, Y]
-    return math.sqrt(dx * dx + dy * dy) - radius(state, tables, g, a) - radius(state, tables, g, b)
-
-
-@inline
-def hostile(state, g, a, b):
-    oa = state.unit_i[g, a, OWNER]
-    ob = state.unit_i[g, b, OWNER]
-    return oa != ob and oa != OWNER_NEUTRAL and ob != OWNER_NEUTRAL
 
 
 @inline
@@ -154,103 +96,6 @@ def pop_order(state, g, u):
         oxy[g, u, k, 1] = oxy[g, u, k + 1, 1]
     ui[g, u, NUM_ORDERS] = max(n - 1, 0)
     uf[g, u, DIST_LEFT] = FAR
-
-
-@kernel
-def kill(state, tables, g, u):
-    """Remove a unit at once and book the map's kill/loss score."""
-    ui, game = state.unit_i, state.game
-    ui[g, u, ALIVE] = 0
-    owner = ui[g, u, OWNER]
-    if owner == OWNER_ENEMY:
-        game[g, SCORE] += tables.map_i[KILL_REWARD]
-        game[g, NUM_ENEMY] -= 1
-    elif owner == OWNER_AGENT:
-        game[g, SCORE] += tables.map_i[LOSS_REWARD]
-        game[g, NUM_AGENT] -= 1
-
-
-@kernel
-def alert(state, tables, g, victim, attacker):
-    """The victim, and idle allies near it, turn on the attacker if they are idle and unengaged."""
-    uf, ui = state.unit_f, state.unit_i
-    vx = uf[g, victim, X]
-    vy = uf[g, victim, Y]
-    owner = ui[g, victim, OWNER]
-    atag = ui[g, attacker, TAG]
-    for a in range(state.game[g, NUM_SLOTS]):
-        if ui[g, a, ALIVE] == 0 or ui[g, a, OWNER] != owner or ui[g, a, NUM_ORDERS] != 0:
-            continue
-        if tables.type_f[ui[g, a, TYPE], DAMAGE] <= 0.0:
-            continue
-        if valid_unit(state, g, ui[g, a, CHASE_TARGET], ui[g, a, CHASE_TAG]):
-            continue
-        if a != victim:
-            dx = uf[g, a, X] - vx
-            dy = uf[g, a, Y] - vy
-            if dx * dx + dy * dy > HELP_RADIUS * HELP_RADIUS:
-                continue
-        ui[g, a, CHASE_TARGET] = attacker
-        ui[g, a, CHASE_TAG] = atag
-
-
-@kernel
-def damage(state, tables, g, attacker, victim, base, bonus, bonus_attr, hits):
-    """Apply `hits` hits of (base + bonus vs attribute); shields first. Returns True if the victim died."""
-    uf, game = state.unit_f, state.game
-    vt = state.unit_i[g, victim, TYPE]
-    per_hit = base
-    if bonus_attr != 0 and (tables.type_i[vt, ATTRIBUTES] & bonus_attr) != 0:
-        per_hit += bonus
-    armor = tables.type_f[vt, ARMOR]
-    by_agent = state.unit_i[g, attacker, OWNER] == OWNER_AGENT and state.unit_i[g, victim, OWNER] == \
-        OWNER_ENEMY
-    state.unit_i[g, victim, DAMAGED_AT] = game[g, LOOP]
-    for _ in range(hits):
-        sh = uf[g, victim, SHIELD]
-        if sh >= per_hit:
-            uf[g, victim, SHIELD] = sh - per_hit
-            if by_agent:
-                game[g, DAMAGE_DEALT] += int(2.0 * per_hit)
-            continue
-        rest = per_hit - sh
-        uf[g, victim, SHIELD] = 0.0
-        hp = uf[g, victim, HEALTH]
-        uf[g, victim, HEALTH] = hp - max(0.5, rest - armor)
-        if by_agent:  # overkill does not count: a kill takes the hit points that were left
-            game[g, DAMAGE_DEALT] += int(2.0 * (sh + min(hp, max(0.5, rest - armor))))
-        if uf[g, victim, HEALTH] <= 0.0:
-            kill(state, tables, g, victim)
-            return True
-    alert(state, tables, g, victim, attacker)
-    return False
-
-
-@kernel
-def fire(state, tables, g, a, t):
-    """Unit a attacks unit t now (its cooldown is ready and t is in range)."""
-    uf, ui, tf, ti = state.unit_f, state.unit_i, tables.type_f, tables.type_i
-    at = ui[g, a, TYPE]
-    base = tf[at, DAMAGE]
-    bonus = tf[at, BONUS_DAMAGE]
-    battr = ti[at, BONUS_ATTRIBUTES]
-    if (ti[at, FLAGS] & FLAG_SUICIDE) != 0:
-        splash = tf[at, SPLASH]
-        ax = uf[g, a, X]
-        ay = uf[g, a, Y]
-        for v in range(state.game[g, NUM_SLOTS]):
-            if ui[g, v, ALIVE] == 0 or not hostile(state, g, a, v):
-                continue
-            if (ti[ui[g, v, TYPE], FLAGS] & FLAG_MARKER) != 0:
-                continue
-            dx = uf[g, v, X] - ax
-            dy = uf[g, v, Y] - ay
-            if math.sqrt(dx * dx + dy * dy) - radius(state, tables, g, v) <= splash + RANGE_EPS:
-                damage(state, tables, g, a, v, base, bonus, battr, ti[at, ATTACKS])
-        kill(state, tables, g, a)
-        return
-    damage(state, tables, g, a, t, base, bonus, battr, ti[at, ATTACKS])
-    uf[g, a, COOLDOWN] = tf[at, WEAPON_COOLDOWN] + JITTER_LO + (JITTER_HI - JITTER_LO) * uniform(state.rng, g)
 
 
 @inline
@@ -399,7 +244,7 @@ def engage(state, tables, g, u, t, can_move):
         engage_with(state, g, u, t)
         face(state, g, u, uf[g, t, X] - uf[g, u, X], uf[g, t, Y] - uf[g, u, Y])
         if uf[g, u, COOLDOWN] <= 0.0:
-            fire(state, tables, g, u, t)
+            start_attack(state, tables, g, u, t)
         return
     ui[g, u, WEAPON_TARGET] = -1
     if can_move:
@@ -427,18 +272,10 @@ def current_order(state, g, u):
     return NO_ORDER
 
 
-@inline
-def regenerate(state, tables, g, u):
-    """Zerg hit points grow every loop; shields once SHIELD_REGEN_DELAY loops passed without damage."""
-    uf, tf, t = state.unit_f, tables.type_f, state.unit_i[g, u, TYPE]
-    uf[g, u, HEALTH] = min(uf[g, u, HEALTH] + tf[t, LIFE_REGEN], tf[t, MAX_HEALTH])
-    if state.game[g, LOOP] - state.unit_i[g, u, DAMAGED_AT] >= tf[t, SHIELD_REGEN_DELAY]:
-        uf[g, u, SHIELD] = min(uf[g, u, SHIELD] + tf[t, SHIELD_REGEN], tf[t, MAX_SHIELD])
-
-
 @kernel
 def act(state, tables, g, u, boxes):
-    """One loop of one unit: regenerate, then resolve its current order and carry it out."""
+    """One loop of one unit: regenerate; finish the attack under way, or resolve its current order and
+    carry it out."""
     uf, ui, tf, oi, oxy = state.unit_f, state.unit_i, tables.type_f, state.order_i, state.order_xy
     regenerate(state, tables, g, u)
     ut = ui[g, u, TYPE]
@@ -446,6 +283,9 @@ def act(state, tables, g, u, boxes):
         return
     cd = uf[g, u, COOLDOWN] - 1.0
     uf[g, u, COOLDOWN] = cd if cd > 0.0 else 0.0
+    if uf[g, u, WINDUP] > 0.0:  # standing still until the shot
+        wind_up(state, tables, g, u)
+        return
     kind = current_order(state, g, u)
     armed = tf[ut, DAMAGE] > 0.0
     if kind == NO_ORDER or kind == HOLD_POSITION:

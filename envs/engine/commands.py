@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.engine.combat import FAR, valid_unit
 from envs.engine.jit import inline, kernel
+from envs.engine.lookup import FAR, valid_unit
 from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
 from envs.engine.obs import visible_to
 from envs.engine.rules import TAG_SLOT_BITS
@@ -38,8 +38,11 @@ from envs.engine.state import (
     TARGET_RELOCATIONS,
     TARGET_TAG,
     TYPE,
+    WINDUP_TAG,
+    WINDUP_TARGET,
 )
 from envs.engine.units import DAMAGE, FLAG_STRUCTURE, FLAGS, SPEED
+from envs.engine.weapons import cancel_attack
 
 # --- command codes inside the kernels (engine.py maps pysc2 RawFunction ids to these)
 CMD_SKIP, CMD_NO_OP, CMD_MOVE_POINT, CMD_MOVE_UNIT, CMD_ATTACK_POINT, CMD_ATTACK_UNIT, CMD_SMART_POINT, \
@@ -83,11 +86,15 @@ def decode_tag(state, g, tag):
 
 @kernel
 def give_order(state, g, u, kind, queued, t, x, y):
-    """Queue (or replace the orders with) one order on unit t (slot, -1 for none) or point (x, y)."""
+    """Queue (or replace the orders with) one order on unit t (slot, -1 for none) or point (x, y). A new
+    move, or an attack on another unit, interrupts the attack under way (weapons.py)."""
     ui, oi = state.unit_i, state.order_i
     if not queued:
         ui[g, u, NUM_ORDERS] = 0
         ui[g, u, CHASE_TARGET] = -1
+        if kind == MOVE_POINT or kind == MOVE_UNIT or (kind == ATTACK_UNIT and not (
+                t == ui[g, u, WINDUP_TARGET] and ui[g, t, TAG] == ui[g, u, WINDUP_TAG])):
+            cancel_attack(state, g, u)
     k = ui[g, u, NUM_ORDERS]
     oi[g, u, k, KIND] = kind
     oi[g, u, k, TARGET] = t
@@ -180,6 +187,7 @@ def apply_commands(state, tables, cmds, slots):
             if f == CMD_STOP:
                 ui[g, u, NUM_ORDERS] = 0
                 ui[g, u, CHASE_TARGET] = -1
+                cancel_attack(state, g, u)
                 continue
             unit_kind = kind
             if f == CMD_SMART_UNIT:  # on an enemy: attack (if armed); on a friend or neutral: move/follow

@@ -19,6 +19,7 @@ from envs.engine.obs import write_obs
 from envs.engine.rng import randint
 from envs.engine.rules import FIRST_UID, initial_spawn, tick
 from envs.engine.state import ALIVE, DONE, LOOP, LOOP_LIMIT, NEXT_UID, NUM_SLOTS, PREV_SCORE, SCORE
+from envs.engine.weapons import fly_missiles
 
 
 class Scratch(NamedTuple):
@@ -42,7 +43,8 @@ def new_scratch(max_units, max_tags):
 
 @kernel
 def sim_loop(state, tables, g, scratch):
-    """One game loop: living units act in a fresh random order, then collide, then the map's triggers."""
+    """One game loop: living units act in a fresh random order, missiles fly, units collide, then the
+    map's triggers."""
     order = scratch.order
     n = state.game[g, NUM_SLOTS]
     for i in range(n):
@@ -55,6 +57,7 @@ def sim_loop(state, tables, g, scratch):
         u = order[k]
         if state.unit_i[g, u, ALIVE] == 1:
             act(state, tables, g, u, scratch.boxes)
+    fly_missiles(state, tables, g)
     collide(state, tables, g, scratch.ground)
     state.game[g, LOOP] += 1
     tick(state, tables, g, scratch)
@@ -72,6 +75,7 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
         state.unit_i[g] = 0
         state.order_i[g] = 0
         state.order_xy[g] = 0.0
+        state.missile_i[g] = -1
         state.game[g] = 0
         state.game[g, NEXT_UID] = FIRST_UID
         state.game[g, LOOP_LIMIT] = loop_limit

@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.engine.combat import pop_order, valid_unit
+from envs.engine.combat import pop_order
 from envs.engine.jit import kernel
+from envs.engine.lookup import valid_unit
 from envs.engine.maps import FOG, MAP_HEIGHT
 from envs.engine.state import (
     ALIVE,

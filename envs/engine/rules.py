@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-from envs.engine.combat import FAR, TWO_PI
+from envs.engine.combat import TWO_PI
 from envs.engine.jit import kernel
+from envs.engine.lookup import FAR
 from envs.engine.maps import (
     CENTRE_X,
     CENTRE_Y,
@@ -82,6 +83,7 @@ from envs.engine.state import (
     TYPE,
     WAVE,
     WEAPON_TARGET,
+    WINDUP_TARGET,
     X,
     Y,
 )
@@ -115,6 +117,7 @@ def spawn(state, tables, g, typ, owner, x, y, hp, sh):
     ui[g, s, CHASE_TARGET] = -1
     ui[g, s, WEAPON_TARGET] = -1
     ui[g, s, DAMAGED_AT] = NEVER_DAMAGED
+    ui[g, s, WINDUP_TARGET] = -1
     if owner == OWNER_AGENT:
         game[g, NUM_AGENT] += 1
     elif owner == OWNER_ENEMY:

@@ -71,6 +71,9 @@ class UnitType:
     life_regen: float = 0.0  # hit points per game second (UnitData.xml LifeRegenRate)
     shield_regen: float = 0.0  # shield points per game second (UnitData.xml ShieldRegenRate) ...
     shield_regen_delay: float = 0.0  # ... this many game seconds after the last damage (ShieldRegenDelay)
+    damage_point: float = 0.167  # game seconds from an attack's start to its shot (DamagePoint)
+    missile_speed: float = 0.0  # world units per game second of the shot's missile, 0: hits at once
+    point_blank: float = 0.0  # a target this close (edge to edge) is hit at once, without a missile
 
 
 # Plain ints for the numba kernels (they read flags as compile-time constants).
@@ -89,30 +92,36 @@ MELEE = 0.10009765625
 # ParticleDisruptors 6.5; the others keep the default 5). Priorities: GameData UnitData.xml (20 for every
 # unit here, 11 for structures). Regeneration: GameData UnitData.xml: Zerg units 0.2734 hit points per game
 # second; Protoss shields 2 per game second after 10 game seconds without damage (Liquipedia "Plasma
-# Shield" quotes the same rule).
+# Shield" quotes the same rule). Damage points: GameData WeaponData.xml (GuassRifle 0.05, NeedleSpines
+# 0.14; PsiBlades, PunisherGrenades, VolatileBurst 0; the others the CWeapon default 0.167). Missile speeds:
+# GameData MoverData.xml (AcidSalivaWeapon and StalkerWeapon 18.75, NeedleSpinesWeapon 40,
+# PunisherGrenadesWeapon 20); the Roach's and Hydralisk's melee weapons (RoachMelee, HydraliskMelee,
+# range 0.5) hit at once.
 ZERG_REGEN = 0.2734
 PROTOSS_SHIELDS = {"shield_regen": 2.0, "shield_regen_delay": 10.0}
 UNIT_TYPES: tuple[UnitType, ...] = (
     UnitType("Marine", 48, 45, damage=6, range=5, cooldown=0.86083984375, speed=2.25, radius=0.375, sight=9,
-             attr=_L | _B, supply=1, scan_range=5.5),
+             attr=_L | _B, supply=1, scan_range=5.5, damage_point=0.05),
     UnitType("Marauder", 51, 125, armor=1, damage=10, bonus=10, bonus_attr=_A, range=6, cooldown=1.5,
-             speed=2.25, radius=0.5625, sight=10, attr=_A | _B, supply=2, scan_range=6.5),
+             speed=2.25, radius=0.5625, sight=10, attr=_A | _B, supply=2, scan_range=6.5, damage_point=0.0,
+             missile_speed=20.0),
     UnitType("SCV", 45, 45, damage=5, range=MELEE, cooldown=1.5, speed=2.8125, radius=0.375, sight=8,
              attr=_L | _B | _M, supply=1),
     UnitType("Zergling", 105, 35, damage=5, range=MELEE, cooldown=0.696044921875, speed=2.953125,
              radius=0.375, sight=8, attr=_L | _B, supply=0.5, life_regen=ZERG_REGEN),
     UnitType("Baneling", 9, 30, damage=16, bonus=19, bonus_attr=_L, range=0.25, speed=2.5, radius=0.375,
              sight=8, splash=2.2, attr=_B, flags=Flag.GROUND | Flag.SUICIDE, supply=0.5,
-             life_regen=ZERG_REGEN),
+             life_regen=ZERG_REGEN, damage_point=0.0),
     UnitType("Roach", 110, 145, armor=1, damage=16, range=4, cooldown=2.0, speed=2.25, radius=0.5, sight=9,
-             attr=_A | _B, supply=2, life_regen=ZERG_REGEN),
+             attr=_A | _B, supply=2, life_regen=ZERG_REGEN, missile_speed=18.75, point_blank=0.5),
     UnitType("Hydralisk", 107, 90, damage=12, range=5, cooldown=0.824951171875, speed=2.25, radius=0.625,
-             sight=9, attr=_L | _B, supply=2, scan_range=5.5, life_regen=ZERG_REGEN),
+             sight=9, attr=_L | _B, supply=2, scan_range=5.5, life_regen=ZERG_REGEN, damage_point=0.14,
+             missile_speed=40.0, point_blank=0.5),
     UnitType("Stalker", 74, 80, shield=80, armor=1, damage=13, bonus=5, bonus_attr=_A, range=6,
              cooldown=1.8701171875, speed=2.953125, radius=0.625, sight=10, attr=_A | _M, supply=2,
-             scan_range=6.5, **PROTOSS_SHIELDS),
+             scan_range=6.5, missile_speed=18.75, **PROTOSS_SHIELDS),
     UnitType("Zealot", 73, 100, shield=50, armor=1, damage=8, attacks=2, range=MELEE, cooldown=1.199951171875,
-             speed=2.25, radius=0.5, sight=9, attr=_L | _B, supply=2, **PROTOSS_SHIELDS),
+             speed=2.25, radius=0.5, sight=9, attr=_L | _B, supply=2, damage_point=0.0, **PROTOSS_SHIELDS),
     # Neutral markers of the minigames: unit-type ids and the shard radius *unverified*; the beacon's
     # radius 1.25 is the MoveToBeacon map script's.
     UnitType("Beacon", 317, 0, radius=1.25, sight=0, flags=Flag.NEUTRAL_MARKER, priority=0),
@@ -135,10 +144,11 @@ UNIT_INDEX: dict[str, int] = {u.name: i for i, u in enumerate(UNIT_TYPES)}
 
 # Columns of the type float table type_f[type, :]: distances in world units, SPEED in world units per loop,
 # WEAPON_COOLDOWN in loops; SCAN_RANGE = max(range, scan_range) for armed types, 0 for the unarmed
-# LIFE_REGEN, SHIELD_REGEN per loop, SHIELD_REGEN_DELAY in loops
+# LIFE_REGEN, SHIELD_REGEN, MISSILE_SPEED per loop, SHIELD_REGEN_DELAY, DAMAGE_POINT in loops
 MAX_HEALTH, MAX_SHIELD, ARMOR, DAMAGE, BONUS_DAMAGE, RANGE, WEAPON_COOLDOWN, SPEED, RADIUS, SIGHT, SPLASH, \
-    SUPPLY, SCAN_RANGE, LIFE_REGEN, SHIELD_REGEN, SHIELD_REGEN_DELAY = range(16)
-NUM_TYPE_FLOATS = 16
+    SUPPLY, SCAN_RANGE, LIFE_REGEN, SHIELD_REGEN, SHIELD_REGEN_DELAY, DAMAGE_POINT, MISSILE_SPEED, \
+    POINT_BLANK = range(19)
+NUM_TYPE_FLOATS = 19
 # Columns of the type int table type_i[type, :]: ATTRIBUTES, BONUS_ATTRIBUTES are `Attr` bits, FLAGS `Flag`
 SC2_ID, ATTRIBUTES, BONUS_ATTRIBUTES, ATTACKS, FLAGS, TARGET_PRIORITY = range(6)
 NUM_TYPE_INTS = 6
@@ -153,6 +163,7 @@ def build_tables() -> tuple[np.ndarray, np.ndarray]:
         per_loop = 1.0 / LOOPS_PER_GAME_SECOND
         tf[k] = (u.hp, u.shield, u.armor, u.damage, u.bonus, u.range, u.cooldown * LOOPS_PER_GAME_SECOND,
                  u.speed * per_loop, u.radius, u.sight, u.splash, u.supply, scan, u.life_regen * per_loop,
-                 u.shield_regen * per_loop, u.shield_regen_delay * LOOPS_PER_GAME_SECOND)
+                 u.shield_regen * per_loop, u.shield_regen_delay * LOOPS_PER_GAME_SECOND,
+                 u.damage_point * LOOPS_PER_GAME_SECOND, u.missile_speed * per_loop, u.point_blank)
         ti[k] = (u.sc2_id, int(u.attr), int(u.bonus_attr), u.attacks, int(u.flags), u.priority)
     return tf, ti
