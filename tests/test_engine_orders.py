@@ -116,3 +116,32 @@ def test_moving_off_ends_the_engagement():
         obs = eng.step([])
     gap = np.linalg.norm(obs.positions[0] - obs.positions[1]) - obs.radii[0] - obs.radii[1]
     assert gap <= 6.0 + 1e-6
+
+
+def test_walking_units_do_not_push_enemies_aside():
+    # a Marine walks straight at a (disarmed) Zergling standing in its way: the Zergling does not budge
+    eng, obs = scenario([("Marine", 1, 30.0, 28.0), ("Zergling", 2, 33.0, 28.0)], disarm=("Zergling",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (36.0, 64.0 - 28.0))])
+    for _ in range(60):
+        obs = eng.step([])
+        assert np.array_equal(obs.positions[1], (33.0, 28.0))
+    # six touching Zerglings ring a Marine: ordered out, it cannot break the surround
+    ring = [("Zergling", 2, 30.0 + 0.75 * math.cos(k * math.pi / 3), 28.0 + 0.75 * math.sin(k * math.pi / 3))
+            for k in range(6)]
+    eng, obs = scenario([("Marine", 1, 30.0, 28.0), *ring], disarm=("Zergling",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    start = obs.positions.copy()
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (36.0, 64.0 - 28.1))])
+    for _ in range(60):
+        obs = eng.step([])
+    assert np.allclose(obs.positions[1:], start[1:]) and np.linalg.norm(obs.positions[0] - start[0]) < 0.3
+    # own units still make way: a Marine walks through a line of its own idle Marines
+    line = [("Marine", 1, 33.0, 28.0 + 0.75 * (k - 2)) for k in range(5)]
+    far_enemy = ("Zergling", 2, 43.0, 35.0)  # the duel map ends when a side has no units
+    eng, obs = scenario([("Marine", 1, 30.0, 28.0), *line, far_enemy], disarm=("Zergling",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (36.0, 64.0 - 28.0))])
+    for _ in range(100):
+        obs = eng.step([])
+    assert obs.positions[0, 0] > 35.0  # through the line, at (or, jostled, just short of) its point

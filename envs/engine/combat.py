@@ -15,8 +15,10 @@ shots. Choices made where the game's behaviour is not published:
   unit only fires at what its weapon reaches. Attack-move engages the best enemy in range, else in scan
   range, else walks on. Chases have no leash: the game's AcquireLeashRadius (21) exceeds the minigames'
   arenas.
-- Ground units push apart pairwise once per loop: the overlap is split evenly (a unit holding position
-  is not pushed; the other takes the whole push).
+- Ground units push apart pairwise once per loop: the overlap is split evenly, except that a unit
+  holding position is not pushed, and a unit that walked this loop cannot push an enemy - it takes the
+  whole push itself - so surrounds and body blocks hold (in the game only a player's own units give way
+  to its movers).
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ from envs.engine.state import (
     FACING_Y,
     HOLD_POSITION,
     KIND,
+    LOOP,
     MOVE_POINT,
     MOVE_UNIT,
+    MOVED_AT,
     NO_ORDER,
     NUM_ORDERS,
     NUM_SLOTS,
@@ -119,6 +123,8 @@ def step_toward(state, g, u, tx, ty, step):
     elif d > 0.0:
         uf[g, u, X] += dx / d * step
         uf[g, u, Y] += dy / d * step
+    if d > 0.0 and step > 0.0:
+        state.unit_i[g, u, MOVED_AT] = state.game[g, LOOP]
     return d
 
 
@@ -133,10 +139,12 @@ def move_to_point(state, tables, g, u, tx, ty):
     if d <= step:
         uf[g, u, X] = tx
         uf[g, u, Y] = ty
+        state.unit_i[g, u, MOVED_AT] = state.game[g, LOOP]
         return True
     # pushed back by more than 3/4 of a step since the last loop: the spot is taken, stop here
     if d < ARRIVE_SLACK and d > uf[g, u, DIST_LEFT] + 0.75 * step:
         return True
+    state.unit_i[g, u, MOVED_AT] = state.game[g, LOOP]
     uf[g, u, X] += dx / d * step
     uf[g, u, Y] += dy / d * step
     uf[g, u, DIST_LEFT] = d - step
@@ -340,7 +348,7 @@ def act(state, tables, g, u, boxes):
 def collide(state, tables, g, ground):
     """Push overlapping ground units apart once, then keep centres inside the playable area.
     `ground` is scratch space (int64, >= the slot count)."""
-    uf, ui, mf = state.unit_f, state.unit_i, tables.map_f
+    uf, ui, mf, loop = state.unit_f, state.unit_i, tables.map_f, state.game[g, LOOP]
     n = state.game[g, NUM_SLOTS]
     m = 0
     for i in range(n):
@@ -351,6 +359,7 @@ def collide(state, tables, g, ground):
         i = ground[a]
         ri = radius(state, tables, g, i)
         hold_i = is_holding(state, g, i)
+        moved_i = ui[g, i, MOVED_AT] == loop
         for b in range(a + 1, m):
             j = ground[b]
             dx = uf[g, j, X] - uf[g, i, X]
@@ -364,9 +373,13 @@ def collide(state, tables, g, ground):
                 ang = TWO_PI * uniform(state.rng, g)
                 dx, dy, d = math.cos(ang), math.sin(ang), 1.0
             push = min_d - d
-            hold_j = is_holding(state, g, j)
-            wi = 0.0 if hold_i else (1.0 if hold_j else 0.5)
-            wj = 0.0 if hold_j else (1.0 if hold_i else 0.5)
+            stay_i, stay_j = hold_i, is_holding(state, g, j)
+            if ui[g, i, OWNER] != ui[g, j, OWNER]:  # enemies: only one that walked into the other yields
+                moved_j = ui[g, j, MOVED_AT] == loop
+                stay_i = stay_i or (moved_j and not moved_i)
+                stay_j = stay_j or (moved_i and not moved_j)
+            wi = 0.0 if stay_i else (1.0 if stay_j else 0.5)
+            wj = 0.0 if stay_j else (1.0 if stay_i else 0.5)
             uf[g, i, X] -= dx / d * push * wi
             uf[g, i, Y] -= dy / d * push * wi
             uf[g, j, X] += dx / d * push * wj

@@ -66,6 +66,7 @@ from envs.engine.state import (
     HEALTH,
     LOOP,
     LOOP_LIMIT,
+    MOVED_AT,
     NEXT_UID,
     NUM_AGENT,
     NUM_ENEMY,
@@ -117,6 +118,7 @@ def spawn(state, tables, g, typ, owner, x, y, hp, sh):
     ui[g, s, CHASE_TARGET] = -1
     ui[g, s, WEAPON_TARGET] = -1
     ui[g, s, DAMAGED_AT] = NEVER_DAMAGED
+    ui[g, s, MOVED_AT] = -1
     ui[g, s, WINDUP_TARGET] = -1
     if owner == OWNER_AGENT:
         game[g, NUM_AGENT] += 1

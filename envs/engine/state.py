@@ -38,9 +38,10 @@ NUM_UNIT_FLOATS = 9
 # keeps firing at it out to weapon range + RANGE_SLOP (combat.py).
 # DAMAGED_AT: the game loop the unit last took damage (shields regenerate some time after it).
 # WINDUP_TARGET, WINDUP_TAG: the target of the attack under way (slot, tag), -1 when none.
+# MOVED_AT: the game loop the unit last walked (collisions: a unit that walks into an enemy yields to it).
 ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG, \
-    DAMAGED_AT, WINDUP_TARGET, WINDUP_TAG = range(13)
-NUM_UNIT_INTS = 13
+    DAMAGED_AT, WINDUP_TARGET, WINDUP_TAG, MOVED_AT = range(14)
+NUM_UNIT_INTS = 14
 
 # --- order ints order_i[g, u, k, :]: the order's kind, its target unit (slot and tag; the slot may be
 # reused later) and the target's RELOCATIONS when ordered
