@@ -145,3 +145,31 @@ def test_walking_units_do_not_push_enemies_aside():
     for _ in range(100):
         obs = eng.step([])
     assert obs.positions[0, 0] > 35.0  # through the line, at (or, jostled, just short of) its point
+
+
+def _group_move(positions, point, steps=12):
+    """Marines at `positions` (plus a far disarmed Zergling: the duel map needs an enemy) ordered together
+    to the world `point` (step_mul 8); returns the Marines' positions after `steps` agent steps."""
+    units = [("Marine", 1, x, y) for x, y in positions] + [("Zergling", 2, 43.0, 21.0)]
+    eng, obs = scenario(units, disarm=("Zergling",), step_mul=8)
+    tags = tuple(obs.raw_units[:-1, FU.tag].tolist())
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, tags, (point[0], 64.0 - point[1]))])
+    for _ in range(steps):
+        obs = eng.step([])
+    return obs.positions[:-1]
+
+
+def test_a_group_move_keeps_the_formation_of_clumped_units():
+    # three Marines 1.5 apart in a column (a box 3 tall) sent to a point outside their box arrive in the
+    # same column, shifted (the game's "magic box"); each goes to the point plus its offset
+    column = [(26.0, 26.5), (26.0, 28.0), (26.0, 29.5)]
+    end = _group_move(column, (36.0, 28.0))
+    assert np.allclose(end, [(36.0, 26.5), (36.0, 28.0), (36.0, 29.5)], atol=1e-6)
+    # a point inside the box: they all head for it and bunch up around it
+    spread = [(26.0, 24.0), (29.0, 28.0), (26.0, 30.0)]
+    end = _group_move(spread, (27.0, 28.0))
+    assert np.linalg.norm(end - (27.0, 28.0), axis=1).max() < 1.0
+    # a group spread wider than the formation limit (6) bunches up at the point too
+    wide = [(24.0, 21.0), (24.0, 28.0), (24.0, 35.0)]
+    end = _group_move(wide, (36.0, 28.0), steps=15)
+    assert np.linalg.norm(end - (36.0, 28.0), axis=1).max() < 1.0
