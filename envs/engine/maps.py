@@ -27,11 +27,13 @@ RIGHT_X0, RIGHT_Y0, RIGHT_X1, RIGHT_Y1 = range(8, 12)
 SHARDS_X0, SHARDS_Y0, SHARDS_X1, SHARDS_Y1 = range(12, 16)  # where mineral shards spawn
 MIN_SEPARATION, MIN_FROM_AGENT, CENTRE_X, CENTRE_Y, EXCLUDE_RADIUS, RESPAWN_FROM_AGENT, MAP_HEIGHT = \
     range(16, 23)
-NUM_MAP_FLOATS = 23
+NEAR_R0, NEAR_R1 = range(23, 25)  # the ring around the centre where the first NEAR_COUNT enemies start
+NUM_MAP_FLOATS = 25
 # --- map ints map_i[:]
 RULES, KILL_REWARD, LOSS_REWARD, WIN_REWARD, TIME_LIMIT_LOOPS, END_WHEN_AGENT_DEAD, FOG, NEUTRAL_TYPE, \
     NEUTRAL_COUNT, WAVE_EXTRA_TYPE, WAVE_EXTRA_COUNT, HAS_WIN, MAX_UNITS, RANDOM_SIDE, ENEMY_CLUMP = range(15)
-NUM_MAP_INTS = 15
+NEAR_COUNT = 15
+NUM_MAP_INTS = 16
 # --- spawn groups spawn_groups[k, :]: (owner, unit type index, count)
 GROUP_OWNER, GROUP_TYPE, GROUP_COUNT = range(3)
 
@@ -69,6 +71,7 @@ class MapSpec:
     min_from_agent: float = 0.0
     centre: tuple[float, float] = (32.0, 28.0)
     exclude_r: float = 0.0
+    near: tuple[int, float, float] = (0, 0.0, 0.0)  # (n, r0, r1): n enemies start r0..r1 from the centre
     respawn_from_agent: float = 0.0
 
     def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,6 +86,7 @@ class MapSpec:
         mf[MIN_FROM_AGENT] = self.min_from_agent
         mf[CENTRE_X], mf[CENTRE_Y] = self.centre
         mf[EXCLUDE_RADIUS] = self.exclude_r
+        mf[NEAR_R0], mf[NEAR_R1] = self.near[1:]
         mf[RESPAWN_FROM_AGENT] = self.respawn_from_agent
         mf[MAP_HEIGHT] = self.map_size[1]
         mi = np.zeros(NUM_MAP_INTS, np.int64)
@@ -101,6 +105,7 @@ class MapSpec:
         mi[MAX_UNITS] = self.max_units
         mi[RANDOM_SIDE] = self.random_side
         mi[ENEMY_CLUMP] = self.enemy_clump
+        mi[NEAR_COUNT] = self.near[0]
         groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
         groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
         return mf, mi, np.asarray(groups, np.int64).reshape(-1, 3)
@@ -115,11 +120,13 @@ MAPS: dict[str, MapSpec] = {
                 max_units=2, end_when_agent_dead=False, min_from_agent=5.0),
         MapSpec("CollectMineralShards", _MINI, rules=RULES_SHARDS, agent=(("Marine", 2),),
                 neutral=("MineralShard", 20), max_units=22, end_when_agent_dead=False, min_from_agent=2.0),
-        # 3 Marines near the centre (32, 28); 25 Zerglings >= 5 apart, outside radius 10.5 of the centre;
-        # respawns >= 9 from the Marines (pysc2 docs/mini_games.md).
+        # pysc2 docs/mini_games.md: 3 Marines at the centre (32, 28); 25 Zerglings >= 5 apart: 2 within the
+        # Marines' sight (7.5 to 9.5 from the centre), 23 outside it (>= 10.5); when all are dead, 25 more
+        # >= 9 from every Marine.
         MapSpec("FindAndDefeatZerglings", (10.0, 12.0, 54.0, 44.0), time_limit_s=180, fog=True,
                 rules=RULES_HUNT, agent=(("Marine", 3),), enemy=(("Zergling", 25),), max_units=28,
-                kill_reward=1, loss_reward=-1, min_sep=5.0, exclude_r=10.5, respawn_from_agent=9.0),
+                kill_reward=1, loss_reward=-1, min_sep=5.0, exclude_r=10.5, near=(2, 7.5, 9.5),
+                respawn_from_agent=9.0),
         # Waves keep adding Marines; slots beyond max_units are not filled (a cap no recorded score reaches:
         # 60 Marines = 10 cleared waves, GrandMaster clears ~5).
         MapSpec("DefeatRoaches", _MINI, rules=RULES_WAVES, agent=(("Marine", 9),), enemy=(("Roach", 4),),
