@@ -38,10 +38,11 @@ REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
 def _observe(state, raw, feat, memory, out, status):
     """Featurize every game's engine observation into `out`; per-game status into `status`."""
     game = state.game
-    int_params, float_params, type_lut = feat
+    int_params, float_params, type_lut, order_kind = feat
     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
     featurize_batch(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP], int_params, float_params,
-                    type_lut, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped)
+                    type_lut, order_kind, memory, entities, unit_type, entity_mask, scalars, action_mask,
+                    tags, dropped)
     for g in range(game.shape[0]):
         status[g, REWARD] = game[g, GAME_SCORE] - game[g, PREV_SCORE]
         status[g, DONE] = game[g, GAME_DONE]
