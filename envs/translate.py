@@ -77,9 +77,16 @@ class Translator:
         self._function = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
         is_point = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
         self._slot = np.where(np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY]), target, -1)
-        cells = spec.cell_centres()  # [G, 2] world points
-        self._world_point = np.where(is_point[:, None], cells[np.minimum(target, len(cells) - 1)], 0.0)
-        self._point = np.where(is_point[:, None], world_to_raw(self._world_point, spec), 0.0)
+        # Each cell's target is the centre of the raw pixel holding the cell's centre [G, 2]: pysc2 floors a
+        # raw point to its pixel and hands the game that pixel's centre (lib/features.py transform_action,
+        # lib/transform.py PixelToCoord), so every backend sends the unit to the same world point.
+        pixels = np.floor(world_to_raw(spec.cell_centres(), spec)) + 0.5
+        w, h = spec.map_size
+        res = spec.raw_resolution
+        cells = np.stack([pixels[:, 0] * w / res, h - pixels[:, 1] * h / res], axis=-1)  # the same, in world
+        chosen = np.minimum(target, len(cells) - 1)
+        self._world_point = np.where(is_point[:, None], cells[chosen], 0.0)
+        self._point = np.where(is_point[:, None], pixels[chosen], 0.0)
         self._verb = verbs.astype(np.int64)
         self._one_game = np.ones(1, np.bool_)
 

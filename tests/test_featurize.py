@@ -104,9 +104,10 @@ def test_translate_groups_targets_and_flips_points():
     commands, _ = translate(actions, obs["action_mask"], slots)
     stop, move = sorted(commands, key=lambda c: c.function, reverse=True)
     assert stop == (RawFunction.Stop_quick, False, (502,), None)
-    # Cell 0 is the lowest-x, lowest-y cell of the playable area: world (24.75, 22.0) -> pixel y 64-22.
+    # Cell 0 is the lowest-x, lowest-y cell of the playable area: its centre, world (24.75, 22.0), is raw
+    # pixel (24, 42) (y flipped: 64 - 22), sent as that pixel's centre.
     assert move.function == RawFunction.Move_pt and move.unit_tags == (501,)
-    assert move.target == pytest.approx((22 + 22 / 8, 64 - (20 + 16 / 8)))
+    assert move.target == (24.5, 42.5)
 
 
 def test_translate_drops_masked_and_out_of_range_actions():
