@@ -21,7 +21,7 @@ from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
 from envs.engine.state import DONE as GAME_DONE
-from envs.engine.state import LOOP, PREV_SCORE
+from envs.engine.state import LOOP, PREV_SCORE, SCORE_UNITS
 from envs.engine.state import OUTCOME as GAME_OUTCOME
 from envs.engine.state import SCORE as GAME_SCORE
 from envs.entity_kernels import featurize_batch, group_actions
@@ -44,10 +44,10 @@ def _observe(state, raw, feat, memory, out, status):
                     type_lut, order_kind, memory, entities, unit_type, entity_mask, scalars, action_mask,
                     tags, dropped)
     for g in range(game.shape[0]):
-        status[g, REWARD] = game[g, GAME_SCORE] - game[g, PREV_SCORE]
+        status[g, REWARD] = (game[g, GAME_SCORE] - game[g, PREV_SCORE]) / SCORE_UNITS
         status[g, DONE] = game[g, GAME_DONE]
         status[g, OUTCOME] = game[g, GAME_OUTCOME]
-        status[g, SCORE] = game[g, GAME_SCORE]
+        status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
 
 

@@ -15,7 +15,7 @@ _HERE = Path(__file__).resolve().parent
 _STAMP = "numba_sources.sha1"
 # the modules holding or feeding @njit code (constants are baked into the machine code too)
 _KERNEL_SOURCES = ("bots.py", "combat.py", "commands.py", "jit.py", "kernel.py", "lookup.py", "maps.py",
-                   "obs.py", "rng.py", "rules.py", "state.py", "units.py", "weapons.py")
+                   "obs.py", "reward.py", "rng.py", "rules.py", "state.py", "units.py", "weapons.py")
 _CALLERS = (_HERE.parent / "__pycache__", "engine_bridge.*")
 
 

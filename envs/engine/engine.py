@@ -7,7 +7,7 @@ Commands apply at the start of a step, in list order, before the enemy bot and t
 A malformed or invalid command is rejected as a whole (even if only one of its tags is bad; pysc2's game
 would obey the valid tags) and reported in the next observation's `action_results` as
 (command index, reason); the game carries on. Default enemy bot: the map's (`idle` for the minigames,
-`attack_nearest` for 3m and 2s3z).
+`focus_fire` for the SMAC maps).
 """
 
 from __future__ import annotations
@@ -28,7 +28,18 @@ from envs.engine.kernel import reset_kernel, step_kernel
 from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
 from envs.engine.obs import RawBuffers
 from envs.engine.rng import seed_state
-from envs.engine.state import DAMAGE_DEALT, DONE, LOOP, MAX_ORDERS, OUTCOME, PREV_SCORE, SCORE, State, Tables
+from envs.engine.state import (
+    DAMAGE_DEALT,
+    DONE,
+    LOOP,
+    MAX_ORDERS,
+    OUTCOME,
+    PREV_SCORE,
+    SCORE,
+    SCORE_UNITS,
+    State,
+    Tables,
+)
 from envs.engine.units import build_tables
 from envs.errors import UserError
 from envs.raw_schema import (
@@ -208,7 +219,7 @@ class BatchedEngine:
         """Game i's latest observation (views, valid until the next step or reset)."""
         game, raw = self.state.game[i], self.raw
         n = int(raw.counts[i])
-        reward = float(game[SCORE] - game[PREV_SCORE])
+        reward = int(game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS
         return EngineObs(raw.units[i, :n], raw.positions[i, :n], raw.radii[i, :n], raw.player[i],
                          int(game[LOOP]), raw.score[i], reward, bool(game[DONE]), int(game[OUTCOME]),
                          list(action_results))
@@ -308,8 +319,8 @@ class BatchedEngine:
         """Every game's latest observation as batch arrays (views, valid until the next step or reset)."""
         game, raw = self.state.game, self.raw
         return EngineArrays(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP],
-                            (game[:, SCORE] - game[:, PREV_SCORE]).astype(np.float64), game[:, DONE] == 1,
-                            game[:, OUTCOME], raw.score[:, 0], game[:, DAMAGE_DEALT] / 2.0)
+                            (game[:, SCORE] - game[:, PREV_SCORE]) / SCORE_UNITS, game[:, DONE] == 1,
+                            game[:, OUTCOME], game[:, SCORE] / SCORE_UNITS, game[:, DAMAGE_DEALT] / 2.0)
 
 
 class EngineArrays(NamedTuple):
@@ -323,7 +334,7 @@ class EngineArrays(NamedTuple):
     reward: np.ndarray  # float64 [B], score change over the last step
     done: np.ndarray  # bool [B]
     outcome: np.ndarray  # int64 [B]
-    score: np.ndarray  # int64 [B], score_cumulative[0]
+    score: np.ndarray  # float64 [B], the map's score (score_cumulative[0] rounds it)
     damage_dealt: np.ndarray  # float64 [B], enemy hit points and shields the agent removed this episode
 
 

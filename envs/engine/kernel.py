@@ -16,6 +16,7 @@ from envs.engine.combat import act, collide, side_boxes
 from envs.engine.commands import apply_commands
 from envs.engine.jit import kernel
 from envs.engine.obs import write_obs
+from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
 from envs.engine.rules import FIRST_UID, initial_spawn, tick
 from envs.engine.state import ALIVE, DONE, LOOP, LOOP_LIMIT, NEXT_UID, NUM_SLOTS, PREV_SCORE, SCORE
@@ -80,6 +81,7 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
         state.game[g, NEXT_UID] = FIRST_UID
         state.game[g, LOOP_LIMIT] = loop_limit
         initial_spawn(state, tables, g, scratch)
+        note_enemies(state, g)  # SMAC's reward counts from here (reward.end_step)
         write_obs(state, tables, g, out)
 
 
@@ -98,4 +100,5 @@ def step_kernel(state, tables, commands, bot, step_mul, active, out):
                 sim_loop(state, tables, g, scratch)
                 if game[g, DONE] == 1:
                     break
+            end_step(state, tables, g)
         write_obs(state, tables, g, out)

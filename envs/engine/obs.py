@@ -33,6 +33,7 @@ from envs.engine.state import (
     OWNER_ENEMY,
     RELOCATIONS,
     SCORE,
+    SCORE_UNITS,
     SHIELD,
     TAG,
     TARGET,
@@ -176,4 +177,4 @@ def write_obs(state, tables, g, out):
     player[g, P_FOOD_CAP] = FOOD_CAP
     player[g, P_ARMY] = army
     out.score[g, :] = 0
-    out.score[g, 0] = state.game[g, SCORE]
+    out.score[g, 0] = round(state.game[g, SCORE] / SCORE_UNITS)  # whole on pysc2's maps, not SMAC's

@@ -81,6 +81,7 @@ from envs.engine.state import (
     OWNER_NEUTRAL,
     RELOCATIONS,
     SCORE,
+    SCORE_UNITS,
     SHIELD,
     SIDE,
     TAG,
@@ -97,7 +98,7 @@ NEVER_DAMAGED = -(1 << 40)  # DAMAGED_AT of a unit no one has hurt yet
 EDGE_MARGIN = 1.0  # random spawns keep this far inside the playable area (*unverified*)
 FIRST_UID = 0x4000  # tag = uid << 18 | slot: first tag 0x100000000, SC2-style (index low, recycle high)
 TAG_SLOT_BITS = 18
-SPAWN_TRIES = 2000
+SPAWN_TRIES = 2000  # draws per random spawn point (25 Zerglings 5 apart nearly fill their map)
 
 
 @kernel
@@ -372,7 +373,7 @@ def pickups(state, tables, g, rules):
         if not taken:
             left += 1
             continue
-        state.game[g, SCORE] += 1
+        state.game[g, SCORE] += SCORE_UNITS
         if rules == RULES_BEACON:  # jump >= 5 from the Marine; the same unit, one more relocation
             m = EDGE_MARGIN
             x, y = free_point(state, g, mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m,

@@ -62,12 +62,17 @@ NUM_MISSILE_INTS = 6
 # NUM_SLOTS: slots in use (units live in slots 0..NUM_SLOTS-1; dead ones leave holes).
 # NUM_AGENT / NUM_ENEMY: living units per side, kept by spawn/kill (the triggers read them every loop).
 # SIDE: which spawn rectangle the agent got (0 left, 1 right); WAVE: waves started so far.
+# SCORE: the map's score, PREV_SCORE: the score when the last agent step began (an observation's reward is
+# the difference), both in fixed point: SCORE_UNITS to a point, so that SMAC's fractional reward fits.
 # DAMAGE_DEALT: hit points and shields the agent's units took from enemies this episode, counted in half
 # points (SC2's smallest hit is 0.5), rounded down; the game reports it in score_by_vital.
 # MISSILES: missiles in flight.
+# STEP_ENEMIES, ENEMY_LIFE: the living enemies at the end of the last agent step, and their hit points +
+# shields in SCORE_UNITS (reward.end_step pays SMAC's reward on their change).
 LOOP, NUM_SLOTS, NEXT_UID, SCORE, PREV_SCORE, DONE, OUTCOME, SIDE, WAVE, LOOP_LIMIT, NUM_AGENT, NUM_ENEMY, \
-    DAMAGE_DEALT, MISSILES = range(14)
-NUM_GAME_INTS = 14
+    DAMAGE_DEALT, MISSILES, STEP_ENEMIES, ENEMY_LIFE = range(16)
+NUM_GAME_INTS = 16
+SCORE_UNITS = 1 << 20  # a point; fixed point rather than one more State array, which every kernel call passes
 
 # --- owners (pysc2's raw owner column)
 OWNER_AGENT, OWNER_ENEMY, OWNER_NEUTRAL = 1, 2, 16
