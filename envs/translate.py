@@ -81,11 +81,9 @@ class Translator:
         # raw point to its pixel and hands the game that pixel's centre (lib/features.py transform_action,
         # lib/transform.py PixelToCoord), so every backend sends the unit to the same world point.
         pixels = np.floor(world_to_raw(spec.cell_centres(), spec)) + 0.5
-        w, h = spec.map_size
-        res = spec.raw_resolution
-        cells = np.stack([pixels[:, 0] * w / res, h - pixels[:, 1] * h / res], axis=-1)  # the same, in world
-        chosen = np.minimum(target, len(cells) - 1)
-        self._world_point = np.where(is_point[:, None], cells[chosen], 0.0)
+        chosen = np.minimum(target, len(pixels) - 1)
+        # the unit memory keeps the cell's centre (within half a pixel of where the unit goes)
+        self._world_point = np.where(is_point[:, None], spec.cell_centres()[chosen], 0.0)
         self._point = np.where(is_point[:, None], pixels[chosen], 0.0)
         self._verb = verbs.astype(np.int64)
         self._one_game = np.ones(1, np.bool_)

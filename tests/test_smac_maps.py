@@ -67,8 +67,9 @@ def test_max_reward_counts_every_enemys_hit_points_and_shields():
 
 @pytest.mark.parametrize("name", ["3m", "2s3z"])
 def test_reward_is_smacs_step_by_step(name):
-    # Each step pays (enemy hit points and shields lost + 10 per enemy killed) * 20 / max_reward, and the
-    # win 200 * 20 / max_reward more: a won episode pays 20 in all.
+    # Each step pays |enemy hit points and shields lost + 10 per enemy killed| * 20 / max_reward, and the
+    # win 200 * 20 / max_reward more: a won episode pays 20 in all, more if enemy shields regenerated
+    # (SMAC's reward_only_positive takes the absolute value, starcraft2.py reward_battle).
     eng = Engine(name, seed=0)
     scale = 20.0 / map_spec(name).smac_max_reward()
     state = eng._batch.state
@@ -86,13 +87,13 @@ def test_reward_is_smacs_step_by_step(name):
         while not obs.done:
             obs = eng.step(focus_fire(obs))
             now, left = enemies()
-            expected = (life - now + 10 * (count - left) + (200 if obs.outcome == 1 else 0)) * scale
+            expected = (abs(life - now + 10 * (count - left)) + (200 if obs.outcome == 1 else 0)) * scale
             assert obs.reward == pytest.approx(expected, abs=1e-6)  # the score's fixed point: 2**-20
             total += obs.reward
             life, count = now, left
         won += obs.outcome == 1
         if obs.outcome == 1:
-            assert total == pytest.approx(20.0, abs=1e-4)
+            assert total >= 20.0 - 1e-4
         assert obs.score_cumulative[0] == round(total)
     assert won
 
@@ -105,10 +106,14 @@ def test_regenerating_shields_pay_as_in_smac():
     enemy = state.unit_i[0, :, OWNER] == OWNER_ENEMY
     stalker = int(np.flatnonzero(enemy & (state.unit_f[0, :, SHIELD] == 80))[0])
     state.unit_f[0, stalker, SHIELD] = 70.0
-    obs = eng.step([])  # out of range: nothing is hit, the 10 shield points lost before the step pay
-    assert obs.reward == pytest.approx(10 * 20 / 1020, abs=1e-6)
-    state.unit_f[0, stalker, SHIELD] = 75.0  # 5 points back ("regenerated"): paid as well
-    assert eng.step([]).reward == pytest.approx(5 * 20 / 1020, abs=1e-6)
+    # out of range: nothing is hit. The 10 shield points lost before the step pay, less the 1 point the
+    # undamaged Stalker regenerates in the step's 8 loops (2 shields a game second, Liquipedia "Shields")
+    obs = eng.step([])
+    assert state.unit_f[0, stalker, SHIELD] == pytest.approx(71.0)
+    assert obs.reward == pytest.approx(9 * 20 / 1020, abs=1e-6)
+    assert eng.step([]).reward == pytest.approx(1 * 20 / 1020, abs=1e-6)  # regeneration alone pays
+    state.unit_f[0, stalker, SHIELD] = 80.0  # full again: 8 points back, and no more regeneration
+    assert eng.step([]).reward == pytest.approx(8 * 20 / 1020, abs=1e-6)
     assert eng.step([]).reward == 0.0
 
 
@@ -158,4 +163,5 @@ def test_focus_fire_is_the_strongest_bot():
         return sum(play(eng, focus_fire, seed)[1].outcome == 1 for seed in range(16))
 
     focus, nearest, idle = (agent_wins(bot) for bot in ("focus_fire", "attack_nearest", "idle"))
-    assert focus + 6 <= nearest <= idle == 16, (focus, nearest)
+    # idle enemies fight back once shot (and help each other), so the agent may lose an even 8 v 8 to them
+    assert focus + 6 <= nearest <= idle and idle >= 15, (focus, nearest, idle)
