@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-from envs.engine.jit import inline, kernel
+from envs.engine.jit import hot, inline
 from envs.engine.lookup import FAR, RANGE_EPS, RANGE_SLOP, edge_dist, radius, valid_unit
 from envs.engine.maps import PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
 from envs.engine.rng import uniform
@@ -51,7 +51,6 @@ from envs.engine.state import (
     OWNER,
     OWNER_AGENT,
     OWNER_ENEMY,
-    OWNER_NEUTRAL,
     RELOCATIONS,
     TAG,
     TARGET,
@@ -151,21 +150,27 @@ def move_to_point(state, tables, g, u, tx, ty):
     return False
 
 
-@kernel
-def side_boxes(state, tables, g, boxes):
-    """Bounding box and largest radius of each side's living units at the start of a loop:
-    boxes[0:5] agent (x0, y0, x1, y1, rmax), boxes[5:10] enemy. Lets `acquire` skip hopeless scans."""
+@hot
+def side_boxes(state, tables, g, boxes, sides, side_count):
+    """At the start of a loop, each side's living units and their bounding box and largest radius:
+    sides[0, :side_count[0]] the agent's units in slot order, sides[1] the enemy's; boxes[0:5] the agent's
+    (x0, y0, x1, y1, rmax), boxes[5:10] the enemy's. Lets `acquire` scan only the hostile side, and skip
+    hopeless scans."""
     uf, ui = state.unit_f, state.unit_i
     for k in range(2):
         boxes[5 * k], boxes[5 * k + 1], boxes[5 * k + 2], boxes[5 * k + 3] = FAR, FAR, -FAR, -FAR
         boxes[5 * k + 4] = 0.0
+        side_count[k] = 0
     for v in range(state.game[g, NUM_SLOTS]):
         if ui[g, v, ALIVE] == 0:
             continue
         o = ui[g, v, OWNER]
         if o != OWNER_AGENT and o != OWNER_ENEMY:
             continue
-        k = 0 if o == OWNER_AGENT else 5
+        side = 0 if o == OWNER_AGENT else 1
+        sides[side, side_count[side]] = v
+        side_count[side] += 1
+        k = 5 * side
         x, y = uf[g, v, X], uf[g, v, Y]
         boxes[k] = min(boxes[k], x)
         boxes[k + 1] = min(boxes[k + 1], y)
@@ -175,29 +180,31 @@ def side_boxes(state, tables, g, boxes):
 
 
 @inline
-def acquire(state, tables, g, u, fire_range, scan_range, boxes):
+def acquire(state, tables, g, u, fire_range, scan_range, scratch):
     """The best hostile targets of u whose edge is within `fire_range` and within `scan_range` of u's edge
     (two slots, -1 when none). Best: the highest target priority, then a threat (it is armed: it can attack
     back), then one attacking u's side (a call for help), then the nearest - pysc2 docs/environment.md:
     auto-targeting "is based on weapon scan distance, threat and assistance ... If two targets have the
     same priority the nearest one will be chosen". Neutrals, markers included, are never hostile."""
-    uf, ui, tf, ti, n = state.unit_f, state.unit_i, tables.type_f, tables.type_i, state.game[g, NUM_SLOTS]
+    uf, ui, tf, ti = state.unit_f, state.unit_i, tables.type_f, tables.type_i
+    boxes, sides, side_count = scratch.boxes, scratch.sides, scratch.side_count
     best_fire, best_scan = -1, -1
     fire_score, fire_d, scan_score, scan_d = -1, FAR, -1, FAR
     owner = ui[g, u, OWNER]
+    if owner != OWNER_AGENT and owner != OWNER_ENEMY:
+        return -1, -1  # no side: neutrals never fight
     ux, uy, ur = uf[g, u, X], uf[g, u, Y], tf[ui[g, u, TYPE], RADIUS]
     # early out: the hostile side's box (from the loop start, grown by BOX_SLACK for moves since) is too far
-    k = 5 if owner == OWNER_AGENT else 0
+    hostile_side = 1 if owner == OWNER_AGENT else 0
+    k = 5 * hostile_side
     bx = max(boxes[k] - ux, ux - boxes[k + 2], 0.0)
     by = max(boxes[k + 1] - uy, uy - boxes[k + 3], 0.0)
     reach_max = scan_range + RANGE_EPS + ur + boxes[k + 4] + BOX_SLACK
     if bx > reach_max or by > reach_max or bx * bx + by * by > reach_max * reach_max:
         return -1, -1
-    for v in range(n):
-        if ui[g, v, ALIVE] == 0:
-            continue
-        ov = ui[g, v, OWNER]
-        if ov == owner or ov == OWNER_NEUTRAL:
+    for i in range(side_count[hostile_side]):
+        v = sides[hostile_side, i]
+        if ui[g, v, ALIVE] == 0:  # killed earlier in this loop
             continue
         dx = uf[g, v, X] - ux
         dy = uf[g, v, Y] - uy
@@ -239,7 +246,7 @@ def engage_with(state, g, u, t):
     state.unit_i[g, u, WEAPON_TAG] = state.unit_i[g, t, TAG]
 
 
-@kernel
+@hot
 def engage(state, tables, g, u, t, can_move):
     """Fire at t if in range (+ RANGE_SLOP if already engaged with t) and ready; otherwise close in (if
     allowed) just to weapon range, becoming engaged with t on arrival (it fires from the next loop)."""
@@ -262,7 +269,7 @@ def engage(state, tables, g, u, t, can_move):
             engage_with(state, g, u, t)
 
 
-@kernel
+@hot
 def current_order(state, g, u):
     """Kind of the unit's current order after dropping the ones whose target died or jumped."""
     ui, oi = state.unit_i, state.order_i
@@ -280,8 +287,8 @@ def current_order(state, g, u):
     return NO_ORDER
 
 
-@kernel
-def act(state, tables, g, u, boxes):
+@hot
+def act(state, tables, g, u, scratch):
     """One loop of one unit: regenerate; finish the attack under way, or resolve its current order and
     carry it out."""
     uf, ui, tf, oi, oxy = state.unit_f, state.unit_i, tables.type_f, state.order_i, state.order_xy
@@ -305,7 +312,7 @@ def act(state, tables, g, u, boxes):
             ui[g, u, CHASE_TARGET] = -1
         # holding: only what the weapon reaches; idle: the weapon's scan range, and it goes after the target
         scan = tf[ut, SCAN_RANGE] if kind == NO_ORDER else tf[ut, RANGE]
-        in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], scan, boxes)
+        in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], scan, scratch)
         t = in_range if in_range >= 0 else held_target(state, tables, g, u)  # else the engaged one, in slop
         if t >= 0:
             engage(state, tables, g, u, t, False)
@@ -334,7 +341,7 @@ def act(state, tables, g, u, boxes):
     elif kind == ATTACK_POINT:
         t = -1
         if armed:
-            in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], tf[ut, SCAN_RANGE], boxes)
+            in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], tf[ut, SCAN_RANGE], scratch)
             t = in_range if in_range >= 0 else in_scan
         if t >= 0:
             engage(state, tables, g, u, t, True)
@@ -344,7 +351,7 @@ def act(state, tables, g, u, boxes):
                 pop_order(state, g, u)
 
 
-@kernel
+@hot
 def collide(state, tables, g, ground):
     """Push overlapping ground units apart once, then keep centres inside the playable area.
     `ground` is scratch space (int64, >= the slot count)."""

@@ -14,4 +14,5 @@ from __future__ import annotations
 from numba import njit
 
 kernel = njit(cache=True, _nrt=False)
+hot = njit(cache=True, _nrt=False, forceinline=True)  # on the per-loop path: LLVM inlines it into its callers
 inline = njit(cache=True, inline="always", _nrt=False)  # small helpers, inlined into their callers

@@ -14,7 +14,7 @@ from numba import njit
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, side_boxes
 from envs.engine.commands import apply_commands
-from envs.engine.jit import kernel
+from envs.engine.jit import hot
 from envs.engine.obs import write_obs
 from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
@@ -29,6 +29,8 @@ class Scratch(NamedTuple):
     order: np.ndarray  # int64 [M], the order units act in this loop
     ground: np.ndarray  # int64 [M], the ground units (combat.collide)
     boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
+    sides: np.ndarray  # int64 [2, M], each side's living units (combat.side_boxes)
+    side_count: np.ndarray  # int64 [2]
     command_slots: np.ndarray  # int64 [>= tags per command], one command's units (commands.apply_commands)
     spawn_type: np.ndarray  # int64 [M], units to place (rules.spawn_sides)
     spawn_health: np.ndarray  # float64 [M]
@@ -38,11 +40,12 @@ class Scratch(NamedTuple):
 @njit(cache=True)
 def new_scratch(max_units, max_tags):
     return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64), np.empty(10, np.float64),
+                   np.empty((2, max_units), np.int64), np.zeros(2, np.int64),
                    np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
                    np.empty(max_units, np.float64), np.empty(max_units, np.float64))
 
 
-@kernel
+@hot
 def sim_loop(state, tables, g, scratch):
     """One game loop: living units act in a fresh random order, missiles fly, units collide, then the
     map's triggers."""
@@ -53,11 +56,11 @@ def sim_loop(state, tables, g, scratch):
     for i in range(n - 1, 0, -1):  # Fisher-Yates with the game's own generator
         j = randint(state.rng, g, i + 1)
         order[i], order[j] = order[j], order[i]
-    side_boxes(state, tables, g, scratch.boxes)
+    side_boxes(state, tables, g, scratch.boxes, scratch.sides, scratch.side_count)
     for k in range(n):
         u = order[k]
         if state.unit_i[g, u, ALIVE] == 1:
-            act(state, tables, g, u, scratch.boxes)
+            act(state, tables, g, u, scratch)
     fly_missiles(state, tables, g)
     collide(state, tables, g, scratch.ground)
     state.game[g, LOOP] += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from envs.engine.combat import TWO_PI
-from envs.engine.jit import kernel
+from envs.engine.jit import hot, kernel
 from envs.engine.lookup import FAR
 from envs.engine.maps import (
     CENTRE_X,
@@ -387,7 +387,7 @@ def pickups(state, tables, g, rules):
     return left
 
 
-@kernel
+@hot
 def tick(state, tables, g, scratch):
     """Map triggers after one loop: pickups, respawns, waves, then win/loss/timer."""
     mf, mi, game = tables.map_f, tables.map_i, state.game

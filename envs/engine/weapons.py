@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-from envs.engine.jit import inline, kernel
+from envs.engine.jit import hot, inline, kernel
 from envs.engine.lookup import RANGE_EPS, RANGE_SLOP, edge_dist, hostile, radius, valid_unit
 from envs.engine.maps import KILL_REWARD, LOSS_REWARD
 from envs.engine.rng import uniform
@@ -182,7 +182,7 @@ def launch_missile(state, tables, g, a, t):
     damage(state, tables, g, a, ui[g, a, TAG], ui[g, a, TYPE], ui[g, a, OWNER], t)
 
 
-@kernel
+@hot
 def fly_missiles(state, tables, g):
     """Every missile in flight homes one loop's flight on its target; those that get there hit."""
     if state.game[g, MISSILES] == 0:
@@ -235,7 +235,7 @@ def shoot(state, tables, g, a, t):
         damage(state, tables, g, a, atag, at, owner, t)
 
 
-@kernel
+@hot
 def start_attack(state, tables, g, a, t):
     """Unit a, in range of t with its weapon ready, starts an attack: the cooldown runs from now, the shot
     comes after the damage point (at once if it is 0)."""
@@ -250,7 +250,7 @@ def start_attack(state, tables, g, a, t):
     ui[g, a, WINDUP_TAG] = ui[g, t, TAG]
 
 
-@kernel
+@hot
 def wind_up(state, tables, g, a):
     """One loop of the attack under way; on its last, the shot (lost if the target died or got away)."""
     uf, ui = state.unit_f, state.unit_i
