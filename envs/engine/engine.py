@@ -24,7 +24,7 @@ from numba import njit
 from envs.engine import commands as C
 from envs.engine.bots import BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE, BOT_IDLE
 from envs.engine.commands import Commands
-from envs.engine.kernel import reset_kernel, step_kernel
+from envs.engine.kernel import reset_from_python, step_from_python
 from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
 from envs.engine.obs import RawBuffers
 from envs.engine.rng import seed_state
@@ -187,6 +187,7 @@ class BatchedEngine:
                               counts=np.zeros(B, np.int64),
                               player=np.zeros((B, NUM_PLAYER_COLUMNS), np.int64),
                               score=np.zeros((B, NUM_SCORE_COLUMNS), np.int64))
+        self._raw = tuple(self.raw)  # the kernels' entry points take plain tuples (kernel.step_from_python)
         self._bot = _BOT_CODE[self.enemy_bot]
         self._started = False
         self._all_active = np.ones(B, np.int64)
@@ -198,7 +199,7 @@ class BatchedEngine:
         g = np.asarray(games, np.int64)
         s = np.array([seed_state(x) if x is not None else 0 for x in seeds], np.uint64)
         re = np.array([x is not None for x in seeds], np.int64)
-        reset_kernel(self.state, self.tables, g, s, re, self._loop_limit, self.raw)
+        reset_from_python(tuple(self.state), tuple(self.tables), g, s, re, self._loop_limit, self._raw)
 
     def reset(self, seeds: Sequence[int] | None = None) -> list[EngineObs]:
         """Start a new episode in every game (reseeding them if `seeds` is given)."""
@@ -217,11 +218,11 @@ class BatchedEngine:
 
     def observation(self, i: int, action_results: Sequence[tuple[int, str]] = ()) -> EngineObs:
         """Game i's latest observation (views, valid until the next step or reset)."""
-        game, raw = self.state.game[i], self.raw
+        game, raw = self.state.game[i].tolist(), self.raw  # one conversion, then Python ints
         n = int(raw.counts[i])
-        reward = int(game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS
+        reward = (game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS
         return EngineObs(raw.units[i, :n], raw.positions[i, :n], raw.radii[i, :n], raw.player[i],
-                         int(game[LOOP]), raw.score[i], reward, bool(game[DONE]), int(game[OUTCOME]),
+                         game[LOOP], raw.score[i], reward, bool(game[DONE]), game[OUTCOME],
                          list(action_results))
 
     # ------------------------------------------------------------------ step
@@ -257,19 +258,20 @@ class BatchedEngine:
                 pxs.append(px)
                 pys.append(py)
                 where.append((gi, ci))
-        if funcs:
+        if funcs:  # one int array (fields, then tags, then room for the results) and one float array
             n = len(funcs)
-            commands = Commands(np.array(games, np.int64), np.array(funcs, np.int64),
-                                np.array(queued, np.int64), np.array(t0, np.int64), np.array(tn, np.int64),
-                                np.array(tags, np.int64), np.array(ttags, np.int64), np.array(pxs),
-                                np.array(pys), np.zeros(n, np.int64), np.zeros(n, np.int64))
+            ints = np.array(games + funcs + queued + t0 + tn + ttags + tags + [0] * (2 * n), np.int64)
+            points = np.array(pxs + pys, np.float64)
+            field = [ints[k * n:(k + 1) * n] for k in range(6)]
+            end = 6 * n + len(tags)
+            commands = Commands(*field[:5], ints[6 * n:end], field[5], points[:n], points[n:],
+                                ints[end:end + n], ints[end + n:])
         else:
             commands = self._no_commands
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         if act.shape != (self.num_games,):
             raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
-        step_kernel(self.state, self.tables, commands, self._bot, self.step_mul, act, self.raw)
-        if funcs:
+        if self._run(commands, act):
             for k in np.flatnonzero(commands.result).tolist():
                 code = int(commands.result[k])
                 reason = REASONS.get(code, f"rejected ({code})")
@@ -280,6 +282,11 @@ class BatchedEngine:
             for r in rejected:
                 r.sort()
         return self._observe(rejected)
+
+    def _run(self, commands: Commands, active: np.ndarray) -> int:
+        """Step every game with these commands; returns how many were refused."""
+        return step_from_python(tuple(self.state), tuple(self.tables), tuple(commands), self._bot,
+                                self.step_mul, active, self._raw)
 
     def _observe(self, rejected: list[list[tuple[int, str]]]) -> list[EngineObs]:
         return [self.observation(i, r) for i, r in enumerate(rejected)]
@@ -305,7 +312,7 @@ class BatchedEngine:
                             np.asarray(tag_start, np.int64), tag_count, np.asarray(tags, np.int64),
                             np.asarray(target_tag, np.int64), np.asarray(px, np.float64),
                             np.asarray(py, np.float64), np.zeros(n, np.int64), np.zeros(n, np.int64))
-        step_kernel(self.state, self.tables, commands, self._bot, self.step_mul, act, self.raw)
+        self._run(commands, act)
         return commands.result
 
     def kernel_args(self) -> tuple:

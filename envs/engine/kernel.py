@@ -13,13 +13,24 @@ from numba import njit
 
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, side_boxes
-from envs.engine.commands import apply_commands
+from envs.engine.commands import Commands, apply_commands
 from envs.engine.jit import hot
-from envs.engine.obs import write_obs
+from envs.engine.obs import RawBuffers, write_obs
 from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
 from envs.engine.rules import FIRST_UID, initial_spawn, tick
-from envs.engine.state import ALIVE, DONE, LOOP, LOOP_LIMIT, NEXT_UID, NUM_SLOTS, PREV_SCORE, SCORE
+from envs.engine.state import (
+    ALIVE,
+    DONE,
+    LOOP,
+    LOOP_LIMIT,
+    NEXT_UID,
+    NUM_SLOTS,
+    PREV_SCORE,
+    SCORE,
+    State,
+    Tables,
+)
 from envs.engine.weapons import fly_missiles
 
 
@@ -105,3 +116,22 @@ def step_kernel(state, tables, commands, bot, step_mul, active, out):
                     break
             end_step(state, tables, g)
         write_obs(state, tables, g, out)
+
+
+# Entry points for Python callers. numba checks the type of every argument on each call, and is several
+# times slower at it for a named tuple than for a plain one (a single game's step spent more time there
+# than simulating), so Python passes plain tuples and the named ones are rebuilt here, at no cost.
+@njit(cache=True)
+def reset_from_python(state, tables, games, seeds, reseed, loop_limit, out):
+    reset_kernel(State(*state), Tables(*tables), games, seeds, reseed, loop_limit, RawBuffers(*out))
+
+
+@njit(cache=True)
+def step_from_python(state, tables, commands, bot, step_mul, active, out):
+    """`step_kernel`; returns how many commands were refused."""
+    cmds = Commands(*commands)
+    step_kernel(State(*state), Tables(*tables), cmds, bot, step_mul, active, RawBuffers(*out))
+    refused = 0
+    for k in range(cmds.result.shape[0]):
+        refused += cmds.result[k] != 0
+    return refused
