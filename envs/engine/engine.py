@@ -23,8 +23,7 @@ from numba import njit
 
 from envs.engine import commands as C
 from envs.engine.bots import BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE, BOT_IDLE
-from envs.engine.commands import Commands
-from envs.engine.kernel import reset_from_python, step_from_python
+from envs.engine.kernel import pack_commands, reset_from_python, step_from_python, unpack_results
 from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
 from envs.engine.obs import RawBuffers
 from envs.engine.rng import seed_state
@@ -191,8 +190,7 @@ class BatchedEngine:
         self._bot = _BOT_CODE[self.enemy_bot]
         self._started = False
         self._all_active = np.ones(B, np.int64)
-        ints, floats = np.zeros(0, np.int64), np.zeros(0, np.float64)
-        self._no_commands = Commands(ints, ints, ints, ints, ints, ints, ints, floats, floats, ints, ints)
+        self._no_commands = np.zeros(0, np.int64), np.zeros(0, np.float64)
 
     # ------------------------------------------------------------------ reset
     def _reset(self, games: list[int], seeds: list[int | None]) -> None:
@@ -258,34 +256,32 @@ class BatchedEngine:
                 pxs.append(px)
                 pys.append(py)
                 where.append((gi, ci))
-        if funcs:  # one int array (fields, then tags, then room for the results) and one float array
-            n = len(funcs)
+        n = len(funcs)
+        if n:  # in `pack_commands`'s layout, built from the lists at once
             ints = np.array(games + funcs + queued + t0 + tn + ttags + tags + [0] * (2 * n), np.int64)
             points = np.array(pxs + pys, np.float64)
-            field = [ints[k * n:(k + 1) * n] for k in range(6)]
-            end = 6 * n + len(tags)
-            commands = Commands(*field[:5], ints[6 * n:end], field[5], points[:n], points[n:],
-                                ints[end:end + n], ints[end + n:])
         else:
-            commands = self._no_commands
+            ints, points = self._no_commands
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         if act.shape != (self.num_games,):
             raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
-        if self._run(commands, act):
-            for k in np.flatnonzero(commands.result).tolist():
-                code = int(commands.result[k])
+        if self._run(ints, points, n, act):
+            result, result_arg = unpack_results(ints, n)
+            for k in np.flatnonzero(result).tolist():
+                code = int(result[k])
                 reason = REASONS.get(code, f"rejected ({code})")
                 if code in _TAG_REASONS:
-                    reason = f"{reason} {int(commands.result_arg[k])}"
+                    reason = f"{reason} {int(result_arg[k])}"
                 gi, ci = where[k]
                 rejected[gi].append((ci, reason))
             for r in rejected:
                 r.sort()
         return self._observe(rejected)
 
-    def _run(self, commands: Commands, active: np.ndarray) -> int:
-        """Step every game with these commands; returns how many were refused."""
-        return step_from_python(tuple(self.state), tuple(self.tables), tuple(commands), self._bot,
+    def _run(self, ints: np.ndarray, points: np.ndarray, n: int, active: np.ndarray) -> int:
+        """Step every game with these n packed commands (`kernel.pack_commands`); returns how many were
+        refused."""
+        return step_from_python(tuple(self.state), tuple(self.tables), ints, points, n, self._bot,
                                 self.step_mul, active, self._raw)
 
     def _observe(self, rejected: list[list[tuple[int, str]]]) -> list[EngineObs]:
@@ -308,12 +304,9 @@ class BatchedEngine:
                              f"1..{MAX_SELECTED_UNITS} unit tags ({int(tag_count[bad])})")
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         n = len(function)
-        commands = Commands(np.asarray(game, np.int64), codes, np.asarray(queued, np.int64),
-                            np.asarray(tag_start, np.int64), tag_count, np.asarray(tags, np.int64),
-                            np.asarray(target_tag, np.int64), np.asarray(px, np.float64),
-                            np.asarray(py, np.float64), np.zeros(n, np.int64), np.zeros(n, np.int64))
-        self._run(commands, act)
-        return commands.result
+        ints, points = pack_commands(game, codes, queued, tag_start, tag_count, target_tag, tags, px, py)
+        self._run(ints, points, n, act)
+        return unpack_results(ints, n)[0]
 
     def kernel_args(self) -> tuple:
         """(state, tables, bot, step_mul, raw buffers): `kernel.step_kernel`'s arguments around the commands

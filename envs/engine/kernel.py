@@ -127,11 +127,34 @@ def reset_from_python(state, tables, games, seeds, reseed, loop_limit, out):
 
 
 @njit(cache=True)
-def step_from_python(state, tables, commands, bot, step_mul, active, out):
-    """`step_kernel`; returns how many commands were refused."""
-    cmds = Commands(*commands)
+def step_from_python(state, tables, ints, points, n, bot, step_mul, active, out):
+    """`step_kernel` for n commands packed in two arrays (`pack_commands`'s layout), which also take the
+    results; returns how many commands were refused."""
+    tags_end = ints.shape[0] - 2 * n
+    cmds = Commands(ints[:n], ints[n:2 * n], ints[2 * n:3 * n], ints[3 * n:4 * n], ints[4 * n:5 * n],
+                    ints[6 * n:tags_end], ints[5 * n:6 * n], points[:n], points[n:],
+                    ints[tags_end:tags_end + n], ints[tags_end + n:])
     step_kernel(State(*state), Tables(*tables), cmds, bot, step_mul, active, RawBuffers(*out))
     refused = 0
-    for k in range(cmds.result.shape[0]):
+    for k in range(n):
         refused += cmds.result[k] != 0
     return refused
+
+
+def pack_commands(game, code, queued, tag_start, tag_count, target_tag, tags, x, y) -> tuple:
+    """Commands (sequences of n values each, `tags` of any length) as (ints, points) for
+    `step_from_python`: ints holds the six int fields, the tags, then room for result and result_arg;
+    points the x then the y of each. One array per type keeps numba's per-call argument checks short."""
+    n = len(code)
+    ints = np.zeros(8 * n + len(tags), np.int64)
+    for k, field in enumerate((game, code, queued, tag_start, tag_count, target_tag)):
+        ints[k * n:(k + 1) * n] = field
+    ints[6 * n:6 * n + len(tags)] = tags
+    points = np.empty(2 * n, np.float64)
+    points[:n], points[n:] = x, y
+    return ints, points
+
+
+def unpack_results(ints: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(result, result_arg) of the n commands of a packed int array, after the step."""
+    return ints[len(ints) - 2 * n:len(ints) - n], ints[len(ints) - n:]
