@@ -184,6 +184,19 @@ def entity_env(src: dict) -> str:
     return f"{single}\n\n{vector}\n\n{note}"
 
 
+def peer_smax(src: dict) -> str:
+    path, env_path = "docs/peer_smax.json", "docs/bench_env.json"
+    d, env = src[path], src[env_path]
+    rows = [[f"JaxMARL SMAX {d['versions'][1]} (jax {d['versions'][0]}), {d['map']}",
+             f"{d['env_steps_per_cpu_s_median']:,.0f}", f"{d['load_average'][0]:.1f}"]]
+    if env.get("vector_env_map_2") == d["map"]:
+        rows.append([f"`EntityVectorEnv`, {d['map']} (observations featurized)",
+                     f"{env['vector_env_64_map_2_env_steps_per_cpu_s']:,.0f}",
+                     f"{env['load_average_1min']:.1f}"])
+    header = [f"{d['games']} games, random legal actions", "env steps per CPU-s", "load average (1 min)"]
+    return table(header, rows) + "\n\n" + measured(d, path)
+
+
 PUBLISHED = ("random", "human", "grandmaster", "fullyconv_lstm", "relational")
 
 
@@ -325,6 +338,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_times": (("docs/encoder_scaling.json",), encoder_times),
     "engine_throughput": (("docs/bench_engine.json",), engine_throughput),
     "entity_env": (("docs/bench_env.json",), entity_env),
+    "peer_smax": (("docs/peer_smax.json", "docs/bench_env.json"), peer_smax),
     "pysc2_agents": (("docs/baselines_pysc2.json", "docs/baselines_minigames.json"), pysc2_agents),
     "baselines_minigames": (("docs/baselines_minigames.json",), baselines_minigames),
     "baselines_duels": (("docs/baselines_duels.json",), baselines_duels),
