@@ -21,7 +21,7 @@ from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
 from envs.engine.state import DONE as GAME_DONE
-from envs.engine.state import LOOP, PREV_SCORE
+from envs.engine.state import LOOP, PREV_SCORE, SCORE_UNITS
 from envs.engine.state import OUTCOME as GAME_OUTCOME
 from envs.engine.state import SCORE as GAME_SCORE
 from envs.entity_kernels import featurize_batch, group_actions
@@ -38,15 +38,16 @@ REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
 def _observe(state, raw, feat, memory, out, status):
     """Featurize every game's engine observation into `out`; per-game status into `status`."""
     game = state.game
-    int_params, float_params, type_lut = feat
+    int_params, float_params, type_lut, order_kind = feat
     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
     featurize_batch(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP], int_params, float_params,
-                    type_lut, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped)
+                    type_lut, order_kind, memory, entities, unit_type, entity_mask, scalars, action_mask,
+                    tags, dropped)
     for g in range(game.shape[0]):
-        status[g, REWARD] = game[g, GAME_SCORE] - game[g, PREV_SCORE]
+        status[g, REWARD] = (game[g, GAME_SCORE] - game[g, PREV_SCORE]) / SCORE_UNITS
         status[g, DONE] = game[g, GAME_DONE]
         status[g, OUTCOME] = game[g, GAME_OUTCOME]
-        status[g, SCORE] = game[g, GAME_SCORE]
+        status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
 
 

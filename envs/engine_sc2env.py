@@ -228,7 +228,9 @@ class EngineSC2Env(_environment.Base):
         elif self._episode_length and loop >= self._episode_length:
             self._state = _environment.StepType.LAST
             discount = 0.0 if self._discount_zero_after_timeout else discount
-        if self._score_index >= 0:
+        if self._score_index == 0:  # the map's score, unrounded: SMAC's reward on the SMAC maps
+            reward = obs.reward
+        elif self._score_index > 0:
             score = float(obs.score_cumulative[self._score_index])
             reward = 0.0 if self._state == _environment.StepType.FIRST else score - self._last_score
             self._last_score = score

@@ -42,7 +42,7 @@ class EntityCaps:
     max_units: int  # U own units that act
 
 
-# Caps sized to each map's largest plausible unit count (pysc2 docs/mini_games.md; SMAC's 3m and 2s3z,
+# Caps sized to each map's largest plausible unit count (pysc2 docs/mini_games.md; SMAC's smac_maps.py,
 # Samvelyan et al. 2019). DefeatRoaches/Banelings gain 5/4 Marines a wave, so U covers two waves of
 # survivors; further Marines still appear as entities but cannot be ordered. A map of the engine's
 # registry without an entry here gets `default_caps`.
@@ -53,7 +53,9 @@ ENTITY_CAPS = {
     "DefeatRoaches": EntityCaps(max_entities=32, max_units=20),
     "DefeatZerglingsAndBanelings": EntityCaps(max_entities=40, max_units=20),
     "3m": EntityCaps(max_entities=8, max_units=3),
+    "8m": EntityCaps(max_entities=16, max_units=8),
     "2s3z": EntityCaps(max_entities=12, max_units=5),
+    "3s5z": EntityCaps(max_entities=16, max_units=8),
 }
 BACKENDS = ("engine", "pysc2")
 

@@ -31,6 +31,7 @@ LAST_VERB_COLUMN = 16  # one-hot over `Verb`: the unit's previous action
 ORDER_TARGET_COLUMN = LAST_VERB_COLUMN + len(Verb)  # (dx, dy) from the unit to its order's target
 TARGETED_COLUMN = ORDER_TARGET_COLUMN + 2  # own units whose order targets this entity, / U
 NUM_COLUMNS = TARGETED_COLUMN + 1
+ORDER_MOVE, ORDER_ATTACK = 1, 2  # order kinds of featurize_batch's `order_kind` table
 
 
 @njit(cache=True)
@@ -94,16 +95,15 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
 
 
 @njit(cache=True)
-def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, type_lut, memory,
+def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, type_lut, order_kind, memory,
                     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
     """Write the entity observation of every game b into the [B, ...] output arrays, and update the
     games' `UnitMemory` arrays (slots, orders, slot positions).
 
-    int_params: U, seg_move, seg_attack, seg_points, num_actions, and the order ids (raw function ids)
-    of attack, move and smart; float_params: map width, map height, time limit in loops, feature bound."""
+    int_params: U, seg_move, seg_attack, seg_points, num_actions; float_params: map width, map height,
+    time limit in loops, feature bound; order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per order id."""
     U, seg_move, seg_attack, seg_points, num_actions = int_params[0], int_params[1], int_params[2], \
         int_params[3], int_params[4]
-    attack_order, move_order, smart_order = int_params[5], int_params[6], int_params[7]
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
     mem_units, mem_points = memory
     B = counts.shape[0]
@@ -151,6 +151,7 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             a = u[r, FU.alliance]
             busy = u[r, FU.order_length] > 0
             order = u[r, FU.order_id_0]
+            kind = order_kind[order] if 0 <= order < order_kind.shape[0] else 0
             f = entities[b, s]
             f[0] = a == _SELF or a == _ALLY
             f[1] = a == _ENEMY
@@ -166,8 +167,8 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
             f[11] = radii[b, r]
             f[12] = u[r, FU.weapon_cooldown] / 32.0
             f[13] = busy
-            f[14] = busy and (order == move_order or order == smart_order)
-            f[15] = busy and order == attack_order
+            f[14] = busy and kind == ORDER_MOVE
+            f[15] = busy and kind == ORDER_ATTACK
             if s < U:
                 if mu[s, LAST_VERB] >= 0:
                     f[LAST_VERB_COLUMN + mu[s, LAST_VERB]] = 1.0

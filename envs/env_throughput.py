@@ -5,8 +5,12 @@ The overhead is measured on identical games: the entity env plays random legal a
 commands it sends are recorded, then a raw engine with the same seed replays exactly those commands as
 pysc2-style RawCommand lists through `Engine.step` (the baseline), and as arrays through `step_grouped`
 (the kernel floor: no Python object per command and no observation objects).
-Two workloads: "dense", every unit a uniformly random legal action each step (about one raw command per
-unit, the worst case for translate), and "sparse", 1-3 units acting per step as in `bench engine`.
+The vector env (64 games, every unit a random legal action each step, observations built, finished
+games reset) runs on DefeatRoaches and on SMAC's 2s3z, the workload JaxMARL's SMAX benchmark reports
+(Rutherford et al. 2023, "JaxMARL: Multi-Agent RL Environments in JAX").
+Two single-env workloads: "dense", every unit a uniformly random legal action each step (about one raw
+command per unit, the worst case for translate), and "sparse", 1-3 units acting per step as in
+`bench engine`.
 Rates are per second of this process's CPU time (what one core delivers, even on a shared machine) and,
 for reference, per wall-clock second. Choosing the random actions is the agent's cost and is not timed.
 """
@@ -22,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 MAP = "DefeatRoaches"
+SMAX_MAP = "2s3z"  # the vector env's second map, beside SMAX's figure for it
 
 
 def _random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -108,12 +113,13 @@ def single_env_overhead(steps: int, seed: int = 0, workload: str = "dense") -> d
             "overhead_vs_arrays": env_clock.cpu / array_clock.cpu}
 
 
-def vector_env_throughput(num_envs: int, steps: int, seed: int = 0) -> dict:
+def vector_env_throughput(num_envs: int, steps: int, seed: int = 0, map_name: str = MAP) -> dict:
     import gymnasium as gym
 
     import envs  # noqa: F401
 
-    vec = gym.make_vec(f"perceiver_sc2/{MAP}-v0", num_envs=num_envs, vectorization_mode="vector_entry_point")
+    vec = gym.make_vec(f"perceiver_sc2/{map_name}-v0", num_envs=num_envs,
+                       vectorization_mode="vector_entry_point")
     obs, _ = vec.reset(seed=seed)
     rng = np.random.default_rng(seed)
     clock = _Clock()
@@ -133,6 +139,7 @@ def run(args) -> int:
     single = [single_env_overhead(steps, seed=r) for r in range(repeats)]
     sparse = [single_env_overhead(steps, seed=r, workload="sparse") for r in range(repeats)]
     vector = [vector_env_throughput(64, steps // 4, seed=r) for r in range(repeats)]
+    vector_smax = [vector_env_throughput(64, steps // 4, seed=r, map_name=SMAX_MAP) for r in range(repeats)]
     def median(rows, key):
         return statistics.median(r[key] for r in rows)
 
@@ -150,6 +157,10 @@ def run(args) -> int:
         "sparse_entity_layer_overhead_cpu": median(sparse, "overhead_cpu"),
         "vector_env_64_agent_steps_per_cpu_s": median(vector, "per_cpu_s"),
         "vector_env_64_agent_steps_per_wall_s": median(vector, "per_wall_s"),
+        "vector_env_map_2": SMAX_MAP,
+        "vector_env_64_map_2_env_steps_per_cpu_s": median(vector_smax, "per_cpu_s"),
+        "vector_env_64_map_2_env_steps_per_wall_s": median(vector_smax, "per_wall_s"),
+        "vector_env_64_map_2_env_steps_per_cpu_s_repeats": [r["per_cpu_s"] for r in vector_smax],
         "load_average_1min": os.getloadavg()[0],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -166,6 +177,8 @@ def run(args) -> int:
     print(f"{MAP}: vector env, 64 games: {r['vector_env_64_agent_steps_per_cpu_s']:,.0f} agent-steps per "
           f"CPU-second ({r['vector_env_64_agent_steps_per_wall_s']:,.0f} per wall second); "
           f"load average {r['load_average_1min']:.1f}")
+    print(f"{SMAX_MAP}: vector env, 64 games: {r['vector_env_64_map_2_env_steps_per_cpu_s']:,.0f} env steps "
+          f"per CPU-second ({r['vector_env_64_map_2_env_steps_per_wall_s']:,.0f} per wall second)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -21,8 +21,8 @@ from functools import cached_property
 import numpy as np
 
 from envs.action_space import ActionLayout, Verb
-from envs.entity_kernels import NUM_COLUMNS, featurize_batch
-from envs.raw_schema import NUM_UNIT_COLUMNS, RawFunction, RawObs
+from envs.entity_kernels import NUM_COLUMNS, ORDER_ATTACK, ORDER_MOVE, featurize_batch
+from envs.raw_schema import ATTACK_ORDERS, MOVE_ORDERS, NUM_UNIT_COLUMNS, OrderId, RawObs
 from envs.unit_memory import UnitMemory
 
 # pysc2 unit-type ids (pysc2/lib/units.py) given their own embedding row. Index 0 is
@@ -51,6 +51,12 @@ NUM_UNIT_TYPES = len(KNOWN_UNIT_TYPES) + 2  # + padding + other
 OTHER_UNIT_TYPE = NUM_UNIT_TYPES - 1
 _TYPE_INDEX = np.full(4096, OTHER_UNIT_TYPE, dtype=np.int64)
 _TYPE_INDEX[list(KNOWN_UNIT_TYPES)] = np.arange(1, len(KNOWN_UNIT_TYPES) + 1)
+
+# What each raw_units order id does (entity_kernels.ORDER_MOVE / ORDER_ATTACK, 0 for anything else): the
+# generic ids and the specific ones the game reports both count.
+_ORDER_KIND = np.zeros(max(OrderId) + 1, np.int8)
+_ORDER_KIND[list(MOVE_ORDERS)] = ORDER_MOVE
+_ORDER_KIND[list(ATTACK_ORDERS)] = ORDER_ATTACK
 
 # Column order is the one entity_kernels.featurize_batch writes.
 ENTITY_FEATURES = (
@@ -117,9 +123,7 @@ class EntitySpec:
         """The constants `entity_kernels.featurize_batch` reads, packed once per spec."""
         layout = self.layout
         starts = [layout.segment(v).start for v in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.MOVE_POINT)]
-        # raw units report orders by raw function id (pysc2 features.raw_order)
-        orders = (RawFunction.Attack_pt, RawFunction.Move_pt, RawFunction.Smart_pt)
-        ints = [self.max_units, *starts, layout.num_actions, *(int(f) for f in orders)]
+        ints = [self.max_units, *starts, layout.num_actions]
         floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND]
         return np.array(ints, np.int64), np.array(floats, np.float64)
 
@@ -178,8 +182,9 @@ def empty_observation(spec: EntitySpec, batch: int, zeroed: bool = True) -> dict
     }
 
 
-def featurize_tables(spec: EntitySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The constant inputs of `entity_kernels.featurize_batch`: int params, float params, unit-type index."""
+def featurize_tables(spec: EntitySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The constant inputs of `entity_kernels.featurize_batch`: int params, float params, unit-type index,
+    order kind of each order id."""
     int_params, float_params = spec.kernel_params
-    return int_params, float_params, _TYPE_INDEX
+    return int_params, float_params, _TYPE_INDEX, _ORDER_KIND
 

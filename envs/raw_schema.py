@@ -98,8 +98,7 @@ NUM_SCORE_COLUMNS = 13  # pysc2.lib.features.ScoreCumulative; column 0 is the ma
 
 
 class RawFunction(enum.IntEnum):
-    """Ids of pysc2.lib.actions.RAW_FUNCTIONS used here (pysc2/lib/actions.py). Raw units report their
-    orders (order_id_0..3) by these ids too (pysc2 maps each order's ability to its raw function)."""
+    """Ids of pysc2.lib.actions.RAW_FUNCTIONS the project issues as commands."""
 
     no_op = 0
     Smart_pt = 1
@@ -112,6 +111,36 @@ class RawFunction(enum.IntEnum):
     Stop_quick = 101
     Harvest_Gather_unit = 102
     Harvest_Return_quick = 103
+
+
+class OrderId(enum.IntEnum):
+    """Values of raw_units' order_id_0..3: pysc2 reports an order as RAW_ABILITY_ID_TO_FUNC_ID[ability],
+    the smallest raw function id of the order's ability (pysc2 4.0.0 lib/features.py `raw_order`,
+    lib/actions.py). The game reports the specific ability a unit carries out, not the generic one it was
+    ordered with (s2client-proto AbilityData.remaps_to_ability_id; python-sc2 sc2/game_data.py tells
+    `exact_id` from the generic `id`): an attack order shows as Attack_Attack (4), a move as Move_Move
+    (547). Names are pysc2's RAW_FUNCTIONS names without the _pt/_unit/_quick suffix."""
+
+    Smart = 1  # ability 1
+    Attack = 2  # generic Attack 3674
+    Attack_Attack = 4  # ability 23
+    Attack_AttackBuilding = 6  # 2048
+    Attack_Redirect = 8  # 1682
+    Scan_Move = 10  # 19: attack-move
+    Move = 13  # generic Move 3794
+    HoldPosition = 17  # generic HoldPosition 3793
+    Attack_Battlecruiser = 539  # 3771
+    HoldPosition_Battlecruiser = 542  # 3778
+    HoldPosition_Hold = 543  # 18
+    Move_Battlecruiser = 545  # 3776
+    Move_Move = 547  # 16
+
+
+# The orders by what they do, generic and specific: every ability pysc2 generalises to Attack (3674) or
+# Move (3794), and Smart (a right-click, which the game resolves to a move or an attack).
+ATTACK_ORDERS = frozenset({OrderId.Attack, OrderId.Attack_Attack, OrderId.Attack_AttackBuilding,
+                           OrderId.Attack_Redirect, OrderId.Scan_Move, OrderId.Attack_Battlecruiser})
+MOVE_ORDERS = frozenset({OrderId.Smart, OrderId.Move, OrderId.Move_Battlecruiser, OrderId.Move_Move})
 
 
 POINT_FUNCTIONS = frozenset({RawFunction.Smart_pt, RawFunction.Attack_pt, RawFunction.Move_pt})

@@ -77,9 +77,14 @@ class Translator:
         self._function = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
         is_point = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
         self._slot = np.where(np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY]), target, -1)
-        cells = spec.cell_centres()  # [G, 2] world points
-        self._world_point = np.where(is_point[:, None], cells[np.minimum(target, len(cells) - 1)], 0.0)
-        self._point = np.where(is_point[:, None], world_to_raw(self._world_point, spec), 0.0)
+        # Each cell's target is the centre of the raw pixel holding the cell's centre [G, 2]: pysc2 floors a
+        # raw point to its pixel and hands the game that pixel's centre (lib/features.py transform_action,
+        # lib/transform.py PixelToCoord), so every backend sends the unit to the same world point.
+        pixels = np.floor(world_to_raw(spec.cell_centres(), spec)) + 0.5
+        chosen = np.minimum(target, len(pixels) - 1)
+        # the unit memory keeps the cell's centre (within half a pixel of where the unit goes)
+        self._world_point = np.where(is_point[:, None], spec.cell_centres()[chosen], 0.0)
+        self._point = np.where(is_point[:, None], pixels[chosen], 0.0)
         self._verb = verbs.astype(np.int64)
         self._one_game = np.ones(1, np.bool_)
 

@@ -14,7 +14,7 @@ from envs.engine import ENEMY_BOTS, MAP_NAMES, BatchedEngine, Engine, map_spec
 from envs.engine.scripted import SCRIPTED, focus_fire
 from envs.engine.state import TAG
 from envs.errors import UserError
-from envs.raw_schema import NUM_UNIT_COLUMNS, RawCommand, RawFunction
+from envs.raw_schema import NUM_UNIT_COLUMNS, OrderId, RawCommand, RawFunction
 from envs.raw_schema import FeatureUnit as FU
 
 F = RawFunction
@@ -22,7 +22,7 @@ F = RawFunction
 
 def test_names_and_specs():
     assert MAP_NAMES == ("MoveToBeacon", "CollectMineralShards", "FindAndDefeatZerglings", "DefeatRoaches",
-                         "DefeatZerglingsAndBanelings", "3m", "2s3z")
+                         "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z", "3s5z")
     assert ENEMY_BOTS == ("idle", "attack_nearest", "focus_fire")
     s = map_spec("FindAndDefeatZerglings")
     assert (s.playable, s.map_size, s.time_limit_s) == ((10, 12, 54, 44), (64, 64), 180)
@@ -127,7 +127,7 @@ def test_bad_commands_are_rejected_with_reasons_and_the_game_goes_on():
         assert text in reasons[k], (k, reasons[k])
     assert obs.game_loop == 8 and not obs.done
     row = obs.raw_units[obs.raw_units[:, FU.tag] == me][0]
-    assert row[FU.order_length] == 1 and row[FU.order_id_0] == int(F.Move_pt)  # command 0 was obeyed
+    assert row[FU.order_length] == 1 and row[FU.order_id_0] == OrderId.Move_Move  # command 0 was obeyed
     assert eng.step([]).game_loop == 16
 
 
@@ -147,13 +147,13 @@ def test_raw_units_schema():
     tags = ru[:, FU.tag]
     assert len(set(tags.tolist())) == 13 and tags.min() >= 2**32
     assert np.allclose(obs.radii, [0.375] * 9 + [0.5] * 4)
-    # queued orders show as raw function ids of their abilities
+    # queued orders show as pysc2 shows the game's: the specific abilities' raw function ids
     me = int(mine[0, FU.tag])
     obs = eng.step([RawCommand(F.Move_pt, False, (me,), (30.0, 36.0)),
                     RawCommand(F.Attack_pt, True, (me,), (31.0, 36.0)),
                     RawCommand(F.HoldPosition_quick, True, (me,), None)])
     r = obs.raw_units[obs.raw_units[:, FU.tag] == me][0]
-    assert (r[FU.order_length], r[FU.order_id_0], r[FU.order_id_1], r[FU.order_id_2]) == (3, 13, 2, 17)
+    assert (r[FU.order_length], r[FU.order_id_0], r[FU.order_id_1], r[FU.order_id_2]) == (3, 547, 4, 543)
     assert obs.player[0] == 1 and obs.player[3] == 9  # player_id, food_used
 
 
@@ -168,9 +168,9 @@ def test_feature_unit_columns_match_pysc2():
         from envs.engine.state import ATTACK_POINT, HOLD_POSITION, MOVE_POINT
         assert [f.name for f in features.FeatureUnit] == [f.name for f in FeatureUnit]
         assert [int(f) for f in features.FeatureUnit] == [int(f) for f in FeatureUnit]
-        ids = actions.RAW_ABILITY_ID_TO_FUNC_ID
-        assert ORDER_FUNC_ID[ATTACK_POINT] == ids[3674] and ORDER_FUNC_ID[MOVE_POINT] == ids[3794]
-        assert ORDER_FUNC_ID[HOLD_POSITION] == ids[3793]
+        ids = actions.RAW_ABILITY_ID_TO_FUNC_ID  # Attack_Attack 23, Move_Move 16, HoldPosition_Hold 18
+        assert ORDER_FUNC_ID[ATTACK_POINT] == ids[23] and ORDER_FUNC_ID[MOVE_POINT] == ids[16]
+        assert ORDER_FUNC_ID[HOLD_POSITION] == ids[18]
         print("ok")
     """)
     env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")

@@ -31,7 +31,9 @@ def test_bench_engine_quick_writes_json(tmp_path, capsys):
     assert main(["bench", "engine", "--quick", "--json", str(path)]) == 0
     data = json.loads(path.read_text())
     cases = {(r["map"], r["num_games"]) for r in data["results"]}
-    assert cases == {("DefeatRoaches", 1), ("DefeatRoaches", 64), ("2s3z", 1), ("2s3z", 64)}
+    combat = ("FindAndDefeatZerglings", "DefeatRoaches", "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z",
+              "3s5z")
+    assert cases == {(m, b) for m in combat for b in (1, 64)}
     for r in data["results"]:
         assert r["rejected_commands"] == 0  # the random commands are all legal
         assert len(r["agent_steps_per_cpu_s"]) == len(r["agent_steps_per_wall_s"]) == r["repeats"] == 2

@@ -1,8 +1,8 @@
 """Orders and weapon engagement: re-issued orders, melee units in a crowd, range slop (combat.py header).
 
-Zealot arithmetic (Liquipedia's faster-speed stats, 22.4 game loops per second): speed 3.15 / 22.4 per
-loop, cooldown 0.86 s, so a gap between attacks of at most ceil(0.86 * 22.4 + 2) = 22 loops; 2 x (8 - 1)
-= 14 damage per attack on a Roach (145 HP): 11 attacks.
+Zealot arithmetic (the game's unit data, BurnySc2/sc2-techtree data/data.json, game seconds of 16 loops):
+speed 2.25 / 16 per loop, cooldown 1.2 s, so a gap between attacks of at most ceil(1.2 * 16 + 2) = 22
+loops; 2 x (8 - 1) = 14 damage per attack on a Roach (145 HP): 11 attacks.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pytest
 
 from envs.engine import Engine
 from envs.engine.scenario import scenario
+from envs.engine.units import MELEE
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawCommand, RawFunction
 
-ZEALOT_STEP = 3.15 / 22.4
-ZEALOT_GAP_HI = math.ceil(0.86 * 22.4 + 2.0)
+ZEALOT_STEP = 2.25 / 16
+ZEALOT_GAP_HI = math.ceil(1.199951171875 * 16 + 2.0)
 ROACH_ATTACKS = 11
 
 
@@ -83,7 +84,7 @@ def test_more_zealots_kill_a_cornered_roach_sooner(n):
     # jostle for a place around it. A Zealot nudged a hair out of its 0.1 reach by the crowd must keep
     # swinging (range slop) instead of stepping back in every loop and never attacking.
     units = [("Zealot", 1, 40.0, 28.0 + k - (n - 1) / 2) for k in range(n)] + [("Roach", 2, 44.0, 28.0)]
-    first = math.ceil((4.0 - 1.1) / ZEALOT_STEP) + 1  # walk to 0.1 from the Roach's edge, bite next loop
+    first = math.ceil((4.0 - 1.0 - MELEE) / ZEALOT_STEP) + 1  # walk to melee range, bite the next loop
     flank = 15  # loops for the outer Zealots to walk round to a free side of the Roach (~2 world units)
     bound = first + (math.ceil(ROACH_ATTACKS / n) - 1) * ZEALOT_GAP_HI + (flank if n > 2 else 0)
     for seed in (0, 1):
@@ -97,7 +98,10 @@ def test_moving_off_ends_the_engagement():
     tags = obs.raw_units[:, FU.tag].tolist()
     attack = RawCommand(RawFunction.Attack_unit, False, (tags[0],), tags[1])
     obs = eng.step([attack])
-    assert obs.raw_units[1, FU.tag] == tags[1] and obs.raw_units[1, FU.health] == 45 - 13  # shot at once
+    while obs.raw_units[1, FU.health] == 45:  # in range at once: wind-up (3 loops), then the missile's flight
+        assert obs.game_loop < 10
+        obs = eng.step([])
+    assert obs.raw_units[1, FU.tag] == tags[1] and obs.raw_units[1, FU.health] == 45 - 13
     # Move_pt takes raw points: x, map height - y (pysc2 lib/features.py flips y)
     obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (27.4, 64.0 - 28.0))])
     while abs(obs.positions[0, 0] - 27.4) > 1e-9:
@@ -112,3 +116,60 @@ def test_moving_off_ends_the_engagement():
         obs = eng.step([])
     gap = np.linalg.norm(obs.positions[0] - obs.positions[1]) - obs.radii[0] - obs.radii[1]
     assert gap <= 6.0 + 1e-6
+
+
+def test_walking_units_do_not_push_enemies_aside():
+    # a Marine walks straight at a (disarmed) Zergling standing in its way: the Zergling does not budge
+    eng, obs = scenario([("Marine", 1, 30.0, 28.0), ("Zergling", 2, 33.0, 28.0)], disarm=("Zergling",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (36.0, 64.0 - 28.0))])
+    for _ in range(60):
+        obs = eng.step([])
+        assert np.array_equal(obs.positions[1], (33.0, 28.0))
+    # six touching Zerglings ring a Marine: ordered out, it cannot break the surround
+    ring = [("Zergling", 2, 30.0 + 0.75 * math.cos(k * math.pi / 3), 28.0 + 0.75 * math.sin(k * math.pi / 3))
+            for k in range(6)]
+    eng, obs = scenario([("Marine", 1, 30.0, 28.0), *ring], disarm=("Zergling",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    start = obs.positions.copy()
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (36.0, 64.0 - 28.1))])
+    for _ in range(60):
+        obs = eng.step([])
+    assert np.allclose(obs.positions[1:], start[1:]) and np.linalg.norm(obs.positions[0] - start[0]) < 0.3
+    # own units still make way: a Marine walks through a line of its own idle Marines
+    line = [("Marine", 1, 33.0, 28.0 + 0.75 * (k - 2)) for k in range(5)]
+    far_enemy = ("Zergling", 2, 43.0, 35.0)  # the duel map ends when a side has no units
+    eng, obs = scenario([("Marine", 1, 30.0, 28.0), *line, far_enemy], disarm=("Zergling",))
+    tags = obs.raw_units[:, FU.tag].tolist()
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, (tags[0],), (36.0, 64.0 - 28.0))])
+    for _ in range(100):
+        obs = eng.step([])
+    assert obs.positions[0, 0] > 35.0  # through the line, at (or, jostled, just short of) its point
+
+
+def _group_move(positions, point, steps=12):
+    """Marines at `positions` (plus a far disarmed Zergling: the duel map needs an enemy) ordered together
+    to the world `point` (step_mul 8); returns the Marines' positions after `steps` agent steps."""
+    units = [("Marine", 1, x, y) for x, y in positions] + [("Zergling", 2, 43.0, 21.0)]
+    eng, obs = scenario(units, disarm=("Zergling",), step_mul=8)
+    tags = tuple(obs.raw_units[:-1, FU.tag].tolist())
+    obs = eng.step([RawCommand(RawFunction.Move_pt, False, tags, (point[0], 64.0 - point[1]))])
+    for _ in range(steps):
+        obs = eng.step([])
+    return obs.positions[:-1]
+
+
+def test_a_group_move_keeps_the_formation_of_clumped_units():
+    # three Marines 1.5 apart in a column (a box 3 tall) sent to a point outside their box arrive in the
+    # same column, shifted (the game's "magic box"); each goes to the point plus its offset
+    column = [(26.0, 26.5), (26.0, 28.0), (26.0, 29.5)]
+    end = _group_move(column, (36.0, 28.0))
+    assert np.allclose(end, [(36.0, 26.5), (36.0, 28.0), (36.0, 29.5)], atol=1e-6)
+    # a point inside the box: they all head for it and bunch up around it
+    spread = [(26.0, 24.0), (29.0, 28.0), (26.0, 30.0)]
+    end = _group_move(spread, (27.0, 28.0))
+    assert np.linalg.norm(end - (27.0, 28.0), axis=1).max() < 1.0
+    # a group spread wider than the formation limit (6) bunches up at the point too
+    wide = [(24.0, 21.0), (24.0, 28.0), (24.0, 35.0)]
+    end = _group_move(wide, (36.0, 28.0), steps=15)
+    assert np.linalg.norm(end - (36.0, 28.0), axis=1).max() < 1.0

@@ -64,6 +64,20 @@ def test_unknown_unit_type_goes_to_other_bucket():
     assert obs["unit_type"][4] == OTHER_UNIT_TYPE and obs["unit_type"][5] == OTHER_UNIT_TYPE
 
 
+@pytest.mark.parametrize("order_id, move, attack", [
+    (2, 0, 1), (4, 0, 1), (10, 0, 1),  # Attack (generic), Attack_Attack (what the game reports), Scan_Move
+    (13, 1, 0), (547, 1, 0), (1, 1, 0),  # Move (generic), Move_Move (the game's), Smart
+    (17, 0, 0), (543, 0, 0), (0, 0, 0), (99999, 0, 0),  # hold positions, none, an id beyond any table
+])
+def test_order_features_read_generic_and_specific_order_ids(order_id, move, attack):
+    raw = battle()
+    raw.raw_units[4, FU.order_length] = 1  # the Marine with tag 501 (slot 0)
+    raw.raw_units[4, FU.order_id_0] = order_id
+    obs, _ = featurize(raw, spec())
+    assert obs["entities"][0, F["has_order"]] == 1
+    assert (obs["entities"][0, F["order_move"]], obs["entities"][0, F["order_attack"]]) == (move, attack)
+
+
 def test_action_mask():
     s = spec()
     obs, _ = featurize(battle(), s)
@@ -90,9 +104,10 @@ def test_translate_groups_targets_and_flips_points():
     commands, _ = translate(actions, obs["action_mask"], slots)
     stop, move = sorted(commands, key=lambda c: c.function, reverse=True)
     assert stop == (RawFunction.Stop_quick, False, (502,), None)
-    # Cell 0 is the lowest-x, lowest-y cell of the playable area: world (24.75, 22.0) -> pixel y 64-22.
+    # Cell 0 is the lowest-x, lowest-y cell of the playable area: its centre, world (24.75, 22.0), is raw
+    # pixel (24, 42) (y flipped: 64 - 22), sent as that pixel's centre.
     assert move.function == RawFunction.Move_pt and move.unit_tags == (501,)
-    assert move.target == pytest.approx((22 + 22 / 8, 64 - (20 + 16 / 8)))
+    assert move.target == (24.5, 42.5)
 
 
 def test_translate_drops_masked_and_out_of_range_actions():

@@ -284,3 +284,66 @@ def test_every_command_translate_produces_passes_pysc2_validation():
         commands, _ = translate(actions, mask, slots)
         validate_commands(backend, commands)
     assert checked >= 2 * (1 + 2 * spec.grid_size**2)  # stop + point verbs at least, for both Marines
+
+
+@isolated
+def test_a_unit_sent_to_a_cell_ends_where_pysc2_would_send_it():
+    # Every cell of the point-target grid, through translate, on both backends: the world point pysc2 hands
+    # the game (in the action proto it builds from the raw pixel) and where the engine's Marine stops agree
+    # within half a unit, and both lie in the chosen cell (world y up, raw y down).
+    from pysc2.env import environment, mock_sc2_env
+    from pysc2.lib import features
+    from pysc2.tests import dummy_observation
+    from s2clientprotocol import common_pb2
+
+    from envs.action_space import Verb
+    from envs.engine.scenario import scenario
+    from envs.entity_env import entity_spec
+    from envs.featurize import featurize
+    from envs.pysc2_backend import Pysc2Backend, to_function_call
+    from envs.translate import Translator
+
+    spec = entity_spec("MoveToBeacon")
+    default_size = mock_sc2_env.DUMMY_MAP_SIZE
+    mock_sc2_env.DUMMY_MAP_SIZE = spec.map_size[0]  # the minigames' 64x64 map, as the real game has it
+    try:
+        aif = features.AgentInterfaceFormat(use_raw_units=True, use_raw_actions=True, raw_resolution=64,
+                                            send_observation_proto=True)
+        env = mock_sc2_env.SC2TestEnv(map_name="MoveToBeacon", agent_interface_format=aif)
+    finally:
+        mock_sc2_env.DUMMY_MAP_SIZE = default_size
+    start = (30.2, 25.7)
+    marine = dummy_observation.FeatureUnit(MARINE, Alliance.self, owner=1, pos=common_pb2.Point(x=start[0],
+                                           y=start[1]), radius=0.375, health=45, health_max=45,
+                                           is_on_screen=True)
+    proto = dummy_observation.Builder(env.observation_spec()[0]).feature_units([marine]).build()
+    env.next_timestep = [environment.TimeStep(environment.StepType.MID, 0.0, 1.0,
+                                              env._features[0].transform_obs(proto))]
+    backend = Pysc2Backend("MoveToBeacon", env=env)
+    pysc2_raw = backend.reset()
+    assert backend.map_size == (64, 64)
+    eng, engine_raw = scenario([("Marine", 1, *start)], base_map="MoveToBeacon", step_mul=8)
+    translate = Translator(spec)
+    cells = spec.cell_centres()
+    half_cell = (np.array(spec.playable[2:]) - spec.playable[:2]) / spec.grid_size / 2
+    g = spec.grid_size
+    for c in [r * g + (k if r % 2 == 0 else g - 1 - k) for r in range(g) for k in range(g)]:  # serpentine
+        per_backend = []
+        for raw in (pysc2_raw, engine_raw):
+            obs, slots = featurize(raw, spec)
+            actions = np.zeros(spec.max_units, np.int64)
+            actions[0] = spec.layout.encode(Verb.MOVE_POINT, c)
+            (command,), _ = translate(actions, obs["action_mask"], slots)
+            per_backend.append(command)
+        on_pysc2, on_engine = per_backend
+        call = to_function_call(on_pysc2, pysc2_raw.raw_units[:, FeatureUnit.tag], (64, 64), 30)
+        pos = env._features[0].transform_action(None, call).action_raw.unit_command.target_world_space_pos
+        sent = np.array([pos.x, pos.y])
+        assert backend.step([on_pysc2]).action_results == []
+        engine_raw = eng.step([on_engine])
+        while engine_raw.raw_units[0, FeatureUnit.order_length]:
+            engine_raw = eng.step([])
+        reached = engine_raw.positions[0]
+        assert np.linalg.norm(reached - sent) <= 0.5, (c, reached, sent)
+        assert np.all(np.abs(sent - cells[c]) <= half_cell)
+        assert np.all(np.abs(reached - cells[c]) <= half_cell)

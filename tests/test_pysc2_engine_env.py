@@ -84,6 +84,22 @@ def test_pysc2_collect_mineral_shards_raw_agent_scores_unmodified():
 
 
 @isolated
+def test_smac_maps_pay_smacs_reward_to_pysc2_agents():
+    # the timesteps' rewards are SMAC's (fractions of 20), not whole score points
+    from pysc2.agents import base_agent
+    from pysc2.env import run_loop
+
+    from envs.engine.state import SCORE, SCORE_UNITS
+
+    agent = base_agent.BaseAgent()  # no orders: its Marines only shoot back
+    with make_env("3m", seed=5) as env:
+        run_loop.run_loop([agent], env, max_episodes=1)
+        score = env._engine._batch.state.game[0, SCORE] / SCORE_UNITS
+    assert 0 < agent.reward < 20 and agent.reward != round(agent.reward)
+    assert agent.reward == pytest.approx(score)
+
+
+@isolated
 def test_timesteps_specs_and_named_raw_units():
     from pysc2.env import environment
     from pysc2.lib import actions, named_array

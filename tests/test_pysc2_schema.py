@@ -62,3 +62,28 @@ def test_max_selected_units_is_pysc2_default():
 
     aif = features.AgentInterfaceFormat(use_raw_units=True, use_raw_actions=True, raw_resolution=64)
     assert raw_schema.MAX_SELECTED_UNITS == aif.max_selected_units
+
+
+@isolated
+def test_order_ids_are_pysc2s_and_cover_every_attack_and_move_ability():
+    # raw_units report orders as RAW_ABILITY_ID_TO_FUNC_ID[ability] (pysc2 lib/features.py raw_order)
+    from pysc2.lib import actions
+
+    to_func = actions.RAW_ABILITY_ID_TO_FUNC_ID
+    for order in raw_schema.OrderId:
+        fn = actions.RAW_FUNCTIONS[int(order)]
+        assert fn.name.rsplit("_", 1)[0] == order.name and to_func[fn.ability_id] == int(order), order
+
+    def orders_of(generic):
+        return {to_func[fn.ability_id] for fn in actions.RAW_FUNCTIONS
+                if generic in (fn.ability_id, fn.general_id)}
+
+    assert raw_schema.ATTACK_ORDERS == orders_of(3674)  # Attack
+    assert raw_schema.MOVE_ORDERS == orders_of(3794) | {to_func[1]}  # Move, and Smart (ability 1)
+    # the specific abilities of the orders the engine reports: Attack_Attack 23, Move_Move 16, Hold 18
+    from envs.engine.obs import ORDER_FUNC_ID
+    from envs.engine.state import ATTACK_POINT, ATTACK_UNIT, HOLD_POSITION, MOVE_POINT, MOVE_UNIT
+
+    assert ORDER_FUNC_ID[ATTACK_POINT] == ORDER_FUNC_ID[ATTACK_UNIT] == to_func[23] == 4
+    assert ORDER_FUNC_ID[MOVE_POINT] == ORDER_FUNC_ID[MOVE_UNIT] == to_func[16] == 547
+    assert ORDER_FUNC_ID[HOLD_POSITION] == to_func[18] == 543

@@ -159,7 +159,9 @@ SCRIPTED_AGENTS = {
     "DefeatRoaches": FocusFireColumnEnd,
     "DefeatZerglingsAndBanelings": SplitOnBanelings,
     "3m": FocusFire,
+    "8m": FocusFire,
     "2s3z": FocusFire,
+    "3s5z": FocusFire,
 }
 
 

@@ -3,6 +3,12 @@
 A command is all or nothing: if any of its tags is unknown, dead or not the agent's, the whole command
 is rejected with a reason (pysc2's game would silently ignore the bad tags and obey the rest; we prefer a
 loud answer). `result_arg` carries the offending value (a tag) for the reason string.
+
+A point order (move, attack-move) given to several units at once keeps their formation, as the game does
+(the "magic box", TL.net's "The SC2 Magic Box"): if the point lies outside the box around the units and
+the box is no wider or taller than FORMATION_SPREAD, each unit heads for the point plus its offset from
+the group's centre (clamped to the playable area); otherwise all head for the point itself. Queued point
+orders go to the point itself.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.engine.combat import FAR, valid_unit
 from envs.engine.jit import inline, kernel
+from envs.engine.lookup import FAR, valid_unit
 from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
 from envs.engine.obs import visible_to
 from envs.engine.rules import TAG_SLOT_BITS
@@ -38,8 +44,13 @@ from envs.engine.state import (
     TARGET_RELOCATIONS,
     TARGET_TAG,
     TYPE,
+    WINDUP_TAG,
+    WINDUP_TARGET,
+    X,
+    Y,
 )
 from envs.engine.units import DAMAGE, FLAG_STRUCTURE, FLAGS, SPEED
+from envs.engine.weapons import cancel_attack
 
 # --- command codes inside the kernels (engine.py maps pysc2 RawFunction ids to these)
 CMD_SKIP, CMD_NO_OP, CMD_MOVE_POINT, CMD_MOVE_UNIT, CMD_ATTACK_POINT, CMD_ATTACK_UNIT, CMD_SMART_POINT, \
@@ -50,6 +61,10 @@ ACCEPTED, BAD_TAG, NOT_OWN_UNIT, BAD_TARGET_TAG, TARGET_HIDDEN, OFF_MAP, OUTSIDE
     NO_WEAPON, QUEUE_FULL, GAME_OVER, CANNOT_MOVE = range(12)
 
 _SLOT_MASK = (1 << TAG_SLOT_BITS) - 1
+# The widest group that keeps its formation: the game's data gives 8 for air groups and 6 for mixed ones
+# (GameData.xml CGame AirFormationDiameter, MixedFormationDiameter in SC2Mapster/SC2GameData); the ground
+# figure is not in the public data, 6 is our *unverified* choice.
+FORMATION_SPREAD = 6.0
 
 
 class Commands(NamedTuple):
@@ -83,11 +98,15 @@ def decode_tag(state, g, tag):
 
 @kernel
 def give_order(state, g, u, kind, queued, t, x, y):
-    """Queue (or replace the orders with) one order on unit t (slot, -1 for none) or point (x, y)."""
+    """Queue (or replace the orders with) one order on unit t (slot, -1 for none) or point (x, y). A new
+    move, or an attack on another unit, interrupts the attack under way (weapons.py)."""
     ui, oi = state.unit_i, state.order_i
     if not queued:
         ui[g, u, NUM_ORDERS] = 0
         ui[g, u, CHASE_TARGET] = -1
+        if kind == MOVE_POINT or kind == MOVE_UNIT or (kind == ATTACK_UNIT and not (
+                t == ui[g, u, WINDUP_TARGET] and ui[g, t, TAG] == ui[g, u, WINDUP_TAG])):
+            cancel_attack(state, g, u)
     k = ui[g, u, NUM_ORDERS]
     oi[g, u, k, KIND] = kind
     oi[g, u, k, TARGET] = t
@@ -150,6 +169,20 @@ def check(state, tables, cmds, k, slots):
 
 
 @kernel
+def group_box(state, g, slots, n):
+    """Centre (mean) and bounding box of the first n units of `slots`: (cx, cy, x0, y0, x1, y1)."""
+    uf = state.unit_f
+    cx, cy = 0.0, 0.0
+    x0, y0, x1, y1 = FAR, FAR, -FAR, -FAR
+    for i in range(n):
+        x, y = uf[g, slots[i], X], uf[g, slots[i], Y]
+        cx += x
+        cy += y
+        x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+    return cx / n, cy / n, x0, y0, x1, y1
+
+
+@kernel
 def apply_commands(state, tables, cmds, slots):
     """Validate and apply every command in order (commands of one game apply in list order). `slots` is
     scratch space (int64, >= the largest tag count)."""
@@ -175,14 +208,26 @@ def apply_commands(state, tables, cmds, slots):
             kind = ATTACK_UNIT
         elif f == CMD_HOLD:
             kind = HOLD_POSITION
-        for i in range(cmds.tag_count[k]):
+        n = cmds.tag_count[k]
+        keep = (kind == MOVE_POINT or kind == ATTACK_POINT) and n > 1 and cmds.queued[k] == 0
+        cx, cy = 0.0, 0.0
+        if keep:
+            cx, cy, x0, y0, x1, y1 = group_box(state, g, slots, n)
+            keep = not (x0 <= wx <= x1 and y0 <= wy <= y1) and max(x1 - x0, y1 - y0) <= FORMATION_SPREAD
+        mf = tables.map_f
+        for i in range(n):
             u = slots[i]
+            x, y = wx, wy
+            if keep:  # the point plus the unit's offset from the group's centre, inside the playable area
+                x = min(max(wx + state.unit_f[g, u, X] - cx, mf[PLAY_X0]), mf[PLAY_X1])
+                y = min(max(wy + state.unit_f[g, u, Y] - cy, mf[PLAY_Y0]), mf[PLAY_Y1])
             if f == CMD_STOP:
                 ui[g, u, NUM_ORDERS] = 0
                 ui[g, u, CHASE_TARGET] = -1
+                cancel_attack(state, g, u)
                 continue
             unit_kind = kind
             if f == CMD_SMART_UNIT:  # on an enemy: attack (if armed); on a friend or neutral: move/follow
                 armed = tables.type_f[ui[g, u, TYPE], DAMAGE] > 0.0
                 unit_kind = ATTACK_UNIT if ui[g, t, OWNER] == OWNER_ENEMY and armed else MOVE_UNIT
-            give_order(state, g, u, unit_kind, cmds.queued[k] == 1, t, wx, wy)
+            give_order(state, g, u, unit_kind, cmds.queued[k] == 1, t, x, y)

@@ -7,7 +7,7 @@ Commands apply at the start of a step, in list order, before the enemy bot and t
 A malformed or invalid command is rejected as a whole (even if only one of its tags is bad; pysc2's game
 would obey the valid tags) and reported in the next observation's `action_results` as
 (command index, reason); the game carries on. Default enemy bot: the map's (`idle` for the minigames,
-`attack_nearest` for 3m and 2s3z).
+`focus_fire` for the SMAC maps).
 """
 
 from __future__ import annotations
@@ -23,12 +23,22 @@ from numba import njit
 
 from envs.engine import commands as C
 from envs.engine.bots import BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE, BOT_IDLE
-from envs.engine.commands import Commands
-from envs.engine.kernel import reset_kernel, step_kernel
+from envs.engine.kernel import pack_commands, reset_from_python, step_from_python, unpack_results
 from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
 from envs.engine.obs import RawBuffers
 from envs.engine.rng import seed_state
-from envs.engine.state import DAMAGE_DEALT, DONE, LOOP, MAX_ORDERS, OUTCOME, PREV_SCORE, SCORE, State, Tables
+from envs.engine.state import (
+    DAMAGE_DEALT,
+    DONE,
+    LOOP,
+    MAX_ORDERS,
+    OUTCOME,
+    PREV_SCORE,
+    SCORE,
+    SCORE_UNITS,
+    State,
+    Tables,
+)
 from envs.engine.units import build_tables
 from envs.errors import UserError
 from envs.raw_schema import (
@@ -176,18 +186,18 @@ class BatchedEngine:
                               counts=np.zeros(B, np.int64),
                               player=np.zeros((B, NUM_PLAYER_COLUMNS), np.int64),
                               score=np.zeros((B, NUM_SCORE_COLUMNS), np.int64))
+        self._raw = tuple(self.raw)  # the kernels' entry points take plain tuples (kernel.step_from_python)
         self._bot = _BOT_CODE[self.enemy_bot]
         self._started = False
         self._all_active = np.ones(B, np.int64)
-        ints, floats = np.zeros(0, np.int64), np.zeros(0, np.float64)
-        self._no_commands = Commands(ints, ints, ints, ints, ints, ints, ints, floats, floats, ints, ints)
+        self._no_commands = np.zeros(0, np.int64), np.zeros(0, np.float64)
 
     # ------------------------------------------------------------------ reset
     def _reset(self, games: list[int], seeds: list[int | None]) -> None:
         g = np.asarray(games, np.int64)
         s = np.array([seed_state(x) if x is not None else 0 for x in seeds], np.uint64)
         re = np.array([x is not None for x in seeds], np.int64)
-        reset_kernel(self.state, self.tables, g, s, re, self._loop_limit, self.raw)
+        reset_from_python(tuple(self.state), tuple(self.tables), g, s, re, self._loop_limit, self._raw)
 
     def reset(self, seeds: Sequence[int] | None = None) -> list[EngineObs]:
         """Start a new episode in every game (reseeding them if `seeds` is given)."""
@@ -206,11 +216,11 @@ class BatchedEngine:
 
     def observation(self, i: int, action_results: Sequence[tuple[int, str]] = ()) -> EngineObs:
         """Game i's latest observation (views, valid until the next step or reset)."""
-        game, raw = self.state.game[i], self.raw
+        game, raw = self.state.game[i].tolist(), self.raw  # one conversion, then Python ints
         n = int(raw.counts[i])
-        reward = float(game[SCORE] - game[PREV_SCORE])
+        reward = (game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS
         return EngineObs(raw.units[i, :n], raw.positions[i, :n], raw.radii[i, :n], raw.player[i],
-                         int(game[LOOP]), raw.score[i], reward, bool(game[DONE]), int(game[OUTCOME]),
+                         game[LOOP], raw.score[i], reward, bool(game[DONE]), game[OUTCOME],
                          list(action_results))
 
     # ------------------------------------------------------------------ step
@@ -246,29 +256,33 @@ class BatchedEngine:
                 pxs.append(px)
                 pys.append(py)
                 where.append((gi, ci))
-        if funcs:
-            n = len(funcs)
-            commands = Commands(np.array(games, np.int64), np.array(funcs, np.int64),
-                                np.array(queued, np.int64), np.array(t0, np.int64), np.array(tn, np.int64),
-                                np.array(tags, np.int64), np.array(ttags, np.int64), np.array(pxs),
-                                np.array(pys), np.zeros(n, np.int64), np.zeros(n, np.int64))
+        n = len(funcs)
+        if n:  # in `pack_commands`'s layout, built from the lists at once
+            ints = np.array(games + funcs + queued + t0 + tn + ttags + tags + [0] * (2 * n), np.int64)
+            points = np.array(pxs + pys, np.float64)
         else:
-            commands = self._no_commands
+            ints, points = self._no_commands
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         if act.shape != (self.num_games,):
             raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
-        step_kernel(self.state, self.tables, commands, self._bot, self.step_mul, act, self.raw)
-        if funcs:
-            for k in np.flatnonzero(commands.result).tolist():
-                code = int(commands.result[k])
+        if self._run(ints, points, n, act):
+            result, result_arg = unpack_results(ints, n)
+            for k in np.flatnonzero(result).tolist():
+                code = int(result[k])
                 reason = REASONS.get(code, f"rejected ({code})")
                 if code in _TAG_REASONS:
-                    reason = f"{reason} {int(commands.result_arg[k])}"
+                    reason = f"{reason} {int(result_arg[k])}"
                 gi, ci = where[k]
                 rejected[gi].append((ci, reason))
             for r in rejected:
                 r.sort()
         return self._observe(rejected)
+
+    def _run(self, ints: np.ndarray, points: np.ndarray, n: int, active: np.ndarray) -> int:
+        """Step every game with these n packed commands (`kernel.pack_commands`); returns how many were
+        refused."""
+        return step_from_python(tuple(self.state), tuple(self.tables), ints, points, n, self._bot,
+                                self.step_mul, active, self._raw)
 
     def _observe(self, rejected: list[list[tuple[int, str]]]) -> list[EngineObs]:
         return [self.observation(i, r) for i, r in enumerate(rejected)]
@@ -290,12 +304,9 @@ class BatchedEngine:
                              f"1..{MAX_SELECTED_UNITS} unit tags ({int(tag_count[bad])})")
         act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
         n = len(function)
-        commands = Commands(np.asarray(game, np.int64), codes, np.asarray(queued, np.int64),
-                            np.asarray(tag_start, np.int64), tag_count, np.asarray(tags, np.int64),
-                            np.asarray(target_tag, np.int64), np.asarray(px, np.float64),
-                            np.asarray(py, np.float64), np.zeros(n, np.int64), np.zeros(n, np.int64))
-        step_kernel(self.state, self.tables, commands, self._bot, self.step_mul, act, self.raw)
-        return commands.result
+        ints, points = pack_commands(game, codes, queued, tag_start, tag_count, target_tag, tags, px, py)
+        self._run(ints, points, n, act)
+        return unpack_results(ints, n)[0]
 
     def kernel_args(self) -> tuple:
         """(state, tables, bot, step_mul, raw buffers): `kernel.step_kernel`'s arguments around the commands
@@ -308,8 +319,8 @@ class BatchedEngine:
         """Every game's latest observation as batch arrays (views, valid until the next step or reset)."""
         game, raw = self.state.game, self.raw
         return EngineArrays(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP],
-                            (game[:, SCORE] - game[:, PREV_SCORE]).astype(np.float64), game[:, DONE] == 1,
-                            game[:, OUTCOME], raw.score[:, 0], game[:, DAMAGE_DEALT] / 2.0)
+                            (game[:, SCORE] - game[:, PREV_SCORE]) / SCORE_UNITS, game[:, DONE] == 1,
+                            game[:, OUTCOME], game[:, SCORE] / SCORE_UNITS, game[:, DAMAGE_DEALT] / 2.0)
 
 
 class EngineArrays(NamedTuple):
@@ -323,7 +334,7 @@ class EngineArrays(NamedTuple):
     reward: np.ndarray  # float64 [B], score change over the last step
     done: np.ndarray  # bool [B]
     outcome: np.ndarray  # int64 [B]
-    score: np.ndarray  # int64 [B], score_cumulative[0]
+    score: np.ndarray  # float64 [B], the map's score (score_cumulative[0] rounds it)
     damage_dealt: np.ndarray  # float64 [B], enemy hit points and shields the agent removed this episode
 
 

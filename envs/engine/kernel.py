@@ -13,12 +13,25 @@ from numba import njit
 
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, side_boxes
-from envs.engine.commands import apply_commands
-from envs.engine.jit import kernel
-from envs.engine.obs import write_obs
+from envs.engine.commands import Commands, apply_commands
+from envs.engine.jit import hot
+from envs.engine.obs import RawBuffers, write_obs
+from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
 from envs.engine.rules import FIRST_UID, initial_spawn, tick
-from envs.engine.state import ALIVE, DONE, LOOP, LOOP_LIMIT, NEXT_UID, NUM_SLOTS, PREV_SCORE, SCORE
+from envs.engine.state import (
+    ALIVE,
+    DONE,
+    LOOP,
+    LOOP_LIMIT,
+    NEXT_UID,
+    NUM_SLOTS,
+    PREV_SCORE,
+    SCORE,
+    State,
+    Tables,
+)
+from envs.engine.weapons import fly_missiles
 
 
 class Scratch(NamedTuple):
@@ -27,6 +40,8 @@ class Scratch(NamedTuple):
     order: np.ndarray  # int64 [M], the order units act in this loop
     ground: np.ndarray  # int64 [M], the ground units (combat.collide)
     boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
+    sides: np.ndarray  # int64 [2, M], each side's living units (combat.side_boxes)
+    side_count: np.ndarray  # int64 [2]
     command_slots: np.ndarray  # int64 [>= tags per command], one command's units (commands.apply_commands)
     spawn_type: np.ndarray  # int64 [M], units to place (rules.spawn_sides)
     spawn_health: np.ndarray  # float64 [M]
@@ -36,13 +51,15 @@ class Scratch(NamedTuple):
 @njit(cache=True)
 def new_scratch(max_units, max_tags):
     return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64), np.empty(10, np.float64),
+                   np.empty((2, max_units), np.int64), np.zeros(2, np.int64),
                    np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
                    np.empty(max_units, np.float64), np.empty(max_units, np.float64))
 
 
-@kernel
+@hot
 def sim_loop(state, tables, g, scratch):
-    """One game loop: living units act in a fresh random order, then collide, then the map's triggers."""
+    """One game loop: living units act in a fresh random order, missiles fly, units collide, then the
+    map's triggers."""
     order = scratch.order
     n = state.game[g, NUM_SLOTS]
     for i in range(n):
@@ -50,11 +67,12 @@ def sim_loop(state, tables, g, scratch):
     for i in range(n - 1, 0, -1):  # Fisher-Yates with the game's own generator
         j = randint(state.rng, g, i + 1)
         order[i], order[j] = order[j], order[i]
-    side_boxes(state, tables, g, scratch.boxes)
+    side_boxes(state, tables, g, scratch.boxes, scratch.sides, scratch.side_count)
     for k in range(n):
         u = order[k]
         if state.unit_i[g, u, ALIVE] == 1:
-            act(state, tables, g, u, scratch.boxes)
+            act(state, tables, g, u, scratch)
+    fly_missiles(state, tables, g)
     collide(state, tables, g, scratch.ground)
     state.game[g, LOOP] += 1
     tick(state, tables, g, scratch)
@@ -72,10 +90,12 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
         state.unit_i[g] = 0
         state.order_i[g] = 0
         state.order_xy[g] = 0.0
+        state.missile_i[g] = -1
         state.game[g] = 0
         state.game[g, NEXT_UID] = FIRST_UID
         state.game[g, LOOP_LIMIT] = loop_limit
         initial_spawn(state, tables, g, scratch)
+        note_enemies(state, g)  # SMAC's reward counts from here (reward.end_step)
         write_obs(state, tables, g, out)
 
 
@@ -94,4 +114,47 @@ def step_kernel(state, tables, commands, bot, step_mul, active, out):
                 sim_loop(state, tables, g, scratch)
                 if game[g, DONE] == 1:
                     break
+            end_step(state, tables, g)
         write_obs(state, tables, g, out)
+
+
+# Entry points for Python callers. numba checks the type of every argument on each call, and is several
+# times slower at it for a named tuple than for a plain one (a single game's step spent more time there
+# than simulating), so Python passes plain tuples and the named ones are rebuilt here, at no cost.
+@njit(cache=True)
+def reset_from_python(state, tables, games, seeds, reseed, loop_limit, out):
+    reset_kernel(State(*state), Tables(*tables), games, seeds, reseed, loop_limit, RawBuffers(*out))
+
+
+@njit(cache=True)
+def step_from_python(state, tables, ints, points, n, bot, step_mul, active, out):
+    """`step_kernel` for n commands packed in two arrays (`pack_commands`'s layout), which also take the
+    results; returns how many commands were refused."""
+    tags_end = ints.shape[0] - 2 * n
+    cmds = Commands(ints[:n], ints[n:2 * n], ints[2 * n:3 * n], ints[3 * n:4 * n], ints[4 * n:5 * n],
+                    ints[6 * n:tags_end], ints[5 * n:6 * n], points[:n], points[n:],
+                    ints[tags_end:tags_end + n], ints[tags_end + n:])
+    step_kernel(State(*state), Tables(*tables), cmds, bot, step_mul, active, RawBuffers(*out))
+    refused = 0
+    for k in range(n):
+        refused += cmds.result[k] != 0
+    return refused
+
+
+def pack_commands(game, code, queued, tag_start, tag_count, target_tag, tags, x, y) -> tuple:
+    """Commands (sequences of n values each, `tags` of any length) as (ints, points) for
+    `step_from_python`: ints holds the six int fields, the tags, then room for result and result_arg;
+    points the x then the y of each. One array per type keeps numba's per-call argument checks short."""
+    n = len(code)
+    ints = np.zeros(8 * n + len(tags), np.int64)
+    for k, field in enumerate((game, code, queued, tag_start, tag_count, target_tag)):
+        ints[k * n:(k + 1) * n] = field
+    ints[6 * n:6 * n + len(tags)] = tags
+    points = np.empty(2 * n, np.float64)
+    points[:n], points[n:] = x, y
+    return ints, points
+
+
+def unpack_results(ints: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(result, result_arg) of the n commands of a packed int array, after the step."""
+    return ints[len(ints) - 2 * n:len(ints) - n], ints[len(ints) - n:]

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.engine.state import OWNER_AGENT, OWNER_ENEMY
-from envs.engine.units import UNIT_INDEX
+from envs.engine.state import OWNER_AGENT, OWNER_ENEMY, SCORE_UNITS
+from envs.engine.units import LOOPS_PER_GAME_SECOND, UNIT_INDEX, UNIT_TYPES
 from envs.errors import UserError
-
-LOOPS_PER_GAME_SECOND = 16  # map timers count game seconds of 16 game loops (pysc2 docs/environment.md)
 
 # --- map rules
 RULES_BEACON, RULES_SHARDS, RULES_HUNT, RULES_WAVES, RULES_DUEL = range(5)
@@ -29,15 +27,23 @@ RIGHT_X0, RIGHT_Y0, RIGHT_X1, RIGHT_Y1 = range(8, 12)
 SHARDS_X0, SHARDS_Y0, SHARDS_X1, SHARDS_Y1 = range(12, 16)  # where mineral shards spawn
 MIN_SEPARATION, MIN_FROM_AGENT, CENTRE_X, CENTRE_Y, EXCLUDE_RADIUS, RESPAWN_FROM_AGENT, MAP_HEIGHT = \
     range(16, 23)
-NUM_MAP_FLOATS = 23
+NEAR_R0, NEAR_R1 = range(23, 25)  # the ring around the centre where the first NEAR_COUNT enemies start
+REWARD_SCALE = 25  # SMAC_REWARD maps: SMAC_SCALE_RATE / SMAC's max_reward (reward.end_step)
+NUM_MAP_FLOATS = 26
 # --- map ints map_i[:]
 RULES, KILL_REWARD, LOSS_REWARD, WIN_REWARD, TIME_LIMIT_LOOPS, END_WHEN_AGENT_DEAD, FOG, NEUTRAL_TYPE, \
     NEUTRAL_COUNT, WAVE_EXTRA_TYPE, WAVE_EXTRA_COUNT, HAS_WIN, MAX_UNITS, RANDOM_SIDE, ENEMY_CLUMP = range(15)
-NUM_MAP_INTS = 15
+NEAR_COUNT, SMAC_REWARD = 15, 16
+NUM_MAP_INTS = 17
 # --- spawn groups spawn_groups[k, :]: (owner, unit type index, count)
 GROUP_OWNER, GROUP_TYPE, GROUP_COUNT = range(3)
 
 Rect = tuple[float, float, float, float]  # (x0, y0, x1, y1) world coordinates, y up
+
+# SMAC's shaped reward (oxwhirl/smac starcraft2.py defaults: reward_death_value, reward_win,
+# reward_scale_rate)
+SMAC_KILL, SMAC_WIN, SMAC_SCALE_RATE = 10.0, 200.0, 20.0
+SMAC_STEP_MUL = 8  # SMAC's agent step (smac_maps.py SMACMap.step_mul); its episode limits count these steps
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class MapSpec:
     fog: bool = False
     max_units: int = 16  # upper bound of simultaneous units, neutrals included (for padding)
     default_bot: str = "idle"
+    smac_reward: bool = False  # SMAC's reward (reward.end_step) instead of the map's score changes
     # --- rule data
     rules: int = RULES_DUEL
     agent: tuple[tuple[str, int], ...] = ()
@@ -71,7 +78,15 @@ class MapSpec:
     min_from_agent: float = 0.0
     centre: tuple[float, float] = (32.0, 28.0)
     exclude_r: float = 0.0
+    near: tuple[int, float, float] = (0, 0.0, 0.0)  # (n, r0, r1): n enemies start r0..r1 from the centre
     respawn_from_agent: float = 0.0
+
+    def smac_max_reward(self) -> float:
+        """SMAC's max_reward (starcraft2.py): SMAC_KILL per enemy + SMAC_WIN + every enemy's full hit
+        points and shields."""
+        life = sum(n * (UNIT_TYPES[UNIT_INDEX[u]].hp + UNIT_TYPES[UNIT_INDEX[u]].shield + SMAC_KILL)
+                   for u, n in self.enemy)
+        return SMAC_WIN + life
 
     def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flat kernel arrays: (map_f float64 [NUM_MAP_FLOATS], map_i int64 [NUM_MAP_INTS],
@@ -85,13 +100,14 @@ class MapSpec:
         mf[MIN_FROM_AGENT] = self.min_from_agent
         mf[CENTRE_X], mf[CENTRE_Y] = self.centre
         mf[EXCLUDE_RADIUS] = self.exclude_r
+        mf[NEAR_R0], mf[NEAR_R1] = self.near[1:]
         mf[RESPAWN_FROM_AGENT] = self.respawn_from_agent
         mf[MAP_HEIGHT] = self.map_size[1]
         mi = np.zeros(NUM_MAP_INTS, np.int64)
         mi[RULES] = self.rules
-        mi[KILL_REWARD] = self.kill_reward
-        mi[LOSS_REWARD] = self.loss_reward
-        mi[WIN_REWARD] = self.win_reward
+        mi[KILL_REWARD] = self.kill_reward * SCORE_UNITS  # the score's fixed point (state.SCORE_UNITS)
+        mi[LOSS_REWARD] = self.loss_reward * SCORE_UNITS
+        mi[WIN_REWARD] = self.win_reward * SCORE_UNITS
         mi[TIME_LIMIT_LOOPS] = self.time_limit_s * LOOPS_PER_GAME_SECOND
         mi[END_WHEN_AGENT_DEAD] = self.end_when_agent_dead
         mi[FOG] = self.fog
@@ -103,12 +119,24 @@ class MapSpec:
         mi[MAX_UNITS] = self.max_units
         mi[RANDOM_SIDE] = self.random_side
         mi[ENEMY_CLUMP] = self.enemy_clump
+        mi[NEAR_COUNT] = self.near[0]
+        mi[SMAC_REWARD] = self.smac_reward
+        mf[REWARD_SCALE] = SMAC_SCALE_RATE / self.smac_max_reward()
         groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
         groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
         return mf, mi, np.asarray(groups, np.int64).reshape(-1, 3)
 
 
 _MINI = (22.0, 20.0, 44.0, 36.0)  # the single-screen minigames' playable area (their map files)
+
+
+def _smac(name: str, limit_steps: int, units: tuple[tuple[str, int], ...]) -> MapSpec:
+    """A SMAC map of the same units a side; `limit_steps` is its episode limit in SMAC agent steps
+    (every SMAC limit is a whole number of game seconds)."""
+    seconds = limit_steps * SMAC_STEP_MUL // LOOPS_PER_GAME_SECOND
+    return MapSpec(name, _MINI, time_limit_s=seconds, has_win=True, smac_reward=True, rules=RULES_DUEL,
+                   agent=units, enemy=units, max_units=2 * sum(n for _, n in units), default_bot="focus_fire")
+
 
 MAPS: dict[str, MapSpec] = {
     m.name: m
@@ -117,11 +145,13 @@ MAPS: dict[str, MapSpec] = {
                 max_units=2, end_when_agent_dead=False, min_from_agent=5.0),
         MapSpec("CollectMineralShards", _MINI, rules=RULES_SHARDS, agent=(("Marine", 2),),
                 neutral=("MineralShard", 20), max_units=22, end_when_agent_dead=False, min_from_agent=2.0),
-        # 3 Marines near the centre (32, 28); 25 Zerglings >= 5 apart, outside radius 10.5 of the centre;
-        # respawns >= 9 from the Marines (pysc2 docs/mini_games.md).
+        # pysc2 docs/mini_games.md: 3 Marines at the centre (32, 28); 25 Zerglings >= 5 apart: 2 within the
+        # Marines' sight (7.5 to 9.5 from the centre), 23 outside it (>= 10.5); when all are dead, 25 more
+        # >= 9 from every Marine.
         MapSpec("FindAndDefeatZerglings", (10.0, 12.0, 54.0, 44.0), time_limit_s=180, fog=True,
                 rules=RULES_HUNT, agent=(("Marine", 3),), enemy=(("Zergling", 25),), max_units=28,
-                kill_reward=1, loss_reward=-1, min_sep=5.0, exclude_r=10.5, respawn_from_agent=9.0),
+                kill_reward=1, loss_reward=-1, min_sep=5.0, exclude_r=10.5, near=(2, 7.5, 9.5),
+                respawn_from_agent=9.0),
         # Waves keep adding Marines; slots beyond max_units are not filled (a cap no recorded score reaches:
         # 60 Marines = 10 cleared waves, GrandMaster clears ~5).
         MapSpec("DefeatRoaches", _MINI, rules=RULES_WAVES, agent=(("Marine", 9),), enemy=(("Roach", 4),),
@@ -129,12 +159,14 @@ MAPS: dict[str, MapSpec] = {
         MapSpec("DefeatZerglingsAndBanelings", _MINI, rules=RULES_WAVES, agent=(("Marine", 9),),
                 enemy=(("Zergling", 6), ("Baneling", 4)), max_units=80, kill_reward=5, loss_reward=-1,
                 wave_extra=("Marine", 4), enemy_clump=True),
-        # SMAC-style symmetric maps (Samvelyan et al. 2019, smac_maps.py): +10 per kill, +200 for a win.
-        MapSpec("3m", _MINI, rules=RULES_DUEL, has_win=True, agent=(("Marine", 3),), enemy=(("Marine", 3),),
-                max_units=6, kill_reward=10, win_reward=200, default_bot="attack_nearest"),
-        MapSpec("2s3z", _MINI, rules=RULES_DUEL, has_win=True, agent=(("Stalker", 2), ("Zealot", 3)),
-                enemy=(("Stalker", 2), ("Zealot", 3)), max_units=10, kill_reward=10, win_reward=200,
-                default_bot="attack_nearest"),
+        # SMAC's symmetric maps (Samvelyan et al. 2019; oxwhirl/smac smac_maps.py): n units a side, SMAC's
+        # reward, episode limits of 60 (3m), 120 (8m, 2s3z) and 150 (3s5z) agent steps of 8 loops, and an
+        # enemy that attack-moves to the agent's start and focuses fire (bots.py, the built-in AI's
+        # stand-in). The sides and their spawn rectangles are DefeatRoaches', not SMAC's map files'.
+        _smac("3m", 60, (("Marine", 3),)),
+        _smac("8m", 120, (("Marine", 8),)),
+        _smac("2s3z", 120, (("Stalker", 2), ("Zealot", 3))),
+        _smac("3s5z", 150, (("Stalker", 3), ("Zealot", 5))),
     )
 }
 

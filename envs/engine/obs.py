@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.engine.combat import pop_order, valid_unit
+from envs.engine.combat import pop_order
 from envs.engine.jit import kernel
+from envs.engine.lookup import valid_unit
 from envs.engine.maps import FOG, MAP_HEIGHT
 from envs.engine.state import (
     ALIVE,
@@ -32,6 +33,7 @@ from envs.engine.state import (
     OWNER_ENEMY,
     RELOCATIONS,
     SCORE,
+    SCORE_UNITS,
     SHIELD,
     TAG,
     TARGET,
@@ -43,6 +45,7 @@ from envs.engine.state import (
 )
 from envs.engine.units import MAX_HEALTH, MAX_SHIELD, RADIUS, SC2_ID, SIGHT, SUPPLY
 from envs.raw_schema import FeatureUnit as FU
+from envs.raw_schema import OrderId
 from envs.raw_schema import Player as PL
 
 # FeatureUnit columns as plain ints (compile-time constants for numba)
@@ -61,11 +64,10 @@ DISPLAY_VISIBLE = 1  # s2clientprotocol DisplayType.Visible
 FOOD_CAP = 200  # SC2's supply ceiling; the minigames' real cap is not modelled (*unverified*)
 
 # raw_units order_id values per order kind (state.NO_ORDER, MOVE_POINT, MOVE_UNIT, ATTACK_POINT,
-# ATTACK_UNIT, HOLD_POSITION): pysc2 writes RAW_ABILITY_ID_TO_FUNC_ID[ability] (features.py, raw_order),
-# the smallest raw function id of the order's ability: Attack 3674 -> 2 (Attack_pt), Move 3794 -> 13
-# (Move_pt), HoldPosition 3793 -> 17 (pysc2 4.0.0 actions.py). Whether the game reports the general
-# ability id or a specific one (Attack_Attack 23 -> 4) for these orders is *unverified*.
-ORDER_FUNC_ID = (0, 13, 13, 2, 2, 17)
+# ATTACK_UNIT, HOLD_POSITION): the specific abilities the game reports for these orders, as pysc2 numbers
+# them (raw_schema.OrderId).
+ORDER_FUNC_ID = (0, int(OrderId.Move_Move), int(OrderId.Move_Move), int(OrderId.Attack_Attack),
+                 int(OrderId.Attack_Attack), int(OrderId.HoldPosition_Hold))
 
 
 class RawBuffers(NamedTuple):
@@ -175,4 +177,4 @@ def write_obs(state, tables, g, out):
     player[g, P_FOOD_CAP] = FOOD_CAP
     player[g, P_ARMY] = army
     out.score[g, :] = 0
-    out.score[g, 0] = state.game[g, SCORE]
+    out.score[g, 0] = round(state.game[g, SCORE] / SCORE_UNITS)  # whole on pysc2's maps, not SMAC's

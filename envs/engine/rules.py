@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-from envs.engine.combat import FAR, TWO_PI
-from envs.engine.jit import kernel
+from envs.engine.combat import TWO_PI
+from envs.engine.jit import hot, kernel
+from envs.engine.lookup import FAR
 from envs.engine.maps import (
     CENTRE_X,
     CENTRE_Y,
@@ -28,6 +29,9 @@ from envs.engine.maps import (
     MAX_UNITS,
     MIN_FROM_AGENT,
     MIN_SEPARATION,
+    NEAR_COUNT,
+    NEAR_R0,
+    NEAR_R1,
     NEUTRAL_COUNT,
     NEUTRAL_TYPE,
     PLAY_X0,
@@ -57,6 +61,7 @@ from envs.engine.rng import randint, uniform
 from envs.engine.state import (
     ALIVE,
     CHASE_TARGET,
+    DAMAGED_AT,
     DIST_LEFT,
     DONE,
     FACING_X,
@@ -64,6 +69,7 @@ from envs.engine.state import (
     HEALTH,
     LOOP,
     LOOP_LIMIT,
+    MOVED_AT,
     NEXT_UID,
     NUM_AGENT,
     NUM_ENEMY,
@@ -75,21 +81,24 @@ from envs.engine.state import (
     OWNER_NEUTRAL,
     RELOCATIONS,
     SCORE,
+    SCORE_UNITS,
     SHIELD,
     SIDE,
     TAG,
     TYPE,
     WAVE,
     WEAPON_TARGET,
+    WINDUP_TARGET,
     X,
     Y,
 )
 from envs.engine.units import MAX_HEALTH, MAX_SHIELD, RADIUS
 
+NEVER_DAMAGED = -(1 << 40)  # DAMAGED_AT of a unit no one has hurt yet
 EDGE_MARGIN = 1.0  # random spawns keep this far inside the playable area (*unverified*)
 FIRST_UID = 0x4000  # tag = uid << 18 | slot: first tag 0x100000000, SC2-style (index low, recycle high)
 TAG_SLOT_BITS = 18
-SPAWN_TRIES = 200
+SPAWN_TRIES = 2000  # draws per random spawn point (25 Zerglings 5 apart nearly fill their map)
 
 
 @kernel
@@ -112,6 +121,9 @@ def spawn(state, tables, g, typ, owner, x, y, hp, sh):
     game[g, NEXT_UID] += 1
     ui[g, s, CHASE_TARGET] = -1
     ui[g, s, WEAPON_TARGET] = -1
+    ui[g, s, DAMAGED_AT] = NEVER_DAMAGED
+    ui[g, s, MOVED_AT] = -1
+    ui[g, s, WINDUP_TARGET] = -1
     if owner == OWNER_AGENT:
         game[g, NUM_AGENT] += 1
     elif owner == OWNER_ENEMY:
@@ -164,29 +176,50 @@ def spawn_neutrals(state, tables, g, x0, y0, x1, y1):
 
 
 @kernel
-def spawn_scattered(state, tables, g, respawn):
-    """Enemies at random points >= MIN_SEPARATION apart; outside EXCLUDE_RADIUS of the centre at the start,
-    >= RESPAWN_FROM_AGENT from the agent on a respawn (FindAndDefeatZerglings). After SPAWN_TRIES
-    failed draws the last draw is taken."""
-    mf, groups = tables.map_f, tables.spawn_groups
+def scatter_point(state, tables, g, respawn, near):
+    """A random enemy spawn point inside the playable area (less EDGE_MARGIN) >= MIN_SEPARATION from the
+    other enemies: in the ring NEAR_R0..NEAR_R1 around the centre if `near`, else outside EXCLUDE_RADIUS of
+    it at the start or >= RESPAWN_FROM_AGENT from the agent on a respawn (FindAndDefeatZerglings). After
+    SPAWN_TRIES failed draws the last draw is taken."""
+    mf = tables.map_f
     m = EDGE_MARGIN
     cx, cy = mf[CENTRE_X], mf[CENTRE_Y]
     x0, y0, x1, y1 = mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m
+    r0, r1 = mf[NEAR_R0], mf[NEAR_R1]
+    x, y = 0.0, 0.0
+    for _t in range(SPAWN_TRIES):
+        if near:  # uniform over the ring's area
+            r = math.sqrt(r0 * r0 + (r1 * r1 - r0 * r0) * uniform(state.rng, g))
+            a = TWO_PI * uniform(state.rng, g)
+            x, y = cx + r * math.cos(a), cy + r * math.sin(a)
+            if not (x0 <= x <= x1 and y0 <= y <= y1):
+                continue
+        else:
+            x, y = rand_point(state, g, x0, y0, x1, y1)
+            if respawn:
+                if nearest_of(state, g, x, y, OWNER_AGENT) < mf[RESPAWN_FROM_AGENT]:
+                    continue
+            elif math.hypot(x - cx, y - cy) < mf[EXCLUDE_RADIUS]:
+                continue
+        if nearest_of(state, g, x, y, OWNER_ENEMY) >= mf[MIN_SEPARATION]:
+            break
+    return x, y
+
+
+@kernel
+def spawn_scattered(state, tables, g, respawn):
+    """The enemy groups at scattered random points (`scatter_point`); at the start the first NEAR_COUNT
+    of them in the ring near the centre."""
+    groups = tables.spawn_groups
+    i = 0
     for k in range(groups.shape[0]):
         if groups[k, GROUP_OWNER] != OWNER_ENEMY:
             continue
         for _ in range(groups[k, GROUP_COUNT]):
-            x, y = 0.0, 0.0
-            for _t in range(SPAWN_TRIES):
-                x, y = rand_point(state, g, x0, y0, x1, y1)
-                if respawn:
-                    if nearest_of(state, g, x, y, OWNER_AGENT) < mf[RESPAWN_FROM_AGENT]:
-                        continue
-                elif math.hypot(x - cx, y - cy) < mf[EXCLUDE_RADIUS]:
-                    continue
-                if nearest_of(state, g, x, y, OWNER_ENEMY) >= mf[MIN_SEPARATION]:
-                    break
+            near = not respawn and i < tables.map_i[NEAR_COUNT]
+            x, y = scatter_point(state, tables, g, respawn, near)
             spawn(state, tables, g, groups[k, GROUP_TYPE], OWNER_ENEMY, x, y, -1.0, -1.0)
+            i += 1
 
 
 @kernel
@@ -340,7 +373,7 @@ def pickups(state, tables, g, rules):
         if not taken:
             left += 1
             continue
-        state.game[g, SCORE] += 1
+        state.game[g, SCORE] += SCORE_UNITS
         if rules == RULES_BEACON:  # jump >= 5 from the Marine; the same unit, one more relocation
             m = EDGE_MARGIN
             x, y = free_point(state, g, mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m,
@@ -354,7 +387,7 @@ def pickups(state, tables, g, rules):
     return left
 
 
-@kernel
+@hot
 def tick(state, tables, g, scratch):
     """Map triggers after one loop: pickups, respawns, waves, then win/loss/timer."""
     mf, mi, game = tables.map_f, tables.map_i, state.game

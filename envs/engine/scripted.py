@@ -93,5 +93,7 @@ SCRIPTED = {
     "DefeatRoaches": focus_fire,
     "DefeatZerglingsAndBanelings": focus_fire,
     "3m": focus_fire,
+    "8m": focus_fire,
     "2s3z": focus_fire,
+    "3s5z": focus_fire,
 }

@@ -9,6 +9,8 @@ as compile-time constants). The read-only data the kernels consult (unit types, 
     state.order_i[g, u, k, KIND]        the k-th queued order of unit u (0 is the current one)
     state.order_xy[g, u, k, 0 | 1]      its target point (world x, y)
     state.game[g, LOOP]                 game g: ints
+    state.missile_i[g, k, MISSILE_TARGET]   missile k in flight: ints
+    state.missile_xy[g, k, 0 | 1]           its position
     state.rng[g]                        game g's random generator (rng.py)
 """
 
@@ -24,17 +26,22 @@ MAX_ORDERS = 8  # order queue capacity (SC2 queues more; raw_units shows 4 order
 # FACING_X, FACING_Y: the facing direction (turned into an angle only when observed).
 # DIST_LEFT: distance to the move point left after the unit's last step (FAR after a new order); a mover
 # pushed back from a nearby point is blocked there (combat.move_to_point).
-X, Y, HEALTH, SHIELD, COOLDOWN, FACING_X, FACING_Y, DIST_LEFT = range(8)
-NUM_UNIT_FLOATS = 8
+# COOLDOWN: loops until the weapon may start its next attack; WINDUP: loops until the attack under way
+# lands (0: none under way; weapons.py).
+X, Y, HEALTH, SHIELD, COOLDOWN, FACING_X, FACING_Y, DIST_LEFT, WINDUP = range(9)
+NUM_UNIT_FLOATS = 9
 
 # --- unit ints unit_i[g, u, :]
 # RELOCATIONS: how often the unit was moved by the map (a beacon's jumps): a move order on it ends then.
 # CHASE_TARGET, CHASE_TAG: the attacker an idle unit turned on (slot, tag), -1 when none (combat.alert).
 # WEAPON_TARGET, WEAPON_TAG: the target the unit's weapon is engaged with (slot, tag), -1 when none: it
 # keeps firing at it out to weapon range + RANGE_SLOP (combat.py).
-ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG = \
-    range(10)
-NUM_UNIT_INTS = 10
+# DAMAGED_AT: the game loop the unit last took damage (shields regenerate some time after it).
+# WINDUP_TARGET, WINDUP_TAG: the target of the attack under way (slot, tag), -1 when none.
+# MOVED_AT: the game loop the unit last walked (collisions: a unit that walks into an enemy yields to it).
+ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG, \
+    DAMAGED_AT, WINDUP_TARGET, WINDUP_TAG, MOVED_AT = range(14)
+NUM_UNIT_INTS = 14
 
 # --- order ints order_i[g, u, k, :]: the order's kind, its target unit (slot and tag; the slot may be
 # reused later) and the target's RELOCATIONS when ordered
@@ -44,15 +51,28 @@ NUM_ORDER_INTS = 4
 # --- order kinds
 NO_ORDER, MOVE_POINT, MOVE_UNIT, ATTACK_POINT, ATTACK_UNIT, HOLD_POSITION = range(6)
 
+# --- missile ints missile_i[g, k, :]: who shot it (slot, tag, unit type, owner: the shooter may die
+# before it lands) and its target (slot, tag); MISSILE_TARGET -1 marks a free row. missile_xy[g, k, :] is
+# where it is.
+MISSILE_SOURCE, MISSILE_SOURCE_TAG, MISSILE_SOURCE_TYPE, MISSILE_OWNER, MISSILE_TARGET, MISSILE_TARGET_TAG = \
+    range(6)
+NUM_MISSILE_INTS = 6
+
 # --- game ints game[g, :]
 # NUM_SLOTS: slots in use (units live in slots 0..NUM_SLOTS-1; dead ones leave holes).
 # NUM_AGENT / NUM_ENEMY: living units per side, kept by spawn/kill (the triggers read them every loop).
 # SIDE: which spawn rectangle the agent got (0 left, 1 right); WAVE: waves started so far.
+# SCORE: the map's score, PREV_SCORE: the score when the last agent step began (an observation's reward is
+# the difference), both in fixed point: SCORE_UNITS to a point, so that SMAC's fractional reward fits.
 # DAMAGE_DEALT: hit points and shields the agent's units took from enemies this episode, counted in half
 # points (SC2's smallest hit is 0.5), rounded down; the game reports it in score_by_vital.
+# MISSILES: missiles in flight.
+# STEP_ENEMIES, ENEMY_LIFE: the living enemies at the end of the last agent step, and their hit points +
+# shields in SCORE_UNITS (reward.end_step pays SMAC's reward on their change).
 LOOP, NUM_SLOTS, NEXT_UID, SCORE, PREV_SCORE, DONE, OUTCOME, SIDE, WAVE, LOOP_LIMIT, NUM_AGENT, NUM_ENEMY, \
-    DAMAGE_DEALT = range(13)
-NUM_GAME_INTS = 13
+    DAMAGE_DEALT, MISSILES, STEP_ENEMIES, ENEMY_LIFE = range(16)
+NUM_GAME_INTS = 16
+SCORE_UNITS = 1 << 20  # a point; fixed point rather than one more State array, which every kernel call passes
 
 # --- owners (pysc2's raw owner column)
 OWNER_AGENT, OWNER_ENEMY, OWNER_NEUTRAL = 1, 2, 16
@@ -65,6 +85,8 @@ class State(NamedTuple):
     unit_i: np.ndarray  # int64 [B, M, NUM_UNIT_INTS]
     order_i: np.ndarray  # int64 [B, M, MAX_ORDERS, NUM_ORDER_INTS]
     order_xy: np.ndarray  # float64 [B, M, MAX_ORDERS, 2]
+    missile_i: np.ndarray  # int64 [B, M, NUM_MISSILE_INTS]: room for one missile in flight per unit
+    missile_xy: np.ndarray  # float64 [B, M, 2]
     game: np.ndarray  # int64 [B, NUM_GAME_INTS]
     rng: np.ndarray  # uint64 [B]
 
@@ -73,6 +95,7 @@ class State(NamedTuple):
         B, M = num_games, max_units
         return State(np.zeros((B, M, NUM_UNIT_FLOATS)), np.zeros((B, M, NUM_UNIT_INTS), np.int64),
                      np.zeros((B, M, MAX_ORDERS, NUM_ORDER_INTS), np.int64), np.zeros((B, M, MAX_ORDERS, 2)),
+                     np.full((B, M, NUM_MISSILE_INTS), -1, np.int64), np.zeros((B, M, 2)),
                      np.zeros((B, NUM_GAME_INTS), np.int64), np.zeros(B, np.uint64))
 
 

@@ -1,10 +1,11 @@
 """`perceiver-sc2 bench engine [--json PATH] [--quick]`: engine agent-steps per second.
 
-Random legal commands through the public API (each game, each step: one command, a random verb among
-attack unit / attack-move / move / stop, for 1-3 random own units), finished games reset at once
-(`reset_game`), step_mul 8, one thread. The timing covers command generation, the engine step and the
-RawObs construction. Reported: medians of the repeats, per second of this process's CPU time (the
-one-core figure on a shared machine) and per wall-clock second.
+Every map with enemies, one game and a batch of 64: random legal commands through the public API (each
+game, each step: one command, a random verb among attack unit / attack-move / move / stop, for 1-3
+random own units), finished games reset at once (`reset_game`), step_mul 8, one thread. The timing
+covers command generation, the engine step and the RawObs construction. Reported: medians of the
+repeats, per second of this process's CPU time (the one-core figure on a shared machine) and per
+wall-clock second.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import random
 import statistics
 import time
 
-CASES = (("DefeatRoaches", 1), ("DefeatRoaches", 64), ("2s3z", 1), ("2s3z", 64))
+BATCH_SIZES = (1, 64)
+
+
+def cases() -> list[tuple[str, int]]:
+    """(map, number of games) for every map with enemies (where combat costs time) and batch size."""
+    from envs.engine.maps import MAP_NAMES, map_spec
+
+    return [(m, b) for m in MAP_NAMES if map_spec(m).enemy for b in BATCH_SIZES]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs (CPU-time figures are less affected)")
     results = []
-    for map_name, num_games in CASES:
+    for map_name, num_games in cases():
         steps = max(1, agent_steps // num_games)
         runs = [measure(map_name, num_games, steps, seed=r) for r in range(repeats)]
         wall = [w for w, _, _ in runs]
@@ -91,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                         "agent_steps_per_wall_s_median": statistics.median(wall),
                         "agent_steps_per_cpu_s": cpu, "agent_steps_per_wall_s": wall,
                         "rejected_commands": rejected})
-        print(f"{map_name:14s} games={num_games:3d}  {statistics.median(cpu):9,.0f} agent-steps per CPU-s  "
+        print(f"{map_name:28s} games={num_games:3d}  {statistics.median(cpu):9,.0f} agent-steps per CPU-s  "
               f"{statistics.median(wall):9,.0f} per wall-s  (medians of {repeats}; rejected {rejected})")
     if args.json:
         out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "benchmark": "engine",
