@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from agent.model.encoders import build_encoder
+from agent.model.return_scale import ReturnScale
 from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb
 
 # Same value as ray.rllib.utils.torch_utils.FLOAT_MIN (-3.4e38): the RLlib distributions read it as "never".
@@ -139,6 +140,7 @@ class EntityPolicy(nn.Module):
         self.claim_gain = _zero_linear(width, 2) if ordered_decoding else None
         self.distance_gain = _zero_linear(width, 1) if position_features is not None else None
         self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
+        self.return_scale = ReturnScale()  # the value head's unit (PPO adapts it; raw value = scale x value)
         self._layouts: dict[int, ActionLayout] = {}
         self._claim_tables: dict[int, torch.Tensor] = {}
 
@@ -274,7 +276,7 @@ class EntityPolicy(nn.Module):
         return flat.reshape(probs.shape[:-1])
 
     def value(self, value_in: torch.Tensor) -> torch.Tensor:
-        """Value features [B, D + S] -> value [B]."""
+        """Value features [B, D + S] -> value [B], in units of `return_scale.scale`."""
         return self.value_head(value_in).squeeze(-1)
 
     @torch.no_grad()

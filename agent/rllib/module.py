@@ -20,19 +20,28 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 from agent.model.policy import EntityPolicy
+from agent.model.unit_terms import per_head_entropy, segment_bounds, units_with_a_choice
 
 
 class UnitCategorical(Distribution):
-    """Independent categoricals, one per own unit, over flat logits [..., U * A]."""
+    """Independent categoricals, one per own unit, over flat logits [..., U * A].
 
-    def __init__(self, logits: torch.Tensor, num_units: int) -> None:
+    `entropy_bounds` (agent.model.unit_terms.segment_bounds): the entropy is the per-head normalised one
+    (unit_terms.per_head_entropy) instead of the joint's. `kl_per_unit`: the KL is averaged over the units
+    with a choice instead of summed over units. Both are sums over units otherwise, as PPO's joint action
+    of U units is.
+    """
+
+    def __init__(self, logits: torch.Tensor, num_units: int, *, entropy_bounds=None,
+                 kl_per_unit: bool = False) -> None:
         super().__init__()
         self.logits = logits.reshape(*logits.shape[:-1], num_units, -1)
         self._dist = torch.distributions.Categorical(logits=self.logits)
+        self.entropy_bounds, self.kl_per_unit = entropy_bounds, kl_per_unit
 
     @classmethod
     def from_logits(cls, logits: torch.Tensor, num_units: int = 1, **kwargs) -> UnitCategorical:
-        return cls(logits, num_units)
+        return cls(logits, num_units, **kwargs)
 
     @staticmethod
     def required_input_dim(space: gym.Space, **kwargs) -> int:
@@ -48,10 +57,13 @@ class UnitCategorical(Distribution):
         return self._dist.log_prob(value.long()).sum(-1)
 
     def entropy(self) -> torch.Tensor:
+        if self.entropy_bounds is not None:
+            return per_head_entropy(self.logits, self.entropy_bounds).sum(-1)
         return self._dist.entropy().sum(-1)
 
     def kl(self, other: UnitCategorical) -> torch.Tensor:
-        return torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
+        kl = torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
+        return kl / units_with_a_choice(self.logits) if self.kl_per_unit else kl
 
     def to_deterministic(self) -> TorchDeterministic:
         return TorchDeterministic(loc=self.logits.argmax(dim=-1))
@@ -59,12 +71,18 @@ class UnitCategorical(Distribution):
 
 class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
     """RLModule around agent.model.policy.EntityPolicy, built from model_config["policy_kwargs"]: the
-    policy's constructor arguments (agent/training/build.py). RLlib adds keys of its own to model_config."""
+    policy's constructor arguments (agent/training/build.py). model_config["entropy"] ("joint" or
+    "per_head") and model_config["kl"] ("per_unit" or anything else) choose the loss terms of
+    UnitCategorical. RLlib adds keys of its own to model_config."""
 
     def setup(self) -> None:
         self.policy = EntityPolicy(**self.model_config["policy_kwargs"])
         num_units = len(self.action_space.nvec)
-        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units)
+        terms = {"kl_per_unit": self.model_config.get("kl") == "per_unit"}
+        if self.model_config.get("entropy") == "per_head":
+            num_entities = self.observation_space["entities"].shape[0]
+            terms["entropy_bounds"] = segment_bounds(self.policy.layout(num_entities))
+        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units, **terms)
 
     def _decode(self, batch: dict, sample: bool) -> dict:
         # The units are decoded one after another (EntityPolicy.decode), so the module picks the actions

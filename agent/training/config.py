@@ -17,6 +17,7 @@ import yaml
 
 from agent.model.encoders import ENCODERS, EncoderOptionError, build_encoder, check_options, encoder_options
 from agent.model.policy import EntityPolicy
+from agent.model.unit_terms import ENTROPY_MODES, KL_MODES
 from envs.engine import ENEMY_BOTS, MAP_NAMES
 from envs.entity_env import BACKENDS
 from envs.errors import UserError
@@ -73,12 +74,16 @@ class PPOSettings:
     gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)
     clip_param: float = _f(0.2, "PPO ratio clip", positive=True)
     vf_clip_param: float = _f(10.0, "value-loss clip (RLlib clamps the squared error)", positive=True)
-    reward_scale: float = _f(1.0, "multiplies the map's reward for PPO only (scores stay the map's)",
-                             positive=True)
+    return_scaling: bool = _f(True, "value targets in units of a running return scale, the value head "
+                              "rescaled to match (agent/model/return_scale.py); scores stay the map's")
     damage_reward: float = _f(0.0, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
     vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
     entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
+    entropy: str = _f("joint", "entropy bonus over each unit's joint (verb, target) choice, or per head "
+                      "(verb; target given verb), each divided by log(legal choices)", choices=ENTROPY_MODES)
+    kl: str = _f("joint", "RLlib's adaptive KL penalty: off, on the units' joint action, or per acting unit",
+                 choices=KL_MODES)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
     minibatch_size: int = _f(256, "SGD minibatch size", low=1)
     num_epochs: int = _f(4, "SGD passes over each train batch", low=1)
