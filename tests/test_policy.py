@@ -61,7 +61,7 @@ def make_obs(num_real: int, num_slots: int, *, seed: int = 0, batch: int = 2) ->
 def probs(policy: EntityPolicy, obs: dict) -> torch.Tensor:
     """Each unit's distribution as the greedy decode met it (after the units before it chose)."""
     with torch.no_grad():
-        _, logits, _ = policy.decode(obs, sample=False)
+        _, logits, _, _ = policy.decode(obs, sample=False)
     return torch.softmax(logits, dim=-1)
 
 
@@ -108,11 +108,11 @@ def test_masked_actions_get_zero_probability_and_are_never_sampled():
     illegal = obs["action_mask"] == 0
     assert illegal.any() and (p[illegal] == 0).all()
     assert torch.allclose(p.sum(-1), torch.ones(p.shape[:-1]))
-    actions = torch.as_tensor(policy.act(obs, sample=True, generator=torch.Generator().manual_seed(1)))
+    actions = torch.as_tensor(policy.act(obs, sample=True, generator=torch.Generator().manual_seed(1))[0])
     for _ in range(20):
-        actions = torch.as_tensor(policy.act(obs, sample=True))
+        actions = torch.as_tensor(policy.act(obs, sample=True)[0])
         assert obs["action_mask"].gather(-1, actions.unsqueeze(-1)).all()
-    greedy = torch.as_tensor(policy.act(obs))
+    greedy = torch.as_tensor(policy.act(obs)[0])
     assert torch.equal(greedy, p.argmax(-1))
 
 
@@ -120,7 +120,7 @@ def test_masked_logits_carry_no_gradient():
     policy = make_policy()
     obs = make_obs(5, 8)
     obs["entities"].requires_grad_(True)
-    logits, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)))
+    logits, _, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)[0]))
     illegal = obs["action_mask"] == 0
     (logits * illegal).sum().backward()
     assert (logits[illegal] == FLOAT_MIN).all()
@@ -243,8 +243,8 @@ def test_decode_gives_the_logits_that_training_recomputes():
     for sample in (True, False):
         with torch.no_grad():
             generator = torch.Generator().manual_seed(2)
-            actions, logits, value_in = policy.decode(obs, sample=sample, generator=generator)
-            again, value_again = policy(obs, actions)
+            actions, logits, value_in, _ = policy.decode(obs, sample=sample, generator=generator)
+            again, value_again, _ = policy(obs, actions)
         assert torch.allclose(logits, again, atol=1e-5)
         assert torch.equal(value_in, value_again)
     # With a strong negative entity gain, the second unit never takes the entity the first one took
@@ -252,7 +252,7 @@ def test_decode_gives_the_logits_that_training_recomputes():
     obs["action_mask"][:] = 1
     with torch.no_grad():
         policy.claim_gain.bias.copy_(torch.tensor([-100.0, 0.0]))
-        actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(3))
+        actions, logits, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(3))
     layout = ActionLayout(max_entities=8, grid_size=GRID)
     verbs = torch.as_tensor(layout.verb_of_action)[actions]
     slots = torch.as_tensor(layout.target_of_action)[actions]
@@ -270,7 +270,7 @@ def test_distance_gain_moves_a_units_pointer_toward_near_entities():
 
     def pointer() -> torch.Tensor:  # unit 0's log p(target | move to entity) over the 5 real entities
         with torch.no_grad():
-            logits, _ = policy(obs, actions)
+            logits, _, _ = policy(obs, actions)
         return torch.log_softmax(logits[:, 0, seg.start : seg.start + 5], dim=-1)
 
     with_gain = pointer()
@@ -291,9 +291,9 @@ def test_without_the_pointer_terms_units_are_decoded_independently():
     assert not names & {"claim_gain", "distance_gain"}
     obs = make_obs(5, 8, batch=16)
     with torch.no_grad():
-        some, _ = policy(obs, torch.zeros(16, U, dtype=torch.long))
-        other, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)))
-        actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(4))
+        some, _, _ = policy(obs, torch.zeros(16, U, dtype=torch.long))
+        other, _, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)[0]))
+        actions, logits, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(4))
     assert torch.equal(some, other) and torch.equal(logits, some)
     # One draw per unit from the flattened [B * U, A] probabilities, as a plain categorical per unit.
     flat = torch.multinomial(torch.softmax(some, -1).reshape(-1, some.shape[-1]), 1,

@@ -84,13 +84,31 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
             terms["entropy_bounds"] = segment_bounds(self.policy.layout(num_entities))
         self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units, **terms)
 
+    def get_initial_state(self) -> dict:
+        """The memory's state at an episode's start ({} without memory: RLlib then treats the module as
+        stateless). RLlib keeps each game's state between steps, restarts it with every episode, and
+        feeds the learner sequences of up to model_config["max_seq_len"] steps from their first state."""
+        if self.policy.core is None:
+            return {}
+        h, c = self.policy.core.initial_state(1)
+        return {"h": h[0].numpy(), "c": c[0].numpy()}
+
+    @staticmethod
+    def _state_in(batch: dict):
+        state = batch.get(Columns.STATE_IN)
+        return None if not state else (state["h"], state["c"])
+
     def _decode(self, batch: dict, sample: bool) -> dict:
         # The units are decoded one after another (EntityPolicy.decode), so the module picks the actions
         # itself; RLlib's GetActions connector passes actions and their log-probability through.
-        actions, logits, _ = self.policy.decode(batch[Columns.OBS], sample=sample)
+        actions, logits, _, state = self.policy.decode(batch[Columns.OBS], sample=sample,
+                                                       state=self._state_in(batch))
         flat = logits.flatten(-2)
-        logp = UnitCategorical(flat, logits.shape[1]).logp(actions)
-        return {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
+        logp = UnitCategorical(flat, logits.shape[-2]).logp(actions)
+        out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
+        if state is not None:
+            out[Columns.STATE_OUT] = {"h": state[0], "c": state[1]}
+        return out
 
     def _forward(self, batch: dict, **kwargs) -> dict:
         return self._decode(batch, sample=False)
@@ -100,11 +118,12 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:
         # The logits of the actions taken, each unit conditioned on the actions of the units before it.
-        logits, value_in = self.policy(batch[Columns.OBS], batch[Columns.ACTIONS])
+        logits, value_in, _ = self.policy(batch[Columns.OBS], batch[Columns.ACTIONS],
+                                          state=self._state_in(batch))
         # The value features ride along so that compute_values does not run the encoder twice.
         return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
 
     def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
         if embeddings is None:
-            _, _, embeddings = self.policy.encode(batch[Columns.OBS])
+            embeddings = self.policy.features(batch[Columns.OBS], state=self._state_in(batch))
         return self.policy.value(embeddings)

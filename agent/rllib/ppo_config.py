@@ -59,7 +59,8 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
         .rl_module(
             rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule,
                                         model_config={"policy_kwargs": policy_kwargs(cfg),
-                                                      "entropy": ppo.entropy, "kl": ppo.kl})
+                                                      "entropy": ppo.entropy, "kl": ppo.kl,
+                                                      "max_seq_len": cfg.model.memory_seq_len})
         )
         .callbacks(callbacks)
         .reporting(metrics_num_episodes_for_smoothing=SMOOTHING_EPISODES)

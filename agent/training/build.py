@@ -48,6 +48,7 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
         "noop_bias": cfg.model.noop_bias,
         "position_features": positions if cfg.model.distance_bias else None,
         "ordered_decoding": cfg.model.ordered_decoding,
+        "memory": cfg.model.memory,
     }
 
 

@@ -58,6 +58,10 @@ class ModelConfig:
     ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
                                 doc="units choose in slot order, each seeing the targets chosen before it")
     distance_bias: bool = _f(True, "pointer logits add a learned per-unit gain x unit-entity distance")
+    memory: bool = _f(POLICY_DEFAULTS["memory"], "an LSTM core (width cells) carries memory across the steps "
+                      "of an episode")
+    memory_seq_len: int = _f(32, "with memory: steps per training sequence, unrolled from the state the "
+                             "env runner recorded at its first step", low=1)
 
     def resolved(self) -> tuple[int, dict]:
         """(width, encoder options) after applying `size`."""
