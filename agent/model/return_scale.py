@@ -38,9 +38,11 @@ class ReturnScale(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("scale", torch.ones((), dtype=torch.float64))
-        self.register_buffer("second_moment", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("updates", torch.zeros((), dtype=torch.float64))
+        # float32 like the weights: RLlib's state round trip (checkpoints, weight sync) turns float64 into
+        # float32, and a resumed run must continue with exactly the numbers it saved.
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("second_moment", torch.zeros(()))
+        self.register_buffer("updates", torch.zeros(()))
 
     @torch.no_grad()
     def update(self, mean_square: float, output_layer: nn.Linear) -> tuple[float, float]:
@@ -52,8 +54,8 @@ class ReturnScale(nn.Module):
         self.updates += 1
         self.second_moment.mul_(DECAY).add_((1.0 - DECAY) * mean_square)
         debiased = float(self.second_moment) / (1.0 - DECAY ** float(self.updates))
-        new = max(math.sqrt(debiased), FLOOR)
-        self.scale.fill_(new)
+        self.scale.fill_(max(math.sqrt(debiased), FLOOR))
+        new = float(self.scale)  # as stored
         output_layer.weight.mul_(old / new)
         output_layer.bias.mul_(old / new)
         return old, new

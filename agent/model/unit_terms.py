@@ -22,7 +22,7 @@ from envs.action_space import ActionLayout
 # Logits at or below this are masked (agent/model/policy.py puts illegal choices at float32's minimum).
 MASKED = torch.finfo(torch.float32).min / 2
 ENTROPY_MODES = ("joint", "per_head")
-KL_MODES = ("off", "joint", "per_unit")
+KL_MODES = ("none", "joint", "per_unit")  # not "off": YAML reads it as false
 
 
 def segment_bounds(layout: ActionLayout) -> tuple[tuple[int, int], ...]:

@@ -52,7 +52,7 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             num_epochs=ppo.num_epochs,
             grad_clip=ppo.grad_clip,
             grad_clip_by="global_norm",
-            use_kl_loss=ppo.kl != "off",
+            use_kl_loss=ppo.kl != "none",
             learner_class=EntityPPOLearner,
             learner_config_dict={"return_scaling": ppo.return_scaling},
         )

@@ -86,7 +86,7 @@ class PPOSettings:
     entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
     entropy: str = _f("joint", "entropy bonus over each unit's joint (verb, target) choice, or per head "
                       "(verb; target given verb), each divided by log(legal choices)", choices=ENTROPY_MODES)
-    kl: str = _f("joint", "RLlib's adaptive KL penalty: off, on the units' joint action, or per acting unit",
+    kl: str = _f("joint", "RLlib's adaptive KL penalty: none, on the units' joint action, or per acting unit",
                  choices=KL_MODES)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
     minibatch_size: int = _f(256, "SGD minibatch size", low=1)
