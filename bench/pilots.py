@@ -6,9 +6,9 @@
 Each variant trains in its own `perceiver-sc2 train` process (bench/learning.py `train`) for the same
 env-step budget, with the same seed and `--set` overrides on top of configs/<map>.yaml, one after
 another. Then its final checkpoint plays the same seeded evaluation episodes greedily and sampling.
-Writes docs/pilots/<name>.json: per variant the overrides, the budget reached, the evaluation summaries
-with every episode's score, the last training iterations' metrics (episode score, value-function
-explained variance, return scale, KL and its coefficient, entropy), and the run's provenance.
+Writes docs/pilots/<name>.json: per variant the overrides, the commit it ran on, the budget reached,
+the evaluation summaries with every episode's score, and the last training iterations' metrics (episode
+score, value-function explained variance, return scale, KL and its coefficient, entropy).
 A pilot is a short run on a shared machine: it can rank variants that differ a lot, no more.
 """
 
@@ -45,11 +45,13 @@ def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
 def run_variant(map_name: str, name: str, overrides: list[str], env_steps: int, episodes: int,
                 runs: Path) -> dict:
     run_dir = runs / name
+    info = run_info()
     wall = train(map_name, env_steps, run_dir, ["scale.torch_threads=1", "run.progress=false", *overrides])
     rows = read_metrics(run_dir)
     scores = [r["episode_score"] for r in rows if r["episode_score"] is not None]
     return {
         "overrides": overrides,
+        "run": {k: info[k] for k in ("date", "commit", "engine_commit", "uncommitted")},
         "env_steps": rows[-1]["env_steps"],
         "train_seconds": rows[-1]["train_seconds"],
         "wall_seconds_including_startup": round(wall, 1),
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         same = (previous is not None and previous["overrides"] == overrides
                 and done.get("env_steps_budget") == args.env_steps
                 and done.get("eval_episodes") == args.episodes)
-        if same:  # a finished variant of the same pilot: kept, not rerun
+        if same:  # a finished variant of the same pilot: kept, not rerun, with the code it ran on
+            previous.setdefault("run", {k: done.get(k) for k in ("date", "commit", "engine_commit",
+                                                                 "uncommitted")})
             record["variants"][name] = previous
         else:
             record["variants"][name] = run_variant(args.map, name, overrides, args.env_steps, args.episodes,
