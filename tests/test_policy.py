@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agent.model.encoders import ENCODERS
-from agent.model.policy import FLOAT_MIN, EntityPolicy
+from agent.model.policy import FLOAT_MIN, EntityPolicy, greedy
 from envs.action_space import ActionLayout, Target, Verb
 from envs.errors import UserError
 
@@ -113,7 +113,29 @@ def test_masked_actions_get_zero_probability_and_are_never_sampled():
         actions = torch.as_tensor(policy.act(obs, sample=True)[0])
         assert obs["action_mask"].gather(-1, actions.unsqueeze(-1)).all()
     greedy = torch.as_tensor(policy.act(obs)[0])
-    assert torch.equal(greedy, p.argmax(-1))
+    assert torch.equal(greedy, head_modes(p, ActionLayout(max_entities=8, grid_size=GRID)))
+    assert obs["action_mask"].gather(-1, greedy.unsqueeze(-1)).all()
+
+
+def head_modes(p: torch.Tensor, layout: ActionLayout) -> torch.Tensor:
+    """Per unit: the verb whose targets hold the most probability, then that verb's likeliest target."""
+    verb_p = torch.stack([p[..., seg.start:seg.start + seg.size].sum(-1) for seg in layout.segments], -1)
+    out = torch.empty(p.shape[:-1], dtype=torch.long)
+    for index in torch.cartesian_prod(*(torch.arange(n) for n in p.shape[:-1])):
+        seg = layout.segments[int(verb_p[tuple(index)].argmax())]
+        out[tuple(index)] = seg.start + int(p[tuple(index)][seg.start:seg.start + seg.size].argmax())
+    return out
+
+
+def test_greedy_takes_the_likeliest_verb_even_when_its_targets_split_the_probability():
+    layout = ActionLayout(max_entities=4, grid_size=1)
+    logits = torch.full((1, layout.num_actions), FLOAT_MIN)
+    logits[0, layout.encode(Verb.NO_OP)] = math.log(0.3)
+    attack = layout.segment(Verb.ATTACK_ENTITY)
+    logits[0, attack.start:attack.start + 4] = torch.log(torch.tensor([0.2, 0.15, 0.2, 0.15]))
+    # The joint argmax would keep the order (0.3 > 0.2); the attack verb holds 0.7.
+    assert int(logits.argmax()) == layout.encode(Verb.NO_OP)
+    assert int(greedy(logits, layout)[0]) == layout.encode(Verb.ATTACK_ENTITY, 0)
 
 
 def test_masked_logits_carry_no_gradient():

@@ -10,10 +10,11 @@
 
 Two optional pointer terms (on by default; docs/RESULTS.md "Learning" measures them):
 - ordered decoding: units are decoded in slot order, autoregressively (as AlphaStar's action heads
-  are). Unit i's target logits see the claims of units 0..i-1, how many of them picked each entity and
-  each cell this step, weighted by a gain unit i's query sets (negative: spread out, as two Marines
-  collecting shards should; positive: focus fire). `decode` samples unit by unit; `forward(obs,
-  actions)` recomputes the same logits in one pass from the actions taken, for training.
+  are). Unit i's target logits see its claims (agent/model/claims.py): how many other units will be on
+  each entity and each cell, counting what units 0..i-1 picked this step and the standing orders of
+  the units that keep theirs, weighted by a gain unit i's query sets (negative: spread out, as two
+  Marines collecting shards should; positive: focus fire). `decode` samples unit by unit;
+  `forward(obs, actions)` recomputes the same logits in one pass from the actions taken, for training.
 - distance term: a per-unit gain on the distance from the unit to each entity joins the pointer logits
   (an explicit spatial bias: "nearest" is hard to form from a dot product of position embeddings).
 
@@ -21,6 +22,10 @@ Joint logit of (verb, target) = verb logit + log p(target | verb), the target di
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
 p(verb) spread over the verbs that have a legal target. No parameter depends on N or U, so the same
 weights run with any entity cap (a padding-invariance test uses that).
+
+Greedy play takes each head's mode in decoding order: the most likely verb, then its most likely target.
+The joint argmax would instead weigh a verb by its best single target, so a verb spread over 64 cells or
+4 equally good Roaches (log p(target | verb) of -4.2 or -1.4) loses to no-op however likely the verb is.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent.model.claims import claims_before, first_claims, next_claims, standing_targets
 from agent.model.encoders import build_encoder
 from agent.model.memory import Core, State, flatten_steps
 from agent.model.return_scale import ReturnScale
@@ -71,6 +77,7 @@ class UnitHeads(NamedTuple):
     value_in: torch.Tensor  # [B, C] the core's features (without memory: pooled + scalars, C = D + S)
     distances: torch.Tensor | None  # [B, U, N] from each own unit to each entity, if positions are known
     state: State | None  # the memory's state after these observations (None without memory)
+    standing: torch.Tensor | None  # [B, U, N + G] each unit's standing order target (claims.py), if known
 
 
 class EntityPolicy(nn.Module):
@@ -97,6 +104,7 @@ class EntityPolicy(nn.Module):
         position_features: tuple[int, int] | None = None,
         ordered_decoding: bool = True,
         memory: bool = False,
+        order_features: tuple[int, int, int, int] | None = None,
     ) -> None:
         """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
         width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
@@ -105,7 +113,9 @@ class EntityPolicy(nn.Module):
         position_features: the columns of the entity features holding x and y (None: no distance term).
         ordered_decoding: False decodes every unit independently (no claims).
         memory: an LSTM core of `width` cells between the encoded observation and the heads
-        (agent/model/memory.py); forward and decode then take and return its state."""
+        (agent/model/memory.py); forward and decode then take and return its state.
+        order_features: the entity feature columns dx_own, dy_own, order_dx, order_dy, from which ordered
+        decoding reads each unit's standing order target (None: the claims count this step's picks only)."""
         super().__init__()
         self.constructor_kwargs = {
             "num_features": num_features, "num_scalars": num_scalars, "num_unit_types": num_unit_types,
@@ -113,7 +123,9 @@ class EntityPolicy(nn.Module):
             "encoder_options": dict(encoder_options or {}), "noop_bias": noop_bias,
             "position_features": None if position_features is None else list(position_features),
             "ordered_decoding": ordered_decoding, "memory": memory,
+            "order_features": None if order_features is None else list(order_features),
         }
+        self.order_features = None if order_features is None else tuple(order_features)
         self.grid_size = grid_size
         self.position_features = None if position_features is None else list(position_features)
         self.width = width
@@ -219,8 +231,12 @@ class EntityPolicy(nn.Module):
             positions = obs["entities"][..., self.position_features].float()  # [B, N, 2]
             positions = torch.where(entity_mask.unsqueeze(-1), positions, 0.0)
             distances = torch.cdist(positions[:, :num_units], positions)
+        standing = None
+        if self.claim_gain is not None and self.order_features is not None:
+            standing = standing_targets(obs["entities"], entity_mask, num_units, self.order_features,
+                                        layout.num_cells)
         return UnitHeads(queries, keys, action_mask, entity_mask.unsqueeze(1), layout, value_in, distances,
-                         state)
+                         state, standing)
 
     def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor | None) -> torch.Tensor:
         """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table;
@@ -266,8 +282,8 @@ class EntityPolicy(nn.Module):
         if self.claim_gain is not None:
             table = self.claim_table(heads.layout.max_entities, heads.queries.device)
             actions = torch.as_tensor(actions).long().reshape(-1, heads.queries.shape[1])
-            picked = table[actions]  # [B, U, N + G]
-            claims = picked.cumsum(dim=1) - picked  # what the units before each unit picked
+            noop = actions == heads.layout.segment(Verb.NO_OP).start
+            claims = claims_before(table[actions], noop, heads.standing)
         logits = self.unit_logits(heads, slice(None), claims)
         return _steps(logits, lead), _steps(heads.value_in, lead), heads.state
 
@@ -283,25 +299,28 @@ class EntityPolicy(nn.Module):
 
     def _decode_units(self, heads: UnitHeads, sample: bool,
                       generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        layout = heads.layout
         if self.claim_gain is None:  # independent units: all at once
             logits = self.unit_logits(heads, slice(None), None)
-            return self._choose(logits, sample, generator), logits
-        table = self.claim_table(heads.layout.max_entities, heads.queries.device)
-        claims = table.new_zeros(heads.queries.shape[0], 1, table.shape[1])
+            return self._choose(logits, layout, sample, generator), logits
+        table = self.claim_table(layout.max_entities, heads.queries.device)
+        claims = first_claims(heads.standing, heads.queries.shape[0], table.shape[1], table)
+        noop_action = layout.segment(Verb.NO_OP).start
         actions, logits = [], []
         for unit in range(heads.queries.shape[1]):
             unit_logits = self.unit_logits(heads, slice(unit, unit + 1), claims)  # [B, 1, A]
-            action = self._choose(unit_logits, sample, generator)  # [B, 1]
-            claims = claims + table[action]
+            action = self._choose(unit_logits, layout, sample, generator)  # [B, 1]
+            claims = next_claims(claims, unit, table[action], action == noop_action, heads.standing)
             actions.append(action)
             logits.append(unit_logits)
         return torch.cat(actions, dim=1), torch.cat(logits, dim=1)
 
     @staticmethod
-    def _choose(logits: torch.Tensor, sample: bool, generator: torch.Generator | None) -> torch.Tensor:
-        """Logits [B, u, A] -> actions [B, u]: argmax, or one draw per unit."""
+    def _choose(logits: torch.Tensor, layout: ActionLayout, sample: bool,
+                generator: torch.Generator | None) -> torch.Tensor:
+        """Logits [B, u, A] -> actions [B, u]: each head's mode in turn (greedy), or one draw per unit."""
         if not sample:
-            return logits.argmax(dim=-1)
+            return greedy(logits, layout)
         probs = torch.softmax(logits, dim=-1)
         flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
         return flat.reshape(probs.shape[:-1])
@@ -324,6 +343,17 @@ class EntityPolicy(nn.Module):
         starts from None)."""
         actions, _, _, state = self.decode(to_tensors(obs), sample=sample, generator=generator, state=state)
         return actions.numpy(), state
+
+
+def greedy(logits: torch.Tensor, layout: ActionLayout) -> torch.Tensor:
+    """Logits [..., A] -> actions [...]: the verb of highest probability (summed over its targets), then
+    that verb's most likely target."""
+    log_p = torch.log_softmax(logits, dim=-1)
+    verb_log_p = torch.stack([torch.logsumexp(log_p[..., seg.start:seg.start + seg.size], dim=-1)
+                              for seg in layout.segments], dim=-1)
+    verb_of_action = torch.as_tensor(layout.verb_of_action, device=logits.device)
+    inside = verb_of_action == verb_log_p.argmax(dim=-1, keepdim=True)
+    return torch.where(inside, logits, FLOAT_MIN).argmax(dim=-1)
 
 
 def _steps(x: torch.Tensor, lead: tuple[int, ...]) -> torch.Tensor:
