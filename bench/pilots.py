@@ -6,9 +6,10 @@
 Each variant trains in its own `perceiver-sc2 train` process (bench/learning.py `train`) for the same
 env-step budget, with the same seed and `--set` overrides on top of configs/<map>.yaml, one after
 another. Then its final checkpoint plays the same seeded evaluation episodes greedily and sampling.
-Writes docs/pilots/<name>.json: per variant the overrides, the commit it ran on, the budget reached,
-the evaluation summaries with every episode's score, and the last training iterations' metrics (episode
-score, value-function explained variance, return scale, KL and its coefficient, entropy).
+Writes docs/pilots/<name>.json: per variant the overrides, the commits it was trained and evaluated on,
+the budget reached, the evaluation summaries with every episode's score, and the training curve
+(episode score, value-function explained variance, return scale, KL coefficient, entropy).
+`--evaluate-only` evaluates the existing runs again (after a change to how the policy plays).
 A pilot is a short run on a shared machine: it can rank variants that differ a lot, no more.
 """
 
@@ -31,10 +32,14 @@ TAIL_KEYS = ("iteration", "env_steps", "train_seconds", "episode_score", "vf_exp
 TAIL = 5  # training iterations whose metrics are kept per variant (the curve's end)
 
 
+PROVENANCE = ("date", "commit", "engine_commit", "uncommitted")
+
+
 def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
     from agent.evaluation.evaluate import evaluate
 
-    out = {}
+    info = run_info()
+    out = {"evaluated_on": {k: info[k] for k in PROVENANCE}}
     for name, sample in (("greedy", False), ("sampled", True)):
         summary = evaluate(str(run_dir), map_name, episodes=episodes, seed=EVAL_SEED, progress=False,
                            sample=sample)
@@ -42,25 +47,17 @@ def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
     return out
 
 
-def run_variant(map_name: str, name: str, overrides: list[str], env_steps: int, episodes: int,
-                runs: Path) -> dict:
-    run_dir = runs / name
-    info = run_info()
-    wall = train(map_name, env_steps, run_dir, ["scale.torch_threads=1", "run.progress=false", *overrides])
+def training_summary(run_dir: Path) -> dict:
     rows = read_metrics(run_dir)
     scores = [r["episode_score"] for r in rows if r["episode_score"] is not None]
     return {
-        "overrides": overrides,
-        "run": {k: info[k] for k in ("date", "commit", "engine_commit", "uncommitted")},
         "env_steps": rows[-1]["env_steps"],
         "train_seconds": rows[-1]["train_seconds"],
-        "wall_seconds_including_startup": round(wall, 1),
-        # the training episodes are sampled play: the mean of the last iterations' smoothed scores
+        # the training episodes are sampled play: the last iterations' scores (RLlib's 32-game means)
         "training_score_last": scores[-TAIL:],
         "tail": [{k: r.get(k) for k in TAIL_KEYS} for r in rows[-TAIL:]],
         "curve": [{k: r.get(k) for k in ("env_steps", "episode_score", "vf_explained_var", "kl_coeff",
-                                          "return_scale")} for r in rows],
-        **evaluate_variant(run_dir, map_name, episodes),
+                                          "return_scale", "entropy")} for r in rows],
     }
 
 
@@ -84,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", nargs="+", action="append", required=True, metavar=("NAME", "KEY=VALUE"),
                         help="a variant: its name, then config overrides (repeatable)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "pilots")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "pilots", help="where the runs go")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="evaluate the variants' existing runs again with this code, without training")
+    parser.add_argument("--note", default="", help="recorded as is, e.g. what code the runs used")
     args = parser.parse_args(argv)
     import torch
 
@@ -92,26 +93,33 @@ def main(argv: list[str] | None = None) -> int:
     out_path = args.out / f"{args.name}.json"
     done = json.loads(out_path.read_text()) if out_path.is_file() else {}
     record = {"pilot": args.name, "map": args.map, "env_steps_budget": args.env_steps,
-              "eval_episodes": args.episodes, "eval_seed": EVAL_SEED, **run_info(),
+              "eval_episodes": args.episodes, "eval_seed": EVAL_SEED, "note": args.note, **run_info(),
               "cpu_count": os.cpu_count(), "variants": {}}
     for name, overrides in variants.items():
+        run_dir = args.runs / args.name / name
         previous = done.get("variants", {}).get(name)
         same = (previous is not None and previous["overrides"] == overrides
-                and done.get("env_steps_budget") == args.env_steps
-                and done.get("eval_episodes") == args.episodes)
-        if same:  # a finished variant of the same pilot: kept, not rerun, with the code it ran on
-            previous.setdefault("run", {k: done.get(k) for k in ("date", "commit", "engine_commit",
-                                                                 "uncommitted")})
-            record["variants"][name] = previous
+                and done.get("env_steps_budget") == args.env_steps)
+        if args.evaluate_only or same:  # trained before: keep its training record
+            entry = {k: v for k, v in previous.items() if k not in ("greedy", "sampled", "evaluated_on")}
+            if "run" in entry:  # records written before training and evaluation were told apart
+                entry["trained_on"] = entry.pop("run")
         else:
-            record["variants"][name] = run_variant(args.map, name, overrides, args.env_steps, args.episodes,
-                                                   ROOT / "runs" / "pilots" / args.name)
+            info = run_info()
+            wall = train(args.map, args.env_steps, run_dir,
+                         ["scale.torch_threads=1", "run.progress=false", *overrides])
+            entry = {"overrides": overrides, "trained_on": {k: info[k] for k in PROVENANCE},
+                     "wall_seconds_including_startup": round(wall, 1), **training_summary(run_dir)}
+        if args.evaluate_only or not (same and done.get("eval_episodes") == args.episodes):
+            entry.update(evaluate_variant(run_dir, args.map, args.episodes))
+        else:
+            entry.update({k: previous[k] for k in ("evaluated_on", "greedy", "sampled") if k in previous})
+        record["variants"][name] = entry
         record["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         args.out.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(record, indent=1) + "\n")
-        v = record["variants"][name]
-        print(f"{name}: {v['env_steps']} steps, greedy {v['greedy']['mean']:.1f}, sampled "
-              f"{v['sampled']['mean']:.1f}, training {v['training_score_last'][-1:]}", flush=True)
+        print(f"{name}: {entry['env_steps']} steps, greedy {entry['greedy']['mean']:.1f}, sampled "
+              f"{entry['sampled']['mean']:.1f}, training {entry['training_score_last'][-1:]}", flush=True)
     return 0
 
 
