@@ -11,7 +11,7 @@ import pytest
 from agent.cli import main
 from agent.model.policy import EntityPolicy
 from agent.training.build import policy_kwargs
-from agent.training.config import TrainConfig, field_docs, load_config
+from agent.training.config import CPU_ENCODER_OPTIONS, TrainConfig, field_docs, load_config
 from envs.engine import MAP_NAMES
 from envs.errors import UserError
 
@@ -82,9 +82,9 @@ def test_model_defaults_are_the_policys_own():
     cfg = load_config(None)
     kwargs = policy_kwargs(cfg)
     for name, default in EntityPolicy.defaults().items():
-        if name not in ("encoder_options", "position_features"):
+        if name not in ("encoder_options", "position_features", "order_features"):  # set by config, obs
             assert kwargs[name] == default, name
-    assert kwargs["encoder_options"] == {}
+    assert kwargs["encoder_options"] == CPU_ENCODER_OPTIONS["perceiver_io"]
     # The policy stores what it was built with: a config's policy rebuilds from its saved kwargs.
     assert EntityPolicy(**kwargs).constructor_kwargs == kwargs
 

@@ -23,6 +23,13 @@ from envs.entity_env import BACKENDS
 from envs.errors import UserError
 
 SIZES = ("custom", "alphastar")
+# Encoder sizes of size "custom" (CPU training on a few cores): about the same depth (2 blocks) for each
+# encoder at the config's width; model.encoder_options override them key by key.
+CPU_ENCODER_OPTIONS = {
+    "perceiver_io": {"num_latents": 16, "num_layers": 2, "self_heads": 4},
+    "transformer": {"num_layers": 2, "num_heads": 2, "head_dim": 32, "mlp_dim": 128},
+    "deepsets": {},
+}
 POLICY_DEFAULTS = EntityPolicy.defaults()  # the model defaults live in the policy's signature
 
 
@@ -42,7 +49,7 @@ class EnvConfig:
     max_units: int | None = _f(None, "own-unit slots U, each picks one action per step; null = map's", low=1)
     grid_size: int = _f(8, "point targets: a grid_size x grid_size grid over the playable area", low=1)
     step_mul: int = _f(8, "game loops per agent step (pysc2 minigames: 8)", low=1)
-    num_envs: int = _f(16, "games stepped together in one vector env per env runner", low=1)
+    num_envs: int = _f(32, "games stepped together in one vector env per env runner", low=1)
     enemy_bot: str | None = _f(None, "scripted opponent; null = the map's own", choices=ENEMY_BOTS)
 
 
@@ -52,7 +59,8 @@ class ModelConfig:
     size: str = _f("custom", "'alphastar' = width 256 and the encoder's paper defaults", choices=SIZES)
     width: int = _f(POLICY_DEFAULTS["width"], "entity embedding width D (AlphaStar: 256)", low=1)
     key_dim: int = _f(POLICY_DEFAULTS["key_dim"], "pointer key/query width (AlphaStar: 32)", low=1)
-    encoder_options: dict = _f({}, "encoder-specific options, e.g. num_latents, num_layers")
+    encoder_options: dict = _f({}, "encoder options over the CPU sizes (config.py CPU_ENCODER_OPTIONS), "
+                               "e.g. num_latents")
     noop_bias: float = _f(POLICY_DEFAULTS["noop_bias"], low=0.0,
                           doc="initial no-op logit bonus: untrained units keep orders longer")
     ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
@@ -67,7 +75,7 @@ class ModelConfig:
         """(width, encoder options) after applying `size`."""
         if self.size == "alphastar":
             return 256, {}  # AlphaStar's entity width; the encoders' own defaults are their papers' sizes
-        return self.width, dict(self.encoder_options)
+        return self.width, {**CPU_ENCODER_OPTIONS.get(self.encoder, {}), **self.encoder_options}
 
 
 @dataclass
