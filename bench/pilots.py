@@ -1,14 +1,15 @@
 """Pilots: short training runs of one map's config under a few named variants, evaluated greedy and sampled.
 
     python bench/pilots.py kl --map DefeatRoaches --env-steps 80000 \
-        --variant joint ppo.kl=joint --variant off ppo.kl=off
+        --variant joint ppo.kl=joint --variant none ppo.kl=none
 
 Each variant trains in its own `perceiver-sc2 train` process (bench/learning.py `train`) for the same
 env-step budget, with the same seed and `--set` overrides on top of configs/<map>.yaml, one after
 another. Then its final checkpoint plays the same seeded evaluation episodes greedily and sampling.
 Writes docs/pilots/<name>.json: per variant the overrides, the commits it was trained and evaluated on,
-the budget reached, the evaluation summaries with every episode's score, and the training curve
-(episode score, value-function explained variance, return scale, KL coefficient, entropy).
+the budget reached, the evaluation summaries with every episode's score and how often the units with a
+choice took each verb (a greedy policy that never attacks shows there), and the training curve (episode
+score, value-function explained variance, return scale, KL coefficient, entropy).
 `--evaluate-only` evaluates the existing runs again (after a change to how the policy plays).
 A pilot is a short run on a shared machine: it can rank variants that differ a lot, no more.
 """
@@ -19,7 +20,10 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,15 +39,43 @@ TAIL = 5  # training iterations whose metrics are kept per variant (the curve's 
 PROVENANCE = ("date", "commit", "engine_commit", "uncommitted")
 
 
+def counting_source(run_dir: Path, sample: bool):
+    """The checkpoint as an evaluation agent source whose agents also count, in `source.verbs`, the verbs
+    chosen by the units that had more than one legal choice (what the policy does, not only its score)."""
+    from agent.evaluation.agents import AgentSource
+    from envs.action_space import Verb
+
+    class CountingSource(AgentSource):
+        def make(self, map_name, env, seed):
+            agent = super().make(map_name, env, seed)
+            act = agent.act
+
+            def counted(obs):
+                actions = act(obs)
+                layout = self.policy.layout(obs["entities"].shape[0])
+                chose = np.asarray(obs["action_mask"]).sum(-1) > 1
+                for verb in layout.verb_of_action[actions[chose]]:
+                    self.verbs[Verb(int(verb)).name.lower()] += 1
+                return actions
+
+            agent.act = counted
+            return agent
+
+    source = CountingSource(str(run_dir), sample=sample)
+    source.verbs = Counter({verb.name.lower(): 0 for verb in Verb})
+    return source
+
+
 def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
     from agent.evaluation.evaluate import evaluate
 
     info = run_info()
     out = {"evaluated_on": {k: info[k] for k in PROVENANCE}}
     for name, sample in (("greedy", False), ("sampled", True)):
-        summary = evaluate(str(run_dir), map_name, episodes=episodes, seed=EVAL_SEED, progress=False,
-                           sample=sample)
+        source = counting_source(run_dir, sample)
+        summary = evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
         out[name] = {k: summary[k] for k in SUMMARY_KEYS}
+        out[name]["verbs"] = dict(source.verbs)  # per unit-step with a choice, over every episode
     return out
 
 

@@ -94,8 +94,10 @@ class PPOSettings:
     entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
     entropy: str = _f("joint", "entropy bonus over each unit's joint (verb, target) choice, or per head "
                       "(verb; target given verb), each divided by log(legal choices)", choices=ENTROPY_MODES)
-    kl: str = _f("joint", "RLlib's adaptive KL penalty: none, on the units' joint action, or per acting unit",
-                 choices=KL_MODES)
+    # "none": on 3m, 40k env steps, the penalty on the joint action (RLlib's default) trailed no penalty
+    # greedy and sampled (docs/pilots/kl_3m.json); the clipped ratio alone bounds the step, as in CleanRL.
+    kl: str = _f("none", "RLlib's adaptive KL penalty: none, on the units' joint action (summed over units), "
+                 "or per acting unit (averaged over the units with a choice)", choices=KL_MODES)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
     minibatch_size: int = _f(256, "SGD minibatch size", low=1)
     num_epochs: int = _f(4, "SGD passes over each train batch", low=1)
