@@ -40,3 +40,24 @@ def test_a_map_is_complete_only_for_the_same_budget_episodes_and_overrides(tmp_p
     assert not learning.is_complete(path, 80_000, 100, [])
     path.write_text(json.dumps({k: v for k, v in done.items() if k != "paired_vs_scripted"}))
     assert not learning.is_complete(path, 80_000, 100, ["a=1"])  # a file from before per-episode scores
+
+
+def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_budget(tmp_path, monkeypatch):
+    from agent.training.checkpoint import CHECKPOINTS, TRAIN_STATE, checkpoint_name
+
+    commands = []
+    monkeypatch.setattr(learning.subprocess, "run", lambda cmd, **kwargs: commands.append(cmd))
+    run_dir = tmp_path / "MoveToBeacon"
+    learning.train("MoveToBeacon", 1000, run_dir, ["a=1"], resume=True)  # nothing to resume: a new run
+    assert "--resume" not in commands[-1] and "run.max_env_steps=1000" in commands[-1]
+    ckpt = run_dir / CHECKPOINTS / checkpoint_name(5)
+    ckpt.mkdir(parents=True)
+    (ckpt / TRAIN_STATE).write_text("{}")  # killed after its fifth iteration
+    learning.train("MoveToBeacon", 1000, run_dir, ["a=1"], resume=True)
+    assert commands[-1][-1] == "--resume" and ckpt.is_dir()
+    learning.train("MoveToBeacon", 2000, run_dir, ["a=1"], resume=True)  # another budget starts afresh
+    assert "--resume" not in commands[-1] and not ckpt.exists()
+    ckpt.mkdir(parents=True)
+    (ckpt / TRAIN_STATE).write_text("{}")
+    learning.train("MoveToBeacon", 2000, run_dir, ["a=1"])  # pilots: always a new run
+    assert "--resume" not in commands[-1] and not ckpt.exists()
