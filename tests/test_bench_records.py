@@ -1,4 +1,5 @@
-"""What bench/ writes into its JSON files: provenance, paired comparisons, and when a map's run is done."""
+"""What bench/ writes into its JSON files: provenance, paired comparisons, verb histograms, and when a
+map's run is done or resumes."""
 
 import json
 import shutil
@@ -61,3 +62,26 @@ def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_budget(tmp_p
     (ckpt / TRAIN_STATE).write_text("{}")
     learning.train("MoveToBeacon", 2000, run_dir, ["a=1"])  # pilots: always a new run
     assert "--resume" not in commands[-1] and not ckpt.exists()
+
+
+def test_the_verb_histogram_counts_every_unit_step_with_a_choice(tmp_path):
+    import torch
+
+    from agent.evaluation.evaluate import evaluate
+    from agent.model.policy import EntityPolicy
+    from agent.training.build import env_kwargs, observation_meta, policy_kwargs
+    from agent.training.checkpoint import write_policy
+    from agent.training.config import load_config
+    from bench.pilots import counting_source
+
+    cfg = load_config(None, ["env.step_mul=32", "model.width=16", "model.key_dim=8", "model.encoder=deepsets",
+                             "model.encoder_options={}"])
+    torch.manual_seed(0)
+    kwargs = policy_kwargs(cfg)
+    write_policy(tmp_path, kwargs, EntityPolicy(**kwargs).state_dict(), env=env_kwargs(cfg),
+                 config=cfg.to_dict(), iteration=1, observation=observation_meta())
+    source = counting_source(tmp_path, sample=True)
+    summary = evaluate(source, "MoveToBeacon", episodes=2, seed=0, progress=False)
+    # MoveToBeacon's one Marine always has a choice: one verb per step, of several kinds when sampling
+    assert sum(source.verbs.values()) == 2 * summary["mean_length"] > 0
+    assert sum(count > 0 for count in source.verbs.values()) >= 2
