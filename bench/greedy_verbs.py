@@ -1,7 +1,7 @@
 """What a trained policy does greedily: one checkpoint, three decoders, the verbs its units choose.
 
     python bench/greedy_verbs.py runs/pilots/decoding_roaches/ordered --map DefeatRoaches --episodes 20 \
-        --out docs/pilots/greedy_verbs_roaches.json
+        --out docs/greedy_verbs_DefeatRoaches.json
 
 The same weights play the same seeded episodes three ways: greedy as the policy decodes it (each head's
 mode: the likeliest verb, then its likeliest target), greedy by the argmax of the joint (verb, target)
