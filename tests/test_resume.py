@@ -110,4 +110,4 @@ def test_a_checkpoint_of_another_version_is_a_one_line_error(tmp_path):
                          timeout=300)
     assert out.returncode == 2
     line = out.stderr.strip().splitlines()[-1]
-    assert f"num_features: {kwargs['num_features']} in the checkpoint" in line
+    assert f"entity features: {kwargs['num_features']} in the checkpoint" in line
