@@ -20,6 +20,7 @@ SMALL = {
     "perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2},
     "transformer": {"num_layers": 1, "num_heads": 2, "head_dim": 8, "mlp_dim": 32},
     "deepsets": {},
+    "none": {},
 }
 
 

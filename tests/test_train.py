@@ -21,6 +21,7 @@ SMALL_ENCODERS = {
     "perceiver_io": "{num_latents: 4, num_layers: 1, self_heads: 2}",
     "transformer": "{num_layers: 1, num_heads: 2, head_dim: 8, mlp_dim: 32}",
     "deepsets": "{}",
+    "none": "{}",
 }
 # MoveToBeacon's 120 game seconds x 16 loops / 32 = 60 agent steps a game (envs/engine/maps.py):
 # 4 games x 64 steps an iteration finish every game at least once in two iterations.
