@@ -22,6 +22,7 @@ from agent.cli import main
 from agent.evaluation.stats import bootstrap_ci
 from agent.model.policy import EntityPolicy
 from agent.training.build import policy_kwargs
+from agent.training.checkpoint import latest_checkpoint
 from envs.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,3 +245,35 @@ def test_iqm_trims_a_quarter_each_side_and_verdicts_need_separate_intervals():
     assert estimates["a"]["mean"][0] == pytest.approx(np.mean(scores))
     assert verdict("a", "b", estimates) == "a vs b: no difference detected"
     assert verdict("a", "c", estimates) == "c beats a"
+
+
+def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
+    """One trial of 40 iterations, a checkpoint every iteration, SIGKILL once one is on disk: --resume
+    restores the latest and trains only the rest; what was trained before the kill stays in the curve."""
+    run_dir = tmp_path / "abl"
+    trial_dir = run_dir / "trials" / "deepsets__seed0"
+    data = _tiny(seeds=[0], budget_env_steps=40 * 256, arms={"deepsets": {"encoder": "deepsets"}})
+    data["set"] = [*data["set"], "run.checkpoint_every=1"]  # the later override wins
+    config = tmp_path / "one_trial.yaml"
+    config.write_text(yaml.safe_dump(data))
+    command = [sys.executable, "-m", "agent.cli", "ablate", str(config), "--run-dir", str(run_dir)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and latest_checkpoint(trial_dir) is None:
+            assert proc.poll() is None, "the ablation exited before it was stopped"
+            time.sleep(0.05)
+        assert latest_checkpoint(trial_dir) is not None, "no checkpoint within 300 s"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    kept = (trial_dir / "metrics.jsonl").read_text().splitlines()
+    latest = latest_checkpoint(trial_dir)
+    assert 1 <= len(kept) < 40 and not (run_dir / "trials" / "deepsets__seed0.json").exists()
+    out = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"deepsets__seed0: resumed from {latest.name}" in out.stdout
+    record = json.loads((run_dir / "trials" / "deepsets__seed0.json").read_text())
+    assert [r["iteration"] for r in record["curve"]] == list(range(1, 41))
+    assert (trial_dir / "metrics.jsonl").read_text().splitlines()[0] == kept[0]

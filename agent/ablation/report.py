@@ -151,6 +151,8 @@ def markdown(spec, summary: dict) -> str:
     lines += ["", "Per seed (greedy; sampled):", ""]
     lines += [f"- {r['arm']}: {', '.join(map(_fmt, r['greedy_seed_scores']))}; "
               f"{', '.join(map(_fmt, r['sampled_seed_scores']))}" for r in rows]
+    if len(rows) < 2 or not summary["verdicts"]["greedy"]:
+        return "\n".join(lines)  # one arm, or arms without finished trials: nothing to compare
     for mode in MODES:
         verdicts = "; ".join(summary["verdicts"][mode])
         lines += ["", f"At equal env steps, {mode} (IQM intervals): {verdicts}."]
