@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from agent.evaluation.stats import bootstrap_ci
 from bench import learning, provenance
 
 
@@ -26,7 +27,9 @@ def test_paired_counts_and_mean_difference_game_by_game():
     out = learning.paired({"scores": [30.0, 10.0, 20.0, 5.0]}, {"scores": [10.0, 10.0, 25.0, 5.0]})
     assert out["mean_difference"] == pytest.approx(3.75)
     assert (out["higher"], out["equal"], out["lower"]) == (1, 2, 1)
-    assert out["ci_low"] <= 3.75 <= out["ci_high"] and out["ci_low"] < out["ci_high"]
+    # The interval is the bootstrap of the game-by-game differences, seeded like the evaluation.
+    expected = bootstrap_ci([20.0, 0.0, -5.0, 0.0], seed=learning.EVAL_SEED)
+    assert (out["mean_difference"], out["ci_low"], out["ci_high"]) == expected
 
 
 def test_a_map_is_complete_only_for_the_same_budget_episodes_and_overrides(tmp_path):

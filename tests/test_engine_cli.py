@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 from agent.cli import main
 
@@ -33,5 +34,8 @@ def test_bench_engine_quick_writes_json(tmp_path, capsys):
     assert cases == {("DefeatRoaches", 1), ("DefeatRoaches", 64), ("2s3z", 1), ("2s3z", 64)}
     for r in data["results"]:
         assert r["rejected_commands"] == 0  # the random commands are all legal
-        assert r["agent_steps_per_cpu_s_median"] > 0 and len(r["agent_steps_per_wall_s"]) == r["repeats"]
+        assert len(r["agent_steps_per_cpu_s"]) == len(r["agent_steps_per_wall_s"]) == r["repeats"] == 2
+        assert r["agent_steps_per_cpu_s_median"] == statistics.median(r["agent_steps_per_cpu_s"])
+        assert r["agent_steps_per_wall_s_median"] == statistics.median(r["agent_steps_per_wall_s"])
+        assert r["agent_steps_per_repeat"] == 2_000 // r["num_games"] * r["num_games"]  # --quick: 2000
     assert "agent-steps per CPU-s" in capsys.readouterr().out

@@ -20,6 +20,7 @@ SMALL = {
     "perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2},
     "transformer": {"num_layers": 1, "num_heads": 2, "head_dim": 8, "mlp_dim": 32},
     "deepsets": {},
+    "none": {},
 }
 
 
@@ -108,10 +109,14 @@ def test_masked_actions_get_zero_probability_and_are_never_sampled():
     illegal = obs["action_mask"] == 0
     assert illegal.any() and (p[illegal] == 0).all()
     assert torch.allclose(p.sum(-1), torch.ones(p.shape[:-1]))
-    actions = torch.as_tensor(policy.act(obs, sample=True, generator=torch.Generator().manual_seed(1))[0])
-    for _ in range(20):
-        actions = torch.as_tensor(policy.act(obs, sample=True)[0])
-        assert obs["action_mask"].gather(-1, actions.unsqueeze(-1)).all()
+    generator = torch.Generator().manual_seed(1)
+    draws = torch.stack([torch.as_tensor(policy.act(obs, sample=True, generator=generator)[0])
+                         for _ in range(50)])
+    assert obs["action_mask"].gather(-1, draws.permute(1, 2, 0)).all()  # every draw of every unit is legal
+    assert len({tuple(d.flatten().tolist()) for d in draws}) > 1  # and they are draws, not one fixed choice
+    # One generator seed, one sequence of draws.
+    again = torch.Generator().manual_seed(1)
+    assert torch.equal(torch.as_tensor(policy.act(obs, sample=True, generator=again)[0]), draws[0])
     greedy = torch.as_tensor(policy.act(obs)[0])
     assert torch.equal(greedy, head_modes(p, ActionLayout(max_entities=8, grid_size=GRID)))
     assert obs["action_mask"].gather(-1, greedy.unsqueeze(-1)).all()

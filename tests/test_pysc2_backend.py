@@ -115,8 +115,12 @@ def test_episode_end_outcome_and_game_errors():
                             RawCommand(RawFunction.Stop_quick, False, (0,))])  # tag 0: not observed
         assert obs.done == (step == 10)
     assert obs.outcome == 1
-    assert obs.action_results == [(1, "CantTargetThatUnit"), (2, obs.action_results[1][1])]
-    assert "tag 0" in obs.action_results[1][1]
+    # The game's error for unit 2 goes to command 1, the attack it was part of; command 2 is refused here.
+    assert obs.action_results == [
+        (1, "CantTargetThatUnit"),
+        (2, f"tag 0 is not in the last observation and, being below its {len(UNITS)} rows, would be read "
+            "by pysc2 as a row index"),
+    ]
 
 
 @isolated

@@ -22,20 +22,47 @@ def make_env(map_name="DefeatRoaches", seed=1, **aif_kwargs):
                              agent_interface_format=aif, step_mul=8, random_seed=seed)
 
 
-def mean_score(agent_cls, map_name):
-    """Mean episode score of a pysc2 agent over SEEDS, played through pysc2's own run_loop."""
+def play_and_replay(agent_cls, map_name, seed):
+    """One episode of an unmodified pysc2 agent through pysc2's own run_loop, and the engine commands it
+    produced replayed on a bare engine: -> (the agent's total reward, the reward of each step, the
+    replayed engine's score after each step)."""
     from pysc2.env import run_loop
 
-    scores = []
+    from envs.engine import Engine
+
+    agent, rewards, sent = agent_cls(), [], []
+    with make_env(map_name, seed) as env:
+        engine_step, env_step = env._engine.step, env.step
+
+        def record_commands(commands):
+            sent.append(list(commands))
+            return engine_step(commands)
+
+        def record_reward(actions):
+            timesteps = env_step(actions)
+            rewards.append(timesteps[0].reward)
+            return timesteps
+
+        env._engine.step, env.step = record_commands, record_reward
+        run_loop.run_loop([agent], env, max_episodes=1)
+        assert env._last_obs.done  # the map's end, not a truncation
+    replay = Engine(map_name, seed=seed, step_mul=8)
+    replay.reset()
+    scores = [int(replay.step(commands).score_cumulative[0]) for commands in sent]
+    return agent.reward, rewards, scores
+
+
+def mean_score(agent_cls, map_name):
+    """Mean episode score of a pysc2 agent over SEEDS; checks on the way that every reward the agent saw
+    is the engine's own score change for that step, unscaled, so its total is the engine's score."""
+    totals = []
     for seed in SEEDS:
-        agent = agent_cls()
-        with make_env(map_name, seed) as env:
-            run_loop.run_loop([agent], env, max_episodes=1)
-            assert env._last_obs.done  # the map's end, not a truncation
-            final_score = int(env._last_obs.score_cumulative[0])
-        assert agent.reward == final_score  # rewards add up to the map's score, first reward 0
-        scores.append(agent.reward)
-    return float(np.mean(scores))
+        total, rewards, scores = play_and_replay(agent_cls, map_name, seed)
+        assert len(rewards) == len(scores) > 0
+        assert rewards == np.diff([0, *scores]).tolist()
+        assert total == sum(rewards) == scores[-1]
+        totals.append(total)
+    return float(np.mean(totals))
 
 
 @isolated

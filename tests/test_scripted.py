@@ -7,6 +7,7 @@ import pytest
 from agent.cli import main
 from agent.evaluation.evaluate import evaluate
 from agent.evaluation.scripted import SCRIPTED_AGENTS, scripted_agent
+from agent.evaluation.stats import bootstrap_ci, wilson_interval
 from envs.engine import MAP_NAMES
 from envs.entity_env import entity_spec
 from envs.errors import UserError
@@ -32,9 +33,14 @@ def test_evaluate_cli_writes_json(tmp_path, capsys):
     assert code == 0
     summary = json.loads(out.read_text())
     assert summary["episodes"] == 4 and len(summary["scores"]) == 4
-    assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"]
-    assert 0.0 <= summary["win_rate"] <= 1.0
-    assert "3m scripted: mean" in capsys.readouterr().out
+    # The printed and saved statistics are those of the episodes it reports: a bootstrap of their scores
+    # seeded by --seed, and a Wilson interval of their wins.
+    assert (summary["mean"], summary["ci_low"], summary["ci_high"]) == bootstrap_ci(summary["scores"], seed=7)
+    assert summary["win_rate"] == summary["wins"] / 4
+    assert (summary["win_low"], summary["win_high"]) == wilson_interval(summary["wins"], 4)
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"3m scripted: mean {summary['mean']:.2f} (95% CI {summary['ci_low']:.2f} to "
+                           f"{summary['ci_high']:.2f})")
 
 
 @pytest.mark.parametrize("argv, message", [

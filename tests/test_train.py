@@ -21,6 +21,7 @@ SMALL_ENCODERS = {
     "perceiver_io": "{num_latents: 4, num_layers: 1, self_heads: 2}",
     "transformer": "{num_layers: 1, num_heads: 2, head_dim: 8, mlp_dim: 32}",
     "deepsets": "{}",
+    "none": "{}",
 }
 # MoveToBeacon's 120 game seconds x 16 loops / 32 = 60 agent steps a game (envs/engine/maps.py):
 # 4 games x 64 steps an iteration finish every game at least once in two iterations.
@@ -156,7 +157,7 @@ def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path, capsys):
 
 
 def test_sigterm_ends_training_like_ctrl_c_and_checkpoints_what_finished(tmp_path):
-    from agent.training.checkpoint import TRAIN_STATE, latest_checkpoint
+    from agent.training.checkpoint import TRAIN_STATE, latest_checkpoint, load_policy
 
     # No periodic checkpoint: only the one SIGTERM triggers can hold the finished iterations.
     cmd = _train_cmd(tmp_path, 1000) + ["--set", "run.checkpoint_every=1000"]
@@ -177,6 +178,13 @@ def test_sigterm_ends_training_like_ctrl_c_and_checkpoints_what_finished(tmp_pat
             proc.wait()
     assert proc.returncode == 130, err[-2000:]
     assert err.strip().splitlines()[-1] == "perceiver-sc2 train: interrupted"
-    rows = metrics.read_text().splitlines()
-    state = json.loads((latest_checkpoint(tmp_path) / TRAIN_STATE).read_text())
-    assert state["iteration"] == len(rows) >= 2
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    ckpt = latest_checkpoint(tmp_path)
+    state = json.loads((ckpt / TRAIN_STATE).read_text())
+    # The checkpoint holds every finished iteration: its counters, the policy and RLlib's state to resume.
+    assert state["iteration"] == len(rows) >= 2 and ckpt.name == f"iter_{len(rows):06d}"
+    assert state["env_steps"] == rows[-1]["env_steps"] == 256 * len(rows)
+    assert state["train_seconds"] == pytest.approx(rows[-1]["train_seconds"], abs=1e-3)
+    _, meta = load_policy(ckpt)
+    assert meta["iteration"] == len(rows) and meta["policy_kwargs"]["encoder"] == "deepsets"
+    assert (ckpt / "algorithm").is_dir() and any((ckpt / "algorithm").iterdir())
