@@ -10,8 +10,9 @@ import pytest
 
 from agent.cli import main
 from agent.model.policy import EntityPolicy
+from agent.model.sizes import matched_options
 from agent.training.build import policy_kwargs
-from agent.training.config import CPU_ENCODER_OPTIONS, TrainConfig, field_docs, load_config
+from agent.training.config import TrainConfig, field_docs, load_config
 from envs.engine import MAP_NAMES
 from envs.errors import UserError
 
@@ -90,8 +91,8 @@ def test_overrides_reach_nested_keys_and_keep_types():
     cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["ppo.lr=1e-3", "model.encoder_options.num_latents=24",
                                                      "env.num_envs=4"])
     assert cfg.ppo.lr == pytest.approx(1e-3) and isinstance(cfg.ppo.lr, float)
-    assert cfg.model.encoder_options == {"num_latents": 24}  # over the CPU sizes, key by key
-    assert cfg.model.resolved()[1] == {**CPU_ENCODER_OPTIONS["perceiver_io"], "num_latents": 24}
+    assert cfg.model.encoder_options == {"num_latents": 24}  # over the matched sizes, key by key
+    assert cfg.model.resolved()[1] == {"num_latents": 24, "num_layers": 2, "self_heads": 4}
     assert cfg.env.num_envs == 4
     # Options belong to one encoder: switching encoders clears the config's Perceiver IO options.
     cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["model.encoder=deepsets", "model.encoder_options={}"])
@@ -111,7 +112,8 @@ def test_model_defaults_are_the_policys_own():
     for name, default in EntityPolicy.defaults().items():
         if name not in ("encoder_options", "position_features", "order_features"):  # set by config, obs
             assert kwargs[name] == default, name
-    assert kwargs["encoder_options"] == CPU_ENCODER_OPTIONS["perceiver_io"]
+    assert kwargs["encoder_options"] == matched_options("perceiver_io", 64) == \
+        {"num_latents": 16, "num_layers": 2, "self_heads": 4}
     # The policy stores what it was built with: a config's policy rebuilds from its saved kwargs.
     assert EntityPolicy(**kwargs).constructor_kwargs == kwargs
 

@@ -17,19 +17,13 @@ import yaml
 
 from agent.model.encoders import ENCODERS, EncoderOptionError, build_encoder, check_options, encoder_options
 from agent.model.policy import EntityPolicy
+from agent.model.sizes import matched_options
 from agent.model.unit_terms import ENTROPY_MODES, KL_MODES
 from envs.engine import ENEMY_BOTS, MAP_NAMES
 from envs.entity_env import BACKENDS
 from envs.errors import UserError
 
 SIZES = ("custom", "alphastar")
-# Encoder sizes of size "custom" (CPU training on a few cores): about the same depth (2 blocks) for each
-# encoder at the config's width; model.encoder_options override them key by key.
-CPU_ENCODER_OPTIONS = {
-    "perceiver_io": {"num_latents": 16, "num_layers": 2, "self_heads": 4},
-    "transformer": {"num_layers": 2, "num_heads": 2, "head_dim": 32, "mlp_dim": 128},
-    "deepsets": {},
-}
 POLICY_DEFAULTS = EntityPolicy.defaults()  # the model defaults live in the policy's signature
 
 
@@ -59,8 +53,8 @@ class ModelConfig:
     size: str = _f("custom", "'alphastar' = width 256 and the encoder's paper defaults", choices=SIZES)
     width: int = _f(POLICY_DEFAULTS["width"], "entity embedding width D (AlphaStar: 256)", low=1)
     key_dim: int = _f(POLICY_DEFAULTS["key_dim"], "pointer key/query width (AlphaStar: 32)", low=1)
-    encoder_options: dict = _f({}, "encoder options over the CPU sizes (config.py CPU_ENCODER_OPTIONS), "
-                               "e.g. num_latents")
+    encoder_options: dict = _f({}, "encoder options over the matched sizes at this width "
+                               "(agent/model/sizes.py), e.g. num_latents")
     noop_bias: float = _f(POLICY_DEFAULTS["noop_bias"], low=0.0,
                           doc="initial no-op logit bonus: untrained units keep orders longer")
     ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
@@ -75,7 +69,8 @@ class ModelConfig:
         """(width, encoder options) after applying `size`."""
         if self.size == "alphastar":
             return 256, {}  # AlphaStar's entity width; the encoders' own defaults are their papers' sizes
-        return self.width, {**CPU_ENCODER_OPTIONS.get(self.encoder, {}), **self.encoder_options}
+        # Every encoder sized like the reference Perceiver IO at this width, so that swapping it is one key.
+        return self.width, {**matched_options(self.encoder, self.width), **self.encoder_options}
 
 
 @dataclass
