@@ -17,8 +17,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The default agent: Perceiver IO on MoveToBeacon, 3 minutes of PPO, then 100 evaluation games against the
-# scripted agent on the same seeds (greedy, then sampling: greedy decoding picks "move to the beacon"
-# even untrained, so the sampled score is the one that shows what was learned; docs/RESULTS.md).
+# scripted agent on the same seeds, greedy and then sampling (a policy that has learned scores well both
+# ways; docs/RESULTS.md).
 TRAIN_RUN := runs/MoveToBeacon-default
 train: $(STAMP)
 	rm -rf $(TRAIN_RUN)

@@ -1,6 +1,7 @@
 """Learning curves: train the default config of each map for an env-step budget, then evaluate.
 
-    python bench/learning.py        # every map in BUDGETS; a map whose JSON is complete is skipped
+    python bench/learning.py        # every map in BUDGETS; a map whose JSON is complete is skipped,
+                                    # a map whose training was killed resumes from its last checkpoint
     python bench/learning.py --maps MoveToBeacon --env-steps 80000 --episodes 100
 
 Each map trains in its own `perceiver-sc2 train` process (its own Ray) until the budget in env steps (a
@@ -40,15 +41,34 @@ BUDGETS = {
 EVAL_SEED = 1_000_000  # far from the training seeds (agent/rllib/train_env.py SEED_STRIDE)
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
+REQUEST = "bench_request.json"  # in a run directory: the budget and overrides its training started with
 
 
-def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str]) -> float:
-    """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds."""
-    shutil.rmtree(run_dir, ignore_errors=True)
+def can_resume(run_dir: Path, request: dict) -> bool:
+    """Did `run_dir` start training for the same budget and overrides, and save a checkpoint since?"""
+    from agent.training.checkpoint import latest_checkpoint
+
+    try:
+        started = json.loads((run_dir / REQUEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return started == request and latest_checkpoint(run_dir) is not None
+
+
+def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, resume: bool = False) -> float:
+    """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds. With `resume`, a
+    run of the same budget and overrides that was killed part-way goes on from its latest checkpoint."""
+    request = {"env_steps": env_steps, "extra": extra}
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
            "--run-dir", str(run_dir), "--set", f"run.max_env_steps={env_steps}", "--set", "run.max_minutes=0"]
     for item in extra:
         cmd += ["--set", item]
+    if resume and can_resume(run_dir, request):
+        cmd.append("--resume")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        (run_dir / REQUEST).write_text(json.dumps(request))
     started = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.perf_counter() - started
@@ -182,7 +202,7 @@ def bench_map(map_name: str, env_steps: int, episodes: int, out: Path, extra: li
               curve_episodes: int = 0, skip_train: bool = False) -> dict:
     info = run_info()
     run_dir = ROOT / "runs" / "bench" / map_name
-    wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra)
+    wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra, resume=True)
     rows = read_metrics(run_dir)
     curve = checkpoint_curve(run_dir, map_name, curve_episodes) if curve_episodes else []
     evals = final_evaluation(run_dir, map_name, episodes)

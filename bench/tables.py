@@ -300,6 +300,31 @@ def learning(src: dict) -> str:
     return out
 
 
+def _pilot_paths() -> list[str]:
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs" / "pilots").glob("*.json"))
+
+
+def pilots(src: dict) -> str:
+    """One table per pilot (bench/pilots.py): its variants side by side."""
+    sections = []
+    for path in _pilot_paths():
+        data = src[path]
+        rows = []
+        for name, v in data["variants"].items():
+            settings = ", ".join(f"`{o}`" for o in v["overrides"]) or "the config as is"
+            trained = (v.get("trained_on") or {}).get("commit") or "not recorded"
+            rows.append([name, settings, f"{v['env_steps']:,}", f"{v['training_score_last'][-1]:.1f}",
+                         ci(v["greedy"]), ci(v["sampled"]), f"{v['tail'][-1]['vf_explained_var']:.2f}",
+                         trained[:7]])
+        header = ["variant", "settings over the map's config", "env steps", "training score (last)",
+                  "greedy [95% CI]", "sampled [95% CI]", "value EV (last)", "trained at"]
+        title = (f"**{data['pilot']}**: {data['map']}, {data['env_steps_budget']:,} env steps, "
+                 f"{data['eval_episodes']} evaluation games greedy and sampled per variant, seed 0.")
+        note = f" {data['note'][:1].upper()}{data['note'][1:]}." if data.get("note") else ""
+        sections.append(title + note + "\n\n" + table(header, rows) + "\n\n" + measured(data, path))
+    return "\n\n".join(sections)
+
+
 def readme_results(src: dict) -> str:
     engine = {(r["map"], r["num_games"]): r["agent_steps_per_cpu_s_median"]
               for r in src["docs/bench_engine.json"]["results"]}
@@ -347,6 +372,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "ablation_full": (("docs/ablation_defeat_roaches.json",),
                       lambda src: _ablation(src, "docs/ablation_defeat_roaches.json")),
     "learning": (tuple(_learning_paths()), learning),
+    "pilots": (tuple(_pilot_paths()), pilots),
     "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
                         *_learning_paths()), readme_results),
 }

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 import yaml
 
+from agent.ablation.aggregate import improvement_probabilities, interval_estimates, verdict
 from agent.ablation.report import curve_band
 from agent.ablation.spec import load_spec, parse_spec
 from agent.cli import main
 from agent.evaluation.stats import bootstrap_ci
 from agent.model.policy import EntityPolicy
 from agent.training.build import policy_kwargs
+from agent.training.checkpoint import latest_checkpoint
 from envs.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +111,7 @@ def _ablate_cmd(run_dir: Path, *extra: str) -> list[str]:
 
 
 # What a trial record holds besides timings and Tune's bookkeeping: equal whenever the trial is the same.
-RESULT_KEYS = ("key", "arm", "seed", "config", "iterations", "env_steps", "final_score")
+RESULT_KEYS = ("key", "arm", "seed", "config", "iterations", "env_steps", "greedy", "sampled")
 
 
 def _results(record: dict) -> dict:
@@ -151,37 +153,41 @@ def test_killed_ablation_resumes_to_the_uninterrupted_results_and_writes_the_tab
     out = subprocess.run(_ablate_cmd(run_dir, "--resume"), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"4 trials, {len(before)} already finished, {4 - len(before)} to run" in out.stdout
-    # Finished trials were reused byte for byte; the rest ran once, all in the resumed Tune experiment
-    # (Tune trial ids start with the experiment's id).
+    # Finished trials were reused byte for byte.
     assert all((trials / name).read_bytes() == data for name, data in before.items())
-    records = {p.name: json.loads(p.read_text()) for p in trials.glob("*.json")}
-    old_ids = {records[name]["tune_trial_id"].split("_")[0] for name in before}
-    new_ids = {rec["tune_trial_id"].split("_")[0] for name, rec in records.items() if name not in before}
-    assert len(new_ids) == 1 and not new_ids & old_ids
     records = [json.loads(p.read_text()) for p in sorted(trials.glob("*.json"))]
     assert len(records) == 4
     # Killed and resumed, every trial (finished before the kill or after) is the uninterrupted one:
-    # same scores at the same steps, only timings and Tune's ids differ.
+    # same training curve and the same evaluation scores, only timings differ.
     assert {r["key"]: _results(r) for r in records} == {k: _results(r) for k, r in uninterrupted.items()}
     for rec in records:
         assert [r["iteration"] for r in rec["curve"]] == [1, 2]
         assert [r["env_steps"] for r in rec["curve"]] == [256, 512]
-        assert rec["final_score"] == rec["curve"][-1]["score"]
-    # The table: one row per encoder, two seeds each, the seeds' own scores and the CI around their mean.
+        for mode in ("greedy", "sampled"):
+            scores = rec[mode]["scores"]
+            assert len(scores) == 3 and rec[mode]["mean"] == pytest.approx(np.mean(scores))
+    # The table: one row per encoder, two seeds each. With two seeds the stratified bootstrap of the mean
+    # (and of the IQM, which trims nothing from two runs) spans exactly the two seeds' scores.
     spec = load_spec(TINY)
     rows = list(csv.DictReader(open(run_dir / "ablation.csv")))
     assert [r["arm"] for r in rows] == ["perceiver_io", "deepsets"]
     for row in rows:
-        seeds = [rec["final_score"] for rec in records if rec["arm"] == row["arm"]]
         assert int(row["seeds"]) == 2
-        assert float(row["final_score"]) == pytest.approx(np.mean(seeds))
-        assert float(row["ci_low"]) == pytest.approx(min(seeds)) and float(row["ci_high"]) == pytest.approx(
-            max(seeds))
+        for mode in ("greedy", "sampled"):
+            seeds = [rec[mode]["mean"] for rec in records if rec["arm"] == row["arm"]]
+            for metric in ("mean", "iqm"):
+                assert float(row[f"{mode}_{metric}"]) == pytest.approx(np.mean(seeds))
+                assert float(row[f"{mode}_{metric}_low"]) == pytest.approx(min(seeds))
+                assert float(row[f"{mode}_{metric}_high"]) == pytest.approx(max(seeds))
         cfg = next(t.cfg for t in spec.trials if t.arm == row["arm"])
         policy = EntityPolicy(**policy_kwargs(cfg))
         assert int(row["params"]) == sum(p.numel() for p in policy.parameters())
         assert int(row["encoder_params"]) == sum(p.numel() for p in policy.encoder.parameters())
-        assert float(row["gflops_per_step"]) > float(row["encoder_gflops_per_step"]) > 0  # a part of it
+        # One sampling forward, then one epoch of forward and backward (about two forwards).
+        assert float(row["mflop_train_per_env_step"]) == pytest.approx(4 * float(row["mflop_forward"]))
+        own = [rec for rec in records if rec["arm"] == row["arm"]]
+        assert float(row["ms_per_env_step"]) == pytest.approx(
+            np.median([1e3 * r["train_seconds"] / r["env_steps"] for r in own]))
     table = (run_dir / "ablation.md").read_text()
     assert "| perceiver_io |" in table and "| deepsets |" in table
     assert json.loads((run_dir / "ablation.json").read_text())["budget_env_steps"] == 512
@@ -220,3 +226,54 @@ def test_sigterm_ends_an_ablation_like_ctrl_c_keeping_the_finished_trials(tmp_pa
 def test_user_error_type_is_the_clis():
     with pytest.raises(UserError, match="expected a mapping"):
         parse_spec([1, 2], base_dir=ROOT, default_name="x")
+
+
+def test_improvement_probability_is_the_mann_whitney_fraction_of_pairs():
+    """P(x > y) counts the run pairs where x scores higher, ties as half (Agarwal et al. 2021, eq. 6)."""
+    x, y = [1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0]
+    wins = sum((a > b) + 0.5 * (a == b) for a in x for b in y) / 25  # 3 wins and 3 ties of 25 pairs
+    probabilities = improvement_probabilities({"x": x, "y": y})
+    assert probabilities[("x", "y")][0] == pytest.approx(wins) == pytest.approx(0.18)
+    assert probabilities[("y", "x")][0] == pytest.approx(1 - wins)
+
+
+def test_iqm_trims_a_quarter_each_side_and_verdicts_need_separate_intervals():
+    scores = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0]
+    shifted = {"b": [s + 0.5 for s in scores], "c": [200.0 + s for s in scores]}
+    estimates = interval_estimates({"a": scores, **shifted})
+    assert estimates["a"]["iqm"][0] == pytest.approx(np.mean([2.0, 3.0, 4.0, 5.0]))  # the middle half
+    assert estimates["a"]["mean"][0] == pytest.approx(np.mean(scores))
+    assert verdict("a", "b", estimates) == "a vs b: no difference detected"
+    assert verdict("a", "c", estimates) == "c beats a"
+
+
+def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
+    """One trial of 40 iterations, a checkpoint every iteration, SIGKILL once one is on disk: --resume
+    restores the latest and trains only the rest; what was trained before the kill stays in the curve."""
+    run_dir = tmp_path / "abl"
+    trial_dir = run_dir / "trials" / "deepsets__seed0"
+    data = _tiny(seeds=[0], budget_env_steps=40 * 256, arms={"deepsets": {"encoder": "deepsets"}})
+    data["set"] = [*data["set"], "run.checkpoint_every=1"]  # the later override wins
+    config = tmp_path / "one_trial.yaml"
+    config.write_text(yaml.safe_dump(data))
+    command = [sys.executable, "-m", "agent.cli", "ablate", str(config), "--run-dir", str(run_dir)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and latest_checkpoint(trial_dir) is None:
+            assert proc.poll() is None, "the ablation exited before it was stopped"
+            time.sleep(0.05)
+        assert latest_checkpoint(trial_dir) is not None, "no checkpoint within 300 s"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    kept = (trial_dir / "metrics.jsonl").read_text().splitlines()
+    latest = latest_checkpoint(trial_dir)
+    assert 1 <= len(kept) < 40 and not (run_dir / "trials" / "deepsets__seed0.json").exists()
+    out = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"deepsets__seed0: resumed from {latest.name}" in out.stdout
+    record = json.loads((run_dir / "trials" / "deepsets__seed0.json").read_text())
+    assert [r["iteration"] for r in record["curve"]] == list(range(1, 41))
+    assert (trial_dir / "metrics.jsonl").read_text().splitlines()[0] == kept[0]

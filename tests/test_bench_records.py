@@ -1,4 +1,5 @@
-"""What bench/ writes into its JSON files: provenance, paired comparisons, and when a map's run is done."""
+"""What bench/ writes into its JSON files: provenance, paired comparisons, verb histograms, and when a
+map's run is done or resumes."""
 
 import json
 import shutil
@@ -67,3 +68,47 @@ def test_a_map_is_complete_only_for_the_same_budget_episodes_and_overrides(tmp_p
     assert not learning.is_complete(path, 80_000, 100, [])
     path.write_text(json.dumps({k: v for k, v in done.items() if k != "paired_vs_scripted"}))
     assert not learning.is_complete(path, 80_000, 100, ["a=1"])  # a file from before per-episode scores
+
+
+def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_budget(tmp_path, monkeypatch):
+    from agent.training.checkpoint import CHECKPOINTS, TRAIN_STATE, checkpoint_name
+
+    commands = []
+    monkeypatch.setattr(learning.subprocess, "run", lambda cmd, **kwargs: commands.append(cmd))
+    run_dir = tmp_path / "MoveToBeacon"
+    learning.train("MoveToBeacon", 1000, run_dir, ["a=1"], resume=True)  # nothing to resume: a new run
+    assert "--resume" not in commands[-1] and "run.max_env_steps=1000" in commands[-1]
+    ckpt = run_dir / CHECKPOINTS / checkpoint_name(5)
+    ckpt.mkdir(parents=True)
+    (ckpt / TRAIN_STATE).write_text("{}")  # killed after its fifth iteration
+    learning.train("MoveToBeacon", 1000, run_dir, ["a=1"], resume=True)
+    assert commands[-1][-1] == "--resume" and ckpt.is_dir()
+    learning.train("MoveToBeacon", 2000, run_dir, ["a=1"], resume=True)  # another budget starts afresh
+    assert "--resume" not in commands[-1] and not ckpt.exists()
+    ckpt.mkdir(parents=True)
+    (ckpt / TRAIN_STATE).write_text("{}")
+    learning.train("MoveToBeacon", 2000, run_dir, ["a=1"])  # pilots: always a new run
+    assert "--resume" not in commands[-1] and not ckpt.exists()
+
+
+def test_the_verb_histogram_counts_every_unit_step_with_a_choice(tmp_path):
+    import torch
+
+    from agent.evaluation.evaluate import evaluate
+    from agent.model.policy import EntityPolicy
+    from agent.training.build import env_kwargs, observation_meta, policy_kwargs
+    from agent.training.checkpoint import write_policy
+    from agent.training.config import load_config
+    from bench.pilots import counting_source
+
+    cfg = load_config(None, ["env.step_mul=32", "model.width=16", "model.key_dim=8", "model.encoder=deepsets",
+                             "model.encoder_options={}"])
+    torch.manual_seed(0)
+    kwargs = policy_kwargs(cfg)
+    write_policy(tmp_path, kwargs, EntityPolicy(**kwargs).state_dict(), env=env_kwargs(cfg),
+                 config=cfg.to_dict(), iteration=1, observation=observation_meta())
+    source = counting_source(tmp_path, sample=True)
+    summary = evaluate(source, "MoveToBeacon", episodes=2, seed=0, progress=False)
+    # MoveToBeacon's one Marine always has a choice: one verb per step, of several kinds when sampling
+    assert sum(source.verbs.values()) == 2 * summary["mean_length"] > 0
+    assert sum(count > 0 for count in source.verbs.values()) >= 2

@@ -10,6 +10,7 @@ import pytest
 
 from agent.cli import main
 from agent.model.policy import EntityPolicy
+from agent.model.sizes import matched_options
 from agent.training.build import policy_kwargs
 from agent.training.config import TrainConfig, field_docs, load_config
 from envs.engine import MAP_NAMES
@@ -54,6 +55,32 @@ def test_one_valid_config_per_map(map_name):
     assert cfg.model.encoder == "perceiver_io"
 
 
+# What a map's config may set: everything else is the shared default (one model and PPO for every map).
+MAP_KEYS = {"name", "env.map", "env.max_entities", "env.max_units", "run.max_env_steps", "run.max_minutes",
+            "run.max_iterations"}
+
+
+def _leaves(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "encoder_options":
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@pytest.mark.parametrize("map_name", MAP_NAMES)
+def test_map_configs_differ_only_in_map_caps_and_budget(map_name):
+    import yaml
+
+    written = _leaves(yaml.safe_load((CONFIGS / f"{map_name}.yaml").read_text()))
+    assert set(written) <= MAP_KEYS, sorted(set(written) - MAP_KEYS)
+    loaded = _leaves(load_config(CONFIGS / f"{map_name}.yaml").to_dict())
+    defaults = _leaves(TrainConfig().to_dict())
+    assert {k for k in loaded if loaded[k] != defaults[k]} <= MAP_KEYS
+
+
 def test_every_field_has_a_one_line_doc():
     docs = field_docs()
     assert "ppo.lr" in docs and "model.encoder" in docs
@@ -64,7 +91,8 @@ def test_overrides_reach_nested_keys_and_keep_types():
     cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["ppo.lr=1e-3", "model.encoder_options.num_latents=24",
                                                      "env.num_envs=4"])
     assert cfg.ppo.lr == pytest.approx(1e-3) and isinstance(cfg.ppo.lr, float)
-    assert cfg.model.encoder_options == {"num_latents": 24, "num_layers": 1, "self_heads": 4}
+    assert cfg.model.encoder_options == {"num_latents": 24}  # over the matched sizes, key by key
+    assert cfg.model.resolved()[1] == {"num_latents": 24, "num_layers": 2, "self_heads": 4}
     assert cfg.env.num_envs == 4
     # Options belong to one encoder: switching encoders clears the config's Perceiver IO options.
     cfg = load_config(CONFIGS / "MoveToBeacon.yaml", ["model.encoder=deepsets", "model.encoder_options={}"])
@@ -82,9 +110,10 @@ def test_model_defaults_are_the_policys_own():
     cfg = load_config(None)
     kwargs = policy_kwargs(cfg)
     for name, default in EntityPolicy.defaults().items():
-        if name not in ("encoder_options", "position_features"):
+        if name not in ("encoder_options", "position_features", "order_features"):  # set by config, obs
             assert kwargs[name] == default, name
-    assert kwargs["encoder_options"] == {}
+    assert kwargs["encoder_options"] == matched_options("perceiver_io", 64) == \
+        {"num_latents": 16, "num_layers": 2, "self_heads": 4}
     # The policy stores what it was built with: a config's policy rebuilds from its saved kwargs.
     assert EntityPolicy(**kwargs).constructor_kwargs == kwargs
 

@@ -9,6 +9,7 @@ import torch
 
 from agent.benchmarks.encoders import build_alphastar_sized, count_forward_flops, sdpa_flop_mapping
 from agent.model.encoders import ENCODERS, EncoderOptionError, EntityEncoder, build_encoder, encoder_options
+from agent.model.sizes import attention_blocks, matched_options, parameter_count
 from envs.errors import UserError
 
 DIM_IN, DIM_OUT = 24, 16
@@ -17,6 +18,7 @@ SMALL = {
     "perceiver_io": dict(num_latents=8, latent_dim=32, num_layers=2, self_heads=4),
     "transformer": dict(num_layers=2, num_heads=2, head_dim=8, mlp_dim=32),
     "deepsets": dict(hidden_dim=32),
+    "none": {},
 }
 NAMES = sorted(ENCODERS)
 
@@ -223,3 +225,30 @@ def test_bench_entry_point_quick(tmp_path, capsys):
     assert result["ratios"]["flops_transformer_over_pio_n512"] >= 4
     assert path.with_suffix(".png").stat().st_size > 10_000
     assert "| 512 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("width", [32, 64, 128])
+def test_matched_sizes_follow_the_rule(width):
+    """Equal attention depth for the two attention encoders, parameters within 10% of the reference Perceiver
+    IO for every encoder but the control arm, which has none of its own."""
+    reference = matched_options("perceiver_io", width)
+    target = parameter_count("perceiver_io", width, reference)
+    for name in ENCODERS:
+        options = matched_options(name, width)
+        count = parameter_count(name, width, options)
+        if name == "none":
+            assert (options, count) == ({}, 0)
+            continue
+        assert abs(count - target) <= 0.1 * target, (name, count, target)
+    assert attention_blocks("transformer", matched_options("transformer", width)) == \
+        attention_blocks("perceiver_io", reference) == 4
+
+
+def test_control_arm_keeps_each_entity_alone():
+    """`none` passes each real entity's embedding through unchanged and pools their mean."""
+    enc = build_encoder("none", dim_in=DIM_OUT, dim_out=DIM_OUT)
+    x, mask = torch.randn(2, 5, DIM_OUT), torch.tensor([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0]], dtype=torch.bool)
+    per_entity, pooled = enc(x, mask)
+    torch.testing.assert_close(per_entity[0, [0, 1, 3]], x[0, [0, 1, 3]])
+    torch.testing.assert_close(pooled[0], x[0, [0, 1, 3]].mean(dim=0))
+    assert torch.all(per_entity[~mask] == 0) and torch.all(pooled[1] == 0)

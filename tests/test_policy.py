@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agent.model.encoders import ENCODERS
-from agent.model.policy import FLOAT_MIN, EntityPolicy
+from agent.model.policy import FLOAT_MIN, EntityPolicy, greedy
 from envs.action_space import ActionLayout, Target, Verb
 from envs.errors import UserError
 
@@ -20,6 +20,7 @@ SMALL = {
     "perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2},
     "transformer": {"num_layers": 1, "num_heads": 2, "head_dim": 8, "mlp_dim": 32},
     "deepsets": {},
+    "none": {},
 }
 
 
@@ -61,7 +62,7 @@ def make_obs(num_real: int, num_slots: int, *, seed: int = 0, batch: int = 2) ->
 def probs(policy: EntityPolicy, obs: dict) -> torch.Tensor:
     """Each unit's distribution as the greedy decode met it (after the units before it chose)."""
     with torch.no_grad():
-        _, logits, _ = policy.decode(obs, sample=False)
+        _, logits, _, _ = policy.decode(obs, sample=False)
     return torch.softmax(logits, dim=-1)
 
 
@@ -109,22 +110,44 @@ def test_masked_actions_get_zero_probability_and_are_never_sampled():
     assert illegal.any() and (p[illegal] == 0).all()
     assert torch.allclose(p.sum(-1), torch.ones(p.shape[:-1]))
     generator = torch.Generator().manual_seed(1)
-    draws = torch.stack([torch.as_tensor(policy.act(obs, sample=True, generator=generator))
+    draws = torch.stack([torch.as_tensor(policy.act(obs, sample=True, generator=generator)[0])
                          for _ in range(50)])
     assert obs["action_mask"].gather(-1, draws.permute(1, 2, 0)).all()  # every draw of every unit is legal
     assert len({tuple(d.flatten().tolist()) for d in draws}) > 1  # and they are draws, not one fixed choice
     # One generator seed, one sequence of draws.
     again = torch.Generator().manual_seed(1)
-    assert torch.equal(torch.as_tensor(policy.act(obs, sample=True, generator=again)), draws[0])
-    greedy = torch.as_tensor(policy.act(obs))
-    assert torch.equal(greedy, p.argmax(-1))
+    assert torch.equal(torch.as_tensor(policy.act(obs, sample=True, generator=again)[0]), draws[0])
+    greedy = torch.as_tensor(policy.act(obs)[0])
+    assert torch.equal(greedy, head_modes(p, ActionLayout(max_entities=8, grid_size=GRID)))
+    assert obs["action_mask"].gather(-1, greedy.unsqueeze(-1)).all()
+
+
+def head_modes(p: torch.Tensor, layout: ActionLayout) -> torch.Tensor:
+    """Per unit: the verb whose targets hold the most probability, then that verb's likeliest target."""
+    verb_p = torch.stack([p[..., seg.start:seg.start + seg.size].sum(-1) for seg in layout.segments], -1)
+    out = torch.empty(p.shape[:-1], dtype=torch.long)
+    for index in torch.cartesian_prod(*(torch.arange(n) for n in p.shape[:-1])):
+        seg = layout.segments[int(verb_p[tuple(index)].argmax())]
+        out[tuple(index)] = seg.start + int(p[tuple(index)][seg.start:seg.start + seg.size].argmax())
+    return out
+
+
+def test_greedy_takes_the_likeliest_verb_even_when_its_targets_split_the_probability():
+    layout = ActionLayout(max_entities=4, grid_size=1)
+    logits = torch.full((1, layout.num_actions), FLOAT_MIN)
+    logits[0, layout.encode(Verb.NO_OP)] = math.log(0.3)
+    attack = layout.segment(Verb.ATTACK_ENTITY)
+    logits[0, attack.start:attack.start + 4] = torch.log(torch.tensor([0.2, 0.15, 0.2, 0.15]))
+    # The joint argmax would keep the order (0.3 > 0.2); the attack verb holds 0.7.
+    assert int(logits.argmax()) == layout.encode(Verb.NO_OP)
+    assert int(greedy(logits, layout)[0]) == layout.encode(Verb.ATTACK_ENTITY, 0)
 
 
 def test_masked_logits_carry_no_gradient():
     policy = make_policy()
     obs = make_obs(5, 8)
     obs["entities"].requires_grad_(True)
-    logits, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)))
+    logits, _, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)[0]))
     illegal = obs["action_mask"] == 0
     (logits * illegal).sum().backward()
     assert (logits[illegal] == FLOAT_MIN).all()
@@ -247,8 +270,8 @@ def test_decode_gives_the_logits_that_training_recomputes():
     for sample in (True, False):
         with torch.no_grad():
             generator = torch.Generator().manual_seed(2)
-            actions, logits, value_in = policy.decode(obs, sample=sample, generator=generator)
-            again, value_again = policy(obs, actions)
+            actions, logits, value_in, _ = policy.decode(obs, sample=sample, generator=generator)
+            again, value_again, _ = policy(obs, actions)
         assert torch.allclose(logits, again, atol=1e-5)
         assert torch.equal(value_in, value_again)
     # With a strong negative entity gain, the second unit never takes the entity the first one took
@@ -256,7 +279,7 @@ def test_decode_gives_the_logits_that_training_recomputes():
     obs["action_mask"][:] = 1
     with torch.no_grad():
         policy.claim_gain.bias.copy_(torch.tensor([-100.0, 0.0]))
-        actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(3))
+        actions, logits, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(3))
     layout = ActionLayout(max_entities=8, grid_size=GRID)
     verbs = torch.as_tensor(layout.verb_of_action)[actions]
     slots = torch.as_tensor(layout.target_of_action)[actions]
@@ -274,7 +297,7 @@ def test_distance_gain_moves_a_units_pointer_toward_near_entities():
 
     def pointer() -> torch.Tensor:  # unit 0's log p(target | move to entity) over the 5 real entities
         with torch.no_grad():
-            logits, _ = policy(obs, actions)
+            logits, _, _ = policy(obs, actions)
         return torch.log_softmax(logits[:, 0, seg.start : seg.start + 5], dim=-1)
 
     with_gain = pointer()
@@ -295,9 +318,9 @@ def test_without_the_pointer_terms_units_are_decoded_independently():
     assert not names & {"claim_gain", "distance_gain"}
     obs = make_obs(5, 8, batch=16)
     with torch.no_grad():
-        some, _ = policy(obs, torch.zeros(16, U, dtype=torch.long))
-        other, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)))
-        actions, logits, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(4))
+        some, _, _ = policy(obs, torch.zeros(16, U, dtype=torch.long))
+        other, _, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)[0]))
+        actions, logits, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(4))
     assert torch.equal(some, other) and torch.equal(logits, some)
     # One draw per unit from the flattened [B * U, A] probabilities, as a plain categorical per unit.
     flat = torch.multinomial(torch.softmax(some, -1).reshape(-1, some.shape[-1]), 1,

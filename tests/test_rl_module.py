@@ -10,6 +10,7 @@ import envs  # noqa: F401  (registers the env ids)
 from agent.rllib.module import EntityPolicyModule
 from agent.training.build import policy_kwargs
 from agent.training.config import config_from_dict
+from tests.test_policy import head_modes
 
 
 def test_exploration_logp_is_what_training_recomputes_for_every_unit():
@@ -46,6 +47,7 @@ def test_exploration_logp_is_what_training_recomputes_for_every_unit():
                           atol=1e-5)
     mask = batch[Columns.OBS]["action_mask"].bool()
     assert mask.gather(-1, explored[Columns.ACTIONS].unsqueeze(-1)).all()
-    # Greedy: each unit's argmax given the units before it.
+    # Greedy: each unit's head modes (verb, then target) given the units before it.
     logits = greedy[Columns.ACTION_DIST_INPUTS].reshape(8, units, -1)
-    assert torch.equal(greedy[Columns.ACTIONS], logits.argmax(-1))
+    assert torch.equal(greedy[Columns.ACTIONS], head_modes(torch.softmax(logits, -1), module.policy.layout(
+        batch[Columns.OBS]["entities"].shape[1])))

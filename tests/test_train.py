@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.cli import main
+from agent.model.encoders import ENCODERS
+from agent.model.sizes import matched_options
 from agent.training.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +25,7 @@ SMALL_ENCODERS = {
     "perceiver_io": "{num_latents: 4, num_layers: 1, self_heads: 2}",
     "transformer": "{num_layers: 1, num_heads: 2, head_dim: 8, mlp_dim: 32}",
     "deepsets": "{}",
+    "none": "{}",
 }
 # MoveToBeacon's 120 game seconds x 16 loops / 32 = 60 agent steps a game (envs/engine/maps.py):
 # 4 games x 64 steps an iteration finish every game at least once in two iterations.
@@ -90,6 +95,30 @@ def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, e
     policy, meta = load_policy(tmp_path)
     assert meta["iteration"] == 2 and meta["policy_kwargs"]["encoder"] == encoder
     assert list((tmp_path / "tb").iterdir())
+
+
+def _readme_encoder_swap() -> list[str]:
+    """The README's encoder-swap example, as arguments after `perceiver-sc2`."""
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("perceiver-sc2 train") and "model.encoder=" in line:
+            return shlex.split(line.split("#")[0])[1:]
+    raise AssertionError("README.md has no `perceiver-sc2 train ... model.encoder=` example")
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_the_readmes_encoder_swap_trains_every_encoder(ray_session, tmp_path, encoder):
+    """The example as written, with the encoder's name swapped in, the run shrunk to one small iteration."""
+    args = _readme_encoder_swap()
+    args = [a.replace("model.encoder=transformer", f"model.encoder={encoder}") for a in args]
+    args[args.index("--run-dir") + 1] = str(tmp_path / "run")
+    small = ["env.num_envs=4", "ppo.train_batch_size=256", "ppo.minibatch_size=128", "ppo.num_epochs=1",
+             "run.max_iterations=1", "run.max_minutes=0", "run.progress=false", "scale.torch_threads=1"]
+    assert main([*args, *(x for o in small for x in ("--set", o))]) == 0
+    from agent.training.checkpoint import load_policy
+
+    policy, meta = load_policy(tmp_path / "run")
+    assert meta["iteration"] == 1 and meta["policy_kwargs"]["encoder"] == encoder
+    assert meta["policy_kwargs"]["encoder_options"] == matched_options(encoder, 64)
 
 
 def test_one_iteration_with_a_remote_env_runner(ray_session, tmp_path):

@@ -142,6 +142,6 @@ def test_pysc2_backend_settings_the_game_cannot_honour_fail_fast():
     with pytest.raises(UserError, match="'env.enemy_bot'"):
         load_config(CONFIG, ["env.backend=pysc2", "env.enemy_bot=focus_fire"])
     with pytest.raises(UserError, match="'ppo.damage_reward'"):
-        load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2"])
-    cfg = load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2", "ppo.damage_reward=0"])
-    assert cfg.env.backend == "pysc2"
+        load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2", "ppo.damage_reward=0.05"])
+    cfg = load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2"])  # the map's own reward
+    assert cfg.env.backend == "pysc2" and cfg.ppo.damage_reward == 0

@@ -1,7 +1,8 @@
-"""`perceiver-sc2 ablate CONFIG [--set K=V ...] [--run-dir DIR] [--resume]`: encoder ablation with Ray Tune.
+"""`perceiver-sc2 ablate CONFIG [--set K=V ...] [--run-dir DIR] [--resume]`: the encoder ablation.
 
-The grid (arm x optional sweep value x seed, agent/ablation/spec.py) runs as one Tune experiment
-(agent/ablation/runner.py); `--resume` keeps the trials that finished. Outputs (agent/ablation/report.py):
+The grid (arm x optional sweep value x seed, agent/ablation/spec.py) runs trial by trial, each trained and
+then evaluated greedy and sampled (agent/ablation/runner.py); `--resume` keeps the finished trials and
+continues the one that was cut off from its latest checkpoint. Outputs (agent/ablation/report.py):
 ablation.md/.csv/.json and learning_curves.png / final_scores.png in the run directory.
 """
 
@@ -11,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from agent.ablation.report import write_report
-from agent.ablation.runner import TRIALS, load_records, run_tune
+from agent.ablation.runner import TRIALS, load_records, run_trials
 from agent.ablation.spec import load_spec
 from agent.outputs import check_output_dir, read_json, write_json_atomic
 from agent.rllib.ray_session import start_ray
@@ -59,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"ablation {spec.name}: {len(spec.trials)} trials, {len(finished)} already finished, "
           f"{len(pending)} to run, {spec.budget_env_steps} env steps each -> {run_dir}", flush=True)
     if pending:
-        # From here SIGTERM ends like Ctrl-C; the finished trials' records are already on disk for --resume.
+        # From here SIGTERM ends like Ctrl-C: the running trial checkpoints, finished records are on disk.
         start_ray(pending[0].cfg.scale)
-        run_tune(spec, pending, run_dir)
+        run_trials(pending, run_dir, episodes=spec.eval_episodes, seed=spec.eval_seed,
+                   log=lambda line: print(line, flush=True))
     table = write_report(spec, load_records(run_dir), run_dir)
     print(table)
     return 0

@@ -4,7 +4,9 @@
     train: DefeatRoaches.yaml              # base training config (relative to this file)
     set: [env.num_envs=32]                 # optional --set style overrides of the base config
     budget_env_steps: 200000               # one env-step budget for every trial
-    seeds: [0, 1, 2]
+    seeds: [0, 1, 2, 3, 4]
+    eval_episodes: 100                     # optional: final checkpoints play the same seeded episodes,
+    eval_seed: 1000000                     #   greedy and sampled (defaults shown)
     arms:                                  # one learning curve per arm: model settings over the base
       perceiver_io: {encoder: perceiver_io, encoder_options: {num_latents: 16}}
       deepsets: {encoder: deepsets, encoder_options: {}}
@@ -20,10 +22,12 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.evaluation.evaluate import EVAL_SEED
 from agent.training.config import TrainConfig, apply_overrides, config_from_dict, read_yaml
 from envs.errors import UserError
 
-KEYS = ("name", "train", "set", "budget_env_steps", "seeds", "arms", "sweep")
+KEYS = ("name", "train", "set", "budget_env_steps", "seeds", "eval_episodes", "eval_seed", "arms", "sweep")
+EVAL_EPISODES = 100
 REQUIRED = ("train", "budget_env_steps", "seeds", "arms")
 
 
@@ -42,6 +46,8 @@ class AblationSpec:
     name: str
     budget_env_steps: int
     seeds: tuple[int, ...]
+    eval_episodes: int
+    eval_seed: int
     arms: tuple[str, ...]  # in config order (with the sweep value appended)
     trials: tuple[Trial, ...]
     source: dict  # the YAML as read, saved next to the results
@@ -52,6 +58,12 @@ class AblationSpec:
 
 def _fail(message: str):
     raise UserError(f"ablation config: {message}")
+
+
+def _int(key: str, value, low: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        _fail(f"key '{key}': expected an integer >= {low}, got {value!r}")
+    return value
 
 
 def _int_list(key: str, value) -> tuple[int, ...]:
@@ -98,9 +110,9 @@ def parse_spec(data, *, base_dir: Path, default_name: str) -> AblationSpec:
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name or "/" in name:
         _fail(f"key 'name': expected a non-empty string without '/', got {name!r}")
-    budget = data["budget_env_steps"]
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
-        _fail(f"key 'budget_env_steps': expected an integer >= 1, got {budget!r}")
+    budget = _int("budget_env_steps", data["budget_env_steps"], 1)
+    episodes = _int("eval_episodes", data.get("eval_episodes", EVAL_EPISODES), 1)
+    eval_seed = _int("eval_seed", data.get("eval_seed", EVAL_SEED), 0)
     seeds = _int_list("seeds", data["seeds"])
     overrides = data.get("set") or []
     if not (isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)):
@@ -146,7 +158,8 @@ def parse_spec(data, *, base_dir: Path, default_name: str) -> AblationSpec:
                     _fail(f"arm '{label}': {err}")
                 key = label.replace("/", "__").replace("=", "-") + f"__seed{seed}"
                 trials.append(Trial(key=key, arm=label, seed=seed, cfg=cfg))
-    return AblationSpec(name=name, budget_env_steps=budget, seeds=seeds, arms=tuple(arm_names),
+    return AblationSpec(name=name, budget_env_steps=budget, seeds=seeds, eval_episodes=episodes,
+                        eval_seed=eval_seed, arms=tuple(arm_names),
                         trials=tuple(trials), source=data)
 
 

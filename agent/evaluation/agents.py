@@ -20,18 +20,22 @@ BUILTIN_AGENTS = ("scripted", "random")
 
 
 class PolicyAgent:
-    """A trained EntityPolicy acting on one observation at a time: greedy, or sampling with `sample`."""
+    """A trained EntityPolicy acting on one observation at a time: greedy, or sampling with `sample`. A
+    policy with memory carries its state from step to step and starts afresh with each episode."""
 
     def __init__(self, policy, *, sample: bool = False, seed: int = 0):
         self.policy = policy
         self.sample = sample
         self.generator = torch.Generator().manual_seed(seed)
+        self.state = None
 
     def reset(self) -> None:
-        pass
+        self.state = None
 
     def act(self, obs: dict) -> np.ndarray:
-        return self.policy.act(obs, sample=self.sample, generator=self.generator)[0]
+        actions, self.state = self.policy.act(obs, sample=self.sample, generator=self.generator,
+                                              state=self.state)
+        return actions[0]
 
 
 @contextmanager

@@ -20,6 +20,10 @@ from envs.engine import map_spec
 from envs.entity_env import check_enemy_bot
 from envs.errors import UserError
 
+# Evaluation episodes start here, far from the training games' seeds (agent/rllib/train_env.py SEED_STRIDE),
+# so every evaluation of every policy meets the same unseen games.
+EVAL_SEED = 1_000_000
+
 
 def summarize(episodes: list[Episode], *, has_win: bool = False, seed: int = 0) -> dict:
     """Score statistics (bootstrap CI seeded by `seed`) and, on maps with wins, the win rate."""

@@ -178,10 +178,26 @@ class DeepSetsEncoder(EntityEncoder):
         return _zero_padding(self.out(joined), mask), self.pool(context)
 
 
+class NoEncoder(EntityEncoder):
+    """The control arm: no exchange between entities. Each entity keeps its own embedding (a Linear only
+    when the widths differ) and pooled is their masked mean, so a table can show what any encoder adds.
+    No options."""
+
+    def __init__(self, *, dim_in: int, dim_out: int) -> None:
+        super().__init__()
+        self.out = nn.Identity() if dim_in == dim_out else nn.Linear(dim_in, dim_out)
+        self.dim_out = dim_out
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = _zero_padding(self.out(_zero_padding(x, mask)), mask)
+        return h, masked_mean(h, mask)
+
+
 ENCODERS: dict[str, type[EntityEncoder]] = {
     "perceiver_io": PerceiverIOEncoder,
     "transformer": TransformerEncoder,
     "deepsets": DeepSetsEncoder,
+    "none": NoEncoder,
 }
 
 

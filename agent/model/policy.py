@@ -11,10 +11,11 @@ engine simulation: tests/test_policy.py checks the imports).
 
 Two optional pointer terms (on by default; docs/RESULTS.md "Learning" measures them):
 - ordered decoding: units are decoded in slot order, autoregressively (as AlphaStar's action heads
-  are). Unit i's target logits see the claims of units 0..i-1, how many of them picked each entity and
-  each cell this step, weighted by a gain unit i's query sets (negative: spread out, as two Marines
-  collecting shards should; positive: focus fire). `decode` samples unit by unit; `forward(obs,
-  actions)` recomputes the same logits in one pass from the actions taken, for training.
+  are). Unit i's target logits see its claims (agent/model/claims.py): how many other units will be on
+  each entity and each cell, counting what units 0..i-1 picked this step and the standing orders of
+  the units that keep theirs, weighted by a gain unit i's query sets (negative: spread out, as two
+  Marines collecting shards should; positive: focus fire). `decode` samples unit by unit;
+  `forward(obs, actions)` recomputes the same logits in one pass from the actions taken, for training.
 - distance term: a per-unit gain on the distance from the unit to each entity joins the pointer logits
   (an explicit spatial bias: "nearest" is hard to form from a dot product of position embeddings).
 
@@ -22,6 +23,10 @@ Joint logit of (verb, target) = verb logit + log p(target | verb), the target di
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
 p(verb) spread over the verbs that have a legal target. No parameter depends on N or U, so the same
 weights run with any entity cap (a padding-invariance test uses that).
+
+Greedy play takes each head's mode in decoding order: the most likely verb, then its most likely target.
+The joint argmax would instead weigh a verb by its best single target, so a verb spread over 64 cells or
+4 equally good Roaches (log p(target | verb) of -4.2 or -1.4) loses to no-op however likely the verb is.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent.model.claims import claims_before, first_claims, next_claims, standing_targets
 from agent.model.encoders import build_encoder
+from agent.model.memory import Core, State, flatten_steps
+from agent.model.return_scale import ReturnScale
 from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb
 
 # Same value as ray.rllib.utils.torch_utils.FLOAT_MIN (-3.4e38): the RLlib distributions read it as "never".
@@ -67,8 +75,10 @@ class UnitHeads(NamedTuple):
     action_mask: torch.Tensor  # [B, U, A] bool
     entity_mask: torch.Tensor  # [B, 1, N] bool
     layout: ActionLayout
-    value_in: torch.Tensor  # [B, D + S]
+    value_in: torch.Tensor  # [B, C] the core's features (without memory: pooled + scalars, C = D + S)
     distances: torch.Tensor | None  # [B, U, N] from each own unit to each entity, if positions are known
+    state: State | None  # the memory's state after these observations (None without memory)
+    standing: torch.Tensor | None  # [B, U, N + G] each unit's standing order target (claims.py), if known
 
 
 class EntityPolicy(nn.Module):
@@ -94,21 +104,29 @@ class EntityPolicy(nn.Module):
         noop_bias: float = 0.0,
         position_features: tuple[int, int] | None = None,
         ordered_decoding: bool = True,
+        memory: bool = False,
+        order_features: tuple[int, int, int, int] | None = None,
     ) -> None:
         """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
         width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
         noop_bias: initial logit bonus of no-op ("keep the current order"), so that an untrained policy
         changes a unit's order only now and then and its random orders run long enough to matter.
         position_features: the columns of the entity features holding x and y (None: no distance term).
-        ordered_decoding: False decodes every unit independently (no claims)."""
+        ordered_decoding: False decodes every unit independently (no claims).
+        memory: an LSTM core of `width` cells between the encoded observation and the heads
+        (agent/model/memory.py); forward and decode then take and return its state.
+        order_features: the entity feature columns dx_own, dy_own, order_dx, order_dy, from which ordered
+        decoding reads each unit's standing order target (None: the claims count this step's picks only)."""
         super().__init__()
         self.constructor_kwargs = {
             "num_features": num_features, "num_scalars": num_scalars, "num_unit_types": num_unit_types,
             "grid_size": grid_size, "width": width, "key_dim": key_dim, "encoder": encoder,
             "encoder_options": dict(encoder_options or {}), "noop_bias": noop_bias,
             "position_features": None if position_features is None else list(position_features),
-            "ordered_decoding": ordered_decoding,
+            "ordered_decoding": ordered_decoding, "memory": memory,
+            "order_features": None if order_features is None else list(order_features),
         }
+        self.order_features = None if order_features is None else tuple(order_features)
         self.grid_size = grid_size
         self.position_features = None if position_features is None else list(position_features)
         self.width = width
@@ -116,7 +134,9 @@ class EntityPolicy(nn.Module):
         self.type_embed = nn.Embedding(num_unit_types, width, padding_idx=0)
         self.feature_mlp = _mlp(num_features, width, width)
         self.encoder = build_encoder(encoder, dim_in=width, dim_out=width, **(encoder_options or {}))
-        self.context = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU())
+        self.core = Core(width + num_scalars, width) if memory else None
+        core_dim = width if memory else width + num_scalars
+        self.context = nn.Sequential(nn.Linear(core_dim, width), nn.ReLU())
         # Unit queries see the decoded row, the unit's own embedding (skip) and the shared context.
         self.unit_mlp = nn.Sequential(
             nn.Linear(3 * width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU()
@@ -139,7 +159,8 @@ class EntityPolicy(nn.Module):
         # as a network that never had them.
         self.claim_gain = _zero_linear(width, 2) if ordered_decoding else None
         self.distance_gain = _zero_linear(width, 1) if position_features is not None else None
-        self.value_head = nn.Sequential(nn.Linear(width + num_scalars, width), nn.ReLU(), nn.Linear(width, 1))
+        self.value_head = nn.Sequential(nn.Linear(core_dim, width), nn.ReLU(), nn.Linear(width, 1))
+        self.return_scale = ReturnScale()  # the value head's unit (PPO adapts it; raw value = scale x value)
         self._layouts: dict[int, ActionLayout] = {}
         self._claim_tables: dict[int, torch.Tensor] = {}
 
@@ -177,9 +198,20 @@ class EntityPolicy(nn.Module):
         per_entity, pooled = self.encoder(embedded, mask)
         return embedded, per_entity, torch.cat([pooled, obs["scalars"].float()], dim=-1)
 
-    def heads(self, obs: dict[str, torch.Tensor]) -> UnitHeads:
-        """Everything the per-unit logits are made of, computed once per observation batch."""
+    def remember(self, value_in: torch.Tensor, lead: tuple[int, ...],
+                 state: State | None) -> tuple[torch.Tensor, State | None]:
+        """The core over encoded steps: value features [prod(lead), D + S] of the steps `lead` ([B]: one
+        each, [B, T]: T each) -> (core features, the state after them). Without memory: unchanged, None."""
+        if self.core is None:
+            return value_in, None
+        return self.core(value_in, lead, state)
+
+    def heads(self, obs: dict[str, torch.Tensor], state: State | None = None,
+              lead: tuple[int, ...] | None = None) -> UnitHeads:
+        """Everything the per-unit logits are made of, computed once per observation batch [M, ...] (the
+        steps `lead` flattened, by default one step per game; `state`: the memory's before them)."""
         embedded, per_entity, value_in = self.encode(obs)
+        value_in, state = self.remember(value_in, lead or (per_entity.shape[0],), state)
         entity_mask = obs["entity_mask"].bool()
         action_mask = obs["action_mask"].bool()
         num_units = action_mask.shape[1]
@@ -200,7 +232,12 @@ class EntityPolicy(nn.Module):
             positions = obs["entities"][..., self.position_features].float()  # [B, N, 2]
             positions = torch.where(entity_mask.unsqueeze(-1), positions, 0.0)
             distances = torch.cdist(positions[:, :num_units], positions)
-        return UnitHeads(queries, keys, action_mask, entity_mask.unsqueeze(1), layout, value_in, distances)
+        standing = None
+        if self.claim_gain is not None and self.order_features is not None:
+            standing = standing_targets(obs["entities"], entity_mask, num_units, self.order_features,
+                                        layout.num_cells)
+        return UnitHeads(queries, keys, action_mask, entity_mask.unsqueeze(1), layout, value_in, distances,
+                         state, standing)
 
     def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor | None) -> torch.Tensor:
         """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table;
@@ -234,55 +271,95 @@ class EntityPolicy(nn.Module):
         logits = torch.cat(parts, dim=-1)
         return torch.where(action_mask, logits, FLOAT_MIN)
 
-    def forward(self, obs: dict[str, torch.Tensor],
-                actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: dict[str, torch.Tensor], actions: torch.Tensor,
+                state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State | None]:
         """Logits [B, U, A] of every unit given the `actions` [B, U] taken (unit i's see the claims of
-        actions 0..i-1 only), and value features [B, D + S] (feed to `value`). For training."""
-        heads = self.heads(obs)
+        actions 0..i-1 only), value features [B, C] (feed to `value`) and the memory's state after them.
+        For training. Observations and actions may carry a time axis ([B, T, ...]: T steps of each game
+        from `state`, the memory's state before the first; outputs then have it too)."""
+        obs, lead = flatten_steps(obs)
+        heads = self.heads(obs, state, lead)
         claims = None
         if self.claim_gain is not None:
             table = self.claim_table(heads.layout.max_entities, heads.queries.device)
-            picked = table[torch.as_tensor(actions).long()]  # [B, U, N + G]
-            claims = picked.cumsum(dim=1) - picked  # what the units before each unit picked
-        return self.unit_logits(heads, slice(None), claims), heads.value_in
+            actions = torch.as_tensor(actions).long().reshape(-1, heads.queries.shape[1])
+            noop = actions == heads.layout.segment(Verb.NO_OP).start
+            claims = claims_before(table[actions], noop, heads.standing)
+        logits = self.unit_logits(heads, slice(None), claims)
+        return _steps(logits, lead), _steps(heads.value_in, lead), heads.state
 
-    def decode(self, obs: dict[str, torch.Tensor], *, sample: bool,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def decode(self, obs: dict[str, torch.Tensor], *, sample: bool, generator: torch.Generator | None = None,
+               state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State | None]:
         """Choose the units' actions in slot order: -> actions [B, U], their logits [B, U, A] (as
-        `forward(obs, actions)` gives them), value features [B, D + S]. Greedy unless `sample`."""
-        heads = self.heads(obs)
+        `forward(obs, actions, state)` gives them), value features [B, C], the memory's next state.
+        Greedy unless `sample`. A time axis in `obs` is kept, as in `forward`."""
+        obs, lead = flatten_steps(obs)
+        heads = self.heads(obs, state, lead)
+        actions, logits = self._decode_units(heads, sample, generator)
+        return _steps(actions, lead), _steps(logits, lead), _steps(heads.value_in, lead), heads.state
+
+    def _decode_units(self, heads: UnitHeads, sample: bool,
+                      generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        layout = heads.layout
         if self.claim_gain is None:  # independent units: all at once
             logits = self.unit_logits(heads, slice(None), None)
-            return self._choose(logits, sample, generator), logits, heads.value_in
-        table = self.claim_table(heads.layout.max_entities, heads.queries.device)
-        claims = table.new_zeros(heads.queries.shape[0], 1, table.shape[1])
+            return self._choose(logits, layout, sample, generator), logits
+        table = self.claim_table(layout.max_entities, heads.queries.device)
+        claims = first_claims(heads.standing, heads.queries.shape[0], table.shape[1], table)
+        noop_action = layout.segment(Verb.NO_OP).start
         actions, logits = [], []
         for unit in range(heads.queries.shape[1]):
             unit_logits = self.unit_logits(heads, slice(unit, unit + 1), claims)  # [B, 1, A]
-            action = self._choose(unit_logits, sample, generator)  # [B, 1]
-            claims = claims + table[action]
+            action = self._choose(unit_logits, layout, sample, generator)  # [B, 1]
+            claims = next_claims(claims, unit, table[action], action == noop_action, heads.standing)
             actions.append(action)
             logits.append(unit_logits)
-        return torch.cat(actions, dim=1), torch.cat(logits, dim=1), heads.value_in
+        return torch.cat(actions, dim=1), torch.cat(logits, dim=1)
 
     @staticmethod
-    def _choose(logits: torch.Tensor, sample: bool, generator: torch.Generator | None) -> torch.Tensor:
-        """Logits [B, u, A] -> actions [B, u]: argmax, or one draw per unit."""
+    def _choose(logits: torch.Tensor, layout: ActionLayout, sample: bool,
+                generator: torch.Generator | None) -> torch.Tensor:
+        """Logits [B, u, A] -> actions [B, u]: each head's mode in turn (greedy), or one draw per unit."""
         if not sample:
-            return logits.argmax(dim=-1)
+            return greedy(logits, layout)
         probs = torch.softmax(logits, dim=-1)
         flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
         return flat.reshape(probs.shape[:-1])
 
     def value(self, value_in: torch.Tensor) -> torch.Tensor:
-        """Value features [B, D + S] -> value [B]."""
+        """Value features [..., C] -> value [...], in units of `return_scale.scale`."""
         return self.value_head(value_in).squeeze(-1)
 
+    def features(self, obs: dict[str, torch.Tensor], state: State | None = None) -> torch.Tensor:
+        """Value features [B, C] (or [B, T, C]) of observations, without the heads."""
+        obs, lead = flatten_steps(obs)
+        _, _, value_in = self.encode(obs)
+        return _steps(self.remember(value_in, lead, state)[0], lead)
+
     @torch.no_grad()
-    def act(self, obs: dict, *, sample: bool = False, generator: torch.Generator | None = None) -> np.ndarray:
-        """Actions [B, U] (int64) for a batch of observations (numpy or torch); greedy unless `sample`."""
-        actions, _, _ = self.decode(to_tensors(obs), sample=sample, generator=generator)
-        return actions.numpy()
+    def act(self, obs: dict, *, sample: bool = False, generator: torch.Generator | None = None,
+            state: State | None = None) -> tuple[np.ndarray, State | None]:
+        """Actions [B, U] (int64) for a batch of observations (numpy or torch), greedy unless `sample`, and
+        the memory's state to pass with the next step's observations (None without memory; a new episode
+        starts from None)."""
+        actions, _, _, state = self.decode(to_tensors(obs), sample=sample, generator=generator, state=state)
+        return actions.numpy(), state
+
+
+def greedy(logits: torch.Tensor, layout: ActionLayout) -> torch.Tensor:
+    """Logits [..., A] -> actions [...]: the verb of highest probability (summed over its targets), then
+    that verb's most likely target."""
+    log_p = torch.log_softmax(logits, dim=-1)
+    verb_log_p = torch.stack([torch.logsumexp(log_p[..., seg.start:seg.start + seg.size], dim=-1)
+                              for seg in layout.segments], dim=-1)
+    verb_of_action = torch.as_tensor(layout.verb_of_action, device=logits.device)
+    inside = verb_of_action == verb_log_p.argmax(dim=-1, keepdim=True)
+    return torch.where(inside, logits, FLOAT_MIN).argmax(dim=-1)
+
+
+def _steps(x: torch.Tensor, lead: tuple[int, ...]) -> torch.Tensor:
+    """[prod(lead), ...] -> [*lead, ...]: a flattened batch (and time) axis restored."""
+    return x.reshape(*lead, *x.shape[1:])
 
 
 def to_tensors(obs: dict) -> dict[str, torch.Tensor]:

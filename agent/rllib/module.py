@@ -20,19 +20,28 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 from agent.model.policy import EntityPolicy
+from agent.model.unit_terms import per_head_entropy, segment_bounds, units_with_a_choice
 
 
 class UnitCategorical(Distribution):
-    """Independent categoricals, one per own unit, over flat logits [..., U * A]."""
+    """Independent categoricals, one per own unit, over flat logits [..., U * A].
 
-    def __init__(self, logits: torch.Tensor, num_units: int) -> None:
+    `entropy_bounds` (agent.model.unit_terms.segment_bounds): the entropy is the per-head normalised one
+    (unit_terms.per_head_entropy) instead of the joint's. `kl_per_unit`: the KL is averaged over the units
+    with a choice instead of summed over units. Both are sums over units otherwise, as PPO's joint action
+    of U units is.
+    """
+
+    def __init__(self, logits: torch.Tensor, num_units: int, *, entropy_bounds=None,
+                 kl_per_unit: bool = False) -> None:
         super().__init__()
         self.logits = logits.reshape(*logits.shape[:-1], num_units, -1)
         self._dist = torch.distributions.Categorical(logits=self.logits)
+        self.entropy_bounds, self.kl_per_unit = entropy_bounds, kl_per_unit
 
     @classmethod
     def from_logits(cls, logits: torch.Tensor, num_units: int = 1, **kwargs) -> UnitCategorical:
-        return cls(logits, num_units)
+        return cls(logits, num_units, **kwargs)
 
     @staticmethod
     def required_input_dim(space: gym.Space, **kwargs) -> int:
@@ -48,10 +57,13 @@ class UnitCategorical(Distribution):
         return self._dist.log_prob(value.long()).sum(-1)
 
     def entropy(self) -> torch.Tensor:
+        if self.entropy_bounds is not None:
+            return per_head_entropy(self.logits, self.entropy_bounds).sum(-1)
         return self._dist.entropy().sum(-1)
 
     def kl(self, other: UnitCategorical) -> torch.Tensor:
-        return torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
+        kl = torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
+        return kl / units_with_a_choice(self.logits) if self.kl_per_unit else kl
 
     def to_deterministic(self) -> TorchDeterministic:
         return TorchDeterministic(loc=self.logits.argmax(dim=-1))
@@ -59,20 +71,44 @@ class UnitCategorical(Distribution):
 
 class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
     """RLModule around agent.model.policy.EntityPolicy, built from model_config["policy_kwargs"]: the
-    policy's constructor arguments (agent/training/build.py). RLlib adds keys of its own to model_config."""
+    policy's constructor arguments (agent/training/build.py). model_config["entropy"] ("joint" or
+    "per_head") and model_config["kl"] ("per_unit" or anything else) choose the loss terms of
+    UnitCategorical. RLlib adds keys of its own to model_config."""
 
     def setup(self) -> None:
         self.policy = EntityPolicy(**self.model_config["policy_kwargs"])
         num_units = len(self.action_space.nvec)
-        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units)
+        terms = {"kl_per_unit": self.model_config.get("kl") == "per_unit"}
+        if self.model_config.get("entropy") == "per_head":
+            num_entities = self.observation_space["entities"].shape[0]
+            terms["entropy_bounds"] = segment_bounds(self.policy.layout(num_entities))
+        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units, **terms)
+
+    def get_initial_state(self) -> dict:
+        """The memory's state at an episode's start ({} without memory: RLlib then treats the module as
+        stateless). RLlib keeps each game's state between steps, restarts it with every episode, and
+        feeds the learner sequences of up to model_config["max_seq_len"] steps from their first state."""
+        if self.policy.core is None:
+            return {}
+        h, c = self.policy.core.initial_state(1)
+        return {"h": h[0].numpy(), "c": c[0].numpy()}
+
+    @staticmethod
+    def _state_in(batch: dict):
+        state = batch.get(Columns.STATE_IN)
+        return None if not state else (state["h"], state["c"])
 
     def _decode(self, batch: dict, sample: bool) -> dict:
         # The units are decoded one after another (EntityPolicy.decode), so the module picks the actions
         # itself; RLlib's GetActions connector passes actions and their log-probability through.
-        actions, logits, _ = self.policy.decode(batch[Columns.OBS], sample=sample)
+        actions, logits, _, state = self.policy.decode(batch[Columns.OBS], sample=sample,
+                                                       state=self._state_in(batch))
         flat = logits.flatten(-2)
-        logp = UnitCategorical(flat, logits.shape[1]).logp(actions)
-        return {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
+        logp = UnitCategorical(flat, logits.shape[-2]).logp(actions)
+        out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
+        if state is not None:
+            out[Columns.STATE_OUT] = {"h": state[0], "c": state[1]}
+        return out
 
     def _forward(self, batch: dict, **kwargs) -> dict:
         return self._decode(batch, sample=False)
@@ -82,11 +118,12 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:
         # The logits of the actions taken, each unit conditioned on the actions of the units before it.
-        logits, value_in = self.policy(batch[Columns.OBS], batch[Columns.ACTIONS])
+        logits, value_in, _ = self.policy(batch[Columns.OBS], batch[Columns.ACTIONS],
+                                          state=self._state_in(batch))
         # The value features ride along so that compute_values does not run the encoder twice.
         return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
 
     def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
         if embeddings is None:
-            _, _, embeddings = self.policy.encode(batch[Columns.OBS])
+            embeddings = self.policy.features(batch[Columns.OBS], state=self._state_in(batch))
         return self.policy.value(embeddings)

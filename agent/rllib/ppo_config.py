@@ -8,6 +8,7 @@ from ray.tune.registry import register_env
 
 from agent.rllib.callbacks import SMOOTHING_EPISODES, TrainCallbacks
 from agent.rllib.env_runner import SnapshotEnvRunner
+from agent.rllib.learner import EntityPPOLearner
 from agent.rllib.module import EntityPolicyModule
 from agent.rllib.train_env import make_train_env
 from agent.training.build import env_kwargs, policy_kwargs
@@ -24,7 +25,6 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
         PPOConfig()
         .environment(env=env_name, env_config={**env_kwargs(cfg), "backend": cfg.env.backend,
                                                      "seed_base": cfg.seed,
-                                                     "reward_scale": ppo.reward_scale,
                                                      "damage_reward": ppo.damage_reward})
         .framework("torch")
         .env_runners(
@@ -52,10 +52,15 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             num_epochs=ppo.num_epochs,
             grad_clip=ppo.grad_clip,
             grad_clip_by="global_norm",
+            use_kl_loss=ppo.kl != "none",
+            learner_class=EntityPPOLearner,
+            learner_config_dict={"return_scaling": ppo.return_scaling},
         )
         .rl_module(
             rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule,
-                                        model_config={"policy_kwargs": policy_kwargs(cfg)})
+                                        model_config={"policy_kwargs": policy_kwargs(cfg),
+                                                      "entropy": ppo.entropy, "kl": ppo.kl,
+                                                      "max_seq_len": cfg.model.memory_seq_len})
         )
         .callbacks(callbacks)
         .reporting(metrics_num_episodes_for_smoothing=SMOOTHING_EPISODES)

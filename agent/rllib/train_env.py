@@ -19,19 +19,18 @@ SEED_STRIDE = 100_000  # games of different env runners never share a seed below
 
 
 class RunnerGames:
-    """What both training vector envs add: non-overlapping seeds per env runner, the reward scale, and a
-    log of finished games.
+    """What both training vector envs add: non-overlapping seeds per env runner and a log of finished
+    games.
 
     RLlib seeds runner w with `seed + w`, and a vector env seeds game i with `seed + i`, so runners
     would replay each other's games; here game i of runner w starts at seed*SEED_STRIDE + w*num_envs + i.
     `finished` holds (steps, score, summed reward) of the last games as the env itself counted them.
-    `reward_scale` exists because RLlib clamps the squared value error at `vf_clip_param`, so value
-    targets must stay O(1) for the critic to learn. Episode scores (progress bar, evaluation) stay the
-    map's own.
+    The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
+    unscaled; episode scores (progress bar, evaluation) are the map's own.
     """
 
-    def _init_runner_games(self, seed_base: int, reward_scale: float) -> None:
-        self.seed_base, self.reward_scale = seed_base, float(reward_scale)
+    def _init_runner_games(self, seed_base: int) -> None:
+        self.seed_base = seed_base
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
         self.finished: deque = deque(maxlen=1000)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -47,8 +46,8 @@ class RunnerGames:
         return seed
 
     def _log_step(self, was_done, rewards, terminated, truncated, infos) -> np.ndarray:
-        """Scale the rewards and log the games that ended; `was_done` marks games restarting this step."""
-        rewards = (rewards * self.reward_scale).astype(np.float32)
+        """Log the games that ended; `was_done` marks games restarting this step."""
+        rewards = np.asarray(rewards, dtype=np.float32)
         live = ~was_done
         self._steps[live] += 1
         self._returns[live] += rewards[live]
@@ -62,15 +61,14 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames), with a dense damage reward.
 
-    PPO's reward is (map reward + `damage_reward` x enemy hit points and shields removed) x `reward_scale`.
+    PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed.
     The damage term is SMAC's dense combat reward (Samvelyan et al. 2019): a Roach pays 10 only after
     ~145 hit points of coordinated fire, which random play almost never delivers.
     """
 
-    def __init__(self, *args, seed_base: int = 0, reward_scale: float = 1.0, damage_reward: float = 0.0,
-                 **kwargs):
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, reward_scale)
+        self._init_runner_games(seed_base)
         self.damage_reward = float(damage_reward)
         self._damage = np.zeros(self.num_envs)
 
@@ -99,7 +97,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, seed_base: int = 0,
-                 reward_scale: float = 1.0, sc2_env_cls=None, **env_kwargs):
+                 sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
             from envs.pysc2_backend import find_game
@@ -111,7 +109,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
             [lambda: EntityEnv(map_name, backend=backend, sc2_env_cls=sc2_env_cls, **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, reward_scale)
+        self._init_runner_games(seed_base)
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
@@ -129,14 +127,12 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    reward_scale = float(ctx.pop("reward_scale", 1.0))
     damage_reward = float(ctx.pop("damage_reward", 0.0))
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))
     if backend == "engine":
-        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, reward_scale=reward_scale,
-                              damage_reward=damage_reward, **ctx)
+        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, damage_reward=damage_reward, **ctx)
     if damage_reward:
         raise ValueError(f"damage_reward needs the engine's damage counter, not backend {backend!r}")
     return TrainGamesVectorEnv(map_name, num_envs, backend=backend, seed_base=seed_base,
-                               reward_scale=reward_scale, sc2_env_cls=sc2_env_cls, **ctx)
+                               sc2_env_cls=sc2_env_cls, **ctx)

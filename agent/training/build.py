@@ -18,6 +18,8 @@ from envs.featurize import (
     SCALAR_FEATURES,
 )
 
+ORDER_FEATURES = ("dx_own", "dy_own", "order_dx", "order_dy")
+
 
 def env_kwargs(cfg: TrainConfig) -> dict:
     """gymnasium kwargs of the training env (the same for evaluation)."""
@@ -36,6 +38,8 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
     which do not depend on the map or its caps, and the model settings."""
     width, options = cfg.model.resolved()
     positions = [ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y")]
+    # Where each unit's standing order points (agent/model/claims.py), if the observation says.
+    order = [ENTITY_FEATURES.index(name) for name in ORDER_FEATURES if name in ENTITY_FEATURES]
     return {
         "num_features": NUM_ENTITY_FEATURES,
         "num_scalars": NUM_SCALAR_FEATURES,
@@ -48,6 +52,8 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
         "noop_bias": cfg.model.noop_bias,
         "position_features": positions if cfg.model.distance_bias else None,
         "ordered_decoding": cfg.model.ordered_decoding,
+        "memory": cfg.model.memory,
+        "order_features": order if cfg.model.ordered_decoding and len(order) == len(ORDER_FEATURES) else None,
     }
 
 

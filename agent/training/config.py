@@ -17,6 +17,8 @@ import yaml
 
 from agent.model.encoders import ENCODERS, EncoderOptionError, build_encoder, check_options, encoder_options
 from agent.model.policy import EntityPolicy
+from agent.model.sizes import matched_options
+from agent.model.unit_terms import ENTROPY_MODES, KL_MODES
 from envs.engine import ENEMY_BOTS, MAP_NAMES
 from envs.entity_env import BACKENDS
 from envs.errors import UserError
@@ -41,7 +43,7 @@ class EnvConfig:
     max_units: int | None = _f(None, "own-unit slots U, each picks one action per step; null = map's", low=1)
     grid_size: int = _f(8, "point targets: a grid_size x grid_size grid over the playable area", low=1)
     step_mul: int = _f(8, "game loops per agent step (pysc2 minigames: 8)", low=1)
-    num_envs: int = _f(16, "games stepped together in one vector env per env runner", low=1)
+    num_envs: int = _f(32, "games stepped together in one vector env per env runner", low=1)
     enemy_bot: str | None = _f(None, "scripted opponent; null = the map's own", choices=ENEMY_BOTS)
 
 
@@ -51,18 +53,24 @@ class ModelConfig:
     size: str = _f("custom", "'alphastar' = width 256 and the encoder's paper defaults", choices=SIZES)
     width: int = _f(POLICY_DEFAULTS["width"], "entity embedding width D (AlphaStar: 256)", low=1)
     key_dim: int = _f(POLICY_DEFAULTS["key_dim"], "pointer key/query width (AlphaStar: 32)", low=1)
-    encoder_options: dict = _f({}, "encoder-specific options, e.g. num_latents, num_layers")
+    encoder_options: dict = _f({}, "encoder options over the matched sizes at this width "
+                               "(agent/model/sizes.py), e.g. num_latents")
     noop_bias: float = _f(POLICY_DEFAULTS["noop_bias"], low=0.0,
                           doc="initial no-op logit bonus: untrained units keep orders longer")
     ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
                                 doc="units choose in slot order, each seeing the targets chosen before it")
     distance_bias: bool = _f(True, "pointer logits add a learned per-unit gain x unit-entity distance")
+    memory: bool = _f(POLICY_DEFAULTS["memory"], "an LSTM core (width cells) carries memory across the steps "
+                      "of an episode")
+    memory_seq_len: int = _f(32, "with memory: steps per training sequence, unrolled from the state the "
+                             "env runner recorded at its first step", low=1)
 
     def resolved(self) -> tuple[int, dict]:
         """(width, encoder options) after applying `size`."""
         if self.size == "alphastar":
             return 256, {}  # AlphaStar's entity width; the encoders' own defaults are their papers' sizes
-        return self.width, dict(self.encoder_options)
+        # Every encoder sized like the reference Perceiver IO at this width, so that swapping it is one key.
+        return self.width, {**matched_options(self.encoder, self.width), **self.encoder_options}
 
 
 @dataclass
@@ -73,12 +81,18 @@ class PPOSettings:
     gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)
     clip_param: float = _f(0.2, "PPO ratio clip", positive=True)
     vf_clip_param: float = _f(10.0, "value-loss clip (RLlib clamps the squared error)", positive=True)
-    reward_scale: float = _f(1.0, "multiplies the map's reward for PPO only (scores stay the map's)",
-                             positive=True)
+    return_scaling: bool = _f(True, "value targets in units of a running return scale, the value head "
+                              "rescaled to match (agent/model/return_scale.py); scores stay the map's")
     damage_reward: float = _f(0.0, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
     vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
     entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
+    entropy: str = _f("joint", "entropy bonus over each unit's joint (verb, target) choice, or per head "
+                      "(verb; target given verb), each divided by log(legal choices)", choices=ENTROPY_MODES)
+    # "none": on 3m, 40k env steps, the penalty on the joint action (RLlib's default) trailed no penalty
+    # greedy and sampled (docs/pilots/kl_3m.json); the clipped ratio alone bounds the step, as in CleanRL.
+    kl: str = _f("none", "RLlib's adaptive KL penalty: none, on the units' joint action (summed over units), "
+                 "or per acting unit (averaged over the units with a choice)", choices=KL_MODES)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
     minibatch_size: int = _f(256, "SGD minibatch size", low=1)
     num_epochs: int = _f(4, "SGD passes over each train batch", low=1)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from agent.outputs import read_json, write_text_atomic
 from agent.rllib.callbacks import STEPS_BY_NODE
+from agent.rllib.learner import RETURN_SCALE_KEY
 from agent.rllib.ppo_config import build_ppo_config
 from agent.training.build import env_kwargs, observation_meta, policy_kwargs
 from agent.training.checkpoint import TRAIN_STATE, save_checkpoint, write_policy
@@ -166,6 +167,9 @@ class Trainer:
             "vf_loss": _get(learner, "vf_loss"),
             "entropy": _get(learner, "entropy"),
             "kl": _get(learner, "mean_kl_loss"),
+            "kl_coeff": _get(learner, "curr_kl_coeff"),  # RLlib reports it only with the KL penalty on
+            "vf_explained_var": _get(learner, "vf_explained_var"),
+            "return_scale": _get(learner, RETURN_SCALE_KEY),  # value targets are in this unit
         }
         row = {k: (float(v) if isinstance(v, float) else v) for k, v in row.items()}
         if not math.isnan(score):

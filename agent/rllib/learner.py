@@ -1,0 +1,81 @@
+"""The PPO learner: RLlib's PPOTorchLearner, with value targets in the units of the policy's return scale.
+
+`ScaledGAE` replaces RLlib's GAE connector piece: it divides the batch's rewards by the policy's current
+return scale (agent/model/return_scale.py) before the advantages and value targets are computed, then
+updates the scale from the batch's value targets and re-expresses the targets in the new unit (the value
+head is rescaled to match, so its raw predictions do not change). Everything after it, RLlib's PPO loss
+and its value clip included, sees targets of order 1 on every map. Episode returns and scores are the
+env runners' and never pass through here.
+"""
+
+from __future__ import annotations
+
+import torch
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.learner import GeneralAdvantageEstimation
+from ray.rllib.core.columns import Columns
+from ray.rllib.evaluation.postprocessing import Postprocessing
+
+RETURN_SCALE_KEY = "return_scale"  # learner metric: the scale after this iteration's update
+KL_COEFF_STATE = "curr_kl_coeffs"  # learner state: RLlib's adaptive KL coefficients, per module
+
+
+def _mean_square(values: torch.Tensor, mask: torch.Tensor | None) -> float:
+    """Mean of values**2 over the real timesteps (mask True), summed over every learner of a DDP group."""
+    values = values.double()
+    if mask is not None:
+        values = values[mask.bool()]
+    totals = torch.stack([values.square().sum(), values.new_tensor(float(values.numel()))])
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(totals)  # every learner folds in the same statistic
+    return float(totals[0] / totals[1].clamp(min=1.0))
+
+
+class ScaledGAE(GeneralAdvantageEstimation):
+    """RLlib's GAE on rewards / return scale, then the return scale updated from the value targets.
+
+    Advantages are standardised by RLlib's GAE anyway; the value targets leave in units of the new scale.
+    """
+
+    def __call__(self, *, rl_module, episodes, batch, metrics=None, **kwargs):
+        old = {}
+        for module_id, module_batch in batch.items():
+            old[module_id] = float(rl_module[module_id].unwrapped().policy.return_scale.scale)
+            module_batch[Columns.REWARDS] = module_batch[Columns.REWARDS] / old[module_id]
+        batch = super().__call__(rl_module=rl_module, episodes=episodes, batch=batch, metrics=metrics,
+                                 **kwargs)
+        for module_id, module_batch in batch.items():
+            policy = rl_module[module_id].unwrapped().policy
+            targets = module_batch[Postprocessing.VALUE_TARGETS] * old[module_id]  # raw returns
+            mean_square = _mean_square(targets, module_batch.get(Columns.LOSS_MASK))
+            _, new = policy.return_scale.update(mean_square, policy.value_head[-1])
+            module_batch[Postprocessing.VALUE_TARGETS] = (targets / new).to(targets.dtype)
+            if metrics is not None:
+                metrics.log_value((module_id, RETURN_SCALE_KEY), new, window=1)
+        return batch
+
+
+class EntityPPOLearner(PPOTorchLearner):
+    """PPOTorchLearner with ScaledGAE in place of RLlib's GAE piece (unless the config's
+    learner_config_dict sets "return_scaling" false), and its adaptive KL coefficients
+    saved with its state (RLlib's Learner.get_state leaves them out, so a resumed run would restart the
+    coefficient from `kl_coeff`)."""
+
+    def build(self) -> None:
+        super().build()
+        if not self.config.learner_config_dict.get("return_scaling", True):
+            return  # raw rewards; the policy's return scale stays 1
+        pieces = self._learner_connector.connectors if self._learner_connector is not None else []
+        for i, piece in enumerate(pieces):
+            if type(piece) is GeneralAdvantageEstimation:
+                pieces[i] = ScaledGAE(gamma=piece.gamma, lambda_=piece.lambda_)
+
+    def get_state(self, *args, **kwargs):
+        state = super().get_state(*args, **kwargs)
+        state[KL_COEFF_STATE] = {mid: float(coeff) for mid, coeff in self.curr_kl_coeffs_per_module.items()}
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        for module_id, value in state.get(KL_COEFF_STATE, {}).items():
+            self.curr_kl_coeffs_per_module[module_id].data.fill_(value)

@@ -1,0 +1,114 @@
+"""Value targets in the units of a running return scale, and the damage shaping: exact numbers."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401  (registers the env ids)
+from agent.model.return_scale import DECAY, FLOOR, ReturnScale
+from agent.training.build import policy_kwargs
+from agent.training.config import config_from_dict
+
+
+def test_the_scale_is_the_debiased_running_rms_and_raw_values_are_preserved():
+    scale, layer = ReturnScale(), torch.nn.Linear(3, 1)
+    x = torch.randn(5, 3)
+    raw = layer(x).detach() * float(scale.scale)
+    assert scale.update(4.0, layer) == (1.0, 2.0)  # the first batch alone: sqrt(4)
+    assert torch.allclose(layer(x).detach() * float(scale.scale), raw, atol=1e-6)
+    old, new = scale.update(16.0, layer)
+    running = DECAY * (1 - DECAY) * 4.0 + (1 - DECAY) * 16.0
+    assert old == 2.0 and new == pytest.approx(math.sqrt(running / (1 - DECAY**2)))  # 3.2118
+    assert torch.allclose(layer(x).detach() * float(scale.scale), raw, atol=1e-5)
+    assert ReturnScale().update(0.0, layer)[1] == pytest.approx(FLOOR)  # returns all zero so far
+
+
+def _pipeline_and_module():
+    """RLlib's PPO learner connector with ScaledGAE where EntityPPOLearner puts it, gamma = lambda = 1,
+    and a MoveToBeacon module whose value head says 0 everywhere."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.connectors.learner import AddOneTsToEpisodesAndTruncate
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from agent.rllib.learner import ScaledGAE
+    from agent.rllib.module import EntityPolicyModule
+
+    env = gym.make("perceiver_sc2/MoveToBeacon-v0")
+    cfg = config_from_dict({"model": {"width": 16, "key_dim": 8, "encoder": "deepsets"}})
+    spec = RLModuleSpec(module_class=EntityPolicyModule, observation_space=env.observation_space,
+                        action_space=env.action_space, model_config={"policy_kwargs": policy_kwargs(cfg)})
+    module = MultiRLModuleSpec(rl_module_specs={"default_policy": spec}).build()
+    with torch.no_grad():
+        module["default_policy"].policy.value_head[-1].weight.zero_()
+        module["default_policy"].policy.value_head[-1].bias.zero_()
+    pipeline = PPOConfig().build_learner_connector(env.observation_space, env.action_space)
+    pipeline.prepend(AddOneTsToEpisodesAndTruncate())
+    pipeline.append(ScaledGAE(gamma=1.0, lambda_=1.0))
+    return env, pipeline, module
+
+
+def _episode(env, rewards):
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    obs, _ = env.reset(seed=0)
+    units, choices = len(env.action_space.nvec), int(env.action_space.nvec[0])
+    n = len(rewards)
+    return SingleAgentEpisode(
+        observations=[obs] * (n + 1), actions=[np.zeros(units, np.int64)] * n, rewards=list(rewards),
+        extra_model_outputs={Columns.ACTION_LOGP: [np.float32(0.0)] * n,
+                             Columns.ACTION_DIST_INPUTS: [np.zeros(units * choices, np.float32)] * n},
+        terminated=True, len_lookback_buffer=0, observation_space=env.observation_space,
+        action_space=env.action_space).to_numpy()
+
+
+def test_value_targets_leave_gae_in_units_of_the_updated_scale():
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.evaluation.postprocessing import Postprocessing
+
+    env, pipeline, module = _pipeline_and_module()
+    scale = module["default_policy"].policy.return_scale
+    rms = math.sqrt((3.0**2 + 2.0**2 + 2.0**2) / 3)  # returns-to-go of rewards 1, 0, 2: 3, 2, 2
+    for call in range(2):
+        episodes = [_episode(env, [1.0, 0.0, 2.0])]
+        batch = pipeline(rl_module=module, batch={}, episodes=episodes, shared_data={}, metrics=None)
+        batch = batch["default_policy"]
+        real = batch[Columns.LOSS_MASK].bool()
+        targets = batch[Postprocessing.VALUE_TARGETS][real]
+        # The first call divides the rewards by 1 and sets the scale to the targets' rms; the second
+        # divides them by that scale, gets the same raw targets back and keeps it.
+        assert float(scale.scale) == pytest.approx(rms)
+        assert torch.allclose(targets.double(), torch.tensor([3.0, 2.0, 2.0], dtype=torch.float64) / rms)
+        assert int(scale.updates) == call + 1
+    env.close()
+
+
+def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score():
+    from agent.evaluation.scripted import FocusFire
+    from agent.rllib.train_env import TrainVectorEnv
+    from envs.vector_env import EntityVectorEnv
+
+    shaped, plain = (cls("DefeatRoaches", 2, step_mul=32, **kw) for cls, kw in
+                     ((TrainVectorEnv, {"damage_reward": 0.05}), (EntityVectorEnv, {})))
+    agents = [FocusFire(plain.entity_spec, seed=i) for i in range(2)]
+    obs, _ = plain.reset(seed=0)
+    shaped.reset(seed=0)  # the training env seeds game i of runner 0 with seed_base * stride + i = i
+    before, bonus_seen = np.zeros(2), 0.0
+    for _ in range(120):
+        actions = np.stack([a.act({k: v[i] for k, v in obs.items()}) for i, a in enumerate(agents)])
+        obs, reward, _, _, info = plain.step(actions)
+        _, shaped_reward, _, _, shaped_info = shaped.step(actions)
+        damage = plain.damage_dealt
+        bonus = np.where(plain.restarted, 0.0, damage - before) * 0.05  # 0.05 per hit point or shield
+        np.testing.assert_allclose(shaped_reward, reward + bonus, rtol=1e-6)
+        np.testing.assert_array_equal(shaped_info["score"], info["score"])  # the map's own score
+        before, bonus_seen = damage, bonus_seen + bonus.sum()
+    plain.close()
+    shaped.close()
+    assert bonus_seen > 0
