@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.learning import EVAL_SEED  # noqa: E402
+from agent.evaluation.evaluate import EVAL_SEED  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 MINIGAMES = ("MoveToBeacon", "CollectMineralShards", "FindAndDefeatZerglings", "DefeatRoaches",

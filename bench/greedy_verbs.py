@@ -23,7 +23,8 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.learning import EVAL_SEED, SUMMARY_KEYS  # noqa: E402
+from agent.evaluation.evaluate import EVAL_SEED  # noqa: E402
+from bench.learning import SUMMARY_KEYS  # noqa: E402
 from bench.pilots import counting_source  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.evaluation.evaluate import EVAL_SEED  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 # map -> (training budget in env steps, target mean over the evaluation episodes; None = the scripted
@@ -38,7 +39,6 @@ BUDGETS = {
     "CollectMineralShards": (1_150_000, 100.0),
     "DefeatRoaches": (690_000, None),
 }
-EVAL_SEED = 1_000_000  # far from the training seeds (agent/rllib/train_env.py SEED_STRIDE)
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
 REQUEST = "bench_request.json"  # in a run directory: the budget and overrides its training started with
