@@ -277,3 +277,11 @@ def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
     record = json.loads((run_dir / "trials" / "deepsets__seed0.json").read_text())
     assert [r["iteration"] for r in record["curve"]] == list(range(1, 41))
     assert (trial_dir / "metrics.jsonl").read_text().splitlines()[0] == kept[0]
+
+
+def test_without_rliable_ablate_stops_before_any_trial(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rliable", None)  # import rliable now raises ImportError
+    assert main(["ablate", str(TINY), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "perceiver-sc2[ablation]" in err and "\n" not in err
+    assert not (tmp_path / "run").exists()

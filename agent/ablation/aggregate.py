@@ -18,6 +18,11 @@ from envs.errors import UserError
 REPS = 5000  # bootstrap resamples: CI ends settle to about 1% of their width
 
 
+def check_available() -> None:
+    """The library is an extra: a missing one is a one-line UserError before any trial trains."""
+    _rliable()
+
+
 def _rliable():
     try:
         with warnings.catch_warnings():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from agent.ablation.aggregate import check_available
 from agent.ablation.report import write_report
 from agent.ablation.runner import TRIALS, load_records, run_trials
 from agent.ablation.spec import load_spec
@@ -52,6 +53,7 @@ def prepare(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     spec, run_dir, finished, pending = prepare(args)
+    check_available()
     for arm in spec.arms:  # bad encoder options fail here, before Ray starts
         check_model(spec.arm_config(arm))
     run_dir.mkdir(parents=True, exist_ok=True)
