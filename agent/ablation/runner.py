@@ -16,6 +16,7 @@ from pathlib import Path
 
 from agent.evaluation.evaluate import evaluate
 from agent.outputs import read_json, write_json_atomic
+from agent.rllib.ray_session import stop_requested
 from agent.training.checkpoint import latest_checkpoint
 from agent.training.loop import Trainer, read_metrics
 
@@ -86,6 +87,8 @@ def run_trial(trial, run_dir: Path, *, episodes: int, seed: int, log=print) -> d
 
 def run_trials(pending, run_dir: Path, *, episodes: int, seed: int, log=print) -> None:
     for number, trial in enumerate(pending, 1):
+        if stop_requested():
+            raise KeyboardInterrupt  # asked to stop while the previous trial was evaluated
         log(f"trial {number}/{len(pending)}: {trial.key}")
         record = run_trial(trial, run_dir, episodes=episodes, seed=seed, log=log)
         log(f"  {trial.key}: {record['env_steps']} env steps in {record['train_seconds'] / 60:.1f} min; "

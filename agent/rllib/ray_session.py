@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 import ray
 
@@ -15,14 +16,26 @@ from agent.training.config import ScaleConfig
 WORKER_ENV_VARS = ("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION",)
 
 
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
+_STOP = threading.Event()
+
+
+def _request_stop(signum, frame):
+    """First Ctrl-C or SIGTERM: ask the training loop to stop after the running iteration (a
+    KeyboardInterrupt raised inside RLlib's actor calls can be caught there and lost). A second one
+    stops at once."""
+    if _STOP.is_set():
+        raise KeyboardInterrupt
+    _STOP.set()
+
+
+def stop_requested() -> bool:
+    return _STOP.is_set()
 
 
 def start_ray(scale: ScaleConfig) -> None:
-    """Start (or join) Ray, then make SIGTERM (a scheduler's stop, `kill`) end the run like Ctrl-C: as a
-    KeyboardInterrupt, so the run keeps what it finished and atexit shuts Ray down. The handler goes in
-    after `ray.init`, which installs one that exits at once."""
+    """Start (or join) Ray, then make Ctrl-C and SIGTERM (a scheduler's stop, `kill`) ask the run to stop
+    after the running iteration (`stop_requested`), so it keeps what it finished and atexit shuts Ray
+    down. The handlers go in after `ray.init`, which installs one that exits at once."""
     # Ray's token authentication is for shared clusters; disabled, a local Ray prints no token notice.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if not ray.is_initialized():
@@ -35,4 +48,6 @@ def start_ray(scale: ScaleConfig) -> None:
             # A local Ray's workers inherit this process's environment.
             ray.init(num_cpus=scale.num_cpus, include_dashboard=False, logging_level="ERROR",
                      log_to_driver=False)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    _STOP.clear()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _request_stop)

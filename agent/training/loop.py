@@ -16,6 +16,7 @@ from agent.outputs import read_json, write_text_atomic
 from agent.rllib.callbacks import STEPS_BY_NODE
 from agent.rllib.learner import RETURN_SCALE_KEY
 from agent.rllib.ppo_config import build_ppo_config
+from agent.rllib.ray_session import stop_requested
 from agent.training.build import env_kwargs, observation_meta, policy_kwargs
 from agent.training.checkpoint import TRAIN_STATE, save_checkpoint, write_policy
 from agent.training.config import TrainConfig
@@ -188,7 +189,7 @@ class Trainer:
         bar = tqdm(total=run.max_env_steps or None, initial=self.env_steps, unit="step", unit_scale=True,
                    disable=not run.progress, dynamic_ncols=True, desc=f"train {self.cfg.env.map}")
         try:
-            while self.budget_left():
+            while self.budget_left() and not stop_requested():
                 before = self.env_steps
                 row = self.step()
                 bar.update(self.env_steps - before)
@@ -204,6 +205,8 @@ class Trainer:
             bar.close()
         if self.last_saved != self.iteration:
             self.save()
+        if stop_requested():
+            raise KeyboardInterrupt  # the finished iterations are saved; the CLI reports the interrupt
         self.writer.flush()
         return {"iteration": self.iteration, "env_steps": self.env_steps,
                 "score": round(self.last_score, 2), "checkpoint": str(self.run_dir / "checkpoints")}
