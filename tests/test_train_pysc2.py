@@ -129,7 +129,8 @@ def test_train_on_pysc2_picks_protobufs_python_runtime_before_ray_loads(tmp_path
             raise UserError(f"start_ray reached: protobuf {api_implementation.Type()}, ray "
                             f"{'loaded' if 'ray' in sys.modules else 'not loaded'}")
 
-        sys.modules["agent.rllib.ray_session"] = types.SimpleNamespace(start_ray=start_ray)
+        sys.modules["agent.rllib.ray_session"] = types.SimpleNamespace(start_ray=start_ray,
+                                                                     stop_requested=lambda: False)
         """,
         ["train", str(CONFIG), "--set", "env.backend=pysc2", "--run-dir", str(tmp_path / "run")], tmp_path)
     assert proc.returncode == 2, proc.stderr
