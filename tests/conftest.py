@@ -1,6 +1,21 @@
 """pysc2 needs the pure-Python protobuf runtime, chosen before anything (ray, pysc2) imports protobuf;
 installing the shims first lets every pysc2 test run in this process."""
 
+import os
+
+import pytest
+
 from envs import pysc2_compat
 
 pysc2_compat.install()
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local two-CPU Ray for the tests of a module that build RLlib algorithms in-process."""
+    import ray
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()

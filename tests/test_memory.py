@@ -3,7 +3,6 @@ learner's recomputation and in evaluation."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import gymnasium as gym
@@ -24,16 +23,6 @@ TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.mi
         "ppo.num_epochs=1", "model.width=16", "model.key_dim=8", "model.encoder=deepsets",
         "model.encoder_options={}", "scale.torch_threads=1", "run.progress=false", "model.memory=true",
         "model.memory_seq_len=16"]
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _memory_policy(map_name: str = "MoveToBeacon") -> EntityPolicy:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from agent.training.config import load_config
@@ -19,16 +17,6 @@ TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.mi
         "ppo.num_epochs=2", "model.width=16", "model.key_dim=8", "model.encoder=deepsets",
         "model.encoder_options={}", "scale.torch_threads=1", "run.progress=false", "run.max_minutes=0",
         "run.max_env_steps=0"]
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _snapshot(trainer) -> dict[str, torch.Tensor]:

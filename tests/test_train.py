@@ -36,16 +36,6 @@ TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.mi
 RLLIB_EPISODES: list[tuple[int, float]] = []
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    import ray
-
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _recording_callbacks():
     from agent.rllib.callbacks import TrainCallbacks
 
