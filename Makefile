@@ -26,7 +26,8 @@ train: $(STAMP)
 	$(VENV)/bin/perceiver-sc2 evaluate --agent $(TRAIN_RUN) scripted --map MoveToBeacon --episodes 100 --seed 1000000
 	$(VENV)/bin/perceiver-sc2 evaluate --agent $(TRAIN_RUN) --sample --map MoveToBeacon --episodes 100 --seed 1000000
 
-# Long: about 2 h in all (encoders ~11 min, learning curves ~95 min). One core where it matters.
+# Long: the benches take minutes; the learning table (13M env steps over 7 maps and 11 runs) takes many
+# hours on two cores and resumes where it stopped. One core where it matters.
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(VENV)/bin/perceiver-sc2 bench engine --json docs/bench_engine.json
 	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(VENV)/bin/perceiver-sc2 bench env --json docs/bench_env.json

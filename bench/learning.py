@@ -1,15 +1,18 @@
-"""Learning curves: train the default config of each map for an env-step budget, then evaluate.
+"""Learning results: train the default config of each map for its env-step budget, then evaluate.
 
-    python bench/learning.py        # every map in BUDGETS; a map whose JSON is complete is skipped,
-                                    # a map whose training was killed resumes from its last checkpoint
-    python bench/learning.py --maps MoveToBeacon --env-steps 80000 --episodes 100
+    python bench/learning.py                  # every map and seed of GOALS; complete ones are skipped,
+                                              # a run that was killed resumes from its last checkpoint
+    python bench/learning.py --maps 3m 2s3z   # a subset; on two cores, run two of these side by side
+    python bench/learning.py --maps DefeatRoaches --seeds 1 2
 
-Each map trains in its own `perceiver-sc2 train` process (its own Ray) until the budget in env steps (a
-busy machine changes the minutes, not the result; the minutes are reported too). Then the final
-checkpoint, greedy and sampling, the scripted agent and the untrained network play the same seeded
-evaluation episodes, and every per-episode score goes into the JSON, with the paired policy-minus-scripted
-differences. Writes runs/bench/<map>/, docs/learning_<map>.png (training episode score against env steps
-and minutes) and docs/learning_<map>.json, which carries the date, command and commit of the run.
+Each (map, seed) trains in its own `perceiver-sc2 train` process (its own Ray) with the map's config,
+`seed=<seed>` and one torch thread, until the budget in env steps (a busy machine changes the minutes, not
+the result; the minutes are reported too). Then the final checkpoint, greedy and sampling, the scripted
+agent and the untrained network play the same 100 seeded evaluation episodes; every per-episode score
+goes into the JSON with the paired policy-minus-scripted differences and the map's goals, met or not.
+Kept checkpoints also play the first `--curve-episodes` of those seeds greedily (the greedy curve beside
+the training episodes' score, which is sampled play). Writes runs/bench/<map>/seed<k>/ and
+docs/learning/<map>_seed<k>.json and .png, with the date, command and commit of the run.
 `python bench/tables.py` puts the figures into docs/RESULTS.md and README.md.
 """
 
@@ -22,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,18 +34,64 @@ sys.path.insert(0, str(ROOT))
 from agent.evaluation.evaluate import EVAL_SEED  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
-# map -> (training budget in env steps, target mean over the evaluation episodes; None = the scripted
-# agent's mean). The budgets are about the env steps that 3, 30 and 30 minutes of training reach on a
-# 2-core machine; the MoveToBeacon and CollectMineralShards targets sit near the pysc2 paper's FullyConv
-# agent (26 and 103; Vinyals et al. 2017, Table 1).
-BUDGETS = {
-    "MoveToBeacon": (80_000, 25.0),
-    "CollectMineralShards": (1_150_000, 100.0),
-    "DefeatRoaches": (690_000, None),
+
+@dataclass(frozen=True)
+class Goal:
+    """A map's training budget and what its final policy must reach on the evaluation episodes. The
+    figures are on `metric`: the mean score, or the win rate on maps with a win condition."""
+
+    env_steps: int
+    greedy: float | None = None  # greedy play reaches at least this
+    sampled: float | None = None  # sampled play reaches at least this
+    sampled_fraction: float | None = None  # sampled play reaches at least this fraction of greedy play
+    above_scripted: bool = False  # greedy play's mean above the scripted agent's
+    seeds: int = 1  # training seeds, to show the spread across them
+    metric: str = "mean"
+
+
+# The project's targets. MoveToBeacon's budget is about what `make train` reaches in its 3 minutes.
+GOALS = {
+    "MoveToBeacon": Goal(120_000, greedy=28.0, sampled=27.0),
+    "CollectMineralShards": Goal(1_000_000, greedy=165.0, sampled=150.0, seeds=3),
+    # 44: pysc2's FullyConv LSTM agent (Vinyals et al. 2017, Table 1)
+    "FindAndDefeatZerglings": Goal(2_000_000, greedy=44.0, sampled_fraction=0.8, above_scripted=True),
+    # 303: relational agent (Zambaldi et al. 2018, "Relational Deep Reinforcement Learning", Table 1)
+    "DefeatRoaches": Goal(1_000_000, greedy=303.0, sampled_fraction=0.8, seeds=3),
+    "DefeatZerglingsAndBanelings": Goal(2_000_000, sampled_fraction=0.8, above_scripted=True),
+    "3m": Goal(1_000_000, greedy=0.95, sampled=0.90, metric="win_rate"),
+    "2s3z": Goal(2_000_000, greedy=0.90, sampled=0.80, metric="win_rate"),
 }
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
+WIN_KEYS = ("wins", "decided", "win_rate", "win_low", "win_high")
 REQUEST = "bench_request.json"  # in a run directory: the budget and overrides its training started with
+CHECKPOINTS_PER_RUN = 20  # kept for the greedy curve; also bounds what a killed run loses
+
+
+def goals_met(goal: Goal, evals: dict) -> dict:
+    """Each of the goal's checks on the final evaluation: what was wanted, what was measured, met or not."""
+    got = {name: evals[name][goal.metric] for name in ("policy", "policy_sampled")}
+    checks = {}
+    if goal.greedy is not None:
+        checks["greedy"] = {"want": f"{goal.metric} >= {goal.greedy:g}", "got": got["policy"],
+                            "met": got["policy"] >= goal.greedy}
+    if goal.sampled is not None:
+        checks["sampled"] = {"want": f"{goal.metric} >= {goal.sampled:g}", "got": got["policy_sampled"],
+                             "met": got["policy_sampled"] >= goal.sampled}
+    if goal.sampled_fraction is not None:
+        want = goal.sampled_fraction * got["policy"]
+        checks["sampled_vs_greedy"] = {"want": f"{goal.metric} >= {goal.sampled_fraction:g} x greedy",
+                                       "got": got["policy_sampled"],
+                                       "met": bool(got["policy"] > 0 and got["policy_sampled"] >= want)}
+    if goal.above_scripted:
+        scripted = evals["scripted"][goal.metric]
+        checks["greedy_above_scripted"] = {"want": f"{goal.metric} > scripted {scripted:g}",
+                                           "got": got["policy"], "met": got["policy"] > scripted}
+    return checks
+
+
+def seeds_of(map_name: str, chosen: list[int] | None) -> list[int]:
+    return chosen if chosen is not None else list(range(GOALS[map_name].seeds))
 
 
 def can_resume(run_dir: Path, request: dict) -> bool:
@@ -95,7 +145,8 @@ def checkpoint_curve(run_dir: Path, map_name: str, episodes: int) -> list[dict]:
         result = evaluate(str(ckpt), map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
         curve.append({"iteration": state["iteration"], "env_steps": state["env_steps"],
                       "train_seconds": state["train_seconds"], "greedy_mean": result["mean"],
-                      "ci_low": result["ci_low"], "ci_high": result["ci_high"], "episodes": episodes})
+                      "ci_low": result["ci_low"], "ci_high": result["ci_high"], "episodes": episodes,
+                      **{k: result[k] for k in ("win_rate",) if k in result}})
     return curve
 
 
@@ -145,13 +196,15 @@ def final_evaluation(run_dir: Path, map_name: str, episodes: int) -> dict:
     evals = {name: evaluate(agent, map_name, episodes=episodes, seed=EVAL_SEED, progress=False, sample=sample)
              for name, (agent, sample) in runs.items()}
     evals["untrained_greedy"] = untrained_eval(run_dir, map_name, episodes)
-    out = {name: {k: summary[k] for k in SUMMARY_KEYS} for name, summary in evals.items()}
+    out = {name: {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
+           for name, summary in evals.items()}
     out["paired_vs_scripted"] = {"greedy": paired(out["policy"], out["scripted"]),
                                  "sampled": paired(out["policy_sampled"], out["scripted"])}
     return out
 
 
-def plot(map_name: str, rows: list[dict], evals: dict, target, path: Path, curve: list[dict]) -> None:
+def plot(map_name: str, seed: int, rows: list[dict], evals: dict, goal: Goal, path: Path,
+         curve: list[dict]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,15 +227,15 @@ def plot(map_name: str, rows: list[dict], evals: dict, target, path: Path, curve
         ax.axhline(evals["scripted"]["mean"], color="C1", ls="--", label="scripted agent eval")
         ax.axhline(evals["untrained_greedy"]["mean"], color="grey", ls=":",
                    label="untrained network, greedy eval")
-        if target is not None:
-            ax.axhline(target, color="C3", ls="-.", lw=0.8, label="target")
+        if goal.greedy is not None and goal.metric == "mean":
+            ax.axhline(goal.greedy, color="C3", ls="-.", lw=0.8, label="greedy goal")
         ax.set_xlabel(label)
         if col == 0:  # 350000 -> 350k: full numbers collide on the axis
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
         ax.set_ylabel("episode score")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{map_name}: PPO, Perceiver IO policy (configs/{map_name}.yaml)")
+    fig.suptitle(f"{map_name}: PPO, Perceiver IO policy (configs/{map_name}.yaml), seed {seed}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -198,26 +251,26 @@ def is_complete(path: Path, env_steps: int, episodes: int, extra: list[str]) -> 
             and done.get("extra_overrides") == extra and "paired_vs_scripted" in done)
 
 
-def bench_map(map_name: str, env_steps: int, episodes: int, out: Path, extra: list[str],
+def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path, extra: list[str],
               curve_episodes: int = 0, skip_train: bool = False) -> dict:
     info = run_info()
-    run_dir = ROOT / "runs" / "bench" / map_name
+    run_dir = ROOT / "runs" / "bench" / map_name / f"seed{seed}"
     wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra, resume=True)
     rows = read_metrics(run_dir)
     curve = checkpoint_curve(run_dir, map_name, curve_episodes) if curve_episodes else []
     evals = final_evaluation(run_dir, map_name, episodes)
-    target = BUDGETS.get(map_name, (None, None))[1]
-    goal = target if target is not None else evals["scripted"]["mean"]
+    goal = GOALS[map_name]
     summary = {
         "map": map_name,
+        "seed": seed,
         **info,
         "env_steps_budget": env_steps,
         "train_seconds": rows[-1]["train_seconds"] if rows else 0.0,
         "wall_seconds_including_startup": round(wall, 1),
         "env_steps": rows[-1]["env_steps"] if rows else 0,
         "iterations": rows[-1]["iteration"] if rows else 0,
-        "target": target,
-        "first_training_score_at_target": first_reaching(rows, goal),
+        "metric": goal.metric,
+        "goals": goals_met(goal, evals),
         "eval_episodes": episodes,
         "eval_seed": EVAL_SEED,
         **evals,
@@ -225,27 +278,41 @@ def bench_map(map_name: str, env_steps: int, episodes: int, out: Path, extra: li
         "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # 1, 5 and 15 minutes
     }
-    summary["curve"] = [{k: r[k] for k in ("iteration", "env_steps", "train_seconds", "episode_score")}
-                        for r in rows]
+    summary["curve"] = [{k: r.get(k) for k in ("iteration", "env_steps", "train_seconds", "episode_score",
+                                               "vf_explained_var")} for r in rows]
     summary["greedy_curve"] = curve
     out.mkdir(parents=True, exist_ok=True)
-    plot(map_name, rows, evals, target, out / f"learning_{map_name}.png", curve)
-    (out / f"learning_{map_name}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    plot(map_name, seed, rows, evals, goal, out / f"{map_name}_seed{seed}.png", curve)
+    (out / f"{map_name}_seed{seed}.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def run_settings(map_name: str, seed: int, env_steps: int, curve_episodes: int,
+                 extra: list[str]) -> list[str]:
+    """The overrides a (map, seed) trains with: its seed, one torch thread (two runs share two cores),
+    checkpoints spread over the budget and all kept when they feed the greedy curve, then the user's."""
+    from agent.training.config import load_config
+
+    iterations = env_steps // load_config(ROOT / "configs" / f"{map_name}.yaml").ppo.train_batch_size
+    every = max(5, iterations // CHECKPOINTS_PER_RUN)
+    kept = [f"run.keep_checkpoints={CHECKPOINTS_PER_RUN + 5}"] if curve_episodes else []
+    return [f"seed={seed}", "scale.torch_threads=1", f"run.checkpoint_every={every}", *kept, *extra]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--maps", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
-    parser.add_argument("--env-steps", type=int, help="training budget per map (default: the map's budget)")
+    parser.add_argument("--maps", nargs="+", default=list(GOALS), choices=list(GOALS))
+    parser.add_argument("--seeds", nargs="+", type=int, help="training seeds (default: 0..the map's count-1)")
+    parser.add_argument("--env-steps", type=int, help="training budget per run (default: the map's budget)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per agent")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where figures and JSON go")
-    parser.add_argument("--curve-episodes", type=int, default=0,
-                        help="also evaluate every checkpoint greedily with this many episodes (0 = off)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "learning",
+                        help="where figures and JSON go")
+    parser.add_argument("--curve-episodes", type=int, default=20,
+                        help="evaluate each kept checkpoint greedily with this many episodes (0 = off)")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                         help="config override passed to every training run")
     parser.add_argument("--skip-train", action="store_true",
-                        help="evaluate the existing runs/bench/<map> run instead of training again")
+                        help="evaluate the existing runs/bench/<map>/seed<k> run instead of training again")
     parser.add_argument("--force", action="store_true",
                         help="run maps whose JSON is already complete for this budget (default: skip them)")
     args = parser.parse_args(argv)
@@ -253,23 +320,25 @@ def main(argv: list[str] | None = None) -> int:
 
     # One observation per step: a second thread only adds spin-waits on a busy machine.
     torch.set_num_threads(1)
-    print("| map | env steps | train min | greedy [95% CI] | sampled [95% CI] | scripted [95% CI] "
-          "| untrained |")
-    print("|---|---|---|---|---|---|---|")
+    print("| map | seed | env steps | train min | greedy [95% CI] | sampled [95% CI] | scripted [95% CI] "
+          "| goals met |")
+    print("|---|---|---|---|---|---|---|---|")
     for map_name in args.maps:
-        env_steps = args.env_steps if args.env_steps is not None else BUDGETS[map_name][0]
-        # keep every checkpoint for the greedy curve
-        extra = (["run.keep_checkpoints=1000"] if args.curve_episodes else []) + args.extra
-        done = is_complete(args.out / f"learning_{map_name}.json", env_steps, args.episodes, extra)
-        if done and not args.force:
-            print(f"| {map_name} | complete in {args.out}, skipped (--force reruns it) |", flush=True)
-            continue
-        s = bench_map(map_name, env_steps, args.episodes, args.out, extra, args.curve_episodes,
-                      args.skip_train)
-        cells = [f"{s[k]['mean']:.1f} [{s[k]['ci_low']:.1f}, {s[k]['ci_high']:.1f}]"
-                 for k in ("policy", "policy_sampled", "scripted")]
-        print(f"| {map_name} | {s['env_steps']} | {s['train_seconds'] / 60:.1f} | {' | '.join(cells)} | "
-              f"{s['untrained_greedy']['mean']:.1f} |", flush=True)
+        env_steps = args.env_steps if args.env_steps is not None else GOALS[map_name].env_steps
+        for seed in seeds_of(map_name, args.seeds):
+            extra = run_settings(map_name, seed, env_steps, args.curve_episodes, args.extra)
+            path = args.out / f"{map_name}_seed{seed}.json"
+            if is_complete(path, env_steps, args.episodes, extra) and not args.force:
+                print(f"| {map_name} | {seed} | complete in {args.out}, skipped (--force reruns it) |",
+                      flush=True)
+                continue
+            s = bench_map(map_name, seed, env_steps, args.episodes, args.out, extra, args.curve_episodes,
+                          args.skip_train)
+            cells = [f"{s[k]['mean']:.1f} [{s[k]['ci_low']:.1f}, {s[k]['ci_high']:.1f}]"
+                     for k in ("policy", "policy_sampled", "scripted")]
+            met = sum(c["met"] for c in s["goals"].values())
+            print(f"| {map_name} | {seed} | {s['env_steps']} | {s['train_seconds'] / 60:.1f} | "
+                  f"{' | '.join(cells)} | {met} of {len(s['goals'])} |", flush=True)
     return 0
 
 

@@ -26,13 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.learning import BUDGETS  # noqa: E402
+from bench.learning import GOALS  # noqa: E402
 from bench.provenance import engine_commit  # noqa: E402
 
 COMMAND = "python bench/tables.py"
 DOCUMENTS = ("README.md", "docs/RESULTS.md")
 MARKER = re.compile(r"<!-- generated: (?P<name>[\w-]+)\b.*?-->\n.*?<!-- /generated -->", re.DOTALL)
-LEARNING_MAPS = tuple(BUDGETS)
 
 
 # ---- formatting -------------------------------------------------------------------------------------
@@ -258,46 +257,74 @@ def _ablation(src: dict, path: str) -> str:
 
 
 def _learning_paths() -> list[str]:
-    return [f"docs/learning_{m}.json" for m in LEARNING_MAPS]
-
-
-def _target(map_name: str, run: dict) -> str:
-    goal = BUDGETS[map_name][1]
-    if goal is None:
-        beats = compare(run["policy"], run["scripted"]) == "beats"
-        return "beat the scripted agent: " + ("yes" if beats else "no")
-    met = {k: ("yes" if run[k]["mean"] >= goal else "no") if k in run else "not measured"
-           for k in ("policy", "policy_sampled")}
-    return f"mean >= {goal:g}: greedy {met['policy']}, sampled {met['policy_sampled']}"
+    """docs/learning/<map>_seed<k>.json in the order of GOALS, then by seed."""
+    order = {name: i for i, name in enumerate(GOALS)}
+    paths = (ROOT / "docs" / "learning").glob("*_seed*.json")
+    runs = [(p.stem.rsplit("_seed", 1), p) for p in paths]
+    runs = sorted((order.get(m, len(order)), m, int(k), p) for (m, k), p in runs)
+    return [str(p.relative_to(ROOT)) for *_, p in runs]
 
 
 def _budget(run: dict) -> str:
-    return f"{run['env_steps']:,} env steps ({run['train_seconds'] / 60:.1f} min)"
+    return f"{run['env_steps']:,} env steps ({run['train_seconds'] / 60:.0f} min)"
 
 
-def _sampled(run: dict) -> str:
-    return ci(run["policy_sampled"]) if "policy_sampled" in run else "not measured"
+def _play(s: dict, metric: str) -> str:
+    """A summary as its mean [CI], and on maps with wins the win rate [Wilson interval] first."""
+    if metric == "win_rate":
+        return f"win {pct(s['win_rate'])} [{pct(s['win_low'])}, {pct(s['win_high'])}], score {ci(s)}"
+    return ci(s)
+
+
+def _goals(run: dict) -> str:
+    checks = run["goals"]
+    return "; ".join(f"{c['want']}: {'yes' if c['met'] else 'no'}" for c in checks.values()) or "-"
 
 
 def learning(src: dict) -> str:
     rows, notes = [], []
-    for map_name, path in zip(LEARNING_MAPS, _learning_paths(), strict=True):
+    for path in _learning_paths():
         run = src[path]
-        rows.append([map_name, _budget(run), ci(run["policy"]), _sampled(run), ci(run["scripted"]),
+        metric = run["metric"]
+        rows.append([run["map"], str(run["seed"]), _budget(run), _play(run["policy"], metric),
+                     _play(run["policy_sampled"], metric), _play(run["scripted"], metric),
                      f"{run['untrained_greedy']['mean']:.1f}", compare(run["policy"], run["scripted"]),
-                     _target(map_name, run)])
-        notes.append(f"- {map_name}: " + measured(run, path))
-    header = ["map", "training", "policy, greedy [95% CI]", "policy, sampled [95% CI]",
-              "scripted agent [95% CI]", "untrained network, greedy", "greedy vs scripted", "target"]
+                     _goals(run)])
+        notes.append(f"- {run['map']}, seed {run['seed']}: " + measured(run, path))
+    if not rows:
+        return "No learning run has finished on the current code yet: `python bench/learning.py`."
+    header = ["map", "seed", "training", "policy, greedy [95% CI]", "policy, sampled [95% CI]",
+              "scripted agent [95% CI]", "untrained, greedy", "greedy score vs scripted", "goals met"]
     out = table(header, rows) + "\n\n" + "\n".join(notes)
-    paired = [[m, kind, f"{p['mean_difference']:+.1f} [{p['ci_low']:+.1f}, {p['ci_high']:+.1f}]",
+    spread = _seed_spread(src)
+    if spread:
+        out += "\n\nAcross training seeds (each seed's mean over the same 100 games):\n\n" + spread
+    paired = [[src[path]["map"], str(src[path]["seed"]), kind,
+               f"{p['mean_difference']:+.1f} [{p['ci_low']:+.1f}, {p['ci_high']:+.1f}]",
                f"{p['higher']} / {p['equal']} / {p['lower']}"]
-              for m, path in zip(LEARNING_MAPS, _learning_paths(), strict=True)
-              for kind, p in src[path].get("paired_vs_scripted", {}).items()]
+              for path in _learning_paths() for kind, p in src[path]["paired_vs_scripted"].items()]
     if paired:
-        out += "\n\nGame by game on the same seeds (policy minus scripted agent):\n\n" + table(
-            ["map", "policy", "mean difference [95% CI]", "games higher / equal / lower"], paired)
+        out += "\n\nGame by game on the same seeds (policy score minus scripted agent score):\n\n" + table(
+            ["map", "seed", "policy", "mean difference [95% CI]", "games higher / equal / lower"], paired)
     return out
+
+
+def _seed_spread(src: dict) -> str:
+    by_map: dict[str, list[dict]] = {}
+    for path in _learning_paths():
+        by_map.setdefault(src[path]["map"], []).append(src[path])
+    rows = []
+    for map_name, runs in by_map.items():
+        if len(runs) < 2:
+            continue
+        metric = runs[0]["metric"]
+        for kind, label in (("policy", "greedy"), ("policy_sampled", "sampled")):
+            means = [r[kind][metric] for r in runs]
+            shown = [pct(m) if metric == "win_rate" else f"{m:.1f}" for m in means]
+            rows.append([map_name, label, str(len(runs)), ", ".join(shown),
+                         f"{sum(means) / len(means):.3g}", f"{min(means):.3g} to {max(means):.3g}"])
+    header = ["map", "policy", "seeds", "per seed", "mean over seeds", "range"]
+    return table(header, rows) if rows else ""
 
 
 def _pilot_paths() -> list[str]:
@@ -347,12 +374,12 @@ def readme_results(src: dict) -> str:
          f"Perceiver IO {ratios['time_perceiver_io_4096_over_512_b1_1T']:.1f}x, "
          f"transformer {ratios['time_transformer_4096_over_512_b1_1T']:.1f}x", "docs/encoder_scaling.json"],
     ]
-    for map_name, path in zip(LEARNING_MAPS, _learning_paths(), strict=True):
-        run = src[path]
-        rows.append([f"PPO on {map_name}, {_budget(run)}",
-                     f"greedy {ci(run['policy'])}, sampled {_sampled(run)}; scripted agent "
-                     f"{ci(run['scripted'])}; greedy vs scripted: {compare(run['policy'], run['scripted'])}",
-                     path])
+    for path in _learning_paths():
+        run, metric = src[path], src[path]["metric"]
+        rows.append([f"PPO on {run['map']} (seed {run['seed']}), {_budget(run)}",
+                     f"greedy {_play(run['policy'], metric)}, "
+                     f"sampled {_play(run['policy_sampled'], metric)}; "
+                     f"scripted agent {_play(run['scripted'], metric)}", path])
     return table(["result", "figure", "source"], rows)
 
 

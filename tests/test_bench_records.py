@@ -112,3 +112,26 @@ def test_the_verb_histogram_counts_every_unit_step_with_a_choice(tmp_path):
     # MoveToBeacon's one Marine always has a choice: one verb per step, of several kinds when sampling
     assert sum(source.verbs.values()) == 2 * summary["mean_length"] > 0
     assert sum(count > 0 for count in source.verbs.values()) >= 2
+
+
+def test_goals_are_checked_on_the_maps_metric_against_greedy_sampled_and_scripted_play():
+    def evals(greedy, sampled, scripted, key="mean"):
+        return {"policy": {key: greedy}, "policy_sampled": {key: sampled}, "scripted": {key: scripted}}
+
+    roaches = learning.goals_met(learning.GOALS["DefeatRoaches"], evals(310.0, 240.0, 280.0))
+    assert roaches["greedy"]["met"] and not roaches["sampled_vs_greedy"]["met"]  # 240 < 0.8 x 310 = 248
+    zerglings = learning.goals_met(learning.GOALS["FindAndDefeatZerglings"], evals(45.0, 36.0, 45.0))
+    assert not zerglings["greedy_above_scripted"]["met"] and zerglings["sampled_vs_greedy"]["met"]
+    duel = learning.goals_met(learning.GOALS["3m"], evals(0.96, 0.89, 0.5, key="win_rate"))
+    assert duel["greedy"]["met"] and not duel["sampled"]["met"] and duel["sampled"]["got"] == 0.89
+    never = learning.goals_met(learning.GOALS["DefeatZerglingsAndBanelings"], evals(0.0, 0.0, 280.0))
+    assert not any(check["met"] for check in never.values())  # no play at all is not 0.8 x itself
+
+
+def test_each_seed_trains_with_its_seed_one_thread_and_checkpoints_spread_over_the_budget():
+    extra = learning.run_settings("DefeatRoaches", 2, 1_000_000, 20, ["ppo.lr=1e-4"])
+    # 1,000,000 env steps are 488 iterations of 2048: a checkpoint every 24, 25 kept for the curve
+    assert extra == ["seed=2", "scale.torch_threads=1", "run.checkpoint_every=24", "run.keep_checkpoints=25",
+                     "ppo.lr=1e-4"]
+    assert learning.seeds_of("DefeatRoaches", None) == [0, 1, 2] and learning.seeds_of("3m", None) == [0]
+    assert learning.seeds_of("3m", [4]) == [4]
