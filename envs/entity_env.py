@@ -21,7 +21,7 @@ from gymnasium import spaces
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
-from envs.engine_bridge import EngineBridge
+from envs.engine_bridge import DAMAGE_DEALT, EngineBridge
 from envs.errors import UserError
 from envs.featurize import (
     FEATURE_BOUND,
@@ -153,6 +153,10 @@ class _EngineGame:
     def slot_tags(self) -> np.ndarray:
         return self.bridge.tags[0]
 
+    @property
+    def damage_dealt(self) -> float:
+        return float(self.bridge.status[0, DAMAGE_DEALT])
+
     def close(self):
         pass
 
@@ -186,6 +190,10 @@ class _RawCommandGame:
     @property
     def slot_tags(self) -> np.ndarray:
         return self._slots.tags
+
+    @property
+    def damage_dealt(self) -> float:
+        return self.last_raw.damage_dealt
 
     def close(self):
         if hasattr(self.backend, "close"):
@@ -255,6 +263,11 @@ class EntityEnv(gym.Env):
     def slot_tags(self) -> np.ndarray:
         """Raw unit tag of each entity slot in the latest observation (0 = padding)."""
         return self._game.slot_tags
+
+    @property
+    def damage_dealt(self) -> float:
+        """Enemy hit points and shields the own units have removed since the game (re)started."""
+        return self._game.damage_dealt
 
     def close(self):
         if self._game is not None:

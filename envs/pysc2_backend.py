@@ -237,7 +237,7 @@ class Pysc2Backend:
             game_loop=int(np.asarray(obs["game_loop"]).reshape(-1)[0]),
             score_cumulative=np.asarray(obs["score_cumulative"], dtype=np.int64).reshape(NUM_SCORE_COLUMNS),
             reward=float(timestep.reward or 0.0), done=bool(timestep.last()),
-            outcome=self._outcome(proto), action_results=sorted(results),
+            outcome=self._outcome(proto), action_results=sorted(results), damage_dealt=_damage_dealt(obs),
         )
         return self._last
 
@@ -328,3 +328,12 @@ def validate_commands(env, commands: Sequence[RawCommand]) -> None:
             problems.append(f"target tag became {sent.target_unit_tag}")
         if problems:
             raise CommandRejected(f"command {index} {command}: " + "; ".join(problems))
+
+
+def _damage_dealt(obs) -> float:
+    """Enemy hit points and shields removed this episode: pysc2's score_by_vital, row damage_dealt, columns
+    life + shields (pysc2 lib/features.py ScoreByVital, ScoreVitals)."""
+    if "score_by_vital" not in obs:
+        return 0.0
+    vital = np.asarray(obs["score_by_vital"], dtype=np.float64).reshape(3, 3)
+    return float(vital[0, 0] + vital[0, 1])

@@ -186,3 +186,4 @@ class RawObs:
     done: bool = False  # the episode ended (timer, all own units dead, win or loss)
     outcome: int = 0  # 1 win, -1 loss, 0 undecided or a map without wins
     action_results: list[tuple[int, str]] = field(default_factory=list)  # rejected commands: (index, why)
+    damage_dealt: float = 0.0  # enemy hit points + shields removed this episode (score_by_vital damage_dealt)

@@ -382,3 +382,21 @@ def test_command_features_after_a_scripted_sequence_in_a_real_game():
     obs, _ = env.reset()
     assert obs["entities"][:, last[0]:].sum() == 0
 
+
+
+def test_one_game_reports_the_same_damage_as_its_raw_observation_and_the_vector_env():
+    env = gym.make("perceiver_sc2/DefeatRoaches-v0", step_mul=32).unwrapped
+    vec = gym.make_vec("perceiver_sc2/DefeatRoaches-v0", num_envs=1, vectorization_mode="vector_entry_point",
+                       step_mul=32).unwrapped
+    agent = FocusFire(env.entity_spec, seed=0)
+    obs, _ = env.reset(seed=3)
+    vec.reset(seed=3)
+    done = False
+    while not done:  # one episode: both count from the same start
+        action = agent.act(obs)
+        obs, _, done, _, _ = env.step(action)
+        vec.step(action[None])
+        assert env.damage_dealt == env.last_raw.damage_dealt == vec.damage_dealt[0]
+    assert env.damage_dealt > 0  # focus fire hurts the Roaches
+    env.close()
+    vec.close()

@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent.rllib.train_env import make_train_env
@@ -22,7 +23,7 @@ from agent.training.build import policy_kwargs
 from agent.training.config import load_config
 from envs.raw_schema import RawFunction
 from tests.ray_cluster import local_cluster, process_environ, raylet_pid
-from tests.sc2_test_env import MARINE_TAG, REWARD, SCORE, BeaconTestEnv
+from tests.sc2_test_env import MARINE_TAG, REWARD, SCORE, BeaconTestEnv, dummy_observation
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
@@ -142,7 +143,31 @@ def test_pysc2_backend_settings_the_game_cannot_honour_fail_fast():
 
     with pytest.raises(UserError, match="'env.enemy_bot'"):
         load_config(CONFIG, ["env.backend=pysc2", "env.enemy_bot=focus_fire"])
-    with pytest.raises(UserError, match="'ppo.damage_reward'"):
-        load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2", "ppo.damage_reward=0.05"])
-    cfg = load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2"])  # the map's own reward
-    assert cfg.env.backend == "pysc2" and cfg.ppo.damage_reward == 0
+    cfg = load_config(ROOT / "configs" / "DefeatRoaches.yaml", ["env.backend=pysc2"])
+    assert cfg.env.backend == "pysc2" and cfg.ppo.damage_reward == 0.05  # the game reports damage too
+
+
+class DamageTestEnv(BeaconTestEnv):
+    """BeaconTestEnv whose k-th observation reports 10k hit points and 3k shields of damage dealt."""
+
+    def step(self, actions, step_mul=None):
+        timestep = super().step(actions, step_mul)[0]
+        self._dealt = 0 if timestep.first() else getattr(self, "_dealt", 0) + 1
+        builder = dummy_observation.Builder(self.observation_spec()[0])
+        k = self._dealt
+        builder.score_by_vital("total_damage_dealt", life=10 * k, shields=3 * k, energy=99)
+        vital = self._features[0].transform_obs(builder.score(SCORE).game_loop(8).build())["score_by_vital"]
+        return [timestep._replace(observation={**timestep.observation, "score_by_vital": vital})]
+
+
+def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
+    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "damage_reward": 0.05}
+    env = make_train_env(ctx, sc2_env_cls=DamageTestEnv)
+    env.reset(seed=0)
+    actions = np.zeros(env.action_space.shape, dtype=np.int64)
+    rewards = [env.step(actions)[1] for _ in range(EPISODE_STEPS + 1)]
+    env.close()
+    # 13 hit points and shields a step (energy is not damage), 0.05 each, beside the map's reward of 1;
+    # after its last step a game restarts and that step pays nothing
+    np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 13 * 0.05, rtol=1e-6)
+    np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)

@@ -19,18 +19,24 @@ SEED_STRIDE = 100_000  # games of different env runners never share a seed below
 
 
 class RunnerGames:
-    """What both training vector envs add: non-overlapping seeds per env runner and a log of finished
-    games.
+    """What both training vector envs add: non-overlapping seeds per env runner, a dense damage reward
+    and a log of finished games.
 
     RLlib seeds runner w with `seed + w`, and a vector env seeds game i with `seed + i`, so runners
     would replay each other's games; here game i of runner w starts at seed*SEED_STRIDE + w*num_envs + i.
     `finished` holds (steps, score, summed reward) of the last games as the env itself counted them.
+    PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed: SMAC's dense
+    combat reward (Samvelyan et al. 2019), since a Roach pays 10 only after ~145 hit points of coordinated
+    fire, which random play almost never delivers. Both backends count the damage as the game's
+    score_by_vital does.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
     unscaled; episode scores (progress bar, evaluation) are the map's own.
     """
 
-    def _init_runner_games(self, seed_base: int) -> None:
+    def _init_runner_games(self, seed_base: int, damage_reward: float) -> None:
         self.seed_base = seed_base
+        self.damage_reward = float(damage_reward)
+        self._damage = np.zeros(self.num_envs)
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
         self.finished: deque = deque(maxlen=1000)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -41,13 +47,20 @@ class RunnerGames:
         seeds game i with seed + i) in place of RLlib's `seed`."""
         self._steps[:] = 0
         self._returns[:] = 0.0
+        self._damage[:] = 0.0
         if isinstance(seed, (int, np.integer)):
             return self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
         return seed
 
-    def _log_step(self, was_done, rewards, terminated, truncated, infos) -> np.ndarray:
-        """Log the games that ended; `was_done` marks games restarting this step."""
-        rewards = np.asarray(rewards, dtype=np.float32)
+    def _shape_and_log(self, was_done, rewards, terminated, truncated, infos) -> np.ndarray:
+        """Add the damage reward and log the games that ended; `was_done` marks games restarting this
+        step (their damage counts from 0 again and they pay nothing)."""
+        rewards = np.asarray(rewards, dtype=np.float64)
+        if self.damage_reward:
+            damage = self.damage_dealt
+            rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
+            self._damage = damage
+        rewards = rewards.astype(np.float32)
         live = ~was_done
         self._steps[live] += 1
         self._returns[live] += rewards[live]
@@ -59,31 +72,18 @@ class RunnerGames:
 
 
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
-    """The engine vector env for training (RunnerGames), with a dense damage reward.
-
-    PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed.
-    The damage term is SMAC's dense combat reward (Samvelyan et al. 2019): a Roach pays 10 only after
-    ~145 hit points of coordinated fire, which random play almost never delivers.
-    """
+    """The engine vector env for training (RunnerGames)."""
 
     def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base)
-        self.damage_reward = float(damage_reward)
-        self._damage = np.zeros(self.num_envs)
+        self._init_runner_games(seed_base, damage_reward)
 
     def reset(self, *, seed=None, options=None):
-        self._damage[:] = 0.0
         return super().reset(seed=self._reset_seed(seed), options=options)
 
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        was_done = self.restarted
-        if self.damage_reward:
-            damage = self.damage_dealt  # a restarted game counts from 0 again
-            rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
-            self._damage = damage
-        rewards = self._log_step(was_done, rewards, terminated, truncated, infos)
+        rewards = self._shape_and_log(self.restarted, rewards, terminated, truncated, infos)
         return obs, rewards, terminated, truncated, infos
 
 
@@ -97,7 +97,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, seed_base: int = 0,
-                 sc2_env_cls=None, **env_kwargs):
+                 damage_reward: float = 0.0, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
             from envs.pysc2_backend import find_game
@@ -109,7 +109,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
             [lambda: EntityEnv(map_name, backend=backend, sc2_env_cls=sc2_env_cls, **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base)
+        self._init_runner_games(seed_base, damage_reward)
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
@@ -117,8 +117,13 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     def step(self, actions):
         was_done = self._autoreset_envs.copy()
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        rewards = self._log_step(was_done, rewards, terminated, truncated, infos)
+        rewards = self._shape_and_log(was_done, rewards, terminated, truncated, infos)
         return obs, rewards, terminated, truncated, infos
+
+    @property
+    def damage_dealt(self) -> np.ndarray:
+        """[num_envs] enemy hit points and shields each game's own units removed since it (re)started."""
+        return np.array([env.unwrapped.damage_dealt for env in self.envs], dtype=np.float64)
 
 
 def make_train_env(ctx: dict, *, sc2_env_cls=None):
@@ -132,7 +137,5 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     num_envs = int(ctx.pop("num_envs", 1))
     if backend == "engine":
         return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, damage_reward=damage_reward, **ctx)
-    if damage_reward:
-        raise ValueError(f"damage_reward needs the engine's damage counter, not backend {backend!r}")
     return TrainGamesVectorEnv(map_name, num_envs, backend=backend, seed_base=seed_base,
-                               sc2_env_cls=sc2_env_cls, **ctx)
+                               damage_reward=damage_reward, sc2_env_cls=sc2_env_cls, **ctx)

@@ -111,7 +111,7 @@ class EngineObs(RawObs):
     def copy(self) -> EngineObs:
         return EngineObs(self.raw_units.copy(), self.positions.copy(), self.radii.copy(), self.player.copy(),
                          self.game_loop, self.score_cumulative.copy(), self.reward, self.done, self.outcome,
-                         list(self.action_results))
+                         list(self.action_results), self.damage_dealt)
 
 
 def _parse(cmd) -> tuple[int, bool, list[int], int, float, float]:
@@ -221,7 +221,7 @@ class BatchedEngine:
         reward = (game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS
         return EngineObs(raw.units[i, :n], raw.positions[i, :n], raw.radii[i, :n], raw.player[i],
                          game[LOOP], raw.score[i], reward, bool(game[DONE]), game[OUTCOME],
-                         list(action_results))
+                         list(action_results), game[DAMAGE_DEALT] / 2.0)
 
     # ------------------------------------------------------------------ step
     def step(self, commands_per_game: Sequence[Sequence], active: np.ndarray | None = None
