@@ -67,6 +67,10 @@ def test_rates_and_shares_come_from_the_runs_own_timings(record):
         assert shares["sampler"] > 0.05 and shares["learner"] > 0.05 and 0 <= shares["other"] < 0.3
         for it in its:
             assert 0 < it["sampler_s"] + it["learner_s"] <= it["seconds"]
+    # Each arm draws from its own random state: the same computation samples the same first games, so the
+    # first iteration's episodes score the same in both arms.
+    firsts = [arm["per_iteration"][0]["episode_score"] for arm in record["arms"]]
+    assert firsts[0] is not None and firsts[0] == firsts[1]
     assert record["ratios_over"] == "baseline"
     ratio = record["ratios"]["default"]
     base, default = record["arms"]

@@ -1,9 +1,9 @@
 """What `bench train` measures: arms trained side by side, phase clocks, FLOPs per env step, matmul rate.
 
 Arms train in one process, one PPO iteration each in turn, so that load from other processes on the
-machine falls on all of them alike. The time of an iteration is split into sampling (RLlib's
-synchronous_parallel_sample, the env runners' work) and learning (the learner group's update: the
-connectors, GAE and the SGD epochs); the rest (weight sync, metrics) is "other".
+machine falls on all of them alike; each arm keeps its own random state. The time of an iteration is split
+into sampling (RLlib's synchronous_parallel_sample, the env runners' work) and learning (the learner
+group's update: the connectors, GAE and the SGD epochs); the rest (weight sync, metrics) is "other".
 
 FLOPs are counted with torch's FlopCounterMode (matmul-like ops: mm, bmm, SDPA; a multiply-add is 2) on
 one batch of observations played by the default arm's final policy, for each arm's own computation:
@@ -15,6 +15,7 @@ its minibatch, the value pass (RLlib's GAE) over the whole batch, as training ru
 from __future__ import annotations
 
 import contextlib
+import random
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class ArmRun:
     run_dir: Path
     clock: PhaseClock = field(default_factory=PhaseClock)
     iterations: list = field(default_factory=list)
+    rng_states: tuple = ()
 
     def __post_init__(self):
         kwargs = dict(module_class=ReferenceModule, learner_class=ReferenceLearner) if self.reference else {}
@@ -108,15 +110,21 @@ class ArmRun:
                 self.clock.learner += time.perf_counter() - start
 
         group.update = timed_update
+        # Building the algorithm seeded the global RNGs from the config's seed. Each arm draws from its own
+        # copy of them from here on, so that interleaving the arms does not hand one arm's random numbers
+        # (the policy's samples) to the other: with the same computation they would sample the same games.
+        self.rng_states = _rng_states()
 
     def step(self) -> None:
         torch.set_num_threads(self.cfg.scale.torch_threads)  # process-wide: each arm sets its own
         sampler, learner = self.clock.sampler, self.clock.learner
         _ACTIVE.append(self.clock)
+        _set_rng_states(self.rng_states)
         try:
             before = self.trainer.env_steps
             row = self.trainer.step()
         finally:
+            self.rng_states = _rng_states()
             _ACTIVE.pop()
         seconds = row["train_seconds"] - sum(it["seconds"] for it in self.iterations)
         self.iterations.append({"env_steps": self.trainer.env_steps - before, "seconds": seconds,
@@ -139,6 +147,16 @@ class ArmRun:
                        "other": 1.0 - (sampler + learner) / seconds},
             "per_iteration": self.iterations,
         }
+
+
+def _rng_states() -> tuple:
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _set_rng_states(states: tuple) -> None:
+    torch.set_rng_state(states[0])
+    np.random.set_state(states[1])
+    random.setstate(states[2])
 
 
 def train_interleaved(runs: list[ArmRun], env_steps: int, log=print) -> None:
