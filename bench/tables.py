@@ -357,7 +357,6 @@ def readme_results(src: dict) -> str:
 
 
 TRAIN_SPEED_MAPS = ("DefeatRoaches", "CollectMineralShards")
-LEARNER_UPDATE = "docs/bench_learner_CollectMineralShards.json"
 
 
 def _train_speed_paths() -> list[str]:
@@ -406,18 +405,25 @@ def train_speed(src: dict) -> str:
     return table(header, rows) + "\n\n" + "\n".join(notes)
 
 
+def _learner_paths() -> list[str]:
+    return [f"docs/bench_learner_{name}.json" for name in TRAIN_SPEED_MAPS]
+
+
 def learner_update(src: dict) -> str:
-    """bench learner: one PPO minibatch update by variant."""
-    run = src[LEARNER_UPDATE]
-    rows = [[r["variant"], f"{1000 * r['seconds_median']:.0f}", f"{r['us_per_sample']:.0f}",
-             f"{r['speed_vs_default_1T']:.2f}"] for r in run["records"]]
-    header = ["variant", "ms per update (median)", "us per sample", "speed over default, 1 thread"]
-    compiled = (f" torch.compile took {run['compile_seconds']:.0f} s before its first update."
-                if run.get("compile_seconds") else "")
-    return (table(header, rows)
-            + f"\n\nbf16 autocast: largest per-unit log-probability error {run['bf16_max_logp_error']:.4f} "
-            f"against fp32 on the same weights.{compiled} Load average {run['load_avg_1min']:.1f}.\n\n- "
-            + measured(run, LEARNER_UPDATE))
+    """bench learner: one PPO minibatch update by variant, per map."""
+    rows, notes = [], []
+    for map_name, path in zip(TRAIN_SPEED_MAPS, _learner_paths(), strict=True):
+        run = src[path]
+        rows += [[map_name, r["variant"], f"{1000 * r['seconds_median']:.0f}", f"{r['us_per_sample']:.0f}",
+                  f"{r['speed_vs_default_1T']:.2f}"] for r in run["records"]]
+        compiled = (f" torch.compile took {run['compile_seconds']:.0f} s before its first update."
+                    if run.get("compile_seconds") else "")
+        waits = run["environment"].get("OMP_WAIT_POLICY") or "the default"
+        notes.append(f"- {map_name}: bf16 autocast's largest per-unit log-probability error against fp32 on "
+                     f"the same weights {run['bf16_max_logp_error']:.4f}.{compiled} Load average "
+                     f"{run['load_avg_1min']:.1f}, OpenMP wait policy {waits}. {measured(run, path)}")
+    header = ["map", "variant", "ms per update (median)", "us per sample", "speed over default, 1 thread"]
+    return table(header, rows) + "\n\n" + "\n".join(notes)
 
 
 # name -> (source files, renderer)
@@ -438,7 +444,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "learning": (tuple(_learning_paths()), learning),
     "pilots": (tuple(_pilot_paths()), pilots),
     "train_speed": (tuple(_train_speed_paths()), train_speed),
-    "learner_update": ((LEARNER_UPDATE,), learner_update),
+    "learner_update": (tuple(_learner_paths()), learner_update),
     "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
                         *_learning_paths()), readme_results),
 }
