@@ -73,5 +73,5 @@ def test_per_head_entropy_has_finite_gradients_with_two_legal_choices():
     logits.requires_grad_(True)
     entropy = per_head_entropy(logits, segment_bounds(LAYOUT))
     entropy.backward()
-    assert torch.isfinite(logits.grad).all() and 0 < float(entropy) < 2
+    assert torch.isfinite(logits.grad).all() and 0 < entropy.item() < 2
     assert logits.grad[LAYOUT.encode(Verb.NO_OP)] != 0
