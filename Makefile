@@ -18,13 +18,16 @@ test: $(STAMP)
 
 # The default agent: Perceiver IO on MoveToBeacon, 3 minutes of PPO, then 100 evaluation games against the
 # scripted agent on the same seeds, greedy and then sampling (a policy that has learned scores well both
-# ways; docs/RESULTS.md).
+# ways; docs/RESULTS.md). The scores are kept beside the run's metrics.jsonl (env steps and seconds per
+# iteration).
 TRAIN_RUN := runs/MoveToBeacon-default
 train: $(STAMP)
 	rm -rf $(TRAIN_RUN)
 	$(VENV)/bin/perceiver-sc2 train configs/MoveToBeacon.yaml --run-dir $(TRAIN_RUN)
-	$(VENV)/bin/perceiver-sc2 evaluate --agent $(TRAIN_RUN) scripted --map MoveToBeacon --episodes 100 --seed 1000000
-	$(VENV)/bin/perceiver-sc2 evaluate --agent $(TRAIN_RUN) --sample --map MoveToBeacon --episodes 100 --seed 1000000
+	$(VENV)/bin/perceiver-sc2 evaluate --agent $(TRAIN_RUN) scripted --map MoveToBeacon --episodes 100 --seed 1000000 \
+		--json $(TRAIN_RUN)/evaluation_greedy.json
+	$(VENV)/bin/perceiver-sc2 evaluate --agent $(TRAIN_RUN) --sample --map MoveToBeacon --episodes 100 --seed 1000000 \
+		--json $(TRAIN_RUN)/evaluation_sampled.json
 
 # Long: the benches take minutes; the learning table (13M env steps over 7 maps and 11 runs) takes many
 # hours on two cores and resumes where it stopped. One core where it matters.

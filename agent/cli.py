@@ -16,7 +16,8 @@ from envs.errors import UserError
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "demo": ("envs.engine.demo", "a scripted agent plays a minigame on the embedded engine"),
-    "bench": ("agent.benchmarks.command", "benchmarks: `bench engine`, `bench env`, `bench encoders`"),
+    "bench": ("agent.benchmarks.command",
+              "benchmarks: `bench engine`, `bench env`, `bench encoders`, `bench learner`, `bench train`"),
     "train": ("agent.training.command", "train a policy with RLlib PPO from a YAML config"),
     "evaluate": ("agent.evaluation.command",
                  "play seeded episodes and report the mean score with a 95%% CI"),

@@ -383,6 +383,76 @@ def readme_results(src: dict) -> str:
     return table(["result", "figure", "source"], rows)
 
 
+TRAIN_SPEED_MAPS = ("DefeatRoaches", "CollectMineralShards")
+
+
+def _train_speed_paths() -> list[str]:
+    return [f"docs/bench_train_{name}.json" for name in TRAIN_SPEED_MAPS]
+
+
+def _arm_label(arm: dict) -> str:
+    s = arm["settings"]
+    computation = "unoptimised computation" if arm["reference_computation"] else "optimised computation"
+    return (f"{arm['name']}: {computation}, {s['num_epochs']} epochs, minibatch {s['minibatch_size']}, "
+            f"{s['torch_threads']} torch thread{'s' if s['torch_threads'] > 1 else ''}")
+
+
+def train_speed(src: dict) -> str:
+    """bench train: each map's arms side by side (speed, time shares, FLOPs, score at the budget)."""
+    rows, notes = [], []
+    for map_name, path in zip(TRAIN_SPEED_MAPS, _train_speed_paths(), strict=True):
+        run = src[path]
+        for arm in run["arms"]:
+            ev = arm.get("eval", {})
+            rows.append([map_name, _arm_label(arm), f"{arm['steps_per_s']:.0f}",
+                         f"{arm['steps_per_s_median']:.0f}",
+                         f"{pct(arm['shares']['sampler'])} / {pct(arm['shares']['learner'])}",
+                         f"{arm['flops']['per_env_step'] / 1e6:.1f}",
+                         f"{arm['achieved_gflops']:.2f} ({100 * arm['matmul_fraction']:.2f}%)",
+                         ci(ev["greedy"]) if "greedy" in ev else "not measured",
+                         ci(ev["sampled"]) if "sampled" in ev else "not measured"])
+        base = run["arms"][0]
+        for arm in run["arms"][1:]:
+            r = run["ratios"][arm["name"]]
+            verdicts = [f"{mode} {compare(arm['eval'][mode], base['eval'][mode])}"
+                        for mode in ("greedy", "sampled") if mode in arm.get("eval", {})]
+            score = (f"score at {run['env_steps_budget']:,} env steps: {', '.join(verdicts)} "
+                     f"({run['eval']['episodes']} seeded episodes from seed {run['eval']['seed']:,})"
+                     if verdicts else f"{run['env_steps_budget']:,} env steps, score not measured")
+            waits = run["environment"].get("OMP_WAIT_POLICY") or "the default"
+            notes.append(f"- {map_name}, {arm['name']} over {run['ratios_over']}: env steps/s "
+                         f"x{r['steps_per_s']:.2f} over the run, x{r['steps_per_s_median']:.2f} by median "
+                         f"iteration; FLOPs per env step x{r['flops_per_env_step']:.2f}; {score}. "
+                         f"Machine fp32 matmul: {run['matmul_gflops_machine']:.0f} GFLOP/s; load average "
+                         f"{run['load_avg_1min_before']:.1f} before, {run['load_avg_1min_after']:.1f} after "
+                         f"(OpenMP wait policy {waits}).")
+        notes.append(f"- {map_name}: {measured(run, path)}")
+    header = ["map", "arm", "env steps/s (run)", "env steps/s (median iteration)", "sampler / learner time",
+              "MFLOP per env step", "GFLOP/s (% of machine matmul)", "greedy [95% CI]", "sampled [95% CI]"]
+    return table(header, rows) + "\n\n" + "\n".join(notes)
+
+
+def _learner_paths() -> list[str]:
+    return [f"docs/bench_learner_{name}.json" for name in TRAIN_SPEED_MAPS]
+
+
+def learner_update(src: dict) -> str:
+    """bench learner: one PPO minibatch update by variant, per map."""
+    rows, notes = [], []
+    for map_name, path in zip(TRAIN_SPEED_MAPS, _learner_paths(), strict=True):
+        run = src[path]
+        rows += [[map_name, r["variant"], f"{1000 * r['seconds_median']:.0f}", f"{r['us_per_sample']:.0f}",
+                  f"{r['speed_vs_default_1T']:.2f}"] for r in run["records"]]
+        compiled = (f" torch.compile took {run['compile_seconds']:.0f} s before its first update."
+                    if run.get("compile_seconds") else "")
+        waits = run["environment"].get("OMP_WAIT_POLICY") or "the default"
+        notes.append(f"- {map_name}: bf16 autocast's largest per-unit log-probability error against fp32 on "
+                     f"the same weights {run['bf16_max_logp_error']:.4f}.{compiled} Load average "
+                     f"{run['load_avg_1min']:.1f}, OpenMP wait policy {waits}. {measured(run, path)}")
+    header = ["map", "variant", "ms per update (median)", "us per sample", "speed over default, 1 thread"]
+    return table(header, rows) + "\n\n" + "\n".join(notes)
+
+
 # name -> (source files, renderer)
 BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
@@ -400,6 +470,8 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
                       lambda src: _ablation(src, "docs/ablation_defeat_roaches.json")),
     "learning": (tuple(_learning_paths()), learning),
     "pilots": (tuple(_pilot_paths()), pilots),
+    "train_speed": (tuple(_train_speed_paths()), train_speed),
+    "learner_update": (tuple(_learner_paths()), learner_update),
     "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
                         *_learning_paths()), readme_results),
 }

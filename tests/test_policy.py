@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agent.model.encoders import ENCODERS
-from agent.model.policy import FLOAT_MIN, EntityPolicy, greedy
+from agent.model.policy import FLOAT_MIN, EntityPolicy, choose, greedy
 from envs.action_space import ActionLayout, Target, Verb
 from envs.errors import UserError
 
@@ -276,6 +276,7 @@ def test_decode_gives_the_logits_that_training_recomputes():
         assert torch.equal(value_in, value_again)
     # With a strong negative entity gain, the second unit never takes the entity the first one took
     # (when its verb has other legal targets: the claims shape p(target | verb) only).
+    obs = make_obs(5, 8, batch=128)
     obs["action_mask"][:] = 1
     with torch.no_grad():
         policy.claim_gain.bias.copy_(torch.tensor([-100.0, 0.0]))
@@ -322,10 +323,11 @@ def test_without_the_pointer_terms_units_are_decoded_independently():
         other, _, _ = policy(obs, torch.as_tensor(policy.act(obs, sample=True)[0]))
         actions, logits, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(4))
     assert torch.equal(some, other) and torch.equal(logits, some)
-    # One draw per unit from the flattened [B * U, A] probabilities, as a plain categorical per unit.
-    flat = torch.multinomial(torch.softmax(some, -1).reshape(-1, some.shape[-1]), 1,
-                             generator=torch.Generator().manual_seed(4))
-    assert torch.equal(actions, flat.reshape(16, U))
+    # One uniform per unit slot, drawn up front, through each unit's own cumulative distribution.
+    uniforms = torch.rand(16, U, generator=torch.Generator().manual_seed(4))
+    cumulative = torch.softmax(some, -1).cumsum(-1)
+    expected = torch.searchsorted(cumulative, (uniforms * cumulative[..., -1]).unsqueeze(-1), right=True)
+    assert torch.equal(actions, expected.squeeze(-1))
 
 
 def test_the_model_package_imports_neither_ray_nor_the_engine():
@@ -335,3 +337,121 @@ def test_the_model_package_imports_neither_ray_nor_the_engine():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def single_choice_obs(batch: int = 64) -> dict:
+    """Games whose unit slots mix free units, dead slots (no-op only), a unit whose only legal action is
+    an entity target, and a unit with no legal action at all."""
+    obs = make_obs(5, 8, batch=batch, seed=5)
+    layout = ActionLayout(max_entities=8, grid_size=GRID)
+    dead = torch.arange(batch) % 4 == 0
+    obs["action_mask"][dead, 0] = 0
+    obs["action_mask"][dead, 0, 0] = 1
+    forced_target = torch.arange(batch) % 4 == 1
+    obs["action_mask"][forced_target, 0] = 0
+    obs["action_mask"][forced_target, 0, layout.encode(Verb.MOVE_ENTITY, 3)] = 1
+    obs["action_mask"][7, 1] = 0
+    obs["entity_mask"][::3, 4] = 0  # fewer real entities in some games: the encoder skips their padding
+    return obs
+
+
+def with_orders(policy: EntityPolicy, obs: dict) -> dict:
+    """The policy reads standing orders from feature columns 2..5; unit 1 of even games targets entity 4."""
+    policy.order_features = (2, 3, 4, 5)
+    obs = {key: value.clone() for key, value in obs.items()}
+    ents = obs["entities"]
+    ents[..., 4:6] = 0.0
+    ents[::2, 1, 4:6] = ents[::2, 4, 2:4] - ents[::2, 1, 2:4]
+    return obs
+
+
+@pytest.mark.parametrize("orders", [False, True])
+@pytest.mark.parametrize("sample", [True, False])
+def test_decoding_only_the_units_with_a_choice_matches_decoding_every_slot(sample, orders):
+    from agent.benchmarks.reference import every_slot_decode
+
+    policy = make_policy()
+    obs = single_choice_obs()
+    if orders:
+        obs = with_orders(policy, obs)
+    with torch.no_grad():
+        actions, logits, value_in, _ = policy.decode(obs, sample=sample,
+                                                     generator=torch.Generator().manual_seed(6))
+        expected_actions, expected_logits, expected_value_in, _ = every_slot_decode(
+            policy, obs, sample=sample, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(actions, expected_actions)
+    assert torch.allclose(value_in, expected_value_in, atol=1e-5)
+    logp = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1))
+    expected_logp = torch.log_softmax(expected_logits, -1).gather(-1, actions.unsqueeze(-1))
+    assert torch.allclose(logp, expected_logp, atol=1e-5)
+    assert torch.allclose(torch.softmax(logits, -1), torch.softmax(expected_logits, -1), atol=1e-6)
+    # The forced units took their one legal action (the entity target too, which later units saw claimed).
+    layout = ActionLayout(max_entities=8, grid_size=GRID)
+    assert (actions[::4, 0] == 0).all() and (actions[1::4, 0] == layout.encode(Verb.MOVE_ENTITY, 3)).all()
+    assert (logp[::4, 0] == 0).all() and (logp[1::4, 0] == 0).all()
+
+
+@pytest.mark.parametrize("orders", [False, True])
+def test_training_logits_and_gradients_match_every_slot_through_the_heads(orders):
+    from agent.benchmarks.reference import every_slot_forward
+
+    policy = make_policy().train()
+    obs = single_choice_obs()
+    if orders:
+        obs = with_orders(policy, obs)
+    with torch.no_grad():
+        actions, _, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(7))
+
+    def loss_and_grads(logits: torch.Tensor, value_in: torch.Tensor):
+        logp = torch.log_softmax(logits, -1)
+        entropy = -(torch.softmax(logits, -1) * logp).sum()
+        loss = logp.gather(-1, actions.unsqueeze(-1)).sum() + 0.1 * entropy + policy.value(value_in).sum()
+        policy.zero_grad()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in policy.parameters() if p.grad is not None]
+
+    loss, grads = loss_and_grads(*policy(obs, actions)[:2])
+    expected_loss, expected_grads = loss_and_grads(*every_slot_forward(policy, obs, actions)[:2])
+    assert torch.allclose(loss, expected_loss, atol=1e-3)
+    assert len(grads) == len(expected_grads)
+    for got, want in zip(grads, expected_grads, strict=True):
+        assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_decode_with_no_unit_to_decide():
+    policy = make_policy()
+    obs = make_obs(5, 8)
+    obs["action_mask"][:] = 0
+    obs["action_mask"][..., 0] = 1
+    with torch.no_grad():
+        actions, logits, _, _ = policy.decode(obs, sample=True)
+    assert (actions == 0).all() and (logits[..., 0] == 0).all() and (logits[..., 1:] == FLOAT_MIN).all()
+
+
+def test_sampling_follows_the_distribution():
+    logits = torch.tensor([0.0, 1.0, FLOAT_MIN, 2.0, FLOAT_MIN, -1.0]).expand(100_000, -1)
+    layout = ActionLayout(max_entities=1, grid_size=1)  # unused when sampling
+    uniforms = torch.rand(100_000, generator=torch.Generator().manual_seed(8))
+    counts = torch.bincount(choose(logits, layout, uniforms), minlength=6).double()
+    expected = torch.softmax(logits[0].double(), -1) * 100_000
+    assert counts[2] == 0 and counts[4] == 0
+    legal = expected > 0
+    chi2 = (((counts - expected)[legal]) ** 2 / expected[legal]).sum()
+    assert chi2 < 16.3  # chi-square with 3 degrees of freedom, p = 0.001
+    # The edges of [0, 1) land on the first and the last legal action.
+    assert choose(logits[:2], layout, torch.tensor([0.0, 1.0 - 1e-7])).tolist() == [0, 5]
+
+
+def test_the_encoder_over_the_real_entities_is_the_encoder_over_every_slot():
+    from agent.model.encoders import encode_real
+
+    for name in ENCODERS:
+        policy = make_policy(name)
+        obs = single_choice_obs(16)
+        mask = obs["entity_mask"].bool()
+        mask[5] = False  # a game without entities
+        x = torch.randn(16, 8, 16, generator=torch.Generator().manual_seed(9))
+        with torch.no_grad():
+            real, real_pooled = encode_real(policy.encoder, x, mask)
+            every, every_pooled = policy.encoder(x, mask)
+        assert torch.allclose(real, every, atol=1e-5) and torch.allclose(real_pooled, every_pooled, atol=1e-5)

@@ -132,8 +132,10 @@ def test_attention_joins_each_latent_to_a_real_entity(tmp_path):
     obs, _ = env.reset(seed=0)
     probe = AttentionProbe(policy.encoder)
     policy.act(obs)
-    assert probe.weights.shape[-2:] == (4, env.entity_spec.max_entities)  # 4 latents in make_checkpoint
-    top = probe.top_entities(env.slot_tags)
+    # 4 latents in make_checkpoint, over the real entities only (the policy skips padding slots).
+    real = int(obs["entity_mask"].sum())
+    assert real < env.entity_spec.max_entities and probe.weights.shape[-2:] == (4, real)
+    top = probe.top_entities(env.slot_tags, obs["entity_mask"])
     assert len(top) == 4 and all(tag in set(env.slot_tags[obs["entity_mask"] == 1]) for tag, _ in top)
 
 

@@ -61,3 +61,17 @@ def test_the_distribution_sums_per_unit_terms_or_averages_the_kl_over_acting_uni
     assert float(per_unit.kl(UnitCategorical(new, 3))) == pytest.approx(kl / 2, rel=1e-4)  # 2 can choose
     assert float(joint.entropy()) == pytest.approx(2 * float(joint_entropy(UNIT)), abs=1e-5)
     assert float(per_unit.entropy()) == pytest.approx(2 * 1.2233, abs=1e-3)
+
+
+def test_per_head_entropy_has_finite_gradients_with_two_legal_choices():
+    # Two legal verbs, one with two legal targets: 1 / log(2) > 1 scales the masked choices' gradient,
+    # which must stay finite.
+    logits = torch.full((LAYOUT.num_actions,), torch.finfo(torch.float32).min)
+    logits[LAYOUT.encode(Verb.NO_OP)] = 0.0
+    logits[LAYOUT.encode(Verb.MOVE_ENTITY, 0)] = 1.0
+    logits[LAYOUT.encode(Verb.MOVE_ENTITY, 1)] = -1.0
+    logits.requires_grad_(True)
+    entropy = per_head_entropy(logits, segment_bounds(LAYOUT))
+    entropy.backward()
+    assert torch.isfinite(logits.grad).all() and 0 < entropy.item() < 2
+    assert logits.grad[LAYOUT.encode(Verb.NO_OP)] != 0

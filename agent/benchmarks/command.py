@@ -1,24 +1,34 @@
-"""`perceiver-sc2 bench WHICH`: dispatch to the named benchmark (engine, env, encoders)."""
+"""`perceiver-sc2 bench WHICH`: dispatch to the named benchmark (engine, env, encoders, learner, train)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
-# benchmark name -> module exposing `add_arguments(parser)` and `run(args)`
+# benchmark name -> (module exposing `run(args)`, one-line help)
 BENCHMARKS = {
-    "engine": "envs.engine.throughput",
-    "env": "envs.env_throughput",
-    "encoders": "agent.benchmarks.encoders",
+    "engine": ("envs.engine.throughput", "engine agent-steps per second, 1 and 64 games"),
+    "env": ("envs.env_throughput", "cost of the entity env over the raw engine on the same games"),
+    "encoders": ("agent.benchmarks.encoders", "FLOPs and CPU latency of the entity encoders by entity count"),
+    "learner": ("agent.benchmarks.learner_step",
+                "one PPO minibatch update by variant: baseline, default, bf16, compiled; threads; minibatch"),
+    "train": ("agent.benchmarks.train",
+              "training env steps/s, time shares, FLOPs and score at a budget: baseline against defaults"),
 }
+# Benchmarks with options of their own; their modules import nothing heavy at the top.
+OWN_OPTIONS = {"learner": "agent.benchmarks.learner_step", "train": "agent.benchmarks.train"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("which", choices=sorted(BENCHMARKS), help="which benchmark to run")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+    sub = parser.add_subparsers(dest="which", required=True, metavar="WHICH")
+    for name, (_, help_text) in BENCHMARKS.items():
+        bench = sub.add_parser(name, help=help_text, description=help_text)
+        bench.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+        bench.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+        if name in OWN_OPTIONS:
+            importlib.import_module(OWN_OPTIONS[name]).add_arguments(bench)
 
 
 def run(args: argparse.Namespace) -> int:
     # Import only the chosen benchmark: the engine's needs no torch, the encoders' no numba.
-    return importlib.import_module(BENCHMARKS[args.which]).run(args)
+    return importlib.import_module(BENCHMARKS[args.which][0]).run(args)

@@ -201,6 +201,22 @@ ENCODERS: dict[str, type[EntityEncoder]] = {
 }
 
 
+def encode_real(encoder: EntityEncoder, x: torch.Tensor,
+                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`encoder(x, mask)` over the slots up to the most real entities any batch row has: each row's real
+    entities move to the front (in slot order) and their outputs back to their slots. Encoders ignore
+    padding (zero output there, pooled unchanged), so this is the same as the encoder over all N slots,
+    without the work on the slots that are padding in every row (most of them once units die)."""
+    most = max(int(mask.sum(dim=1).max()), 1) if mask.numel() else mask.shape[1]
+    if most == mask.shape[1]:
+        return encoder(x, mask)
+    slots = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)[:, :most]  # [B, most]
+    per_entity, pooled = encoder(x.gather(1, slots.unsqueeze(-1).expand(-1, -1, x.shape[-1])),
+                                 mask.gather(1, slots))
+    index = slots.unsqueeze(-1).expand(-1, -1, per_entity.shape[-1])
+    return per_entity.new_zeros(*mask.shape, per_entity.shape[-1]).scatter(1, index, per_entity), pooled
+
+
 def encoder_options(name: str) -> dict[str, object]:
     """The options an encoder accepts, with their defaults (None = derived from dim_out)."""
     if name not in ENCODERS:

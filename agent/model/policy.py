@@ -19,6 +19,9 @@ Two optional pointer terms (on by default; docs/RESULTS.md "Learning" measures t
 - distance term: a per-unit gain on the distance from the unit to each entity joins the pointer logits
   (an explicit spatial bias: "nearest" is hard to form from a dot product of position embeddings).
 
+Only the units with a choice run through the heads (agent/model/deciding.py), and the encoder only over
+the real entities (agent/model/encoders.py encode_real): the same numbers with less work.
+
 Joint logit of (verb, target) = verb logit + log p(target | verb), the target distribution normalised
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
 p(verb) spread over the verbs that have a legal target. No parameter depends on N or U, so the same
@@ -39,14 +42,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.model.claims import claims_before, first_claims, next_claims, standing_targets
-from agent.model.encoders import build_encoder
+from agent.model.claims import claims_before, standing_targets
+from agent.model.deciding import FLOAT_MIN, HeadPlan, choosing, head_plan, with_forced
+from agent.model.encoders import build_encoder, encode_real
 from agent.model.memory import Core, State, flatten_steps
 from agent.model.return_scale import ReturnScale
 from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb
-
-# Same value as ray.rllib.utils.torch_utils.FLOAT_MIN (-3.4e38): the RLlib distributions read it as "never".
-FLOAT_MIN = torch.finfo(torch.float32).min
 
 OBS_KEYS = ("entities", "unit_type", "entity_mask", "scalars", "action_mask")
 
@@ -70,10 +71,12 @@ def _zero_linear(dim_in: int, dim_out: int) -> nn.Linear:
 
 
 class UnitHeads(NamedTuple):
-    queries: torch.Tensor  # [B, U, D] unit-entity queries
+    per_entity: torch.Tensor  # [B, N, D] encoder output
+    embedded: torch.Tensor  # [B, N, D] encoder input
+    context: torch.Tensor  # [B, D] shared context of the units
     keys: torch.Tensor  # [B, N, K] pointer keys
     action_mask: torch.Tensor  # [B, U, A] bool
-    entity_mask: torch.Tensor  # [B, 1, N] bool
+    entity_mask: torch.Tensor  # [B, N] bool
     layout: ActionLayout
     value_in: torch.Tensor  # [B, C] the core's features (without memory: pooled + scalars, C = D + S)
     distances: torch.Tensor | None  # [B, U, N] from each own unit to each entity, if positions are known
@@ -163,6 +166,7 @@ class EntityPolicy(nn.Module):
         self.return_scale = ReturnScale()  # the value head's unit (PPO adapts it; raw value = scale x value)
         self._layouts: dict[int, ActionLayout] = {}
         self._claim_tables: dict[int, torch.Tensor] = {}
+        self._plans: dict[int, HeadPlan] = {}
 
     @classmethod
     def defaults(cls) -> dict:
@@ -195,7 +199,7 @@ class EntityPolicy(nn.Module):
         feats = obs["entities"].float() * mask.unsqueeze(-1)
         types = obs["unit_type"].long() * mask
         embedded = self.type_embed(types) + self.feature_mlp(feats)
-        per_entity, pooled = self.encoder(embedded, mask)
+        per_entity, pooled = encode_real(self.encoder, embedded, mask)
         return embedded, per_entity, torch.cat([pooled, obs["scalars"].float()], dim=-1)
 
     def remember(self, value_in: torch.Tensor, lead: tuple[int, ...],
@@ -207,10 +211,11 @@ class EntityPolicy(nn.Module):
         return self.core(value_in, lead, state)
 
     def heads(self, obs: dict[str, torch.Tensor], state: State | None = None,
-              lead: tuple[int, ...] | None = None) -> UnitHeads:
+              lead: tuple[int, ...] | None = None, encoded: tuple | None = None) -> UnitHeads:
         """Everything the per-unit logits are made of, computed once per observation batch [M, ...] (the
-        steps `lead` flattened, by default one step per game; `state`: the memory's before them)."""
-        embedded, per_entity, value_in = self.encode(obs)
+        steps `lead` flattened, by default one step per game; `state`: the memory's before them; `encoded`:
+        what `encode(obs)` returns, if already known)."""
+        embedded, per_entity, value_in = self.encode(obs) if encoded is None else encoded
         value_in, state = self.remember(value_in, lead or (per_entity.shape[0],), state)
         entity_mask = obs["entity_mask"].bool()
         action_mask = obs["action_mask"].bool()
@@ -222,10 +227,6 @@ class EntityPolicy(nn.Module):
                 f"action_mask has {action_mask.shape[-1]} choices per unit, the layout for N={num_entities}"
                 f" and grid {self.grid_size} has {layout.num_actions}"
             )
-        context = self.context(value_in)
-        context = context.unsqueeze(1).expand(-1, num_units, -1)
-        unit_in = torch.cat([per_entity[:, :num_units], embedded[:, :num_units], context], dim=-1)
-        queries = self.unit_mlp(unit_in)  # [B, U, D]: the unit-entity queries
         keys = self.entity_key(torch.cat([per_entity, embedded], dim=-1))  # [B, N, K]
         distances = None
         if self.position_features is not None:
@@ -236,40 +237,59 @@ class EntityPolicy(nn.Module):
         if self.claim_gain is not None and self.order_features is not None:
             standing = standing_targets(obs["entities"], entity_mask, num_units, self.order_features,
                                         layout.num_cells)
-        return UnitHeads(queries, keys, action_mask, entity_mask.unsqueeze(1), layout, value_in, distances,
-                         state, standing)
+        return UnitHeads(per_entity, embedded, self.context(value_in), keys, action_mask, entity_mask, layout,
+                         value_in, distances, state, standing)
 
-    def unit_logits(self, heads: UnitHeads, units: slice, claims: torch.Tensor | None) -> torch.Tensor:
-        """Masked joint logits [B, u, A] of `units`, given their claims [B, u, N + G] (see claim_table;
-        None without ordered decoding)."""
-        queries, action_mask = heads.queries[:, units], heads.action_mask[:, units]
+    def unit_logits(self, heads: UnitHeads, rows: torch.Tensor, claims: torch.Tensor | None) -> torch.Tensor:
+        """Masked joint logits [L, A] of the units at flat indices `rows` of [B * U] (unit u of game b at
+        b * U + u), given their claims [L, N + G] (see claim_table; None without ordered decoding)."""
+        batch_size, num_units, num_actions = heads.action_mask.shape
+        games = torch.div(rows, num_units, rounding_mode="floor")
         layout = heads.layout
-        verb_logits = self.verb_head(queries)  # [B, u, V]
-        bias = {Target.ENTITY: 0.0, Target.POINT: 0.0}
+        plan = self._plans.get(layout.max_entities)
+        if plan is None:
+            plan = self._plans[layout.max_entities] = head_plan(layout)
+
+        def own(x: torch.Tensor) -> torch.Tensor:  # [B, U, ...] -> the rows' [L, ...]
+            return x[:, :num_units].reshape(batch_size * num_units, *x.shape[2:])[rows]
+
+        # Unit queries see the decoded row, the unit's own embedding (skip) and the shared context.
+        queries = self.unit_mlp(torch.cat([own(heads.per_entity), own(heads.embedded), heads.context[games]],
+                                          dim=-1))  # [L, D]: the unit-entity queries
+        action_mask = heads.action_mask.reshape(batch_size * num_units, num_actions)[rows]
+        if plan.grouped is not None:
+            action_mask = action_mask[:, plan.grouped]
+        verb_logits = self.verb_head(queries)  # [L, V]
+        entity_bias, point_bias = 0.0, 0.0
         if claims is not None:
-            gain = self.claim_gain(queries)  # [B, u, 2]
-            bias[Target.ENTITY] = gain[..., :1] * claims[..., : layout.max_entities]
-            bias[Target.POINT] = gain[..., 1:] * claims[..., layout.max_entities :]
+            gain = self.claim_gain(queries)  # [L, 2]
+            entity_bias = gain[:, :1] * claims[:, : layout.max_entities]
+            point_bias = gain[:, 1:] * claims[:, layout.max_entities :]
         if heads.distances is not None:
-            bias[Target.ENTITY] += self.distance_gain(queries) * heads.distances[:, units]
-        parts = []
-        for seg in layout.segments:
-            verb_logit = verb_logits[..., int(seg.verb) : int(seg.verb) + 1]
-            legal = action_mask[..., seg.start : seg.start + seg.size]
-            if seg.target is Target.NONE:
-                parts.append(verb_logit)
+            entity_bias = entity_bias + self.distance_gain(queries) * own(heads.distances)
+        parts = [verb_logits[:, plan.none_verbs]]
+        column = len(plan.none_verbs)
+        for names, bias in ((plan.entity_verbs, entity_bias), (plan.point_verbs, point_bias)):
+            if not names:
                 continue
-            head = self.target_heads[seg.verb.name]
-            if seg.target is Target.ENTITY:
-                pointer = torch.einsum("buk,bnk->bun", head(queries), heads.keys)
-                target_logits = pointer / math.sqrt(self.key_dim)
-                legal = legal & heads.entity_mask
-            else:
-                target_logits = head(queries)
-            target_logits = torch.where(legal, target_logits + bias[seg.target], FLOAT_MIN)
-            parts.append(verb_logit + torch.log_softmax(target_logits, dim=-1))
-        logits = torch.cat(parts, dim=-1)
-        return torch.where(action_mask, logits, FLOAT_MIN)
+            # The verbs of one target kind in one matmul: their heads' weights side by side.
+            weight = torch.cat([self.target_heads[name].weight for name in names])
+            bias_term = torch.cat([self.target_heads[name].bias for name in names])
+            target_logits = nn.functional.linear(queries, weight, bias_term).view(len(rows), len(names), -1)
+            size = layout.max_entities if names is plan.entity_verbs else layout.num_cells
+            legal = action_mask[:, column : column + len(names) * size].view(len(rows), len(names), size)
+            if names is plan.entity_verbs:  # pointer: the unit's query . each entity's key
+                target_logits = torch.einsum("lvk,lnk->lvn", target_logits, heads.keys[games])
+                target_logits = target_logits / math.sqrt(self.key_dim)
+                legal = legal & heads.entity_mask[games].unsqueeze(1)
+            if not isinstance(bias, float):
+                bias = bias.unsqueeze(1)  # the same for every verb of the kind
+            target_logits = torch.where(legal, target_logits + bias, FLOAT_MIN)
+            verbs = [int(Verb[name]) for name in names]
+            parts.append((verb_logits[:, verbs, None] + torch.log_softmax(target_logits, dim=-1)).flatten(1))
+            column += len(names) * size
+        logits = torch.where(action_mask, torch.cat(parts, dim=-1), FLOAT_MIN)
+        return logits if plan.ungroup is None else logits[:, plan.ungroup]
 
     def forward(self, obs: dict[str, torch.Tensor], actions: torch.Tensor,
                 state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State | None]:
@@ -279,52 +299,67 @@ class EntityPolicy(nn.Module):
         from `state`, the memory's state before the first; outputs then have it too)."""
         obs, lead = flatten_steps(obs)
         heads = self.heads(obs, state, lead)
+        rows = choosing(heads.action_mask).flatten().nonzero().squeeze(1)
         claims = None
         if self.claim_gain is not None:
-            table = self.claim_table(heads.layout.max_entities, heads.queries.device)
-            actions = torch.as_tensor(actions).long().reshape(-1, heads.queries.shape[1])
+            table = self.claim_table(heads.layout.max_entities, heads.keys.device)
+            actions = torch.as_tensor(actions).long().reshape(heads.action_mask.shape[:2])
             noop = actions == heads.layout.segment(Verb.NO_OP).start
-            claims = claims_before(table[actions], noop, heads.standing)
-        logits = self.unit_logits(heads, slice(None), claims)
+            claims = claims_before(table[actions], noop, heads.standing).flatten(0, 1)[rows]
+        logits = with_forced(heads.action_mask, rows, self.unit_logits(heads, rows, claims))
         return _steps(logits, lead), _steps(heads.value_in, lead), heads.state
 
     def decode(self, obs: dict[str, torch.Tensor], *, sample: bool, generator: torch.Generator | None = None,
                state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State | None]:
         """Choose the units' actions in slot order: -> actions [B, U], their logits [B, U, A] (as
         `forward(obs, actions, state)` gives them), value features [B, C], the memory's next state.
-        Greedy unless `sample`. A time axis in `obs` is kept, as in `forward`."""
+        Greedy unless `sample`. A time axis in `obs` is kept, as in `forward`.
+
+        Sampling draws one uniform number per unit slot up front and inverts the unit's cumulative
+        distribution, so a unit's draw does not depend on which other units had to be decoded."""
         obs, lead = flatten_steps(obs)
         heads = self.heads(obs, state, lead)
-        actions, logits = self._decode_units(heads, sample, generator)
+        uniforms = torch.rand(heads.action_mask.shape[:2], generator=generator) if sample else None
+        actions, logits = self._decode_units(heads, uniforms)
         return _steps(actions, lead), _steps(logits, lead), _steps(heads.value_in, lead), heads.state
 
-    def _decode_units(self, heads: UnitHeads, sample: bool,
-                      generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        layout = heads.layout
+    def _decode_units(self, heads: UnitHeads,
+                      uniforms: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        layout, mask = heads.layout, heads.action_mask
+        num_units = mask.shape[1]
+        deciding = choosing(mask)
         if self.claim_gain is None:  # independent units: all at once
-            logits = self.unit_logits(heads, slice(None), None)
-            return self._choose(logits, layout, sample, generator), logits
-        table = self.claim_table(layout.max_entities, heads.queries.device)
-        claims = first_claims(heads.standing, heads.queries.shape[0], table.shape[1], table)
+            rows = deciding.flatten().nonzero().squeeze(1)
+            logits = with_forced(mask, rows, self.unit_logits(heads, rows, None))
+            return choose(logits, layout, uniforms), logits
+        table = self.claim_table(layout.max_entities, heads.keys.device)
         noop_action = layout.segment(Verb.NO_OP).start
-        actions, logits = [], []
-        for unit in range(heads.queries.shape[1]):
-            unit_logits = self.unit_logits(heads, slice(unit, unit + 1), claims)  # [B, 1, A]
-            action = self._choose(unit_logits, layout, sample, generator)  # [B, 1]
-            claims = next_claims(claims, unit, table[action], action == noop_action, heads.standing)
-            actions.append(action)
-            logits.append(unit_logits)
-        return torch.cat(actions, dim=1), torch.cat(logits, dim=1)
-
-    @staticmethod
-    def _choose(logits: torch.Tensor, layout: ActionLayout, sample: bool,
-                generator: torch.Generator | None) -> torch.Tensor:
-        """Logits [B, u, A] -> actions [B, u]: each head's mode in turn (greedy), or one draw per unit."""
-        if not sample:
-            return greedy(logits, layout)
-        probs = torch.softmax(logits, dim=-1)
-        flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
-        return flat.reshape(probs.shape[:-1])
+        # Units with a single legal action take it. Their claims, and the standing orders of the units
+        # after each unit, are known before any unit decides.
+        actions = mask.to(torch.uint8).argmax(dim=-1) * ~deciding  # [B, U]
+        single = (~deciding).unsqueeze(-1).to(table.dtype)
+        known = claims_before(table[actions] * single, (actions == noop_action) & ~deciding, heads.standing)
+        known = known.flatten(0, 1)
+        standing = None if heads.standing is None else heads.standing.flatten(0, 1)
+        decided = table.new_zeros(mask.shape[0], table.shape[1])  # what the deciding units projected so far
+        # Step k decodes the k-th deciding unit of every game: as many steps as the most in one game.
+        rank = deciding.cumsum(dim=1) - 1
+        all_rows, all_logits = [], []
+        for step in range(int(deciding.sum(dim=1).max()) if deciding.any() else 0):
+            rows = (deciding & (rank == step)).flatten().nonzero().squeeze(1)
+            games = torch.div(rows, num_units, rounding_mode="floor")
+            unit_logits = self.unit_logits(heads, rows, decided[games] + known[rows])  # [L, A]
+            action = choose(unit_logits, layout, None if uniforms is None else uniforms.flatten()[rows])
+            actions.view(-1)[rows] = action
+            projected = table[action]
+            if standing is not None:  # no-op keeps the standing order, which it then claims
+                projected = projected + standing[rows] * (action == noop_action).unsqueeze(-1)
+            decided = decided.index_add(0, games, projected)
+            all_rows.append(rows)
+            all_logits.append(unit_logits)
+        rows = torch.cat(all_rows) if all_rows else actions.new_zeros(0)
+        logits = torch.cat(all_logits) if all_logits else heads.keys.new_zeros(0, mask.shape[-1])
+        return actions, with_forced(mask, rows, logits)
 
     def value(self, value_in: torch.Tensor) -> torch.Tensor:
         """Value features [..., C] -> value [...], in units of `return_scale.scale`."""
@@ -344,6 +379,18 @@ class EntityPolicy(nn.Module):
         starts from None)."""
         actions, _, _, state = self.decode(to_tensors(obs), sample=sample, generator=generator, state=state)
         return actions.numpy(), state
+
+
+def choose(logits: torch.Tensor, layout: ActionLayout, uniforms: torch.Tensor | None) -> torch.Tensor:
+    """Logits [..., A] -> actions [...]: each head's mode in turn (greedy), or with uniforms [...] in
+    [0, 1) the action where the unit's cumulative probability first exceeds its uniform (inverse-CDF
+    sampling)."""
+    if uniforms is None:
+        return greedy(logits, layout)
+    cumulative = torch.softmax(logits, dim=-1).cumsum(dim=-1)
+    # Scaled by the total so that rounding in the sum cannot run past the last legal action.
+    threshold = uniforms.unsqueeze(-1) * cumulative[..., -1:]
+    return (cumulative <= threshold).sum(dim=-1)
 
 
 def greedy(logits: torch.Tensor, layout: ActionLayout) -> torch.Tensor:

@@ -21,6 +21,7 @@ from envs.action_space import ActionLayout
 
 # Logits at or below this are masked (agent/model/policy.py puts illegal choices at float32's minimum).
 MASKED = torch.finfo(torch.float32).min / 2
+LOG_P_FLOOR = -1e4  # far below any legal action's log-probability; exp() of it is 0 in float32
 ENTROPY_MODES = ("joint", "per_head")
 KL_MODES = ("none", "joint", "per_unit")  # not "off": YAML reads it as false
 
@@ -45,11 +46,15 @@ def per_head_entropy(logits: torch.Tensor, bounds: tuple[tuple[int, int], ...]) 
     for start, stop in bounds:
         log_p_verb = torch.logsumexp(log_p[..., start:stop], dim=-1, keepdim=True)  # finite when all masked
         p_verb = log_p_verb.exp().squeeze(-1)
-        verb_entropy = verb_entropy - p_verb * log_p_verb.squeeze(-1)
+        # A masked verb or target has p 0 and log p near FLOAT_MIN: clamped (here and below), so that the
+        # gradient -log p, times 1 / log(2) > 1 for a head of two legal choices, cannot overflow to inf
+        # (and inf x 0 to NaN).
+        verb_entropy = verb_entropy - p_verb * log_p_verb.squeeze(-1).clamp(min=LOG_P_FLOOR)
         legal_here = legal[..., start:stop].sum(-1)
         legal_verbs = legal_verbs + (legal_here > 0).to(logits.dtype)
         # p(verb) H(target | verb) = -sum over the verb's actions of p(a) (log p(a) - log p(verb))
-        weighted = -(p[..., start:stop] * (log_p[..., start:stop] - log_p_verb)).sum(-1)
+        given_verb = (log_p[..., start:stop] - log_p_verb).clamp(min=LOG_P_FLOOR)
+        weighted = -(p[..., start:stop] * given_verb).sum(-1)
         target_entropy = target_entropy + weighted * _inverse_log(legal_here.to(logits.dtype))
     return verb_entropy * _inverse_log(legal_verbs) + target_entropy
 

@@ -77,11 +77,14 @@ class AttentionProbe:
     def close(self) -> None:
         self._handle.remove()
 
-    def top_entities(self, slot_tags: np.ndarray) -> list[tuple[int, float]]:
-        """Per latent: (tag of the entity with the largest head-averaged weight, that weight)."""
-        w = self.weights[0].mean(dim=0).numpy()  # [M, N]
+    def top_entities(self, slot_tags: np.ndarray, entity_mask: np.ndarray) -> list[tuple[int, float]]:
+        """Per latent: (tag of the entity with the largest head-averaged weight, that weight). The policy
+        runs the encoder over the real entities only, moved to the front in slot order
+        (EntityPolicy.encode), so column n is the n-th real entity's slot unless every slot was encoded."""
+        w = self.weights[0].mean(dim=0).numpy()  # [M, columns]
+        slots = np.arange(len(slot_tags)) if w.shape[1] == len(slot_tags) else np.flatnonzero(entity_mask)
         top = w.argmax(axis=1)
-        return [(int(slot_tags[n]), float(w[m, n])) for m, n in enumerate(top)]
+        return [(int(slot_tags[slots[n]]), float(w[m, n])) for m, n in enumerate(top)]
 
 
 class EpisodeRecorder:
@@ -124,7 +127,7 @@ class EpisodeRecorder:
         if actions is not None:
             self.tracker.give(actions, self.base.slot_tags, obs["action_mask"])
             if self.probe is not None:
-                info.attention = self.probe.top_entities(self.base.slot_tags)
+                info.attention = self.probe.top_entities(self.base.slot_tags, obs["entity_mask"])
         info.orders = dict(self.tracker.orders)
         self.frames.append(self.drawer.draw(raw, info, self.base.entity_spec.grid_size))
         # The engine reuses its observation buffers from step to step: keep a copy.

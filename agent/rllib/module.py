@@ -20,7 +20,7 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 from agent.model.policy import EntityPolicy
-from agent.model.unit_terms import per_head_entropy, segment_bounds, units_with_a_choice
+from agent.model.unit_terms import MASKED, per_head_entropy, segment_bounds, units_with_a_choice
 
 
 class UnitCategorical(Distribution):
@@ -30,14 +30,21 @@ class UnitCategorical(Distribution):
     (unit_terms.per_head_entropy) instead of the joint's. `kl_per_unit`: the KL is averaged over the units
     with a choice instead of summed over units. Both are sums over units otherwise, as PPO's joint action
     of U units is.
+
+    The same numbers as torch.distributions.Categorical per unit, with less work: everything comes from
+    one log_softmax (masked logits sit at FLOAT_MIN, where exp() and logsumexp() take a slow path on the
+    CPU, about 10x a normal input, while the softmax kernels do not), and entropy and KL are computed
+    over the units with a choice only (a unit with one legal action has entropy 0 and KL 0; most unit
+    slots of a fight whose units have died are such).
     """
 
     def __init__(self, logits: torch.Tensor, num_units: int, *, entropy_bounds=None,
                  kl_per_unit: bool = False) -> None:
         super().__init__()
         self.logits = logits.reshape(*logits.shape[:-1], num_units, -1)
-        self._dist = torch.distributions.Categorical(logits=self.logits)
+        self.log_probs = torch.log_softmax(self.logits, dim=-1)
         self.entropy_bounds, self.kl_per_unit = entropy_bounds, kl_per_unit
+        self._choosing = None
 
     @classmethod
     def from_logits(cls, logits: torch.Tensor, num_units: int = 1, **kwargs) -> UnitCategorical:
@@ -48,21 +55,50 @@ class UnitCategorical(Distribution):
         return int(np.sum(space.nvec))
 
     def sample(self, *, sample_shape=()) -> torch.Tensor:
-        return self._dist.sample(sample_shape)
+        return torch.distributions.Categorical(logits=self.log_probs).sample(sample_shape)
 
     def rsample(self, *, sample_shape=()):
         raise NotImplementedError("a categorical has no reparameterised sample")
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
-        return self._dist.log_prob(value.long()).sum(-1)
+        return self.log_probs.gather(-1, value.long().unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def choosing_units(self) -> torch.Tensor | None:
+        """Flat indices (over [..., U]) of the units with other than one legal action; None: all."""
+        if self._choosing is None:
+            flat = self.logits.detach().reshape(-1, self.logits.shape[-1])
+            rows = ((flat > MASKED).sum(dim=-1) != 1).nonzero().squeeze(1)
+            self._choosing = (rows,) if len(rows) < len(flat) else (None,)
+        return self._choosing[0]
+
+    def _per_sample(self, per_unit, rows: torch.Tensor | None, *tensors: torch.Tensor) -> torch.Tensor:
+        """Sum over the units of per_unit(...) of `tensors` [..., U, A], evaluated on `rows` only."""
+        if rows is None:
+            return per_unit(*tensors).sum(-1)
+        picked = [t.reshape(-1, t.shape[-1])[rows] for t in tensors]
+        units = self.logits.shape[-2]
+        out = picked[0].new_zeros(self.logits.shape[:-2].numel())
+        samples = torch.div(rows, units, rounding_mode="floor")
+        return out.index_add(0, samples, per_unit(*picked)).view(self.logits.shape[:-2])
 
     def entropy(self) -> torch.Tensor:
         if self.entropy_bounds is not None:
-            return per_head_entropy(self.logits, self.entropy_bounds).sum(-1)
-        return self._dist.entropy().sum(-1)
+            def entropy(logits, log_probs):
+                return per_head_entropy(logits, self.entropy_bounds)
+        else:
+            def entropy(logits, log_probs):  # illegal actions: probability 0, finite log: they add 0
+                return -(torch.softmax(logits, dim=-1) * log_probs).sum(-1)
+
+        return self._per_sample(entropy, self.choosing_units(), self.logits, self.log_probs)
 
     def kl(self, other: UnitCategorical) -> torch.Tensor:
-        kl = torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
+        def kl(logits, log_probs, other_log_probs):
+            return (torch.softmax(logits, dim=-1) * (log_probs - other_log_probs)).sum(-1)
+
+        rows, other_rows = self.choosing_units(), other.choosing_units()
+        same = (rows is None and other_rows is None) or (
+            rows is not None and other_rows is not None and torch.equal(rows, other_rows))
+        kl = self._per_sample(kl, rows if same else None, self.logits, self.log_probs, other.log_probs)
         return kl / units_with_a_choice(self.logits) if self.kl_per_unit else kl
 
     def to_deterministic(self) -> TorchDeterministic:
@@ -82,7 +118,16 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         if self.model_config.get("entropy") == "per_head":
             num_entities = self.observation_space["entities"].shape[0]
             terms["entropy_bounds"] = segment_bounds(self.policy.layout(num_entities))
-        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(num_units=num_units, **terms)
+        self.dist_options = {"num_units": num_units, **terms}
+        self.action_dist_cls = UnitCategorical.get_partial_dist_cls(**self.dist_options)
+        # Acting modules stay in eval mode and the learner's in train mode: RLlib sets the mode before
+        # every forward (and restores it after acting), and each switch walks every submodule.
+        self.eval()
+
+    def train(self, mode: bool = True) -> EntityPolicyModule:
+        if mode == self.training and mode == self.policy.training:
+            return self  # already there: skip the walk over every submodule
+        return super().train(mode)
 
     def get_initial_state(self) -> dict:
         """The memory's state at an episode's start ({} without memory: RLlib then treats the module as
@@ -98,9 +143,11 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         state = batch.get(Columns.STATE_IN)
         return None if not state else (state["h"], state["c"])
 
+    @torch.no_grad()
     def _decode(self, batch: dict, sample: bool) -> dict:
         # The units are decoded one after another (EntityPolicy.decode), so the module picks the actions
-        # itself; RLlib's GetActions connector passes actions and their log-probability through.
+        # itself; RLlib's GetActions connector passes actions and their log-probability through. Acting
+        # needs no gradient (RLlib's own _forward_exploration runs under no_grad too).
         actions, logits, _, state = self.policy.decode(batch[Columns.OBS], sample=sample,
                                                        state=self._state_in(batch))
         flat = logits.flatten(-2)

@@ -15,7 +15,9 @@ from agent.training.build import env_kwargs, policy_kwargs
 from agent.training.config import TrainConfig
 
 
-def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=TrainCallbacks) -> PPOConfig:
+def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=TrainCallbacks,
+                     module_class=EntityPolicyModule, learner_class=EntityPPOLearner) -> PPOConfig:
+    """module_class and learner_class: the RLModule and PPO learner (bench train swaps in its baseline)."""
     ppo, scale = cfg.ppo, cfg.scale
     learners = max(1, scale.num_learners)
     # RLlib takes an env class or a registered name; the registry reaches remote runners through Ray.
@@ -48,16 +50,16 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             vf_loss_coeff=ppo.vf_loss_coeff,
             entropy_coeff=ppo.entropy_coeff,
             train_batch_size_per_learner=max(1, ppo.train_batch_size // learners),
-            minibatch_size=ppo.minibatch_size,
+            minibatch_size=max(1, ppo.minibatch_size // learners),  # RLlib's is per learner
             num_epochs=ppo.num_epochs,
             grad_clip=ppo.grad_clip,
             grad_clip_by="global_norm",
             use_kl_loss=ppo.kl != "none",
-            learner_class=EntityPPOLearner,
+            learner_class=learner_class,
             learner_config_dict={"return_scaling": ppo.return_scaling},
         )
         .rl_module(
-            rl_module_spec=RLModuleSpec(module_class=EntityPolicyModule,
+            rl_module_spec=RLModuleSpec(module_class=module_class,
                                         model_config={"policy_kwargs": policy_kwargs(cfg),
                                                       "entropy": ppo.entropy, "kl": ppo.kl,
                                                       "max_seq_len": cfg.model.memory_seq_len})

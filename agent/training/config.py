@@ -109,7 +109,8 @@ class ScaleConfig:
                                      low=0.0)
     num_cpus: int = _f(2, "CPUs given to a local Ray (ignored with an address)", low=1)
     address: str | None = _f(None, "Ray cluster address ('auto' for a running cluster); null = local Ray")
-    torch_threads: int = _f(2, "torch intra-op threads in the learner", low=1)
+    # One thread: the policy's matmuls are small, and a second thread spin-waits (bench learner).
+    torch_threads: int = _f(1, "torch intra-op threads in the learner", low=1)
     restart_env_runners: bool = _f(True, "restart an env runner that died (lost node, crashed game), go on")
     restart_delay_s: float = _f(5.0, "seconds an env runner whose env raised waits before Ray restarts it",
                                 low=0.0)

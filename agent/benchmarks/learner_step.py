@@ -1,0 +1,174 @@
+"""`perceiver-sc2 bench learner CONFIG`: one PPO minibatch update of the policy, by variant, side by side.
+
+The learner's unit of work -- forward, a PPO loss (clipped surrogate, value error, entropy, KL to the
+sampling distribution), backward, global-norm clip, Adam -- on observations from the config's env played by
+the untrained policy (seeded), for:
+  baseline   the unoptimised computation (agent/benchmarks/reference.py), per-tensor Adam
+  default    the policy as training runs it, fused Adam
+  bf16       default under torch.autocast("cpu", torch.bfloat16); the distribution and loss in fp32
+  compiled   default with torch.compile of the policy (with --compile: compiling takes minutes)
+on 1 and 2 torch threads, and the default at half and twice the config's minibatch. The variants take
+turns round by round, so that load from other processes falls on all of them alike. Also recorded: how far
+bf16's per-unit log-probabilities are from fp32's on the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from envs.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", help="YAML training config (e.g. configs/DefeatRoaches.yaml)")
+    parser.add_argument("--rounds", type=int, default=15, help="timed updates per variant (default 15)")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile of the policy")
+
+
+def _probe(cfg, policy, steps: int):
+    import torch
+
+    from agent.benchmarks.train_measure import collect_probe
+    from agent.training.build import env_kwargs
+    from envs.vector_env import EntityVectorEnv
+
+    kwargs = {k: v for k, v in env_kwargs(cfg).items() if k != "map_name"}
+    env = EntityVectorEnv(cfg.env.map, cfg.env.num_envs, **kwargs)
+    try:
+        with torch.no_grad():
+            return collect_probe(policy, env, steps, seed=cfg.seed)
+    finally:
+        env.close()
+
+
+def make_update(policy, obs, actions, *, reference: bool, bf16: bool, compiled: bool, grad_clip: float):
+    """A function (indices) -> None doing one PPO update of `policy` on those samples."""
+    import torch
+
+    from agent.benchmarks.reference import CategoricalPerUnit, every_slot_decode, every_slot_forward
+    from agent.rllib.module import UnitCategorical
+
+    dist = CategoricalPerUnit if reference else UnitCategorical
+    units = actions.shape[1]
+    with torch.no_grad():
+        decode = every_slot_decode if reference else type(policy).decode
+        _, behaviour, _, _ = decode(policy, obs, sample=True, generator=torch.Generator().manual_seed(0))
+    behaviour = behaviour.flatten(-2)
+    forward = every_slot_forward if reference else type(policy).forward
+    if compiled:
+        forward = torch.compile(forward)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-4, fused=not reference, foreach=False)
+    advantages = torch.randn(len(actions), generator=torch.Generator().manual_seed(1))
+
+    def update(index):
+        batch = {key: value[index] for key, value in obs.items()}
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with autocast:
+            logits, value_in, _ = forward(policy, batch, actions[index])
+            values = policy.value(value_in)
+        current, old = dist(logits.float().flatten(-2), units), dist(behaviour[index], units)
+        ratio = torch.exp(current.logp(actions[index]) - old.logp(actions[index]))
+        adv = advantages[index]
+        surrogate = torch.min(adv * ratio, adv * ratio.clamp(0.8, 1.2))
+        loss = (-surrogate + 0.5 * values.float().pow(2).clamp(max=10.0) - 0.01 * current.entropy()
+                + 0.2 * old.kl(current)).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
+        optimizer.step()
+
+    return update
+
+
+def bf16_logp_error(policy, obs, actions) -> float:
+    """Largest |log p(action) bf16 - fp32| over the probe's units, the same weights."""
+    import torch
+
+    with torch.no_grad():
+        exact, _, _ = policy(obs, actions)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            approx, _, _ = policy(obs, actions)
+    pick = actions.unsqueeze(-1)
+    logp = [torch.log_softmax(x.float(), -1).gather(-1, pick) for x in (exact, approx)]
+    return float((logp[0] - logp[1]).abs().max())
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from agent.benchmarks.train import THREAD_VARIABLES, provenance
+    from agent.model.policy import EntityPolicy
+    from agent.training.build import policy_kwargs
+    from agent.training.config import load_config
+
+    if args.config is None and not args.quick:
+        raise UserError("give a config file (e.g. configs/DefeatRoaches.yaml), or --quick")
+    quick = ["model.width=16", "model.key_dim=8", "env.num_envs=8", "ppo.minibatch_size=32"]
+    cfg = load_config(args.config or "configs/MoveToBeacon.yaml", quick if args.quick else [])
+    rounds = 2 if args.quick else args.rounds
+    minibatch = cfg.ppo.minibatch_size
+    torch.manual_seed(cfg.seed)
+    kwargs = policy_kwargs(cfg)
+    obs, actions = _probe(cfg, EntityPolicy(**kwargs).train(), 4 * minibatch // cfg.env.num_envs + 1)
+
+    variants = {}  # name -> (update, threads, minibatch)
+    specs = [("baseline", dict(reference=True, bf16=False, compiled=False)),
+             ("default", dict(reference=False, bf16=False, compiled=False)),
+             ("bf16", dict(reference=False, bf16=True, compiled=False))]
+    if args.compile:
+        specs.append(("compiled", dict(reference=False, bf16=False, compiled=True)))
+    compile_s = None
+    for name, spec in specs:
+        for threads in (1, 2):
+            torch.manual_seed(cfg.seed)
+            policy = EntityPolicy(**kwargs).train()
+            update = make_update(policy, obs, actions, grad_clip=cfg.ppo.grad_clip, **spec)
+            torch.set_num_threads(threads)
+            started = time.perf_counter()
+            update(torch.arange(minibatch))  # warm-up (and the compile)
+            if name == "compiled" and threads == 1:
+                compile_s = time.perf_counter() - started
+            variants[f"{name} {threads}T mb{minibatch}"] = (update, threads, minibatch)
+    for size in (minibatch // 2, 2 * minibatch):
+        torch.manual_seed(cfg.seed)
+        update = make_update(EntityPolicy(**kwargs).train(), obs, actions, reference=False, bf16=False,
+                             compiled=False, grad_clip=cfg.ppo.grad_clip)
+        variants[f"default 1T mb{size}"] = (update, 1, size)
+    times = {name: [] for name in variants}
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(rounds):
+        for name, (update, threads, size) in variants.items():
+            index = torch.randperm(len(actions), generator=generator)[:size]
+            torch.set_num_threads(threads)
+            started = time.perf_counter()
+            update(index)
+            times[name].append(time.perf_counter() - started)
+    base = statistics.median(times[f"default 1T mb{minibatch}"]) / minibatch
+    records = [{"variant": name, "threads": threads, "minibatch": size,
+                "seconds_median": statistics.median(times[name]), "seconds": times[name],
+                "us_per_sample": statistics.median(times[name]) / size * 1e6,
+                "speed_vs_default_1T": base / (statistics.median(times[name]) / size)}
+               for name, (_, threads, size) in variants.items()]
+    for r in records:
+        print(f"{r['variant']:>24}: {r['seconds_median'] * 1e3:8.1f} ms per update, "
+              f"{r['us_per_sample']:7.0f} us/sample, x{r['speed_vs_default_1T']:.2f} of default 1 thread")
+    torch.manual_seed(cfg.seed)
+    error = bf16_logp_error(EntityPolicy(**kwargs).train(), obs, actions)
+    print(f"bf16 autocast: largest |log p| error {error:.3g}; compile: {compile_s} s")
+    if args.json:
+        record = {"benchmark": "learner", **provenance(),
+                  "config": args.config, "quick": args.quick,
+                  "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0], "rounds": rounds,
+                  "environment": {key: os.environ.get(key) for key in THREAD_VARIABLES},
+                  "probe_samples": len(actions), "bf16_max_logp_error": error, "compile_seconds": compile_s,
+                  "records": records}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(record, indent=1))
+        print(f"wrote {args.json}")
+    return 0
