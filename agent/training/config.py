@@ -109,8 +109,9 @@ class ScaleConfig:
                                      low=0.0)
     num_cpus: int = _f(2, "CPUs given to a local Ray (ignored with an address)", low=1)
     address: str | None = _f(None, "Ray cluster address ('auto' for a running cluster); null = local Ray")
-    # One thread: the policy's matmuls are small, and a second thread spin-waits (bench learner).
-    torch_threads: int = _f(1, "torch intra-op threads in the learner", low=1)
+    # Two: both cores of a 2-core machine when nothing else runs there. On a busy machine a second thread
+    # mostly spin-waits (bench learner), so two runs side by side take one thread each (bench/learning.py).
+    torch_threads: int = _f(2, "torch intra-op threads in the learner", low=1)
     restart_env_runners: bool = _f(True, "restart an env runner that died (lost node, crashed game), go on")
     restart_delay_s: float = _f(5.0, "seconds an env runner whose env raised waits before Ray restarts it",
                                 low=0.0)
