@@ -162,6 +162,9 @@ SCRIPTED_AGENTS = {
     "8m": FocusFire,
     "2s3z": FocusFire,
     "3s5z": FocusFire,
+    "27m_vs_30m": FocusFire,
+    "bio_vs_zerg_128": FocusFire,
+    "bio_vs_zerg_250": FocusFire,
 }
 
 

@@ -96,4 +96,7 @@ SCRIPTED = {
     "8m": focus_fire,
     "2s3z": focus_fire,
     "3s5z": focus_fire,
+    "27m_vs_30m": focus_fire,
+    "bio_vs_zerg_128": focus_fire,
+    "bio_vs_zerg_250": focus_fire,
 }
