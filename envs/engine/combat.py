@@ -434,13 +434,13 @@ def nearby_ground(state, tables, g, i, grids):
 
 
 @hot
-def collide(state, tables, g, ground, grids):
+def collide(state, tables, g, ground, gxyr, grids):
     """Push overlapping ground units apart once, then keep centres inside the playable area.
-    `ground` is scratch space (int64, >= the slot count). Pairs are taken in slot order. With the grids
-    on, each unit meets only the units the ground grid finds near it (`nearby_ground`); pushes in a
-    crowd can carry units further than the grid allows for, and then the grid is rebuilt (a unit pushed
-    away from others), or the unit's remaining pairs are scanned (the unit itself pushed far), so the
-    pairs that touch are the scan's."""
+    `ground` and `gxyr` are scratch space (int64 [>= the slot count], float64 [3, >= the slot count]).
+    Pairs are taken in slot order. With the grids on, each unit meets only the units the ground grid
+    finds near it (`nearby_ground`); pushes in a crowd can carry units further than the grid allows for,
+    and then the grid is rebuilt (a unit pushed away from others), or the unit's remaining pairs are
+    scanned (the unit itself pushed far), so the pairs that touch are the scan's."""
     uf, ui, mf, loop = state.unit_f, state.unit_i, tables.map_f, state.game[g, LOOP]
     n = state.game[g, NUM_SLOTS]
     m = 0
@@ -450,6 +450,11 @@ def collide(state, tables, g, ground, grids):
             m += 1
     use_grid = grids.on[0] == 1
     stale = use_grid
+    if not use_grid:
+        for a in range(m):
+            gxyr[0, a] = uf[g, ground[a], X]
+            gxyr[1, a] = uf[g, ground[a], Y]
+            gxyr[2, a] = radius(state, tables, g, ground[a])
     for a in range(m):
         i = ground[a]
         ri = radius(state, tables, g, i)
@@ -471,11 +476,24 @@ def collide(state, tables, g, ground, grids):
                     while rest < m and ground[rest] <= j:
                         rest += 1
                     break
-        for b in range(rest, m):
+        if use_grid:
+            for b in range(rest, m):
+                j = ground[b]
+                push_apart(state, tables, g, i, j, ri, hold_i, moved_i, loop)
+                stale = stale or drift(state, g, grids, j) > GRID_SLACK
+            continue
+        # the scan, on contiguous copies of the positions and radii (kept equal to the state's)
+        xi, yi = gxyr[0, a], gxyr[1, a]
+        for b in range(a + 1, m):
+            dx = gxyr[0, b] - xi
+            dy = gxyr[1, b] - yi
+            min_d = ri + gxyr[2, b]
+            if dx * dx + dy * dy >= min_d * min_d:
+                continue
             j = ground[b]
             push_apart(state, tables, g, i, j, ri, hold_i, moved_i, loop)
-            if use_grid:
-                stale = stale or drift(state, g, grids, j) > GRID_SLACK
+            xi, yi = uf[g, i, X], uf[g, i, Y]
+            gxyr[0, b], gxyr[1, b] = uf[g, j, X], uf[g, j, Y]
     for i in range(n):
         if ui[g, i, ALIVE] == 1:
             uf[g, i, X] = min(max(uf[g, i, X], mf[PLAY_X0]), mf[PLAY_X1])

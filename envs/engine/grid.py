@@ -24,9 +24,9 @@ from envs.engine.state import NUM_AGENT, NUM_ENEMY, X, Y
 from envs.engine.units import FLAG_GROUND, FLAGS, RADIUS
 
 AGENT_GRID, ENEMY_GRID, GROUND_GRID = range(3)
-SIDE_CELL = 4.0  # target search reaches about 8 (scan range 6.5 plus both radii): 5 x 5 cells or fewer
+SIDE_CELL = 4.0  # target search reaches about 8 (scan range 6.5 plus both radii): up to 5 x 5 cells
 GRID_SLACK = 0.5  # > the fastest unit's move per loop (2.95 / 16) plus a margin for pushes
-CELL_LIST_MIN = 48  # "auto": loops that start with at least this many living units use the grids
+CELL_LIST_MIN = 128  # "auto": loops that start with this many living units or more use the grids
 _NEVER, _ALWAYS = CELL_MODES["never"], CELL_MODES["always"]
 
 

@@ -40,6 +40,7 @@ class Scratch(NamedTuple):
 
     order: np.ndarray  # int64 [M], the order units act in this loop
     ground: np.ndarray  # int64 [M], the ground units (combat.collide)
+    ground_xyr: np.ndarray  # float64 [3, M], their positions and radii (combat.collide)
     boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
     sides: np.ndarray  # int64 [2, M], each side's living units (combat.side_boxes)
     side_count: np.ndarray  # int64 [2]
@@ -52,7 +53,8 @@ class Scratch(NamedTuple):
 
 @njit(cache=True)
 def new_scratch(tables, max_units, max_tags):
-    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64), np.empty(10, np.float64),
+    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64),
+                   np.empty((3, max_units), np.float64), np.empty(10, np.float64),
                    np.empty((2, max_units), np.int64), np.zeros(2, np.int64),
                    np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
                    np.empty(max_units, np.float64), np.empty(max_units, np.float64),
@@ -80,7 +82,7 @@ def sim_loop(state, tables, g, scratch):
         if state.unit_i[g, u, ALIVE] == 1:
             act(state, tables, g, u, scratch)
     fly_missiles(state, tables, g, grids)
-    collide(state, tables, g, scratch.ground, grids)
+    collide(state, tables, g, scratch.ground, scratch.ground_xyr, grids)
     state.game[g, LOOP] += 1
     tick(state, tables, g, scratch)
 

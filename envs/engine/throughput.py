@@ -5,7 +5,9 @@ game, each step: one command, a random verb among attack unit / attack-move / mo
 random own units), finished games reset at once (`reset_game`), step_mul 8, one thread. The timing
 covers command generation, the engine step and the RawObs construction. Reported: medians of the
 repeats, per second of this process's CPU time (the one-core figure on a shared machine) and per
-wall-clock second.
+wall-clock second. Maps of more than LARGE units play fewer agent-steps per repeat (their steps cost
+more), but always a whole episode's worth of steps, so that the figure covers the battle as well as the
+approach, and fewer repeats.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statistics
 import time
 
 BATCH_SIZES = (1, 64)
+LARGE = 64  # units: a large battle
 
 
 def cases() -> list[tuple[str, int]]:
@@ -80,6 +83,18 @@ def measure(map_name: str, num_games: int, steps: int, seed: int = 0) -> tuple[f
     return steps * num_games / wall, steps * num_games / cpu, rejected
 
 
+def steps_per_repeat(map_name: str, num_games: int, agent_steps: int) -> int:
+    """Batched steps per repeat: agent_steps in all, scaled down on large maps to LARGE / units of it but
+    never below one episode's agent steps."""
+    from envs.engine.maps import LOOPS_PER_GAME_SECOND, map_spec
+
+    spec = map_spec(map_name)
+    if spec.max_units <= LARGE:
+        return max(1, agent_steps // num_games)
+    episode = spec.time_limit_s * LOOPS_PER_GAME_SECOND // 8
+    return max(agent_steps * LARGE // spec.max_units // num_games, episode)
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the kernels are serial; keep any pool at one thread
     repeats = 2 if args.quick else 5
@@ -87,23 +102,28 @@ def run(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs (CPU-time figures are less affected)")
     results = []
+    from envs.engine.maps import map_spec
+    from envs.run_record import run_info
+
+    info = run_info()
     for map_name, num_games in cases():
-        steps = max(1, agent_steps // num_games)
-        runs = [measure(map_name, num_games, steps, seed=r) for r in range(repeats)]
+        steps = steps_per_repeat(map_name, num_games, agent_steps)
+        n = repeats if map_spec(map_name).max_units <= LARGE else min(repeats, 3)
+        runs = [measure(map_name, num_games, steps, seed=r) for r in range(n)]
         wall = [w for w, _, _ in runs]
         cpu = [c for _, c, _ in runs]
         rejected = sum(n for _, _, n in runs)
-        results.append({"map": map_name, "num_games": num_games, "step_mul": 8, "repeats": repeats,
+        results.append({"map": map_name, "units": map_spec(map_name).max_units, "num_games": num_games,
+                        "step_mul": 8, "repeats": n,
                         "agent_steps_per_repeat": steps * num_games,
                         "agent_steps_per_cpu_s_median": statistics.median(cpu),
                         "agent_steps_per_wall_s_median": statistics.median(wall),
                         "agent_steps_per_cpu_s": cpu, "agent_steps_per_wall_s": wall,
                         "rejected_commands": rejected})
         print(f"{map_name:28s} games={num_games:3d}  {statistics.median(cpu):9,.0f} agent-steps per CPU-s  "
-              f"{statistics.median(wall):9,.0f} per wall-s  (medians of {repeats}; rejected {rejected})")
+              f"{statistics.median(wall):9,.0f} per wall-s  (medians of {n}; rejected {rejected})")
     if args.json:
-        out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "benchmark": "engine",
-               "load_average": os.getloadavg(), "results": results}
+        out = {**info, "benchmark": "engine", "load_average": os.getloadavg(), "results": results}
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)
         print(f"wrote {args.json}")
