@@ -184,9 +184,9 @@ MAPS: dict[str, MapSpec] = {
         # Large battles (this project's maps, SMAC's reward and enemy): Terran bio against a Zerg army of
         # the same unit count, 128 and 250 units a side, 240 agent steps (120 game seconds).
         _smac("bio_vs_zerg_128", 240, (("Marine", 96), ("Marauder", 32)),
-              (("Zergling", 64), ("Roach", 40), ("Baneling", 24)), **_ARENA),
+              (("Zergling", 48), ("Roach", 56), ("Baneling", 24)), **_ARENA),
         _smac("bio_vs_zerg_250", 240, (("Marine", 190), ("Marauder", 60)),
-              (("Zergling", 130), ("Roach", 80), ("Baneling", 40)), **_ARENA),
+              (("Zergling", 90), ("Roach", 110), ("Baneling", 50)), **_ARENA),
     )
 }
 
