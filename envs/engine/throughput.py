@@ -7,12 +7,14 @@ covers command generation, the engine step and the RawObs construction. Reported
 repeats, per second of this process's CPU time (the one-core figure on a shared machine) and per
 wall-clock second. Maps of more than LARGE units play fewer agent-steps per repeat (their steps cost
 more), but always a whole episode's worth of steps, so that the figure covers the battle as well as the
-approach, and fewer repeats.
+approach, and fewer repeats; their single game also runs with the cell lists forced on and off
+(envs/engine/grid.py), the same games either way, to show what the grid saves over scanning every unit.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -60,9 +62,10 @@ def random_commands(obs, rnd: random.Random, playable) -> list:
     return [RawCommand(fn, False, tags, point)]
 
 
-def measure(map_name: str, num_games: int, steps: int, seed: int = 0) -> tuple[float, float, int]:
+def measure(map_name, num_games: int, steps: int, seed: int = 0) -> tuple[float, float, int]:
     """Agent-steps per second over `steps` batched steps, by wall clock and by this process's CPU time
-    (the fair figure for "one core" on a shared, oversubscribed machine); and the rejected commands."""
+    (the fair figure for "one core" on a shared, oversubscribed machine); and the rejected commands.
+    `map_name` may be a MapSpec."""
     from envs.engine import BatchedEngine
 
     eng = BatchedEngine(map_name, num_games=num_games, seeds=[seed + i for i in range(num_games)])
@@ -83,15 +86,15 @@ def measure(map_name: str, num_games: int, steps: int, seed: int = 0) -> tuple[f
     return steps * num_games / wall, steps * num_games / cpu, rejected
 
 
-def steps_per_repeat(map_name: str, num_games: int, agent_steps: int) -> int:
-    """Batched steps per repeat: agent_steps in all, scaled down on large maps to LARGE / units of it but
-    never below one episode's agent steps."""
+def steps_per_repeat(map_name: str, num_games: int, agent_steps: int, whole_episode: bool = True) -> int:
+    """Batched steps per repeat: agent_steps in all, scaled down on large maps to LARGE / units of it but,
+    if `whole_episode`, never below one episode's agent steps."""
     from envs.engine.maps import LOOPS_PER_GAME_SECOND, map_spec
 
     spec = map_spec(map_name)
     if spec.max_units <= LARGE:
         return max(1, agent_steps // num_games)
-    episode = spec.time_limit_s * LOOPS_PER_GAME_SECOND // 8
+    episode = spec.time_limit_s * LOOPS_PER_GAME_SECOND // 8 if whole_episode else 1
     return max(agent_steps * LARGE // spec.max_units // num_games, episode)
 
 
@@ -107,19 +110,25 @@ def run(args: argparse.Namespace) -> int:
 
     info = run_info()
     for map_name, num_games in cases():
-        steps = steps_per_repeat(map_name, num_games, agent_steps)
+        steps = steps_per_repeat(map_name, num_games, agent_steps, whole_episode=not args.quick)
         n = repeats if map_spec(map_name).max_units <= LARGE else min(repeats, 3)
         runs = [measure(map_name, num_games, steps, seed=r) for r in range(n)]
         wall = [w for w, _, _ in runs]
         cpu = [c for _, c, _ in runs]
         rejected = sum(n for _, _, n in runs)
+        grid = {}
+        if num_games == 1 and map_spec(map_name).max_units > LARGE:
+            for mode in ("always", "never"):
+                spec = dataclasses.replace(map_spec(map_name), cell_lists=mode)
+                grid[f"cell_lists_{mode}_agent_steps_per_cpu_s_median"] = statistics.median(
+                    measure(spec, 1, steps, seed=r)[1] for r in range(n))
         results.append({"map": map_name, "units": map_spec(map_name).max_units, "num_games": num_games,
                         "step_mul": 8, "repeats": n,
                         "agent_steps_per_repeat": steps * num_games,
                         "agent_steps_per_cpu_s_median": statistics.median(cpu),
                         "agent_steps_per_wall_s_median": statistics.median(wall),
                         "agent_steps_per_cpu_s": cpu, "agent_steps_per_wall_s": wall,
-                        "rejected_commands": rejected})
+                        "rejected_commands": rejected, **grid})
         print(f"{map_name:28s} games={num_games:3d}  {statistics.median(cpu):9,.0f} agent-steps per CPU-s  "
               f"{statistics.median(wall):9,.0f} per wall-s  (medians of {n}; rejected {rejected})")
     if args.json:
