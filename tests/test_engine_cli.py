@@ -41,9 +41,9 @@ def test_bench_engine_quick_writes_json(tmp_path, capsys):
         assert len(r["agent_steps_per_cpu_s"]) == len(r["agent_steps_per_wall_s"]) == r["repeats"] == 2
         assert r["agent_steps_per_cpu_s_median"] == statistics.median(r["agent_steps_per_cpu_s"])
         assert r["agent_steps_per_wall_s_median"] == statistics.median(r["agent_steps_per_wall_s"])
-        # --quick: 2000 agent-steps a repeat, scaled by 64 / units on the large battles
-        budget = 2_000 * 64 // r["units"] if r["units"] > 64 else 2_000
+        # --quick: 2000 agent-steps a repeat, scaled by 32 / units on the large battles
+        budget = 2_000 * 32 // r["units"] if r["units"] > 32 else 2_000
         assert r["agent_steps_per_repeat"] == budget // r["num_games"] * r["num_games"]
-        large_single = r["units"] > 64 and r["num_games"] == 1
+        large_single = r["units"] > 32 and r["num_games"] == 1
         assert ("cell_lists_never_agent_steps_per_cpu_s_median" in r) == large_single
     assert "agent-steps per CPU-s" in capsys.readouterr().out

@@ -22,7 +22,7 @@ import statistics
 import time
 
 BATCH_SIZES = (1, 64)
-LARGE = 64  # units: a large battle
+LARGE = 32  # units at the start: more is a large battle
 
 
 def cases() -> list[tuple[str, int]]:
@@ -86,16 +86,24 @@ def measure(map_name, num_games: int, steps: int, seed: int = 0) -> tuple[float,
     return steps * num_games / wall, steps * num_games / cpu, rejected
 
 
+def start_units(map_name: str) -> int:
+    """Units on the map when an episode starts, both sides."""
+    from envs.engine.maps import map_spec
+
+    spec = map_spec(map_name)
+    return sum(n for _, n in spec.agent + spec.enemy)
+
+
 def steps_per_repeat(map_name: str, num_games: int, agent_steps: int, whole_episode: bool = True) -> int:
     """Batched steps per repeat: agent_steps in all, scaled down on large maps to LARGE / units of it but,
     if `whole_episode`, never below one episode's agent steps."""
     from envs.engine.maps import LOOPS_PER_GAME_SECOND, map_spec
 
-    spec = map_spec(map_name)
-    if spec.max_units <= LARGE:
+    units = start_units(map_name)
+    if units <= LARGE:
         return max(1, agent_steps // num_games)
-    episode = spec.time_limit_s * LOOPS_PER_GAME_SECOND // 8 if whole_episode else 1
-    return max(agent_steps * LARGE // spec.max_units // num_games, episode)
+    episode = map_spec(map_name).time_limit_s * LOOPS_PER_GAME_SECOND // 8 if whole_episode else 1
+    return max(agent_steps * LARGE // units // num_games, episode)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,18 +119,19 @@ def run(args: argparse.Namespace) -> int:
     info = run_info()
     for map_name, num_games in cases():
         steps = steps_per_repeat(map_name, num_games, agent_steps, whole_episode=not args.quick)
-        n = repeats if map_spec(map_name).max_units <= LARGE else min(repeats, 3)
+        large = start_units(map_name) > LARGE
+        n = min(repeats, 3) if large else repeats
         runs = [measure(map_name, num_games, steps, seed=r) for r in range(n)]
         wall = [w for w, _, _ in runs]
         cpu = [c for _, c, _ in runs]
         rejected = sum(n for _, _, n in runs)
         grid = {}
-        if num_games == 1 and map_spec(map_name).max_units > LARGE:
+        if num_games == 1 and large:
             for mode in ("always", "never"):
                 spec = dataclasses.replace(map_spec(map_name), cell_lists=mode)
                 grid[f"cell_lists_{mode}_agent_steps_per_cpu_s_median"] = statistics.median(
                     measure(spec, 1, steps, seed=r)[1] for r in range(n))
-        results.append({"map": map_name, "units": map_spec(map_name).max_units, "num_games": num_games,
+        results.append({"map": map_name, "units": start_units(map_name), "num_games": num_games,
                         "step_mul": 8, "repeats": n,
                         "agent_steps_per_repeat": steps * num_games,
                         "agent_steps_per_cpu_s_median": statistics.median(cpu),
