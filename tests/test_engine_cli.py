@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 
 from agent.cli import main
 
@@ -26,9 +27,11 @@ def test_demo_bad_arguments_exit_2(capsys):
     assert "focus_fire" in capsys.readouterr().err
 
 
-def test_bench_engine_quick_writes_json(tmp_path, capsys):
+def test_bench_engine_quick_writes_json(tmp_path, capsys, monkeypatch):
     path = tmp_path / "bench.json"
-    assert main(["bench", "engine", "--quick", "--json", str(path)]) == 0
+    argv = ["bench", "engine", "--quick", "--json", str(path)]
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/perceiver-sc2", *argv])  # as the console script sees it
+    assert main(argv) == 0
     data = json.loads(path.read_text())
     cases = {(r["map"], r["num_games"]) for r in data["results"]}
     combat = ("FindAndDefeatZerglings", "DefeatRoaches", "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z",
