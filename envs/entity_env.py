@@ -56,6 +56,10 @@ ENTITY_CAPS = {
     "8m": EntityCaps(max_entities=16, max_units=8),
     "2s3z": EntityCaps(max_entities=12, max_units=5),
     "3s5z": EntityCaps(max_entities=16, max_units=8),
+    "27m_vs_30m": EntityCaps(max_entities=57, max_units=27),
+    # the large battles: every unit an entity (AlphaStar's encoder takes up to 512), every own unit acts
+    "bio_vs_zerg_128": EntityCaps(max_entities=256, max_units=128),
+    "bio_vs_zerg_250": EntityCaps(max_entities=500, max_units=250),
 }
 BACKENDS = ("engine", "pysc2")
 

@@ -6,8 +6,8 @@ commands it sends are recorded, then a raw engine with the same seed replays exa
 pysc2-style RawCommand lists through `Engine.step` (the baseline), and as arrays through `step_grouped`
 (the kernel floor: no Python object per command and no observation objects).
 The vector env (64 games, every unit a random legal action each step, observations built, finished
-games reset) runs on DefeatRoaches and on SMAC's 2s3z, the workload JaxMARL's SMAX benchmark reports
-(Rutherford et al. 2023, "JaxMARL: Multi-Agent RL Environments in JAX").
+games reset) runs on DefeatRoaches, on SMAC's 2s3z and on SMAC's 27m_vs_30m, the workload JaxMARL's
+SMAX benchmark reports (Rutherford et al. 2023, "JaxMARL: Multi-Agent RL Environments in JAX").
 Two single-env workloads: "dense", every unit a uniformly random legal action each step (about one raw
 command per unit, the worst case for translate), and "sparse", 1-3 units acting per step as in
 `bench engine`.
@@ -27,6 +27,7 @@ import numpy as np
 
 MAP = "DefeatRoaches"
 SMAX_MAP = "2s3z"  # the vector env's second map, beside SMAX's figure for it
+LARGE_MAP = "27m_vs_30m"  # the vector env's third: SMAC's large battle (57 units)
 
 
 def _random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -140,10 +141,14 @@ def run(args) -> int:
     sparse = [single_env_overhead(steps, seed=r, workload="sparse") for r in range(repeats)]
     vector = [vector_env_throughput(64, steps // 4, seed=r) for r in range(repeats)]
     vector_smax = [vector_env_throughput(64, steps // 4, seed=r, map_name=SMAX_MAP) for r in range(repeats)]
+    vector_large = [vector_env_throughput(64, steps // 4, seed=r, map_name=LARGE_MAP) for r in range(repeats)]
     def median(rows, key):
         return statistics.median(r[key] for r in rows)
 
+    from envs.run_record import run_info
+
     result = {
+        **run_info(),
         "map": MAP,
         "repeats": repeats,
         "single_env_steps_per_cpu_s": median(single, "env_steps_per_cpu_s"),
@@ -161,8 +166,11 @@ def run(args) -> int:
         "vector_env_64_map_2_env_steps_per_cpu_s": median(vector_smax, "per_cpu_s"),
         "vector_env_64_map_2_env_steps_per_wall_s": median(vector_smax, "per_wall_s"),
         "vector_env_64_map_2_env_steps_per_cpu_s_repeats": [r["per_cpu_s"] for r in vector_smax],
+        "vector_env_large_map": LARGE_MAP,
+        "vector_env_64_large_map_env_steps_per_cpu_s": median(vector_large, "per_cpu_s"),
+        "vector_env_64_large_map_env_steps_per_wall_s": median(vector_large, "per_wall_s"),
+        "vector_env_64_large_map_env_steps_per_cpu_s_repeats": [r["per_cpu_s"] for r in vector_large],
         "load_average_1min": os.getloadavg()[0],
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     r = result
     print(f"{MAP}: entity env {r['single_env_steps_per_cpu_s']:,.0f} steps per CPU-second vs raw engine "
@@ -179,6 +187,8 @@ def run(args) -> int:
           f"load average {r['load_average_1min']:.1f}")
     print(f"{SMAX_MAP}: vector env, 64 games: {r['vector_env_64_map_2_env_steps_per_cpu_s']:,.0f} env steps "
           f"per CPU-second ({r['vector_env_64_map_2_env_steps_per_wall_s']:,.0f} per wall second)")
+    print(f"{LARGE_MAP}: vector env, 64 games: {r['vector_env_64_large_map_env_steps_per_cpu_s']:,.0f} env "
+          f"steps per CPU-second ({r['vector_env_64_large_map_env_steps_per_wall_s']:,.0f} per wall second)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

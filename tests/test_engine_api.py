@@ -22,7 +22,8 @@ F = RawFunction
 
 def test_names_and_specs():
     assert MAP_NAMES == ("MoveToBeacon", "CollectMineralShards", "FindAndDefeatZerglings", "DefeatRoaches",
-                         "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z", "3s5z")
+                         "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z", "3s5z", "27m_vs_30m",
+                         "bio_vs_zerg_128", "bio_vs_zerg_250")
     assert ENEMY_BOTS == ("idle", "attack_nearest", "focus_fire")
     s = map_spec("FindAndDefeatZerglings")
     assert (s.playable, s.map_size, s.time_limit_s) == ((10, 12, 54, 44), (64, 64), 180)

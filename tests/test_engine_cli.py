@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 
 from agent.cli import main
 
@@ -26,18 +27,26 @@ def test_demo_bad_arguments_exit_2(capsys):
     assert "focus_fire" in capsys.readouterr().err
 
 
-def test_bench_engine_quick_writes_json(tmp_path, capsys):
+def test_bench_engine_quick_writes_json(tmp_path, capsys, monkeypatch):
     path = tmp_path / "bench.json"
-    assert main(["bench", "engine", "--quick", "--json", str(path)]) == 0
+    argv = ["bench", "engine", "--quick", "--json", str(path)]
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/perceiver-sc2", *argv])  # as the console script sees it
+    assert main(argv) == 0
     data = json.loads(path.read_text())
     cases = {(r["map"], r["num_games"]) for r in data["results"]}
     combat = ("FindAndDefeatZerglings", "DefeatRoaches", "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z",
-              "3s5z")
+              "3s5z", "27m_vs_30m", "bio_vs_zerg_128", "bio_vs_zerg_250")
     assert cases == {(m, b) for m in combat for b in (1, 64)}
+    assert data["command"] == "perceiver-sc2 bench engine --quick --json " + str(path)
+    assert data["date"].endswith(" UTC") and "commit" in data
     for r in data["results"]:
         assert r["rejected_commands"] == 0  # the random commands are all legal
         assert len(r["agent_steps_per_cpu_s"]) == len(r["agent_steps_per_wall_s"]) == r["repeats"] == 2
         assert r["agent_steps_per_cpu_s_median"] == statistics.median(r["agent_steps_per_cpu_s"])
         assert r["agent_steps_per_wall_s_median"] == statistics.median(r["agent_steps_per_wall_s"])
-        assert r["agent_steps_per_repeat"] == 2_000 // r["num_games"] * r["num_games"]  # --quick: 2000
+        # --quick: 2000 agent-steps a repeat, scaled by 32 / units on the large battles
+        budget = 2_000 * 32 // r["units"] if r["units"] > 32 else 2_000
+        assert r["agent_steps_per_repeat"] == budget // r["num_games"] * r["num_games"]
+        large_single = r["units"] > 32 and r["num_games"] == 1
+        assert ("cell_lists_never_agent_steps_per_cpu_s_median" in r) == large_single
     assert "agent-steps per CPU-s" in capsys.readouterr().out

@@ -26,11 +26,12 @@ from envs.engine.state import (
 )
 from envs.raw_schema import FeatureUnit as FU
 
-SMAC_MAPS = {  # smac_maps.py: units a side, episode limit in agent steps of 8 loops
-    "3m": ({48: 3}, 60),
-    "8m": ({48: 8}, 120),
-    "2s3z": ({74: 2, 73: 3}, 120),
-    "3s5z": ({74: 3, 73: 5}, 150),
+SMAC_MAPS = {  # smac_maps.py: the agent's units, the enemy's, episode limit in agent steps of 8 loops
+    "3m": ({48: 3}, {48: 3}, 60),
+    "8m": ({48: 8}, {48: 8}, 120),
+    "2s3z": ({74: 2, 73: 3}, {74: 2, 73: 3}, 120),
+    "3s5z": ({74: 3, 73: 5}, {74: 3, 73: 5}, 150),
+    "27m_vs_30m": ({48: 27}, {48: 30}, 180),
 }
 
 
@@ -45,11 +46,11 @@ def play(eng, policy, seed):
 
 @pytest.mark.parametrize("name", SMAC_MAPS)
 def test_units_limits_and_default_bot(name):
-    units, limit = SMAC_MAPS[name]
+    agent, enemy, limit = SMAC_MAPS[name]
     eng = Engine(name, enemy_bot="idle")
     assert Engine(name).enemy_bot == "focus_fire"
     obs = eng.reset(seed=0)
-    for alliance in (1, 4):
+    for alliance, units in ((1, agent), (4, enemy)):
         types, counts = np.unique(obs.raw_units[obs.raw_units[:, FU.alliance] == alliance, FU.unit_type],
                                   return_counts=True)
         assert dict(zip(types.tolist(), counts.tolist(), strict=True)) == units
@@ -63,6 +64,7 @@ def test_max_reward_counts_every_enemys_hit_points_and_shields():
     assert map_spec("8m").smac_max_reward() == 8 * (45 + 10) + 200
     assert map_spec("2s3z").smac_max_reward() == 2 * (80 + 80 + 10) + 3 * (100 + 50 + 10) + 200
     assert map_spec("3s5z").smac_max_reward() == 3 * (80 + 80 + 10) + 5 * (100 + 50 + 10) + 200
+    assert map_spec("27m_vs_30m").smac_max_reward() == 30 * (45 + 10) + 200
 
 
 @pytest.mark.parametrize("name", ["3m", "2s3z"])

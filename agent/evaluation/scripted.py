@@ -152,6 +152,26 @@ class SplitOnBanelings(FocusFire):
         return actions
 
 
+class LocalFocusFire(Agent):
+    """Large battles: each unit attacks the weakest enemy within REACH of it (the nearest on ties), else
+    its nearest enemy - focus fire where the armies touch, with every unit busy."""
+
+    REACH = 6.0  # centre to centre: a Marine's range 5 plus two small radii
+
+    def act(self, obs):
+        enemies, units = self._slots(obs, "is_enemy"), self._units(obs)
+        if len(units) == 0 or len(enemies) == 0:
+            return super().act(obs)
+        ents, xy = obs["entities"], self._xy(obs)
+        dist = np.linalg.norm(xy[units, None, :] - xy[None, enemies, :], axis=2)  # [units, enemies]
+        life = ents[enemies, F["health"]] + ents[enemies, F["shield"]]
+        # rank by life within reach, by distance beyond it: in reach first, then weakest, then nearest
+        key = np.where(dist <= self.REACH, life[None, :] + dist * 1e-3, 1e6 + dist)
+        actions = super().act(obs)
+        actions[units] = self.layout.encode(Verb.ATTACK_ENTITY, 0) + enemies[np.argmin(key, axis=1)]
+        return actions
+
+
 SCRIPTED_AGENTS = {
     "MoveToBeacon": MoveToBeacon,
     "CollectMineralShards": CollectMineralShards,
@@ -162,6 +182,9 @@ SCRIPTED_AGENTS = {
     "8m": FocusFire,
     "2s3z": FocusFire,
     "3s5z": FocusFire,
+    "27m_vs_30m": FocusFire,
+    "bio_vs_zerg_128": LocalFocusFire,
+    "bio_vs_zerg_250": LocalFocusFire,
 }
 
 

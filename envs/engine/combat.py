@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+from envs.engine.grid import AGENT_GRID, ENEMY_GRID, GRID_SLACK, GROUND_GRID, build, cell_range, drift
 from envs.engine.jit import hot, inline
 from envs.engine.lookup import FAR, RANGE_EPS, RANGE_SLOP, edge_dist, radius, valid_unit
 from envs.engine.maps import PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
@@ -180,16 +181,42 @@ def side_boxes(state, tables, g, boxes, sides, side_count):
 
 
 @inline
+def rank(state, tables, g, v, ux, uy, ur, owner, fire_range, scan_range, best):
+    """`acquire`'s ranking of hostile unit v; `best` is (fire slot, score, distance, scan slot, score,
+    distance), returned updated. Equal candidates go to the lower slot, whatever order they come in."""
+    uf, ui, tf, ti = state.unit_f, state.unit_i, tables.type_f, tables.type_i
+    best_fire, fire_score, fire_d, best_scan, scan_score, scan_d = best
+    if ui[g, v, ALIVE] == 0:  # killed earlier in this loop
+        return best
+    dx = uf[g, v, X] - ux
+    dy = uf[g, v, Y] - uy
+    vt = ui[g, v, TYPE]
+    rv = tf[vt, RADIUS]
+    reach = scan_range + RANGE_EPS + ur + rv
+    d2 = dx * dx + dy * dy
+    if d2 > reach * reach:  # cheap reject before the square root
+        return best
+    d = math.sqrt(d2) - ur - rv
+    w = ui[g, v, WEAPON_TARGET]
+    helping = valid_unit(state, g, w, ui[g, v, WEAPON_TAG]) and ui[g, w, OWNER] == owner
+    score = 4 * ti[vt, TARGET_PRIORITY] + (2 if tf[vt, DAMAGE] > 0.0 else 0) + (1 if helping else 0)
+    if score > scan_score or (score == scan_score and (d < scan_d or (d == scan_d and v < best_scan))):
+        best_scan, scan_score, scan_d = v, score, d
+    if d <= fire_range + RANGE_EPS and (score > fire_score or (score == fire_score and (
+            d < fire_d or (d == fire_d and v < best_fire)))):
+        best_fire, fire_score, fire_d = v, score, d
+    return best_fire, fire_score, fire_d, best_scan, scan_score, scan_d
+
+
+@inline
 def acquire(state, tables, g, u, fire_range, scan_range, scratch):
     """The best hostile targets of u whose edge is within `fire_range` and within `scan_range` of u's edge
     (two slots, -1 when none). Best: the highest target priority, then a threat (it is armed: it can attack
     back), then one attacking u's side (a call for help), then the nearest - pysc2 docs/environment.md:
     auto-targeting "is based on weapon scan distance, threat and assistance ... If two targets have the
     same priority the nearest one will be chosen". Neutrals, markers included, are never hostile."""
-    uf, ui, tf, ti = state.unit_f, state.unit_i, tables.type_f, tables.type_i
-    boxes, sides, side_count = scratch.boxes, scratch.sides, scratch.side_count
-    best_fire, best_scan = -1, -1
-    fire_score, fire_d, scan_score, scan_d = -1, FAR, -1, FAR
+    uf, ui, tf = state.unit_f, state.unit_i, tables.type_f
+    boxes, sides, side_count, grids = scratch.boxes, scratch.sides, scratch.side_count, scratch.grids
     owner = ui[g, u, OWNER]
     if owner != OWNER_AGENT and owner != OWNER_ENEMY:
         return -1, -1  # no side: neutrals never fight
@@ -202,27 +229,21 @@ def acquire(state, tables, g, u, fire_range, scan_range, scratch):
     reach_max = scan_range + RANGE_EPS + ur + boxes[k + 4] + BOX_SLACK
     if bx > reach_max or by > reach_max or bx * bx + by * by > reach_max * reach_max:
         return -1, -1
-    for i in range(side_count[hostile_side]):
-        v = sides[hostile_side, i]
-        if ui[g, v, ALIVE] == 0:  # killed earlier in this loop
-            continue
-        dx = uf[g, v, X] - ux
-        dy = uf[g, v, Y] - uy
-        vt = ui[g, v, TYPE]
-        rv = tf[vt, RADIUS]
-        reach = scan_range + RANGE_EPS + ur + rv
-        d2 = dx * dx + dy * dy
-        if d2 > reach * reach:  # cheap reject before the square root
-            continue
-        d = math.sqrt(d2) - ur - rv
-        w = ui[g, v, WEAPON_TARGET]
-        helping = valid_unit(state, g, w, ui[g, v, WEAPON_TAG]) and ui[g, w, OWNER] == owner
-        score = 4 * ti[vt, TARGET_PRIORITY] + (2 if tf[vt, DAMAGE] > 0.0 else 0) + (1 if helping else 0)
-        if score > scan_score or (score == scan_score and d < scan_d):
-            best_scan, scan_score, scan_d = v, score, d
-        if d <= fire_range + RANGE_EPS and (score > fire_score or (score == fire_score and d < fire_d)):
-            best_fire, fire_score, fire_d = v, score, d
-    return best_fire, best_scan
+    best = (-1, -1, FAR, -1, -1, FAR)
+    if grids.on[0] == 1:  # the hostile units in the cells within reach
+        k = ENEMY_GRID if hostile_side == 1 else AGENT_GRID
+        cx0, cx1 = cell_range(grids, k, ux - reach_max, ux + reach_max, 0)
+        cy0, cy1 = cell_range(grids, k, uy - reach_max, uy + reach_max, 1)
+        for cy in range(cy0, cy1 + 1):
+            row = cy * grids.shape[k, 0]
+            for i in range(grids.start[k, row + cx0], grids.start[k, row + cx1 + 1]):
+                best = rank(state, tables, g, grids.items[k, i], ux, uy, ur, owner, fire_range, scan_range,
+                            best)
+    else:
+        for i in range(side_count[hostile_side]):
+            best = rank(state, tables, g, sides[hostile_side, i], ux, uy, ur, owner, fire_range, scan_range,
+                        best)
+    return best[0], best[3]
 
 
 @inline
@@ -247,7 +268,7 @@ def engage_with(state, g, u, t):
 
 
 @hot
-def engage(state, tables, g, u, t, can_move):
+def engage(state, tables, g, u, t, can_move, grids):
     """Fire at t if in range (+ RANGE_SLOP if already engaged with t) and ready; otherwise close in (if
     allowed) just to weapon range, becoming engaged with t on arrival (it fires from the next loop)."""
     uf, ui, tf = state.unit_f, state.unit_i, tables.type_f
@@ -259,7 +280,7 @@ def engage(state, tables, g, u, t, can_move):
         engage_with(state, g, u, t)
         face(state, g, u, uf[g, t, X] - uf[g, u, X], uf[g, t, Y] - uf[g, u, Y])
         if uf[g, u, COOLDOWN] <= 0.0:
-            start_attack(state, tables, g, u, t)
+            start_attack(state, tables, g, u, t, grids)
         return
     ui[g, u, WEAPON_TARGET] = -1
     if can_move:
@@ -292,6 +313,7 @@ def act(state, tables, g, u, scratch):
     """One loop of one unit: regenerate; finish the attack under way, or resolve its current order and
     carry it out."""
     uf, ui, tf, oi, oxy = state.unit_f, state.unit_i, tables.type_f, state.order_i, state.order_xy
+    grids = scratch.grids
     regenerate(state, tables, g, u)
     ut = ui[g, u, TYPE]
     if (tables.type_i[ut, FLAGS] & (FLAG_MARKER | FLAG_STRUCTURE)) != 0:
@@ -299,7 +321,7 @@ def act(state, tables, g, u, scratch):
     cd = uf[g, u, COOLDOWN] - 1.0
     uf[g, u, COOLDOWN] = cd if cd > 0.0 else 0.0
     if uf[g, u, WINDUP] > 0.0:  # standing still until the shot
-        wind_up(state, tables, g, u)
+        wind_up(state, tables, g, u, grids)
         return
     kind = current_order(state, g, u)
     armed = tf[ut, DAMAGE] > 0.0
@@ -315,13 +337,13 @@ def act(state, tables, g, u, scratch):
         in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], scan, scratch)
         t = in_range if in_range >= 0 else held_target(state, tables, g, u)  # else the engaged one, in slop
         if t >= 0:
-            engage(state, tables, g, u, t, False)
+            engage(state, tables, g, u, t, False, grids)
         elif chase:
-            engage(state, tables, g, u, a, True)
+            engage(state, tables, g, u, a, True, grids)
         elif in_scan >= 0:
             ui[g, u, CHASE_TARGET] = in_scan
             ui[g, u, CHASE_TAG] = ui[g, in_scan, TAG]
-            engage(state, tables, g, u, in_scan, True)
+            engage(state, tables, g, u, in_scan, True, grids)
     elif kind == MOVE_POINT:
         ui[g, u, WEAPON_TARGET] = -1
         if move_to_point(state, tables, g, u, oxy[g, u, 0, 0], oxy[g, u, 0, 1]):
@@ -337,24 +359,88 @@ def act(state, tables, g, u, scratch):
             if d > 0.5:  # follow, stopping half a unit short of contact
                 step_toward(state, g, u, uf[g, t, X], uf[g, t, Y], min(step, d - 0.5))
     elif kind == ATTACK_UNIT:
-        engage(state, tables, g, u, oi[g, u, 0, TARGET], True)
+        engage(state, tables, g, u, oi[g, u, 0, TARGET], True, grids)
     elif kind == ATTACK_POINT:
         t = -1
         if armed:
             in_range, in_scan = acquire(state, tables, g, u, tf[ut, RANGE], tf[ut, SCAN_RANGE], scratch)
             t = in_range if in_range >= 0 else in_scan
         if t >= 0:
-            engage(state, tables, g, u, t, True)
+            engage(state, tables, g, u, t, True, grids)
         else:
             ui[g, u, WEAPON_TARGET] = -1
             if move_to_point(state, tables, g, u, oxy[g, u, 0, 0], oxy[g, u, 0, 1]):
                 pop_order(state, g, u)
 
 
+@inline
+def push_apart(state, tables, g, i, j, ri, hold_i, moved_i, loop):
+    """Separate ground units i and j if they overlap (`collide`)."""
+    uf, ui = state.unit_f, state.unit_i
+    dx = uf[g, j, X] - uf[g, i, X]
+    dy = uf[g, j, Y] - uf[g, i, Y]
+    min_d = ri + radius(state, tables, g, j)
+    d2 = dx * dx + dy * dy
+    if d2 >= min_d * min_d:
+        return
+    d = math.sqrt(d2)
+    if d < 1e-9:  # exactly on top of each other: a random direction
+        ang = TWO_PI * uniform(state.rng, g)
+        dx, dy, d = math.cos(ang), math.sin(ang), 1.0
+    push = min_d - d
+    stay_i, stay_j = hold_i, is_holding(state, g, j)
+    if ui[g, i, OWNER] != ui[g, j, OWNER]:  # enemies: only one that walked into the other yields
+        moved_j = ui[g, j, MOVED_AT] == loop
+        stay_i = stay_i or (moved_j and not moved_i)
+        stay_j = stay_j or (moved_i and not moved_j)
+    wi = 0.0 if stay_i else (1.0 if stay_j else 0.5)
+    wj = 0.0 if stay_j else (1.0 if stay_i else 0.5)
+    uf[g, i, X] -= dx / d * push * wi
+    uf[g, i, Y] -= dy / d * push * wi
+    uf[g, j, X] += dx / d * push * wj
+    uf[g, j, Y] += dy / d * push * wj
+
+
+@inline
+def nearby_ground(state, tables, g, i, grids):
+    """The ground units of higher slot than i whose gap to i is under GRID_SLACK, from the ground grid,
+    into grids.near in slot order (the order a scan meets them in); returns how many. Exact while i moves
+    less than GRID_SLACK and the others drift less than GRID_SLACK from where the grid saw them (a cell
+    is two touching units wide plus twice the slack)."""
+    uf, near, k = state.unit_f, grids.near, GROUND_GRID
+    x, y, ri = uf[g, i, X], uf[g, i, Y], radius(state, tables, g, i)
+    r = grids.origin[k, 2]
+    cx0, cx1 = cell_range(grids, k, x - r, x + r, 0)
+    cy0, cy1 = cell_range(grids, k, y - r, y + r, 1)
+    n = 0
+    for cy in range(cy0, cy1 + 1):
+        row = cy * grids.shape[k, 0]
+        for c in range(grids.start[k, row + cx0], grids.start[k, row + cx1 + 1]):
+            j = grids.items[k, c]
+            if j <= i:
+                continue
+            dx = uf[g, j, X] - x
+            dy = uf[g, j, Y] - y
+            reach = ri + radius(state, tables, g, j) + GRID_SLACK
+            if dx * dx + dy * dy >= reach * reach:
+                continue
+            p = n  # insertion into slot order
+            while p > 0 and near[p - 1] > j:
+                near[p] = near[p - 1]
+                p -= 1
+            near[p] = j
+            n += 1
+    return n
+
+
 @hot
-def collide(state, tables, g, ground):
+def collide(state, tables, g, ground, gxyr, grids):
     """Push overlapping ground units apart once, then keep centres inside the playable area.
-    `ground` is scratch space (int64, >= the slot count)."""
+    `ground` and `gxyr` are scratch space (int64 [>= the slot count], float64 [3, >= the slot count]).
+    Pairs are taken in slot order. With the grids on, each unit meets only the units the ground grid
+    finds near it (`nearby_ground`); pushes in a crowd can carry units further than the grid allows for,
+    and then the grid is rebuilt (a unit pushed away from others), or the unit's remaining pairs are
+    scanned (the unit itself pushed far), so the pairs that touch are the scan's."""
     uf, ui, mf, loop = state.unit_f, state.unit_i, tables.map_f, state.game[g, LOOP]
     n = state.game[g, NUM_SLOTS]
     m = 0
@@ -362,35 +448,52 @@ def collide(state, tables, g, ground):
         if ui[g, i, ALIVE] == 1 and (tables.type_i[ui[g, i, TYPE], FLAGS] & FLAG_GROUND) != 0:
             ground[m] = i
             m += 1
+    use_grid = grids.on[0] == 1
+    stale = use_grid
+    if not use_grid:
+        for a in range(m):
+            gxyr[0, a] = uf[g, ground[a], X]
+            gxyr[1, a] = uf[g, ground[a], Y]
+            gxyr[2, a] = radius(state, tables, g, ground[a])
     for a in range(m):
         i = ground[a]
         ri = radius(state, tables, g, i)
         hold_i = is_holding(state, g, i)
         moved_i = ui[g, i, MOVED_AT] == loop
+        rest = a + 1  # where the scan of i's pairs starts
+        if use_grid:
+            if stale:
+                build(state, g, grids, GROUND_GRID, ground, m)
+                stale = False
+            x, y = uf[g, i, X], uf[g, i, Y]
+            rest = m  # nothing left to scan, unless i is pushed too far
+            for c in range(nearby_ground(state, tables, g, i, grids)):
+                j = grids.near[c]
+                push_apart(state, tables, g, i, j, ri, hold_i, moved_i, loop)
+                stale = stale or drift(state, g, grids, j) > GRID_SLACK
+                if math.hypot(uf[g, i, X] - x, uf[g, i, Y] - y) > GRID_SLACK:
+                    rest = a + 1
+                    while rest < m and ground[rest] <= j:
+                        rest += 1
+                    break
+        if use_grid:
+            for b in range(rest, m):
+                j = ground[b]
+                push_apart(state, tables, g, i, j, ri, hold_i, moved_i, loop)
+                stale = stale or drift(state, g, grids, j) > GRID_SLACK
+            continue
+        # the scan, on contiguous copies of the positions and radii (kept equal to the state's)
+        xi, yi = gxyr[0, a], gxyr[1, a]
         for b in range(a + 1, m):
-            j = ground[b]
-            dx = uf[g, j, X] - uf[g, i, X]
-            dy = uf[g, j, Y] - uf[g, i, Y]
-            min_d = ri + radius(state, tables, g, j)
-            d2 = dx * dx + dy * dy
-            if d2 >= min_d * min_d:
+            dx = gxyr[0, b] - xi
+            dy = gxyr[1, b] - yi
+            min_d = ri + gxyr[2, b]
+            if dx * dx + dy * dy >= min_d * min_d:
                 continue
-            d = math.sqrt(d2)
-            if d < 1e-9:  # exactly on top of each other: a random direction
-                ang = TWO_PI * uniform(state.rng, g)
-                dx, dy, d = math.cos(ang), math.sin(ang), 1.0
-            push = min_d - d
-            stay_i, stay_j = hold_i, is_holding(state, g, j)
-            if ui[g, i, OWNER] != ui[g, j, OWNER]:  # enemies: only one that walked into the other yields
-                moved_j = ui[g, j, MOVED_AT] == loop
-                stay_i = stay_i or (moved_j and not moved_i)
-                stay_j = stay_j or (moved_i and not moved_j)
-            wi = 0.0 if stay_i else (1.0 if stay_j else 0.5)
-            wj = 0.0 if stay_j else (1.0 if stay_i else 0.5)
-            uf[g, i, X] -= dx / d * push * wi
-            uf[g, i, Y] -= dy / d * push * wi
-            uf[g, j, X] += dx / d * push * wj
-            uf[g, j, Y] += dy / d * push * wj
+            j = ground[b]
+            push_apart(state, tables, g, i, j, ri, hold_i, moved_i, loop)
+            xi, yi = uf[g, i, X], uf[g, i, Y]
+            gxyr[0, b], gxyr[1, b] = uf[g, j, X], uf[g, j, Y]
     for i in range(n):
         if ui[g, i, ALIVE] == 1:
             uf[g, i, X] = min(max(uf[g, i, X], mf[PLAY_X0]), mf[PLAY_X1])

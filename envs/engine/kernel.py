@@ -14,6 +14,7 @@ from numba import njit
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, side_boxes
 from envs.engine.commands import Commands, apply_commands
+from envs.engine.grid import AGENT_GRID, ENEMY_GRID, Grids, build, grids_on, new_grids
 from envs.engine.jit import hot
 from envs.engine.obs import RawBuffers, write_obs
 from envs.engine.reward import end_step, note_enemies
@@ -39,6 +40,7 @@ class Scratch(NamedTuple):
 
     order: np.ndarray  # int64 [M], the order units act in this loop
     ground: np.ndarray  # int64 [M], the ground units (combat.collide)
+    ground_xyr: np.ndarray  # float64 [3, M], their positions and radii (combat.collide)
     boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
     sides: np.ndarray  # int64 [2, M], each side's living units (combat.side_boxes)
     side_count: np.ndarray  # int64 [2]
@@ -46,14 +48,17 @@ class Scratch(NamedTuple):
     spawn_type: np.ndarray  # int64 [M], units to place (rules.spawn_sides)
     spawn_health: np.ndarray  # float64 [M]
     spawn_shield: np.ndarray  # float64 [M]
+    grids: Grids  # cell lists (grid.py)
 
 
 @njit(cache=True)
-def new_scratch(max_units, max_tags):
-    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64), np.empty(10, np.float64),
+def new_scratch(tables, max_units, max_tags):
+    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64),
+                   np.empty((3, max_units), np.float64), np.empty(10, np.float64),
                    np.empty((2, max_units), np.int64), np.zeros(2, np.int64),
                    np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
-                   np.empty(max_units, np.float64), np.empty(max_units, np.float64))
+                   np.empty(max_units, np.float64), np.empty(max_units, np.float64),
+                   new_grids(tables, max_units))
 
 
 @hot
@@ -68,12 +73,16 @@ def sim_loop(state, tables, g, scratch):
         j = randint(state.rng, g, i + 1)
         order[i], order[j] = order[j], order[i]
     side_boxes(state, tables, g, scratch.boxes, scratch.sides, scratch.side_count)
+    grids = scratch.grids
+    if grids_on(state, tables, g, grids):
+        build(state, g, grids, AGENT_GRID, scratch.sides[0], scratch.side_count[0])
+        build(state, g, grids, ENEMY_GRID, scratch.sides[1], scratch.side_count[1])
     for k in range(n):
         u = order[k]
         if state.unit_i[g, u, ALIVE] == 1:
             act(state, tables, g, u, scratch)
-    fly_missiles(state, tables, g)
-    collide(state, tables, g, scratch.ground)
+    fly_missiles(state, tables, g, grids)
+    collide(state, tables, g, scratch.ground, scratch.ground_xyr, grids)
     state.game[g, LOOP] += 1
     tick(state, tables, g, scratch)
 
@@ -81,7 +90,7 @@ def sim_loop(state, tables, g, scratch):
 @njit(cache=True)
 def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
     """Start a new episode in each of `games` (reseeding game games[i] with seeds[i] if reseed[i])."""
-    scratch = new_scratch(state.unit_i.shape[1], 0)
+    scratch = new_scratch(tables, state.unit_i.shape[1], 0)
     for i in range(games.shape[0]):
         g = games[i]
         if reseed[i] == 1:
@@ -103,7 +112,7 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
 def step_kernel(state, tables, commands, bot, step_mul, active, out):
     """Apply the `Commands`, let the enemy bot order its units, advance every active unfinished game
     `step_mul` loops, and write every game's observation into `out`."""
-    scratch = new_scratch(state.unit_i.shape[1], commands.tags.shape[0])
+    scratch = new_scratch(tables, state.unit_i.shape[1], commands.tags.shape[0])
     apply_commands(state, tables, commands, scratch.command_slots)
     game = state.game
     for g in range(game.shape[0]):

@@ -34,7 +34,10 @@ NUM_MAP_FLOATS = 26
 RULES, KILL_REWARD, LOSS_REWARD, WIN_REWARD, TIME_LIMIT_LOOPS, END_WHEN_AGENT_DEAD, FOG, NEUTRAL_TYPE, \
     NEUTRAL_COUNT, WAVE_EXTRA_TYPE, WAVE_EXTRA_COUNT, HAS_WIN, MAX_UNITS, RANDOM_SIDE, ENEMY_CLUMP = range(15)
 NEAR_COUNT, SMAC_REWARD = 15, 16
-NUM_MAP_INTS = 17
+CELL_LISTS = 17  # a CELL_MODES value: whether the kernels find nearby units through grid.py's cell lists
+NUM_MAP_INTS = 18
+# --- cell-list modes (MapSpec.cell_lists); `auto` uses them in loops with grid.CELL_LIST_MIN units or more
+CELL_MODES = {"never": 0, "always": 1, "auto": 2}
 # --- spawn groups spawn_groups[k, :]: (owner, unit type index, count)
 GROUP_OWNER, GROUP_TYPE, GROUP_COUNT = range(3)
 
@@ -80,6 +83,7 @@ class MapSpec:
     exclude_r: float = 0.0
     near: tuple[int, float, float] = (0, 0.0, 0.0)  # (n, r0, r1): n enemies start r0..r1 from the centre
     respawn_from_agent: float = 0.0
+    cell_lists: str = "auto"  # a key of CELL_MODES; both ways give the same game (tests compare them)
 
     def smac_max_reward(self) -> float:
         """SMAC's max_reward (starcraft2.py): SMAC_KILL per enemy + SMAC_WIN + every enemy's full hit
@@ -121,6 +125,7 @@ class MapSpec:
         mi[ENEMY_CLUMP] = self.enemy_clump
         mi[NEAR_COUNT] = self.near[0]
         mi[SMAC_REWARD] = self.smac_reward
+        mi[CELL_LISTS] = CELL_MODES[self.cell_lists]
         mf[REWARD_SCALE] = SMAC_SCALE_RATE / self.smac_max_reward()
         groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
         groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
@@ -130,13 +135,20 @@ class MapSpec:
 _MINI = (22.0, 20.0, 44.0, 36.0)  # the single-screen minigames' playable area (their map files)
 
 
-def _smac(name: str, limit_steps: int, units: tuple[tuple[str, int], ...]) -> MapSpec:
-    """A SMAC map of the same units a side; `limit_steps` is its episode limit in SMAC agent steps
-    (every SMAC limit is a whole number of game seconds)."""
+def _smac(name: str, limit_steps: int, agent: tuple[tuple[str, int], ...],
+          enemy: tuple[tuple[str, int], ...] | None = None, **kwargs) -> MapSpec:
+    """A SMAC-style map (the enemy the same units as the agent unless given); `limit_steps` is its episode
+    limit in SMAC agent steps (every SMAC limit is a whole number of game seconds)."""
+    enemy = agent if enemy is None else enemy
     seconds = limit_steps * SMAC_STEP_MUL // LOOPS_PER_GAME_SECOND
-    return MapSpec(name, _MINI, time_limit_s=seconds, has_win=True, smac_reward=True, rules=RULES_DUEL,
-                   agent=units, enemy=units, max_units=2 * sum(n for _, n in units), default_bot="focus_fire")
+    kwargs.setdefault("playable", _MINI)
+    return MapSpec(name, time_limit_s=seconds, has_win=True, smac_reward=True, rules=RULES_DUEL,
+                   agent=agent, enemy=enemy, max_units=sum(n for _, n in agent + enemy),
+                   default_bot="focus_fire", **kwargs)
 
+
+# The large battles' arena: a 64 x 64 map, nearly all playable, the two armies in columns 28 apart.
+_ARENA = dict(playable=(4.0, 4.0, 60.0, 60.0), left=(14.0, 17.0, 18.0, 47.0), right=(46.0, 17.0, 50.0, 47.0))
 
 MAPS: dict[str, MapSpec] = {
     m.name: m
@@ -167,6 +179,14 @@ MAPS: dict[str, MapSpec] = {
         _smac("8m", 120, (("Marine", 8),)),
         _smac("2s3z", 120, (("Stalker", 2), ("Zealot", 3))),
         _smac("3s5z", 150, (("Stalker", 3), ("Zealot", 5))),
+        # SMAC's 27m_vs_30m: 27 Marines against 30, 180 agent steps (smac_maps.py).
+        _smac("27m_vs_30m", 180, (("Marine", 27),), (("Marine", 30),)),
+        # Large battles (this project's maps, SMAC's reward and enemy): Terran bio against a Zerg army of
+        # the same unit count, 128 and 250 units a side, 240 agent steps (120 game seconds).
+        _smac("bio_vs_zerg_128", 240, (("Marine", 96), ("Marauder", 32)),
+              (("Zergling", 48), ("Roach", 56), ("Baneling", 24)), **_ARENA),
+        _smac("bio_vs_zerg_250", 240, (("Marine", 190), ("Marauder", 60)),
+              (("Zergling", 90), ("Roach", 110), ("Baneling", 50)), **_ARENA),
     )
 }
 

@@ -65,6 +65,25 @@ def focus_fire(obs) -> list[RawCommand]:
     return _chunked(RawFunction.Attack_unit, _tags(obs.raw_units[mine]), int(obs.raw_units[target, FU.tag]))
 
 
+def local_focus_fire(obs) -> list[RawCommand]:
+    """Large battles: each unit attacks the weakest enemy within LOCAL_REACH of it (the nearest on ties),
+    else its nearest enemy; units with the same target share a command."""
+    al = obs.raw_units[:, FU.alliance]
+    mine, enemy = np.flatnonzero(al == SELF), np.flatnonzero(al == ENEMY)
+    if len(mine) == 0 or len(enemy) == 0:
+        return []
+    dist = np.linalg.norm(obs.positions[mine, None, :] - obs.positions[None, enemy, :], axis=2)
+    life = obs.raw_units[enemy, FU.health] + obs.raw_units[enemy, FU.shield]
+    key = np.where(dist <= LOCAL_REACH, life[None, :] + dist * 1e-3, 1e6 + dist)
+    target = enemy[np.argmin(key, axis=1)]
+    out = []
+    for t in np.unique(target):
+        out += _chunked(RawFunction.Attack_unit, _tags(obs.raw_units[mine[target == t]]),
+                        int(obs.raw_units[t, FU.tag]))
+    return out
+
+
+LOCAL_REACH = 6.0  # centre to centre: a Marine's range 5 plus two small radii
 SWEEP = ((18.0, 18.0), (32.0, 17.0), (46.0, 18.0), (47.0, 28.0), (46.0, 38.0), (32.0, 39.0), (18.0, 38.0),
          (17.0, 28.0))  # a loop around FindAndDefeatZerglings' playable area, inside sight of its edges
 SWEEP_LOOPS = 160  # 10 game seconds per waypoint: about one leg at Marine speed
@@ -96,4 +115,7 @@ SCRIPTED = {
     "8m": focus_fire,
     "2s3z": focus_fire,
     "3s5z": focus_fire,
+    "27m_vs_30m": focus_fire,
+    "bio_vs_zerg_128": local_focus_fire,
+    "bio_vs_zerg_250": local_focus_fire,
 }

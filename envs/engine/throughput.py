@@ -5,12 +5,16 @@ game, each step: one command, a random verb among attack unit / attack-move / mo
 random own units), finished games reset at once (`reset_game`), step_mul 8, one thread. The timing
 covers command generation, the engine step and the RawObs construction. Reported: medians of the
 repeats, per second of this process's CPU time (the one-core figure on a shared machine) and per
-wall-clock second.
+wall-clock second. Maps of more than LARGE units play fewer agent-steps per repeat (their steps cost
+more), but always a whole episode's worth of steps, so that the figure covers the battle as well as the
+approach, and fewer repeats; their single game also runs with the cell lists forced on and off
+(envs/engine/grid.py), the same games either way, to show what the grid saves over scanning every unit.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -18,6 +22,7 @@ import statistics
 import time
 
 BATCH_SIZES = (1, 64)
+LARGE = 32  # units at the start: more is a large battle
 
 
 def cases() -> list[tuple[str, int]]:
@@ -57,9 +62,10 @@ def random_commands(obs, rnd: random.Random, playable) -> list:
     return [RawCommand(fn, False, tags, point)]
 
 
-def measure(map_name: str, num_games: int, steps: int, seed: int = 0) -> tuple[float, float, int]:
+def measure(map_name, num_games: int, steps: int, seed: int = 0) -> tuple[float, float, int]:
     """Agent-steps per second over `steps` batched steps, by wall clock and by this process's CPU time
-    (the fair figure for "one core" on a shared, oversubscribed machine); and the rejected commands."""
+    (the fair figure for "one core" on a shared, oversubscribed machine); and the rejected commands.
+    `map_name` may be a MapSpec."""
     from envs.engine import BatchedEngine
 
     eng = BatchedEngine(map_name, num_games=num_games, seeds=[seed + i for i in range(num_games)])
@@ -80,6 +86,26 @@ def measure(map_name: str, num_games: int, steps: int, seed: int = 0) -> tuple[f
     return steps * num_games / wall, steps * num_games / cpu, rejected
 
 
+def start_units(map_name: str) -> int:
+    """Units on the map when an episode starts, both sides."""
+    from envs.engine.maps import map_spec
+
+    spec = map_spec(map_name)
+    return sum(n for _, n in spec.agent + spec.enemy)
+
+
+def steps_per_repeat(map_name: str, num_games: int, agent_steps: int, whole_episode: bool = True) -> int:
+    """Batched steps per repeat: agent_steps in all, scaled down on large maps to LARGE / units of it but,
+    if `whole_episode`, never below one episode's agent steps."""
+    from envs.engine.maps import LOOPS_PER_GAME_SECOND, map_spec
+
+    units = start_units(map_name)
+    if units <= LARGE:
+        return max(1, agent_steps // num_games)
+    episode = map_spec(map_name).time_limit_s * LOOPS_PER_GAME_SECOND // 8 if whole_episode else 1
+    return max(agent_steps * LARGE // units // num_games, episode)
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the kernels are serial; keep any pool at one thread
     repeats = 2 if args.quick else 5
@@ -87,23 +113,35 @@ def run(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs (CPU-time figures are less affected)")
     results = []
+    from envs.engine.maps import map_spec
+    from envs.run_record import run_info
+
+    info = run_info()
     for map_name, num_games in cases():
-        steps = max(1, agent_steps // num_games)
-        runs = [measure(map_name, num_games, steps, seed=r) for r in range(repeats)]
+        steps = steps_per_repeat(map_name, num_games, agent_steps, whole_episode=not args.quick)
+        large = start_units(map_name) > LARGE
+        n = min(repeats, 3) if large else repeats
+        runs = [measure(map_name, num_games, steps, seed=r) for r in range(n)]
         wall = [w for w, _, _ in runs]
         cpu = [c for _, c, _ in runs]
         rejected = sum(n for _, _, n in runs)
-        results.append({"map": map_name, "num_games": num_games, "step_mul": 8, "repeats": repeats,
+        grid = {}
+        if num_games == 1 and large:
+            for mode in ("always", "never"):
+                spec = dataclasses.replace(map_spec(map_name), cell_lists=mode)
+                grid[f"cell_lists_{mode}_agent_steps_per_cpu_s_median"] = statistics.median(
+                    measure(spec, 1, steps, seed=r)[1] for r in range(n))
+        results.append({"map": map_name, "units": start_units(map_name), "num_games": num_games,
+                        "step_mul": 8, "repeats": n,
                         "agent_steps_per_repeat": steps * num_games,
                         "agent_steps_per_cpu_s_median": statistics.median(cpu),
                         "agent_steps_per_wall_s_median": statistics.median(wall),
                         "agent_steps_per_cpu_s": cpu, "agent_steps_per_wall_s": wall,
-                        "rejected_commands": rejected})
+                        "rejected_commands": rejected, **grid})
         print(f"{map_name:28s} games={num_games:3d}  {statistics.median(cpu):9,.0f} agent-steps per CPU-s  "
-              f"{statistics.median(wall):9,.0f} per wall-s  (medians of {repeats}; rejected {rejected})")
+              f"{statistics.median(wall):9,.0f} per wall-s  (medians of {n}; rejected {rejected})")
     if args.json:
-        out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "benchmark": "engine",
-               "load_average": os.getloadavg(), "results": results}
+        out = {**info, "benchmark": "engine", "load_average": os.getloadavg(), "results": results}
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)
         print(f"wrote {args.json}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+from envs.engine.grid import AGENT_GRID, ENEMY_GRID, GRID_SLACK, cell_range
 from envs.engine.jit import hot, inline, kernel
 from envs.engine.lookup import RANGE_EPS, RANGE_SLOP, edge_dist, hostile, radius, valid_unit
 from envs.engine.maps import KILL_REWARD, LOSS_REWARD
@@ -103,32 +104,50 @@ def kill(state, tables, g, u):
         game[g, NUM_AGENT] -= 1
 
 
+@inline
+def call_for_help(state, tables, g, a, victim, vx, vy, owner, attacker, atag):
+    """Unit a turns on the attacker if it is the victim or an idle, unengaged armed ally near it."""
+    uf, ui = state.unit_f, state.unit_i
+    if ui[g, a, ALIVE] == 0 or ui[g, a, OWNER] != owner or ui[g, a, NUM_ORDERS] != 0:
+        return
+    if tables.type_f[ui[g, a, TYPE], DAMAGE] <= 0.0:
+        return
+    if valid_unit(state, g, ui[g, a, CHASE_TARGET], ui[g, a, CHASE_TAG]):
+        return
+    if a != victim:
+        dx = uf[g, a, X] - vx
+        dy = uf[g, a, Y] - vy
+        if dx * dx + dy * dy > HELP_RADIUS * HELP_RADIUS:
+            return
+    ui[g, a, CHASE_TARGET] = attacker
+    ui[g, a, CHASE_TAG] = atag
+
+
 @kernel
-def alert(state, tables, g, victim, attacker):
-    """The victim, and idle allies near it, turn on the attacker if they are idle and unengaged."""
+def alert(state, tables, g, victim, attacker, grids):
+    """The victim, and idle allies near it, turn on the attacker if they are idle and unengaged. With the
+    grids on, the allies come from the victim's side's grid (each decides alone: the order is moot)."""
     uf, ui = state.unit_f, state.unit_i
     vx = uf[g, victim, X]
     vy = uf[g, victim, Y]
     owner = ui[g, victim, OWNER]
     atag = ui[g, attacker, TAG]
+    if grids.on[0] == 1 and (owner == OWNER_AGENT or owner == OWNER_ENEMY):
+        k = AGENT_GRID if owner == OWNER_AGENT else ENEMY_GRID
+        r = HELP_RADIUS + GRID_SLACK
+        cx0, cx1 = cell_range(grids, k, vx - r, vx + r, 0)
+        cy0, cy1 = cell_range(grids, k, vy - r, vy + r, 1)
+        for cy in range(cy0, cy1 + 1):
+            row = cy * grids.shape[k, 0]
+            for i in range(grids.start[k, row + cx0], grids.start[k, row + cx1 + 1]):
+                call_for_help(state, tables, g, grids.items[k, i], victim, vx, vy, owner, attacker, atag)
+        return
     for a in range(state.game[g, NUM_SLOTS]):
-        if ui[g, a, ALIVE] == 0 or ui[g, a, OWNER] != owner or ui[g, a, NUM_ORDERS] != 0:
-            continue
-        if tables.type_f[ui[g, a, TYPE], DAMAGE] <= 0.0:
-            continue
-        if valid_unit(state, g, ui[g, a, CHASE_TARGET], ui[g, a, CHASE_TAG]):
-            continue
-        if a != victim:
-            dx = uf[g, a, X] - vx
-            dy = uf[g, a, Y] - vy
-            if dx * dx + dy * dy > HELP_RADIUS * HELP_RADIUS:
-                continue
-        ui[g, a, CHASE_TARGET] = attacker
-        ui[g, a, CHASE_TAG] = atag
+        call_for_help(state, tables, g, a, victim, vx, vy, owner, attacker, atag)
 
 
 @kernel
-def damage(state, tables, g, source, source_tag, source_type, source_owner, victim):
+def damage(state, tables, g, source, source_tag, source_type, source_owner, victim, grids):
     """One attack of a `source_type` weapon owned by `source_owner` on the victim: ATTACKS hits of damage
     (+ bonus vs attribute), shields first. The shooter (source, source_tag) may have died since it shot.
     Returns True if the victim died."""
@@ -158,12 +177,12 @@ def damage(state, tables, g, source, source_tag, source_type, source_owner, vict
             kill(state, tables, g, victim)
             return True
     if valid_unit(state, g, source, source_tag):
-        alert(state, tables, g, victim, source)
+        alert(state, tables, g, victim, source, grids)
     return False
 
 
 @kernel
-def launch_missile(state, tables, g, a, t):
+def launch_missile(state, tables, g, a, t, grids):
     """Unit a's missile leaves for t; with no free missile row (never with one in flight per unit), the
     shot lands at once."""
     mi, ui = state.missile_i, state.unit_i
@@ -179,11 +198,11 @@ def launch_missile(state, tables, g, a, t):
             state.missile_xy[g, k, 1] = state.unit_f[g, a, Y]
             state.game[g, MISSILES] += 1
             return
-    damage(state, tables, g, a, ui[g, a, TAG], ui[g, a, TYPE], ui[g, a, OWNER], t)
+    damage(state, tables, g, a, ui[g, a, TAG], ui[g, a, TYPE], ui[g, a, OWNER], t, grids)
 
 
 @hot
-def fly_missiles(state, tables, g):
+def fly_missiles(state, tables, g, grids):
     """Every missile in flight homes one loop's flight on its target; those that get there hit."""
     if state.game[g, MISSILES] == 0:
         return
@@ -207,11 +226,11 @@ def fly_missiles(state, tables, g):
         mi[g, k, MISSILE_TARGET] = -1
         state.game[g, MISSILES] -= 1
         damage(state, tables, g, mi[g, k, MISSILE_SOURCE], mi[g, k, MISSILE_SOURCE_TAG],
-               mi[g, k, MISSILE_SOURCE_TYPE], mi[g, k, MISSILE_OWNER], t)
+               mi[g, k, MISSILE_SOURCE_TYPE], mi[g, k, MISSILE_OWNER], t, grids)
 
 
 @kernel
-def shoot(state, tables, g, a, t):
+def shoot(state, tables, g, a, t, grids):
     """The shot of unit a's attack on t lands or leaves: damage, a missile, or a Baneling's burst."""
     uf, ui, tf, ti = state.unit_f, state.unit_i, tables.type_f, tables.type_i
     at, atag, owner = ui[g, a, TYPE], ui[g, a, TAG], ui[g, a, OWNER]
@@ -227,23 +246,23 @@ def shoot(state, tables, g, a, t):
             dx = uf[g, v, X] - ax
             dy = uf[g, v, Y] - ay
             if math.sqrt(dx * dx + dy * dy) - radius(state, tables, g, v) <= splash + RANGE_EPS:
-                damage(state, tables, g, a, atag, at, owner, v)
+                damage(state, tables, g, a, atag, at, owner, v, grids)
         kill(state, tables, g, a)
     elif tf[at, MISSILE_SPEED] > 0.0 and edge_dist(state, tables, g, a, t) > tf[at, POINT_BLANK] + RANGE_EPS:
-        launch_missile(state, tables, g, a, t)
+        launch_missile(state, tables, g, a, t, grids)
     else:
-        damage(state, tables, g, a, atag, at, owner, t)
+        damage(state, tables, g, a, atag, at, owner, t, grids)
 
 
 @hot
-def start_attack(state, tables, g, a, t):
+def start_attack(state, tables, g, a, t, grids):
     """Unit a, in range of t with its weapon ready, starts an attack: the cooldown runs from now, the shot
     comes after the damage point (at once if it is 0)."""
     uf, ui, tf = state.unit_f, state.unit_i, tables.type_f
     at = ui[g, a, TYPE]
     uf[g, a, COOLDOWN] = tf[at, WEAPON_COOLDOWN] + JITTER_LO + (JITTER_HI - JITTER_LO) * uniform(state.rng, g)
     if tf[at, DAMAGE_POINT] <= 0.0:
-        shoot(state, tables, g, a, t)
+        shoot(state, tables, g, a, t, grids)
         return
     uf[g, a, WINDUP] = tf[at, DAMAGE_POINT]
     ui[g, a, WINDUP_TARGET] = t
@@ -251,7 +270,7 @@ def start_attack(state, tables, g, a, t):
 
 
 @hot
-def wind_up(state, tables, g, a):
+def wind_up(state, tables, g, a, grids):
     """One loop of the attack under way; on its last, the shot (lost if the target died or got away)."""
     uf, ui = state.unit_f, state.unit_i
     uf[g, a, WINDUP] -= 1.0
@@ -262,7 +281,7 @@ def wind_up(state, tables, g, a):
     ui[g, a, WINDUP_TARGET] = -1
     reach = tables.type_f[ui[g, a, TYPE], RANGE] + RANGE_EPS + RANGE_SLOP
     if valid_unit(state, g, t, ui[g, a, WINDUP_TAG]) and edge_dist(state, tables, g, a, t) <= reach:
-        shoot(state, tables, g, a, t)
+        shoot(state, tables, g, a, t, grids)
 
 
 @inline
