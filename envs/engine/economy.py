@@ -381,7 +381,7 @@ def build(state, tables, g, u, kind):
     dx, dy = cx - uf[g, u, X], cy - uf[g, u, Y]
     d = math.sqrt(dx * dx + dy * dy)
     reach = tables.type_f[ui[g, u, TYPE], RADIUS] + 0.5 * max(FOOT_W[typ], FOOT_H[typ]) + HARVEST_REACH
-    if d > reach:
+    if d > reach + 1e-9:
         face(state, g, u, dx, dy)
         step = min(tables.type_f[ui[g, u, TYPE], SPEED], d - reach)
         uf[g, u, X] += dx / d * step

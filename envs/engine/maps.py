@@ -213,7 +213,10 @@ MAPS: dict[str, MapSpec] = {
     )
 }
 
-MAP_NAMES: tuple[str, ...] = tuple(MAPS)
+# The economy minigames run on the engine and through EngineSC2Env; the entity env's per-unit action
+# layout has no harvest, build or train verbs, so they stay out of MAP_NAMES, the maps every layer plays.
+ECONOMY_MAP_NAMES: tuple[str, ...] = tuple(name for name, m in MAPS.items() if m.rules == RULES_ECONOMY)
+MAP_NAMES: tuple[str, ...] = tuple(name for name in MAPS if name not in ECONOMY_MAP_NAMES)
 
 
 def map_spec(name: str) -> MapSpec:
@@ -221,4 +224,4 @@ def map_spec(name: str) -> MapSpec:
     try:
         return MAPS[name]
     except KeyError:
-        raise UserError(f"unknown map {name!r}; choose one of: {', '.join(MAP_NAMES)}") from None
+        raise UserError(f"unknown map {name!r}; choose one of: {', '.join(MAPS)}") from None
