@@ -147,15 +147,21 @@ ENGINE_TARGETS = {1: ">= 30,000", 64: ">= 50,000"}  # per CPU-second (one core),
 
 
 def engine_throughput(src: dict) -> str:
-    path = "docs/bench_engine.json"
-    data = src[path]
-    rows = [[r["map"], str(r["num_games"]), f"{r['agent_steps_per_cpu_s_median']:,.0f}",
-             f"{r['agent_steps_per_wall_s_median']:,.0f}", ENGINE_TARGETS.get(r["num_games"], "")]
-            for r in data["results"]]
+    """The combat maps' rows (docs/bench_engine.json), then the economy maps' (a separate run,
+    docs/bench_engine_economy.json), each file with its own load and date."""
+    rows, notes = [], []
+    for path in ENGINE_BENCHES:
+        data = src[path]
+        rows += [[r["map"], str(r["num_games"]), f"{r['agent_steps_per_cpu_s_median']:,.0f}",
+                  f"{r['agent_steps_per_wall_s_median']:,.0f}", ENGINE_TARGETS.get(r["num_games"], "")]
+                 for r in data["results"]]
+        load = ", ".join(f"{x:.1f}" for x in data["load_average"])
+        notes.append(f"Load average (1, 5, 15 min) at the end: {load}. " + measured(data, path))
     header = ["map", "games", "agent-steps per CPU-s", "agent-steps per wall-s", "target (one core)"]
-    load = ", ".join(f"{x:.1f}" for x in data["load_average"])
-    note = f"Load average (1, 5, 15 min) at the end: {load}. "
-    return table(header, rows) + "\n\n" + note + measured(data, path)
+    return table(header, rows) + "\n\n" + "\n\n".join(notes)
+
+
+ENGINE_BENCHES = ("docs/bench_engine.json", "docs/bench_engine_economy.json")
 
 
 def entity_env(src: dict) -> str:
@@ -242,6 +248,20 @@ def pysc2_agents(src: dict) -> str:
                      f"{pub['human']} / {pub['grandmaster']}"])
     header = ["map", "pysc2 agent", f"mean [95% CI], {data['episodes']} games", "min - max",
               "pysc2 no-op BaseAgent", "our scripted agent, same games", "pysc2 paper: human / GrandMaster"]
+    return table(header, rows) + "\n\n" + measured(data, path)
+
+
+def baselines_economy(src: dict) -> str:
+    path = "docs/baselines_economy.json"
+    data = src[path]
+    rows = []
+    for r in data["rows"]:
+        through = "engine" if r["agent"] == "scripted" else "EngineSC2Env + pysc2 run_loop"
+        pub = r["published"]
+        rows.append([r["map"], r["agent"], through, str(r["episodes"]), ci(r), f"{r['min']:g} - {r['max']:g}",
+                     f"{pub['human']} / {pub['grandmaster']}"])
+    header = ["map", "agent", "played through", "games", "mean score [95% CI]", "min - max",
+              "pysc2 paper: human / GrandMaster"]
     return table(header, rows) + "\n\n" + measured(data, path)
 
 
@@ -361,12 +381,13 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
     "encoder_flops": (("docs/encoder_scaling.json",), encoder_flops),
     "encoder_times": (("docs/encoder_scaling.json",), encoder_times),
-    "engine_throughput": (("docs/bench_engine.json",), engine_throughput),
+    "engine_throughput": (ENGINE_BENCHES, engine_throughput),
     "entity_env": (("docs/bench_env.json",), entity_env),
     "peer_smax": (("docs/peer_smax.json", "docs/bench_env.json"), peer_smax),
     "pysc2_agents": (("docs/baselines_pysc2.json", "docs/baselines_minigames.json"), pysc2_agents),
     "baselines_minigames": (("docs/baselines_minigames.json",), baselines_minigames),
     "baselines_duels": (("docs/baselines_duels.json",), baselines_duels),
+    "baselines_economy": (("docs/baselines_economy.json",), baselines_economy),
     "ablation_short": (("docs/ablation_defeat_roaches_short.json",),
                        lambda src: _ablation(src, "docs/ablation_defeat_roaches_short.json")),
     "ablation_full": (("docs/ablation_defeat_roaches.json",),

@@ -19,6 +19,8 @@ from envs.raw_schema import RawObs
 from envs.scripted_economy import BuildMarines, CollectMineralsAndGas
 
 _p = pysc2_compat.import_pysc2()
+from pysc2.agents import base_agent  # noqa: E402  (after the shims import_pysc2 installs)
+
 _RAW = _p.actions.RAW_FUNCTIONS
 MAP_H = 64.0  # the minigames' map height (pysc2 raw pixels at raw_resolution 64 are world units)
 
@@ -40,7 +42,7 @@ def _pixel(target) -> list[int]:
     return [int(math.floor(x - 0.5)), int(math.ceil(y - 0.5))]
 
 
-class ScriptedRaw(_p.base_agent.BaseAgent):
+class ScriptedRaw(base_agent.BaseAgent):
     """A pysc2 agent playing one of the engine's raw scripted players (`player_cls`)."""
 
     player_cls = None
