@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("which", choices=sorted(BENCHMARKS), help="which benchmark to run")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+    parser.add_argument("--maps", nargs="+", metavar="MAP", help="engine: only these maps (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
