@@ -191,3 +191,30 @@ def test_gas_three_workers_saturate_a_refinery():
     one, three, four = gas_rate(1), gas_rate(3), gas_rate(4)
     assert three == pytest.approx(3 * one, rel=0.15)
     assert four < 1.1 * three
+
+
+@pytest.mark.parametrize("map_name, fields, geysers, loops", [
+    ("CollectMineralsAndGas", 16, 4, 420 * 16), ("BuildMarines", 8, 0, 900 * 16)])
+def test_the_maps_start_as_pysc2_describes(map_name, fields, geysers, loops):
+    """pysc2 docs/mini_games.md: 12 SCVs, a Command Center, the fields and geysers, 50 minerals, 12/15
+    supply; pysc2 maps/mini_games.py: 420 and 900 game seconds."""
+    eng = Engine(map_name, seed=0)
+    obs = eng.reset()
+    kinds = obs.raw_units[:, FU.unit_type].tolist()
+    assert (kinds.count(45), kinds.count(18), kinds.count(341), kinds.count(342)) == (12, 1, fields, geysers)
+    assert (obs.player[PL.minerals], obs.player[PL.food_used], obs.player[PL.food_cap]) == (50, 12, 15)
+    assert obs.player[PL.idle_worker_count] == 12
+    while not obs.done:
+        obs = eng.step([])
+    assert obs.game_loop == loops and obs.score_cumulative[0] == 0  # idle workers collect nothing
+
+
+def test_a_worker_finding_its_field_taken_moves_to_a_free_one_nearby():
+    eng, obs = economy(scvs=2, step_mul=1)
+    field = fields_by_distance(obs)[0]
+    obs = eng.step([RawCommand(RF.Harvest_Gather_unit, False, tuple(tags(obs, 45)), field)])
+    obs = run_until(eng, obs, 400)
+    mined = 1800 - obs.raw_units[obs.raw_units[:, FU.unit_type] == 341, FU.mineral_contents]
+    assert (mined > 0).sum() == 2  # the second worker hopped to a neighbour instead of queueing
+    ccs = obs.raw_units[obs.raw_units[:, FU.unit_type] == 18][0]
+    assert ccs[FU.assigned_harvesters] == 2 and ccs[FU.ideal_harvesters] == 16
