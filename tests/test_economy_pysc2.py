@@ -38,13 +38,17 @@ def test_pysc2_run_loop_plays_the_scripted_economy_players():
 
     from envs.pysc2_scripted import BuildMarinesRaw, CollectMineralsAndGasRaw
 
-    agent = CollectMineralsAndGasRaw()
+    class Recording(CollectMineralsAndGasRaw):
+        def step(self, obs):
+            self.last = obs.observation
+            return super().step(obs)
+
+    agent = Recording()
     with short_env("CollectMineralsAndGas", 16 * 120) as env:  # two game minutes
         run_loop.run_loop([agent], env, max_episodes=1)
-        obs = env._last_obs
     assert agent.reward >= 12 * 41 * 2 * 0.8  # 12+ workers at ~41 minerals a minute, after the first trips
     assert env.last_action_results == []
-    assert obs.score_cumulative[11] >= 50 * 3  # it spent on SCVs (or more) while it mined
+    assert agent.last["score_cumulative"]["spent_minerals"] >= 50 * 3  # SCVs (and more) while it mined
     agent = BuildMarinesRaw()
     with short_env("BuildMarines", 16 * 240) as env:  # four game minutes: depots, Barracks, Marines
         run_loop.run_loop([agent], env, max_episodes=1)
