@@ -9,7 +9,11 @@ compared game by game. Writes, under --out (default docs/):
 - baselines_minigames.json: `perceiver-sc2 evaluate --agent scripted random` on the five pysc2 minigames;
 - baselines_duels.json: the same on SMAC's 3m, 8m, 2s3z and 3s5z against each enemy bot (win rates);
 - baselines_pysc2.json: pysc2's raw-interface scripted agents, unmodified, through `envs.EngineSC2Env` and
-  pysc2's `run_loop`, beside pysc2's no-op `BaseAgent`.
+  pysc2's `run_loop`, beside pysc2's no-op `BaseAgent`;
+- baselines_economy.json: the economy minigames (CollectMineralsAndGas, BuildMarines), which the entity env
+  does not play: our scripted players (envs/scripted_economy.py) on the engine, and the same players as
+  pysc2 agents (envs/pysc2_scripted.py) through `EngineSC2Env` and `run_loop`, beside the no-op agent (on a
+  fifth as many games: pysc2's pure-Python protobuf makes that path slow).
 `python bench/tables.py` turns them into the tables of docs/RESULTS.md.
 """
 
@@ -36,6 +40,10 @@ PYSC2_AGENTS = {
     "CollectMineralShards": "pysc2.agents.scripted_agent.CollectMineralShardsRaw",
 }
 PYSC2_NO_OP = "pysc2.agents.base_agent.BaseAgent"
+ECONOMY_PYSC2_AGENTS = {
+    "CollectMineralsAndGas": "envs.pysc2_scripted.CollectMineralsAndGasRaw",
+    "BuildMarines": "envs.pysc2_scripted.BuildMarinesRaw",
+}
 
 
 def ours(maps, bots, episodes: int, seed: int) -> list[dict]:
@@ -45,8 +53,8 @@ def ours(maps, bots, episodes: int, seed: int) -> list[dict]:
                            progress=False, on_row=lambda row: print(_line(row), flush=True))
 
 
-def pysc2_rows(episodes: int, seed: int) -> list[dict]:
-    """pysc2's agents through its own run_loop: the engine as an existing pysc2 user would play it."""
+def pysc2_rows(episodes: int, seed: int, agents: dict[str, str] = PYSC2_AGENTS) -> list[dict]:
+    """pysc2 agents through pysc2's own run_loop: the engine as an existing pysc2 user would play it."""
     import contextlib
     import importlib
     import io
@@ -65,7 +73,7 @@ def pysc2_rows(episodes: int, seed: int) -> list[dict]:
     aif = features.AgentInterfaceFormat(use_raw_units=True, use_raw_actions=True, raw_resolution=64)
     logging.disable(logging.INFO)  # run_loop logs every episode
     rows = []
-    for map_name, scripted in PYSC2_AGENTS.items():
+    for map_name, scripted in agents.items():
         for path in (scripted, PYSC2_NO_OP):
             module, _, name = path.rpartition(".")
             agent_cls = getattr(importlib.import_module(module), name)
@@ -84,6 +92,33 @@ def pysc2_rows(episodes: int, seed: int) -> list[dict]:
     return rows
 
 
+def economy_rows(episodes: int, seed: int) -> list[dict]:
+    """The economy minigames: our scripted players on the bare engine, then as pysc2 agents."""
+    from agent.evaluation.evaluate import summarize
+    from agent.evaluation.report import published_scores
+    from agent.evaluation.run_loop import Episode
+    from envs.engine import Engine
+    from envs.scripted_economy import SCRIPTED_ECONOMY
+
+    rows = []
+    for map_name, player_cls in SCRIPTED_ECONOMY.items():
+        played = []
+        for k in range(episodes):
+            engine, player, steps = Engine(map_name, seed=seed + k), player_cls(), 0
+            obs = engine.reset()
+            while not obs.done:
+                obs = engine.step(player(obs))
+                steps += 1
+            played.append(Episode(score=float(obs.score_cumulative[0]), length=steps, won=None))
+        row = summarize(played, seed=seed)
+        row.update(agent="scripted", agent_path=f"envs.scripted_economy.{player_cls.__name__}", map=map_name,
+                   seed=seed, backend="engine", enemy_bot="idle", published=published_scores(map_name))
+        print(_line(row), flush=True)
+        rows.append(row)
+    # the pysc2 path (pure-Python protobuf for every call) is slower: a fifth as many games
+    return rows + pysc2_rows(max(1, episodes // 5), seed, ECONOMY_PYSC2_AGENTS)
+
+
 def _line(row: dict) -> str:
     wins = f", won {row['wins']}" if "wins" in row else ""
     return (f"{row['map']} {row['agent']} v {row['enemy_bot']}: {row['mean']:.1f} "
@@ -94,6 +129,7 @@ SUITES = {
     "minigames": lambda n, s: ours(MINIGAMES, [None], n, s),
     "duels": lambda n, s: ours(DUEL_MAPS, DUEL_BOTS, n, s),
     "pysc2": pysc2_rows,
+    "economy": economy_rows,
 }
 
 
@@ -106,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     info = run_info()
     # pysc2 first: its protobuf must be the pure-Python one, fixed at the first protobuf import.
-    for suite in sorted(args.only, key=lambda s: s != "pysc2"):
+    for suite in sorted(args.only, key=lambda s: s not in ("pysc2", "economy")):
         rows = SUITES[suite](args.episodes, args.seed)
         data = {**info, "episodes": args.episodes, "seed": args.seed, "rows": rows}
         path = args.out / f"baselines_{suite}.json"

@@ -147,25 +147,33 @@ LARGE = 32  # units at the start: envs/engine/throughput.py's large battles, wit
 
 
 def engine_throughput(src: dict) -> str:
-    path = "docs/bench_engine.json"
-    data = src[path]
-    rows = [[r["map"], str(r.get("units", "")), str(r["num_games"]),
-             f"{r['agent_steps_per_cpu_s_median']:,.0f}", f"{r['agent_steps_per_wall_s_median']:,.0f}",
-             ENGINE_TARGETS.get(r["num_games"], "") if r.get("units", 0) <= LARGE else ""]
-            for r in data["results"]]
+    """Rows of every file in ENGINE_BENCHES (the economy maps' rows include their scripted players' Python,
+    so the engine's targets are for the combat maps only), then one game with cell lists on and off."""
+    from envs.engine.maps import ECONOMY_MAP_NAMES
+
+    rows, grid, notes = [], [], []
+    for path in ENGINE_BENCHES:
+        data = src[path]
+        for r in data["results"]:
+            combat = r.get("units", 0) <= LARGE and r["map"] not in ECONOMY_MAP_NAMES
+            cpu, wall = r["agent_steps_per_cpu_s_median"], r["agent_steps_per_wall_s_median"]
+            target = ENGINE_TARGETS.get(r["num_games"], "") if combat else ""
+            rows.append([r["map"], str(r.get("units", "")), str(r["num_games"]), f"{cpu:,.0f}",
+                         f"{wall:,.0f}", target])
+            if "cell_lists_never_agent_steps_per_cpu_s_median" in r:
+                on, off = (r[f"cell_lists_{m}_agent_steps_per_cpu_s_median"] for m in ("always", "never"))
+                grid.append([r["map"], str(r["units"]), f"{on:,.0f}", f"{off:,.0f}", f"{on / off:.2f}x"])
+        load = ", ".join(f"{x:.1f}" for x in data["load_average"])
+        notes.append(f"{path}: load average (1, 5, 15 min) at the end {load}. " + measured(data, path))
     header = ["map", "units", "games", "agent-steps per CPU-s", "agent-steps per wall-s", "target (one core)"]
-    grid = []
-    for r in data["results"]:
-        if "cell_lists_never_agent_steps_per_cpu_s_median" in r:
-            on, off = (r[f"cell_lists_{mode}_agent_steps_per_cpu_s_median"] for mode in ("always", "never"))
-            grid.append([r["map"], str(r["units"]), f"{on:,.0f}", f"{off:,.0f}", f"{on / off:.2f}x"])
     out = table(header, rows)
     if grid:
         out += "\n\n" + table(["one game", "units", "cell lists: agent-steps per CPU-s", "scan every unit",
                                 "cell lists / scan"], grid)
-    load = ", ".join(f"{x:.1f}" for x in data["load_average"])
-    note = f"Load average (1, 5, 15 min) at the end: {load}. "
-    return out + "\n\n" + note + measured(data, path)
+    return out + "\n\n" + "\n\n".join(notes)
+
+
+ENGINE_BENCHES = ("docs/bench_engine.json", "docs/bench_engine_economy.json")
 
 
 def entity_env(src: dict) -> str:
@@ -256,6 +264,20 @@ def pysc2_agents(src: dict) -> str:
                      f"{pub['human']} / {pub['grandmaster']}"])
     header = ["map", "pysc2 agent", f"mean [95% CI], {data['episodes']} games", "min - max",
               "pysc2 no-op BaseAgent", "our scripted agent, same games", "pysc2 paper: human / GrandMaster"]
+    return table(header, rows) + "\n\n" + measured(data, path)
+
+
+def baselines_economy(src: dict) -> str:
+    path = "docs/baselines_economy.json"
+    data = src[path]
+    rows = []
+    for r in data["rows"]:
+        through = "engine" if r["agent"] == "scripted" else "EngineSC2Env + pysc2 run_loop"
+        pub = r["published"]
+        rows.append([r["map"], r["agent"], through, str(r["episodes"]), ci(r), f"{r['min']:g} - {r['max']:g}",
+                     f"{pub['human']} / {pub['grandmaster']}"])
+    header = ["map", "agent", "played through", "games", "mean score [95% CI]", "min - max",
+              "pysc2 paper: human / GrandMaster"]
     return table(header, rows) + "\n\n" + measured(data, path)
 
 
@@ -478,12 +500,13 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
     "encoder_flops": (("docs/encoder_scaling.json",), encoder_flops),
     "encoder_times": (("docs/encoder_scaling.json",), encoder_times),
-    "engine_throughput": (("docs/bench_engine.json",), engine_throughput),
+    "engine_throughput": (ENGINE_BENCHES, engine_throughput),
     "entity_env": (("docs/bench_env.json",), entity_env),
     "peer_smax": (("docs/peer_smax.json", "docs/bench_env.json"), peer_smax),
     "pysc2_agents": (("docs/baselines_pysc2.json", "docs/baselines_minigames.json"), pysc2_agents),
     "baselines_minigames": (("docs/baselines_minigames.json",), baselines_minigames),
     "baselines_duels": (("docs/baselines_duels.json",), baselines_duels),
+    "baselines_economy": (("docs/baselines_economy.json",), baselines_economy),
     "ablation_short": (("docs/ablation_defeat_roaches_short.json",),
                        lambda src: _ablation(src, "docs/ablation_defeat_roaches_short.json")),
     "ablation_full": (("docs/ablation_defeat_roaches.json",),

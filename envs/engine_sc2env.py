@@ -34,11 +34,17 @@ _features, _named_array, _environment = _p.features, _p.named_array, _p.environm
 
 __all__ = ["EngineSC2Env"]
 
-# The raw functions the engine executes (its public command set); the rest it rejects with a reason.
-_ENGINE_FUNCTIONS = np.array(sorted(int(fn) for fn in (
+# The raw functions the engine executes (its public command set), plus the economy functions an economy
+# map allows (MapSpec.econ_functions); the rest it rejects with a reason.
+_ENGINE_FUNCTIONS = (
     RawFunction.no_op, RawFunction.Move_pt, RawFunction.Move_unit, RawFunction.Attack_pt,
     RawFunction.Attack_unit, RawFunction.Smart_pt, RawFunction.Smart_unit, RawFunction.Stop_quick,
-    RawFunction.HoldPosition_quick)), np.int32)
+    RawFunction.HoldPosition_quick)
+
+
+def _available(spec) -> np.ndarray:
+    economy = (RawFunction[name] for name in spec.econ_functions)
+    return np.array(sorted({int(fn) for fn in (*_ENGINE_FUNCTIONS, *economy)}), np.int32)
 _ERROR_CODE = 3  # s2clientprotocol error.proto ActionResult.Error: the engine's reasons are free text
 
 
@@ -62,7 +68,7 @@ class EngineSC2Env(_environment.Base):
                  game_steps_per_episode=None, score_index=None, score_multiplier=None, random_seed=None,
                  disable_fog=False, ensure_available_actions=True, version=None, enemy_bot=None):
         del battle_net_map, visualize, replay_dir, replay_prefix, ensure_available_actions, version  # no game
-        from envs.engine import MAP_NAMES, Engine, map_spec
+        from envs.engine import ECONOMY_MAP_NAMES, MAP_NAMES, Engine, map_spec
 
         self._engine = None
         if isinstance(map_name, (list, tuple)):
@@ -70,10 +76,11 @@ class EngineSC2Env(_environment.Base):
                 raise ValueError(f"EngineSC2Env plays one map; got a list of {len(map_name)}")
             map_name = map_name[0]
         map_name = getattr(map_name, "name", map_name)  # a pysc2 maps.lib.Map instance works too
-        if map_name not in MAP_NAMES:
+        if map_name not in MAP_NAMES + ECONOMY_MAP_NAMES:
             raise ValueError(f"EngineSC2Env has no map {map_name!r}; the engine simulates "
-                             f"{', '.join(MAP_NAMES)}")
+                             f"{', '.join(MAP_NAMES + ECONOMY_MAP_NAMES)}")
         self._map_name, self._spec = map_name, map_spec(map_name)
+        self._functions = _available(self._spec)
         players = list(players) if players else [_p.sc2_env.Agent(_p.sc2_env.Race.terran)]
         agents = [p for p in players if isinstance(p, _p.sc2_env.Agent)]
         if len(agents) != 1 or len(players) > 2:
@@ -260,7 +267,7 @@ class EngineSC2Env(_environment.Base):
         out = _named_array.NamedDict({
             "action_result": np.array(codes, np.int32),
             "alerts": np.zeros(0, np.int32),
-            "available_actions": _ENGINE_FUNCTIONS.copy(),
+            "available_actions": self._functions.copy(),
             "cargo_slots_available": np.zeros(1, np.int32),
             "control_groups": np.zeros((10, 2), np.int32),
             "game_loop": np.array([obs.game_loop], np.int32),

@@ -111,6 +111,12 @@ class RawFunction(enum.IntEnum):
     Stop_quick = 101
     Harvest_Gather_unit = 102
     Harvest_Return_quick = 103
+    Build_Barracks_pt = 185
+    Build_CommandCenter_pt = 187
+    Build_Refinery_pt = 214  # on a geyser: its target is the geyser's tag (pysc2 raw_cmd_unit)
+    Build_SupplyDepot_pt = 222
+    Train_Marine_quick = 511
+    Train_SCV_quick = 520
 
 
 class OrderId(enum.IntEnum):
@@ -134,6 +140,14 @@ class OrderId(enum.IntEnum):
     HoldPosition_Hold = 543  # 18
     Move_Battlecruiser = 545  # 3776
     Move_Move = 547  # 16
+    Build_Barracks = 185  # 321
+    Build_CommandCenter = 187  # 318
+    Build_Refinery = 214  # 320
+    Build_SupplyDepot = 222  # 319
+    Harvest_Gather_SCV = 359  # 295
+    Harvest_Return_SCV = 362  # 296
+    Train_Marine = 511  # 560
+    Train_SCV = 520  # 524
 
 
 # The orders by what they do, generic and specific: every ability pysc2 generalises to Attack (3674) or
@@ -143,12 +157,16 @@ ATTACK_ORDERS = frozenset({OrderId.Attack, OrderId.Attack_Attack, OrderId.Attack
 MOVE_ORDERS = frozenset({OrderId.Smart, OrderId.Move, OrderId.Move_Battlecruiser, OrderId.Move_Move})
 
 
-POINT_FUNCTIONS = frozenset({RawFunction.Smart_pt, RawFunction.Attack_pt, RawFunction.Move_pt})
+POINT_FUNCTIONS = frozenset({RawFunction.Smart_pt, RawFunction.Attack_pt, RawFunction.Move_pt,
+                             RawFunction.Build_Barracks_pt, RawFunction.Build_CommandCenter_pt,
+                             RawFunction.Build_SupplyDepot_pt})
 UNIT_FUNCTIONS = frozenset(
-    {RawFunction.Attack_unit, RawFunction.Smart_unit, RawFunction.Move_unit, RawFunction.Harvest_Gather_unit}
+    {RawFunction.Attack_unit, RawFunction.Smart_unit, RawFunction.Move_unit, RawFunction.Harvest_Gather_unit,
+     RawFunction.Build_Refinery_pt}
 )
 QUICK_FUNCTIONS = frozenset(
-    {RawFunction.HoldPosition_quick, RawFunction.Stop_quick, RawFunction.Harvest_Return_quick}
+    {RawFunction.HoldPosition_quick, RawFunction.Stop_quick, RawFunction.Harvest_Return_quick,
+     RawFunction.Train_Marine_quick, RawFunction.Train_SCV_quick}
 )
 
 

@@ -36,11 +36,12 @@ def test_bench_engine_quick_writes_json(tmp_path, capsys, monkeypatch):
     cases = {(r["map"], r["num_games"]) for r in data["results"]}
     combat = ("FindAndDefeatZerglings", "DefeatRoaches", "DefeatZerglingsAndBanelings", "3m", "8m", "2s3z",
               "3s5z", "27m_vs_30m", "bio_vs_zerg_128", "bio_vs_zerg_250")
-    assert cases == {(m, b) for m in combat for b in (1, 64)}
+    economy = ("CollectMineralsAndGas", "BuildMarines")  # played by their scripted players
+    assert cases == {(m, b) for m in combat + economy for b in (1, 64)}
     assert data["command"] == "perceiver-sc2 bench engine --quick --json " + str(path)
     assert data["date"].endswith(" UTC") and "commit" in data
     for r in data["results"]:
-        assert r["rejected_commands"] == 0  # the random commands are all legal
+        assert r["rejected_commands"] == 0  # the random commands and the scripted players' are all legal
         assert len(r["agent_steps_per_cpu_s"]) == len(r["agent_steps_per_wall_s"]) == r["repeats"] == 2
         assert r["agent_steps_per_cpu_s_median"] == statistics.median(r["agent_steps_per_cpu_s"])
         assert r["agent_steps_per_wall_s_median"] == statistics.median(r["agent_steps_per_wall_s"])
@@ -50,3 +51,13 @@ def test_bench_engine_quick_writes_json(tmp_path, capsys, monkeypatch):
         large_single = r["units"] > 32 and r["num_games"] == 1
         assert ("cell_lists_never_agent_steps_per_cpu_s_median" in r) == large_single
     assert "agent-steps per CPU-s" in capsys.readouterr().out
+
+
+def test_bench_engine_runs_only_the_maps_asked_for(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "engine", "--quick", "--maps", "BuildMarines", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    cases = {(r["map"], r["num_games"]) for r in data["results"]}
+    assert cases == {("BuildMarines", 1), ("BuildMarines", 64)}
+    assert main(["bench", "engine", "--quick", "--maps", "Nowhere"]) == 2
+    assert "bench engine has no map Nowhere" in capsys.readouterr().err

@@ -58,6 +58,12 @@ def all_command_kinds():
             commands.append(RawCommand(fn, queued, (2, 1), target))
         for fn in (RawFunction.Stop_quick, RawFunction.HoldPosition_quick, RawFunction.Harvest_Return_quick):
             commands.append(RawCommand(fn, queued, (1,)))
+        for fn in (RawFunction.Build_SupplyDepot_pt, RawFunction.Build_Barracks_pt,
+                   RawFunction.Build_CommandCenter_pt):
+            commands.append(RawCommand(fn, queued, (1,), (37.5, 33.9)))
+        commands.append(RawCommand(RawFunction.Build_Refinery_pt, queued, (1,), 5))  # on a unit (a geyser)
+        for fn in (RawFunction.Train_SCV_quick, RawFunction.Train_Marine_quick):
+            commands.append(RawCommand(fn, queued, (3,)))
     commands.append(RawCommand(RawFunction.Move_pt, False, (1,), (0, 0)))
     commands.append(RawCommand(RawFunction.Move_pt, False, (2,), (63.99, 63.99)))
     return commands

@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         bench = sub.add_parser(name, help=help_text, description=help_text)
         bench.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
         bench.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+        if name == "engine":
+            bench.add_argument("--maps", nargs="+", metavar="MAP", help="only these maps (default: all)")
         if name in OWN_OPTIONS:
             importlib.import_module(OWN_OPTIONS[name]).add_arguments(bench)
 

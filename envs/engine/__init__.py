@@ -14,6 +14,7 @@ _numba_cache.refresh()  # before any kernel is compiled or loaded from the cache
 _EXPORTS = {
     "ENEMY_BOTS": "envs.engine.engine",
     "BatchedEngine": "envs.engine.engine",
+    "ECONOMY_MAP_NAMES": "envs.engine.maps",
     "Engine": "envs.engine.engine",
     "EngineObs": "envs.engine.engine",
     "MAP_NAMES": "envs.engine.maps",

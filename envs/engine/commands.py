@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from envs.engine.economy_commands import economy_command
+from envs.engine.economy_data import CMD_FIRST_ECONOMY
 from envs.engine.jit import inline, kernel
 from envs.engine.lookup import FAR, valid_unit
 from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
@@ -190,6 +192,9 @@ def apply_commands(state, tables, cmds, slots):
     for k in range(cmds.code.shape[0]):
         f = cmds.code[k]
         if f == CMD_SKIP:
+            continue
+        if f >= CMD_FIRST_ECONOMY:  # harvest, build, train (economy_commands.py)
+            cmds.result[k], cmds.result_arg[k] = economy_command(state, tables, cmds, k, slots)
             continue
         g = cmds.game[k]
         code, arg, t, wx, wy = check(state, tables, cmds, k, slots)

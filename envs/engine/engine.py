@@ -23,6 +23,8 @@ from numba import njit
 
 from envs.engine import commands as C
 from envs.engine.bots import BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE, BOT_IDLE
+from envs.engine.economy_commands import ECONOMY_REASONS, ECONOMY_TAG_REASONS
+from envs.engine.economy_data import ECONOMY_FUNCTIONS
 from envs.engine.kernel import pack_commands, reset_from_python, step_from_python, unpack_results
 from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
 from envs.engine.obs import RawBuffers
@@ -65,6 +67,7 @@ _FUNCS = {
     int(RawFunction.Stop_quick): (C.CMD_STOP, "quick"),
     int(RawFunction.HoldPosition_quick): (C.CMD_HOLD, "quick"),
 }
+_FUNCS.update({fn: (code, kind) for fn, code, kind in ECONOMY_FUNCTIONS.values()})  # economy_commands.py
 
 # RawFunction id -> kernel code (-1 = unsupported), for the array fast path
 CODE_OF_FUNCTION = np.full(max(_FUNCS) + 1, -1, np.int64)
@@ -97,9 +100,10 @@ REASONS = {
     C.QUEUE_FULL: f"order queue full ({MAX_ORDERS})",
     C.GAME_OVER: "the episode is over; reset first",
     C.CANNOT_MOVE: "unit cannot move",
+    **ECONOMY_REASONS,
 }
 _TAG_REASONS = {C.BAD_TAG, C.NOT_OWN_UNIT, C.BAD_TARGET_TAG, C.TARGET_HIDDEN, C.NOT_ENEMY, C.NO_WEAPON,
-                C.QUEUE_FULL, C.CANNOT_MOVE}
+                C.QUEUE_FULL, C.CANNOT_MOVE, *ECONOMY_TAG_REASONS}
 
 _TABLES = build_tables()
 

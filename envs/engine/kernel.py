@@ -14,8 +14,10 @@ from numba import njit
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, side_boxes
 from envs.engine.commands import Commands, apply_commands
+from envs.engine.economy import economy_loop
 from envs.engine.grid import AGENT_GRID, ENEMY_GRID, Grids, build, grids_on, new_grids
 from envs.engine.jit import hot
+from envs.engine.maps import RULES, RULES_ECONOMY
 from envs.engine.obs import RawBuffers, write_obs
 from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
@@ -83,6 +85,8 @@ def sim_loop(state, tables, g, scratch):
             act(state, tables, g, u, scratch)
     fly_missiles(state, tables, g, grids)
     collide(state, tables, g, scratch.ground, scratch.ground_xyr, grids)
+    if tables.map_i[RULES] == RULES_ECONOMY:  # harvest, build, train (economy.py)
+        economy_loop(state, tables, g)
     state.game[g, LOOP] += 1
     tick(state, tables, g, scratch)
 

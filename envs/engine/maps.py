@@ -4,7 +4,8 @@ Each map is one `MapSpec`; `params()` turns it into the flat arrays the kernels 
 `Tables.map_i`, `Tables.spawn_groups`, columns named below). The map's rules (`RULES_*`) select the
 triggers (beacon jump, shard pickup/respawn, zergling respawn, waves, duel win/loss); everything else
 (unit groups, rectangles, rewards, limits) is plain data, so a new map with existing rules is one more
-entry here, and new rules (harvesting, production) are one more `RULES_*` kind.
+entry here. The economy maps (RULES_ECONOMY: harvesting, building, training; economy.py) start from
+units at fixed spots (`placements`, economy_maps.py).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.engine.state import OWNER_AGENT, OWNER_ENEMY, SCORE_UNITS
+from envs.engine import economy_maps as EM
+from envs.engine.economy_data import DEFAULT_CONTENTS, ECONOMY_FUNCTIONS, function_bits
+from envs.engine.state import OWNER_AGENT, OWNER_ENEMY, OWNER_NEUTRAL, SCORE_UNITS
 from envs.engine.units import LOOPS_PER_GAME_SECOND, UNIT_INDEX, UNIT_TYPES
 from envs.errors import UserError
 
 # --- map rules
-RULES_BEACON, RULES_SHARDS, RULES_HUNT, RULES_WAVES, RULES_DUEL = range(5)
+RULES_BEACON, RULES_SHARDS, RULES_HUNT, RULES_WAVES, RULES_DUEL, RULES_ECONOMY = range(6)
 
 # --- map floats map_f[:]: rectangles (x0, y0, x1, y1) in world coordinates, y up
 PLAY_X0, PLAY_Y0, PLAY_X1, PLAY_Y1 = range(4)  # the playable area
@@ -35,11 +38,17 @@ RULES, KILL_REWARD, LOSS_REWARD, WIN_REWARD, TIME_LIMIT_LOOPS, END_WHEN_AGENT_DE
     NEUTRAL_COUNT, WAVE_EXTRA_TYPE, WAVE_EXTRA_COUNT, HAS_WIN, MAX_UNITS, RANDOM_SIDE, ENEMY_CLUMP = range(15)
 NEAR_COUNT, SMAC_REWARD = 15, 16
 CELL_LISTS = 17  # a CELL_MODES value: whether the kernels find nearby units through grid.py's cell lists
-NUM_MAP_INTS = 18
+# economy maps: the score (SCORE_COLLECTED: minerals + gas collected; SCORE_MARINES: Marines trained),
+# the starting minerals, and the economy functions the map allows (economy_data.function_bits)
+ECON_SCORE, START_MINERALS, ECON_FUNCTIONS = 18, 19, 20
+NUM_MAP_INTS = 21
+SCORE_COLLECTED, SCORE_MARINES = 0, 1
 # --- cell-list modes (MapSpec.cell_lists); `auto` uses them in loops with grid.CELL_LIST_MIN units or more
 CELL_MODES = {"never": 0, "always": 1, "auto": 2}
 # --- spawn groups spawn_groups[k, :]: (owner, unit type index, count)
 GROUP_OWNER, GROUP_TYPE, GROUP_COUNT = range(3)
+# --- units at fixed spots placements[k, :]: (owner, unit type index, x, y, resource contents)
+PLACE_OWNER, PLACE_TYPE, PLACE_X, PLACE_Y, PLACE_CONTENTS = range(5)
 
 Rect = tuple[float, float, float, float]  # (x0, y0, x1, y1) world coordinates, y up
 
@@ -84,6 +93,12 @@ class MapSpec:
     near: tuple[int, float, float] = (0, 0.0, 0.0)  # (n, r0, r1): n enemies start r0..r1 from the centre
     respawn_from_agent: float = 0.0
     cell_lists: str = "auto"  # a key of CELL_MODES; both ways give the same game (tests compare them)
+    # economy maps: units at fixed spots (unit, owner, x, y, contents), the score, the bank at the start,
+    # and the economy functions allowed (pysc2 RAW_FUNCTIONS names; none on the combat maps)
+    placements: tuple[tuple[str, int, float, float, int], ...] = ()
+    econ_score: int = SCORE_COLLECTED
+    start_minerals: int = 0
+    econ_functions: tuple[str, ...] = ()
 
     def smac_max_reward(self) -> float:
         """SMAC's max_reward (starcraft2.py): SMAC_KILL per enemy + SMAC_WIN + every enemy's full hit
@@ -92,9 +107,9 @@ class MapSpec:
                    for u, n in self.enemy)
         return SMAC_WIN + life
 
-    def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Flat kernel arrays: (map_f float64 [NUM_MAP_FLOATS], map_i int64 [NUM_MAP_INTS],
-        spawn_groups int64 [groups, 3])."""
+        spawn_groups int64 [groups, 3], placements float64 [P, 5])."""
         mf = np.zeros(NUM_MAP_FLOATS, np.float64)
         mf[PLAY_X0:PLAY_Y1 + 1] = self.playable
         mf[LEFT_X0:LEFT_Y1 + 1] = self.left
@@ -127,9 +142,14 @@ class MapSpec:
         mi[SMAC_REWARD] = self.smac_reward
         mi[CELL_LISTS] = CELL_MODES[self.cell_lists]
         mf[REWARD_SCALE] = SMAC_SCALE_RATE / self.smac_max_reward()
+        mi[ECON_SCORE] = self.econ_score
+        mi[START_MINERALS] = self.start_minerals
+        mi[ECON_FUNCTIONS] = function_bits(self.econ_functions)
         groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
         groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
-        return mf, mi, np.asarray(groups, np.int64).reshape(-1, 3)
+        places = [(o, UNIT_INDEX[n], x, y, c) for n, o, x, y, c in self.placements]
+        return (mf, mi, np.asarray(groups, np.int64).reshape(-1, 3),
+                np.asarray(places, np.float64).reshape(-1, 5))
 
 
 _MINI = (22.0, 20.0, 44.0, 36.0)  # the single-screen minigames' playable area (their map files)
@@ -149,6 +169,24 @@ def _smac(name: str, limit_steps: int, agent: tuple[tuple[str, int], ...],
 
 # The large battles' arena: a 64 x 64 map, nearly all playable, the two armies in columns 28 apart.
 _ARENA = dict(playable=(4.0, 4.0, 60.0, 60.0), left=(14.0, 17.0, 18.0, 47.0), right=(46.0, 17.0, 50.0, 47.0))
+
+
+def _economy(name: str, seconds: int, resources: tuple, score: int, functions: tuple[str, ...],
+             max_units: int) -> MapSpec:
+    """An economy minigame (economy_maps.py): 12 SCVs and a Command Center, these resources, 50 minerals
+    (pysc2 docs/mini_games.md)."""
+    own = [("CommandCenter", OWNER_AGENT, *EM.COMMAND_CENTER_AT, 0)]
+    own += [("SCV", OWNER_AGENT, x, y, 0) for x, y in EM.SCV_SPOTS]
+    neutral = [(n, OWNER_NEUTRAL, x, y, c or DEFAULT_CONTENTS[n]) for n, x, y, c in resources]
+    return MapSpec(name, EM.PLAYABLE, time_limit_s=seconds, rules=RULES_ECONOMY, max_units=max_units,
+                   end_when_agent_dead=False, placements=tuple(own + neutral), econ_score=score,
+                   start_minerals=50, econ_functions=functions)
+
+
+# BuildMarines allows only what building Marines needs (pysc2 docs/mini_games.md; which functions the map
+# keeps is not listed: *our reading*, no Refinery and no Command Center).
+_BUILD_MARINES_FUNCTIONS = ("Harvest_Gather_unit", "Harvest_Return_quick", "Build_SupplyDepot_pt",
+                            "Build_Barracks_pt", "Train_SCV_quick", "Train_Marine_quick")
 
 MAPS: dict[str, MapSpec] = {
     m.name: m
@@ -187,10 +225,19 @@ MAPS: dict[str, MapSpec] = {
               (("Zergling", 48), ("Roach", 56), ("Baneling", 24)), **_ARENA),
         _smac("bio_vs_zerg_250", 240, (("Marine", 190), ("Marauder", 60)),
               (("Zergling", 90), ("Roach", 110), ("Baneling", 50)), **_ARENA),
+        # Slots: resources, the Command Centers, up to 60 SCVs and 30 other structures (a cap no sensible
+        # play reaches in 420 s); BuildMarines adds room for 250 Marines (the human record is 138).
+        _economy("CollectMineralsAndGas", 420, EM.COLLECT_RESOURCES, SCORE_COLLECTED,
+                 tuple(ECONOMY_FUNCTIONS), max_units=116),
+        _economy("BuildMarines", 900, EM.BUILD_MARINES_RESOURCES, SCORE_MARINES, _BUILD_MARINES_FUNCTIONS,
+                 max_units=340),
     )
 }
 
-MAP_NAMES: tuple[str, ...] = tuple(MAPS)
+# The economy minigames run on the engine and through EngineSC2Env; the entity env's per-unit action
+# layout has no harvest, build or train verbs, so they stay out of MAP_NAMES, the maps every layer plays.
+ECONOMY_MAP_NAMES: tuple[str, ...] = tuple(name for name, m in MAPS.items() if m.rules == RULES_ECONOMY)
+MAP_NAMES: tuple[str, ...] = tuple(name for name in MAPS if name not in ECONOMY_MAP_NAMES)
 
 
 def map_spec(name: str) -> MapSpec:
@@ -198,4 +245,4 @@ def map_spec(name: str) -> MapSpec:
     try:
         return MAPS[name]
     except KeyError:
-        raise UserError(f"unknown map {name!r}; choose one of: {', '.join(MAP_NAMES)}") from None
+        raise UserError(f"unknown map {name!r}; choose one of: {', '.join(MAPS)}") from None

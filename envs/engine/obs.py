@@ -14,9 +14,11 @@ from typing import NamedTuple
 import numpy as np
 
 from envs.engine.combat import pop_order
+from envs.engine.economy_data import ECONOMY_ORDER_IDS
+from envs.engine.economy_obs import economy_player, economy_row
 from envs.engine.jit import kernel
 from envs.engine.lookup import valid_unit
-from envs.engine.maps import FOG, MAP_HEIGHT
+from envs.engine.maps import FOG, MAP_HEIGHT, RULES, RULES_ECONOMY
 from envs.engine.state import (
     ALIVE,
     ATTACK_UNIT,
@@ -67,7 +69,8 @@ FOOD_CAP = 200  # SC2's supply ceiling; the minigames' real cap is not modelled 
 # ATTACK_UNIT, HOLD_POSITION): the specific abilities the game reports for these orders, as pysc2 numbers
 # them (raw_schema.OrderId).
 ORDER_FUNC_ID = (0, int(OrderId.Move_Move), int(OrderId.Move_Move), int(OrderId.Attack_Attack),
-                 int(OrderId.Attack_Attack), int(OrderId.HoldPosition_Hold))
+                 int(OrderId.Attack_Attack), int(OrderId.HoldPosition_Hold)) + tuple(
+    ECONOMY_ORDER_IDS[k] for k in sorted(ECONOMY_ORDER_IDS))  # the economy's kinds follow (state.GATHER ...)
 
 
 class RawBuffers(NamedTuple):
@@ -118,6 +121,7 @@ def write_obs(state, tables, g, out):
     prune_orders(state, g)
     uf, ui, tf, oi = state.unit_f, state.unit_i, tables.type_f, state.order_i
     fog = tables.map_i[FOG] == 1
+    economy = tables.map_i[RULES] == RULES_ECONOMY
     map_h = tables.map_f[MAP_HEIGHT]
     n = 0
     food = 0.0
@@ -164,6 +168,8 @@ def write_obs(state, tables, g, out):
             row[C_ALLIANCE] = ALLIANCE_ENEMY
         else:
             row[C_ALLIANCE] = ALLIANCE_NEUTRAL
+        if economy:  # build progress, contents, harvesters, production (economy_obs.py)
+            economy_row(state, g, u, row)
         out.positions[g, n, 0] = x
         out.positions[g, n, 1] = y
         out.radii[g, n] = tf[t, RADIUS]
@@ -178,3 +184,5 @@ def write_obs(state, tables, g, out):
     player[g, P_ARMY] = army
     out.score[g, :] = 0
     out.score[g, 0] = round(state.game[g, SCORE] / SCORE_UNITS)  # whole on pysc2's maps, not SMAC's
+    if economy:  # minerals, gas, supply, idle workers (economy_obs.py)
+        economy_player(state, g, player[g], out.score[g])

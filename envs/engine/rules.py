@@ -34,6 +34,11 @@ from envs.engine.maps import (
     NEAR_R1,
     NEUTRAL_COUNT,
     NEUTRAL_TYPE,
+    PLACE_CONTENTS,
+    PLACE_OWNER,
+    PLACE_TYPE,
+    PLACE_X,
+    PLACE_Y,
     PLAY_X0,
     PLAY_X1,
     PLAY_Y0,
@@ -46,6 +51,7 @@ from envs.engine.maps import (
     RIGHT_Y1,
     RULES,
     RULES_BEACON,
+    RULES_ECONOMY,
     RULES_HUNT,
     RULES_SHARDS,
     RULES_WAVES,
@@ -53,6 +59,7 @@ from envs.engine.maps import (
     SHARDS_X1,
     SHARDS_Y0,
     SHARDS_Y1,
+    START_MINERALS,
     WAVE_EXTRA_COUNT,
     WAVE_EXTRA_TYPE,
     WIN_REWARD,
@@ -61,6 +68,7 @@ from envs.engine.rng import randint, uniform
 from envs.engine.state import (
     ALIVE,
     CHASE_TARGET,
+    CONTENTS,
     DAMAGED_AT,
     DIST_LEFT,
     DONE,
@@ -69,6 +77,7 @@ from envs.engine.state import (
     HEALTH,
     LOOP,
     LOOP_LIMIT,
+    MINERALS,
     MOVED_AT,
     NEXT_UID,
     NUM_AGENT,
@@ -313,9 +322,24 @@ def new_wave(state, tables, g, scratch):
 
 
 @kernel
+def place_fixed(state, tables, g):
+    """The map's units at fixed spots (the economy maps' base and resources) and its starting bank."""
+    p = tables.placements
+    for k in range(p.shape[0]):
+        s = spawn(state, tables, g, int(p[k, PLACE_TYPE]), int(p[k, PLACE_OWNER]), p[k, PLACE_X],
+                  p[k, PLACE_Y], -1.0, -1.0)
+        if s >= 0:
+            state.unit_i[g, s, CONTENTS] = int(p[k, PLACE_CONTENTS])
+    state.game[g, MINERALS] = tables.map_i[START_MINERALS]
+
+
+@kernel
 def initial_spawn(state, tables, g, scratch):
     mf, mi, groups = tables.map_f, tables.map_i, tables.spawn_groups
     rules = mi[RULES]
+    place_fixed(state, tables, g)
+    if rules == RULES_ECONOMY:
+        return
     m = EDGE_MARGIN
     x0, y0, x1, y1 = mf[PLAY_X0] + m, mf[PLAY_Y0] + m, mf[PLAY_X1] - m, mf[PLAY_Y1] - m
     if rules == RULES_BEACON or rules == RULES_SHARDS:

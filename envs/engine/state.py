@@ -29,7 +29,9 @@ MAX_ORDERS = 8  # order queue capacity (SC2 queues more; raw_units shows 4 order
 # COOLDOWN: loops until the weapon may start its next attack; WINDUP: loops until the attack under way
 # lands (0: none under way; weapons.py).
 X, Y, HEALTH, SHIELD, COOLDOWN, FACING_X, FACING_Y, DIST_LEFT, WINDUP = range(9)
-NUM_UNIT_FLOATS = 9
+# economy (economy.py): where a harvesting or building worker really is (it walks through other units)
+HX, HY = 9, 10
+NUM_UNIT_FLOATS = 11
 
 # --- unit ints unit_i[g, u, :]
 # RELOCATIONS: how often the unit was moved by the map (a beacon's jumps): a move order on it ends then.
@@ -41,7 +43,14 @@ NUM_UNIT_FLOATS = 9
 # MOVED_AT: the game loop the unit last walked (collisions: a unit that walks into an enemy yields to it).
 ALIVE, TYPE, OWNER, TAG, RELOCATIONS, NUM_ORDERS, CHASE_TARGET, CHASE_TAG, WEAPON_TARGET, WEAPON_TAG, \
     DAMAGED_AT, WINDUP_TARGET, WINDUP_TAG, MOVED_AT = range(14)
-NUM_UNIT_INTS = 14
+# --- economy unit ints (economy.py): a worker's harvest PHASE and its TIMER (loops left in it), the
+# CARRY it holds (minerals or gas, CARRY_GAS 1 for gas), the DEPOT (slot, tag) it returns to, and
+# WALKED_AT, the loop the economy last moved it (its own position HX, HY is then current); a structure's
+# BUILD_LEFT (loops until finished, 0 = done) and PRODUCE_LEFT (loops left on the unit it trains); a
+# resource's CONTENTS and BUSY_UNTIL (the loop its current gatherer lets go).
+PHASE, TIMER, CARRY, CARRY_GAS, DEPOT, DEPOT_TAG, WALKED_AT, BUILD_LEFT, PRODUCE_LEFT, CONTENTS, \
+    BUSY_UNTIL = range(14, 25)
+NUM_UNIT_INTS = 25
 
 # --- order ints order_i[g, u, k, :]: the order's kind, its target unit (slot and tag; the slot may be
 # reused later) and the target's RELOCATIONS when ordered
@@ -50,6 +59,9 @@ NUM_ORDER_INTS = 4
 
 # --- order kinds
 NO_ORDER, MOVE_POINT, MOVE_UNIT, ATTACK_POINT, ATTACK_UNIT, HOLD_POSITION = range(6)
+# economy order kinds (economy.py): harvest (gather, carry back), build a structure, train a unit
+GATHER, RETURN, BUILD_SUPPLY_DEPOT, BUILD_BARRACKS, BUILD_REFINERY, BUILD_COMMAND_CENTER, TRAIN_SCV, \
+    TRAIN_MARINE = range(6, 14)
 
 # --- missile ints missile_i[g, k, :]: who shot it (slot, tag, unit type, owner: the shooter may die
 # before it lands) and its target (slot, tag); MISSILE_TARGET -1 marks a free row. missile_xy[g, k, :] is
@@ -71,7 +83,9 @@ NUM_MISSILE_INTS = 6
 # shields in SCORE_UNITS (reward.end_step pays SMAC's reward on their change).
 LOOP, NUM_SLOTS, NEXT_UID, SCORE, PREV_SCORE, DONE, OUTCOME, SIDE, WAVE, LOOP_LIMIT, NUM_AGENT, NUM_ENEMY, \
     DAMAGE_DEALT, MISSILES, STEP_ENEMIES, ENEMY_LIFE = range(16)
-NUM_GAME_INTS = 16
+# economy game ints (economy.py): the bank, and what was collected and spent this episode
+MINERALS, VESPENE, COLLECTED_MINERALS, COLLECTED_VESPENE, SPENT_MINERALS, SPENT_VESPENE = range(16, 22)
+NUM_GAME_INTS = 22
 SCORE_UNITS = 1 << 20  # a point; fixed point rather than one more State array, which every kernel call passes
 
 # --- owners (pysc2's raw owner column)
@@ -107,3 +121,4 @@ class Tables(NamedTuple):
     map_f: np.ndarray  # float64 [maps.NUM_MAP_FLOATS]
     map_i: np.ndarray  # int64 [maps.NUM_MAP_INTS]
     spawn_groups: np.ndarray  # int64 [groups, 3]: maps.GROUP_OWNER, GROUP_TYPE, GROUP_COUNT
+    placements: np.ndarray  # float64 [P, 5]: units at fixed spots (maps.PLACE_OWNER, PLACE_TYPE, ...)

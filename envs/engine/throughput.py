@@ -2,7 +2,9 @@
 
 Every map with enemies, one game and a batch of 64: random legal commands through the public API (each
 game, each step: one command, a random verb among attack unit / attack-move / move / stop, for 1-3
-random own units), finished games reset at once (`reset_game`), step_mul 8, one thread. The timing
+random own units), finished games reset at once (`reset_game`), step_mul 8, one thread. The economy maps
+are played by their scripted players (envs/scripted_economy.py: harvesting, building and training all
+episode long, where random commands would leave the workers idle). The timing
 covers command generation, the engine step and the RawObs construction. Reported: medians of the
 repeats, per second of this process's CPU time (the one-core figure on a shared machine) and per
 wall-clock second. Maps of more than LARGE units play fewer agent-steps per repeat (their steps cost
@@ -26,15 +28,12 @@ LARGE = 32  # units at the start: more is a large battle
 
 
 def cases() -> list[tuple[str, int]]:
-    """(map, number of games) for every map with enemies (where combat costs time) and batch size."""
-    from envs.engine.maps import MAP_NAMES, map_spec
+    """(map, number of games) for every map with enemies (where combat costs time) and every economy map,
+    and batch size."""
+    from envs.engine.maps import ECONOMY_MAP_NAMES, MAP_NAMES, map_spec
 
-    return [(m, b) for m in MAP_NAMES if map_spec(m).enemy for b in BATCH_SIZES]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+    maps = [m for m in MAP_NAMES if map_spec(m).enemy] + list(ECONOMY_MAP_NAMES)
+    return [(m, b) for m in maps for b in BATCH_SIZES]
 
 
 def random_commands(obs, rnd: random.Random, playable) -> list:
@@ -67,16 +66,23 @@ def measure(map_name, num_games: int, steps: int, seed: int = 0) -> tuple[float,
     (the fair figure for "one core" on a shared, oversubscribed machine); and the rejected commands.
     `map_name` may be a MapSpec."""
     from envs.engine import BatchedEngine
+    from envs.engine.maps import RULES_ECONOMY
+    from envs.scripted_economy import SCRIPTED_ECONOMY
 
     eng = BatchedEngine(map_name, num_games=num_games, seeds=[seed + i for i in range(num_games)])
     rnd = random.Random(seed)
     playable = eng.spec.playable
+    players = [SCRIPTED_ECONOMY[map_name]() for _ in range(num_games)] \
+        if eng.spec.rules == RULES_ECONOMY else None
     obs = eng.reset()
     eng.step([[] for _ in range(num_games)])  # warm-up: loads the compiled kernels
     rejected = 0
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
-        cmds = [random_commands(o, rnd, playable) for o in obs]
+        if players:
+            cmds = [player(o) for player, o in zip(players, obs, strict=True)]
+        else:
+            cmds = [random_commands(o, rnd, playable) for o in obs]
         obs = eng.step(cmds)
         for i, o in enumerate(obs):
             rejected += len(o.action_results)
@@ -117,7 +123,16 @@ def run(args: argparse.Namespace) -> int:
     from envs.run_record import run_info
 
     info = run_info()
-    for map_name, num_games in cases():
+    chosen = cases()
+    if getattr(args, "maps", None):
+        unknown = sorted(set(args.maps) - {m for m, _ in chosen})
+        if unknown:
+            from envs.errors import UserError
+
+            raise UserError(f"bench engine has no map {', '.join(unknown)}; choose from: "
+                            f"{', '.join(dict.fromkeys(m for m, _ in chosen))}")
+        chosen = [(m, b) for m, b in chosen if m in args.maps]
+    for map_name, num_games in chosen:
         steps = steps_per_repeat(map_name, num_games, agent_steps, whole_episode=not args.quick)
         large = start_units(map_name) > LARGE
         n = min(repeats, 3) if large else repeats
