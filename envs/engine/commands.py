@@ -19,19 +19,32 @@ import numpy as np
 
 from envs.engine.economy_commands import economy_command
 from envs.engine.economy_data import CMD_FIRST_ECONOMY
-from envs.engine.jit import inline, kernel
-from envs.engine.lookup import FAR, valid_unit
+from envs.engine.jit import kernel
+from envs.engine.lookup import FAR
 from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
 from envs.engine.obs import visible_to
-from envs.engine.rules import TAG_SLOT_BITS
+from envs.engine.orders import (  # noqa: F401  (the result codes are this module's interface too)
+    ACCEPTED,
+    BAD_TAG,
+    BAD_TARGET_TAG,
+    CANNOT_MOVE,
+    GAME_OVER,
+    NO_WEAPON,
+    NOT_ENEMY,
+    NOT_OWN_UNIT,
+    OFF_MAP,
+    OUTSIDE_PLAYABLE,
+    QUEUE_FULL,
+    TARGET_HIDDEN,
+    decode_tag,
+    push_order,
+)
 from envs.engine.state import (
     ATTACK_POINT,
     ATTACK_UNIT,
     CHASE_TARGET,
-    DIST_LEFT,
     DONE,
     HOLD_POSITION,
-    KIND,
     MAX_ORDERS,
     MOVE_POINT,
     MOVE_UNIT,
@@ -40,11 +53,7 @@ from envs.engine.state import (
     OWNER,
     OWNER_AGENT,
     OWNER_ENEMY,
-    RELOCATIONS,
     TAG,
-    TARGET,
-    TARGET_RELOCATIONS,
-    TARGET_TAG,
     TYPE,
     WINDUP_TAG,
     WINDUP_TARGET,
@@ -58,11 +67,7 @@ from envs.engine.weapons import cancel_attack
 CMD_SKIP, CMD_NO_OP, CMD_MOVE_POINT, CMD_MOVE_UNIT, CMD_ATTACK_POINT, CMD_ATTACK_UNIT, CMD_SMART_POINT, \
     CMD_SMART_UNIT, CMD_STOP, CMD_HOLD = range(10)
 
-# --- command results (0 = accepted); engine.REASONS words the others
-ACCEPTED, BAD_TAG, NOT_OWN_UNIT, BAD_TARGET_TAG, TARGET_HIDDEN, OFF_MAP, OUTSIDE_PLAYABLE, NOT_ENEMY, \
-    NO_WEAPON, QUEUE_FULL, GAME_OVER, CANNOT_MOVE = range(12)
 
-_SLOT_MASK = (1 << TAG_SLOT_BITS) - 1
 # The widest group that keeps its formation: the game's data gives 8 for air groups and 6 for mixed ones
 # (GameData.xml CGame AirFormationDiameter, MixedFormationDiameter in SC2Mapster/SC2GameData); the ground
 # figure is not in the public data, 6 is our *unverified* choice.
@@ -87,38 +92,15 @@ class Commands(NamedTuple):
     result_arg: np.ndarray  # int64 [K], out
 
 
-@inline
-def decode_tag(state, g, tag):
-    """Slot of a living unit with this tag, or -1."""
-    if tag <= 0:
-        return -1
-    s = tag & _SLOT_MASK
-    if s >= state.unit_i.shape[1] or not valid_unit(state, g, s, tag):
-        return -1
-    return s
-
-
 @kernel
 def give_order(state, g, u, kind, queued, t, x, y):
     """Queue (or replace the orders with) one order on unit t (slot, -1 for none) or point (x, y). A new
     move, or an attack on another unit, interrupts the attack under way (weapons.py)."""
-    ui, oi = state.unit_i, state.order_i
-    if not queued:
-        ui[g, u, NUM_ORDERS] = 0
-        ui[g, u, CHASE_TARGET] = -1
-        if kind == MOVE_POINT or kind == MOVE_UNIT or (kind == ATTACK_UNIT and not (
-                t == ui[g, u, WINDUP_TARGET] and ui[g, t, TAG] == ui[g, u, WINDUP_TAG])):
-            cancel_attack(state, g, u)
-    k = ui[g, u, NUM_ORDERS]
-    oi[g, u, k, KIND] = kind
-    oi[g, u, k, TARGET] = t
-    oi[g, u, k, TARGET_TAG] = ui[g, t, TAG] if t >= 0 else 0
-    oi[g, u, k, TARGET_RELOCATIONS] = ui[g, t, RELOCATIONS] if t >= 0 else 0
-    state.order_xy[g, u, k, 0] = x
-    state.order_xy[g, u, k, 1] = y
-    ui[g, u, NUM_ORDERS] = k + 1
-    if k == 0:
-        state.unit_f[g, u, DIST_LEFT] = FAR
+    ui = state.unit_i
+    if not queued and (kind == MOVE_POINT or kind == MOVE_UNIT or (kind == ATTACK_UNIT and not (
+            t == ui[g, u, WINDUP_TARGET] and ui[g, t, TAG] == ui[g, u, WINDUP_TAG]))):
+        cancel_attack(state, g, u)
+    push_order(state, g, u, kind, queued, t, x, y)
 
 
 @kernel

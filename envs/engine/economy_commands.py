@@ -31,14 +31,21 @@ from envs.engine.economy_data import (
     SUPPLY_DEPOT,
 )
 from envs.engine.jit import kernel
-from envs.engine.lookup import FAR, valid_unit
 from envs.engine.maps import ECON_FUNCTIONS, MAP_HEIGHT
-from envs.engine.rules import TAG_SLOT_BITS
+from envs.engine.orders import (
+    ACCEPTED,
+    BAD_TAG,
+    BAD_TARGET_TAG,
+    GAME_OVER,
+    NOT_OWN_UNIT,
+    OFF_MAP,
+    QUEUE_FULL,
+    decode_tag,
+    push_order,
+)
 from envs.engine.state import (
     BUILD_LEFT,
     CARRY,
-    CHASE_TARGET,
-    DIST_LEFT,
     DONE,
     GATHER,
     KIND,
@@ -48,19 +55,14 @@ from envs.engine.state import (
     OWNER,
     OWNER_AGENT,
     PRODUCE_LEFT,
-    RELOCATIONS,
     RETURN,
     SPENT_MINERALS,
     TAG,
     TARGET,
-    TARGET_RELOCATIONS,
-    TARGET_TAG,
     TYPE,
 )
 
-# --- results (0 = accepted; the combat codes are commands.BAD_TAG ...); engine.REASONS words them
-ACCEPTED, BAD_TAG, NOT_OWN_UNIT, BAD_TARGET_TAG = 0, 1, 2, 3  # as commands.py numbers them
-OFF_MAP, QUEUE_FULL, GAME_OVER = 5, 9, 10
+# --- results beyond the shared ones (orders.py); engine.REASONS words them
 NOT_ENOUGH_MINERALS, NOT_ENOUGH_SUPPLY, CANT_PLACE, NEEDS_SUPPLY_DEPOT, WRONG_UNIT, NOT_HARVESTABLE, \
     NOTHING_TO_RETURN, NOT_ON_THIS_MAP, NOT_A_FREE_GEYSER, UNFINISHED = range(40, 50)
 ECONOMY_REASONS = {
@@ -76,37 +78,6 @@ ECONOMY_REASONS = {
     UNFINISHED: "the structure is not finished",
 }
 ECONOMY_TAG_REASONS = frozenset({WRONG_UNIT, NOTHING_TO_RETURN, UNFINISHED})
-_SLOT_MASK = (1 << TAG_SLOT_BITS) - 1
-
-
-@kernel
-def slot_of(state, g, tag):
-    """Slot of a living unit with this tag, or -1 (commands.decode_tag's rule)."""
-    if tag <= 0:
-        return -1
-    s = tag & _SLOT_MASK
-    if s >= state.unit_i.shape[1] or not valid_unit(state, g, s, tag):
-        return -1
-    return s
-
-
-@kernel
-def append_order(state, g, u, kind, queued, t, x, y):
-    """Queue (or replace the orders with) one economy order on unit t (slot, -1 for none) or point."""
-    ui, oi = state.unit_i, state.order_i
-    if not queued:
-        ui[g, u, NUM_ORDERS] = 0
-        ui[g, u, CHASE_TARGET] = -1
-    k = ui[g, u, NUM_ORDERS]
-    oi[g, u, k, KIND] = kind
-    oi[g, u, k, TARGET] = t
-    oi[g, u, k, TARGET_TAG] = ui[g, t, TAG] if t >= 0 else 0
-    oi[g, u, k, TARGET_RELOCATIONS] = ui[g, t, RELOCATIONS] if t >= 0 else 0
-    state.order_xy[g, u, k, 0] = x
-    state.order_xy[g, u, k, 1] = y
-    ui[g, u, NUM_ORDERS] = k + 1
-    if k == 0:
-        state.unit_f[g, u, DIST_LEFT] = FAR  # a fresh current order (economy.economy_loop)
 
 
 @kernel
@@ -124,7 +95,7 @@ def economy_command(state, tables, cmds, k, slots):
     n = cmds.tag_count[k]
     for i in range(n):
         tag = cmds.tags[cmds.tag_start[k] + i]
-        s = slot_of(state, g, tag)
+        s = decode_tag(state, g, tag)
         if s < 0:
             return BAD_TAG, tag
         if ui[g, s, OWNER] != OWNER_AGENT:
@@ -142,7 +113,7 @@ def economy_command(state, tables, cmds, k, slots):
     if train:
         return train_unit(state, g, kind, slots, n)
     if f == CMD_GATHER:
-        t = slot_of(state, g, cmds.target_tag[k])
+        t = decode_tag(state, g, cmds.target_tag[k])
         if t < 0:
             return BAD_TARGET_TAG, cmds.target_tag[k]
         if not harvestable(state, g, t):
@@ -151,7 +122,7 @@ def economy_command(state, tables, cmds, k, slots):
             u = slots[i]
             # a worker with cargo takes it home first (its trip then goes on to t)
             carrying = ui[g, u, CARRY] > 0 and not queued
-            append_order(state, g, u, RETURN if carrying else GATHER, queued, t, 0.0, 0.0)
+            push_order(state, g, u, RETURN if carrying else GATHER, queued, t, 0.0, 0.0)
         return ACCEPTED, 0
     if f == CMD_RETURN:
         for i in range(n):
@@ -160,13 +131,13 @@ def economy_command(state, tables, cmds, k, slots):
             if ui[g, u, NUM_ORDERS] > 0 and (state.order_i[g, u, 0, KIND] == GATHER or
                                              state.order_i[g, u, 0, KIND] == RETURN):
                 t = state.order_i[g, u, 0, TARGET]  # back to the same field afterwards
-            append_order(state, g, u, RETURN, queued, t, 0.0, 0.0)
+            push_order(state, g, u, RETURN, queued, t, 0.0, 0.0)
         return ACCEPTED, 0
     # build
     typ = PRODUCT[kind]
     geyser = -1
     if f == CMD_BUILD_REFINERY:
-        geyser = slot_of(state, g, cmds.target_tag[k])
+        geyser = decode_tag(state, g, cmds.target_tag[k])
         if geyser < 0:
             return BAD_TARGET_TAG, cmds.target_tag[k]
         if ui[g, geyser, TYPE] != GEYSER:
@@ -184,7 +155,7 @@ def economy_command(state, tables, cmds, k, slots):
         return NEEDS_SUPPLY_DEPOT, 0
     if not placement_ok(state, tables, g, typ, cx, cy, geyser):
         return NOT_A_FREE_GEYSER if geyser >= 0 else CANT_PLACE, 0
-    append_order(state, g, slots[0], kind, queued, geyser, cx, cy)
+    push_order(state, g, slots[0], kind, queued, geyser, cx, cy)
     return ACCEPTED, 0
 
 
@@ -207,7 +178,7 @@ def train_unit(state, g, kind, slots, n):
         return NOT_ENOUGH_SUPPLY, 0
     game[g, MINERALS] -= COST[typ]
     game[g, SPENT_MINERALS] += COST[typ]
-    append_order(state, g, best, kind, True, -1, 0.0, 0.0)
+    push_order(state, g, best, kind, True, -1, 0.0, 0.0)
     if ui[g, best, NUM_ORDERS] == 1:
         ui[g, best, PRODUCE_LEFT] = BUILD_LOOPS[typ]
     return ACCEPTED, 0
