@@ -63,6 +63,19 @@ class PhaseClock:
 _ACTIVE: list[PhaseClock] = []  # the clock of the arm whose iteration is running
 
 
+def timed(fn, add):
+    """`fn`, which passes the seconds of each of its calls to `add`."""
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            add(time.perf_counter() - start)
+
+    return wrapper
+
+
 @contextlib.contextmanager
 def sampling_timed():
     """Time PPO's sampling phase into the active arm's clock while the context is open."""
@@ -70,14 +83,10 @@ def sampling_timed():
 
     original = ppo_module.synchronous_parallel_sample
 
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            _ACTIVE[-1].sampler += time.perf_counter() - start
+    def add(seconds):
+        _ACTIVE[-1].sampler += seconds
 
-    ppo_module.synchronous_parallel_sample = timed
+    ppo_module.synchronous_parallel_sample = timed(original, add)
     try:
         yield
     finally:
@@ -100,16 +109,11 @@ class ArmRun:
         kwargs = dict(module_class=ReferenceModule, learner_class=ReferenceLearner) if self.reference else {}
         self.trainer = Trainer(self.cfg, self.run_dir, **kwargs)
         group = self.trainer.algo.learner_group
-        update = group.update
 
-        def timed_update(*args, **kw):
-            start = time.perf_counter()
-            try:
-                return update(*args, **kw)
-            finally:
-                self.clock.learner += time.perf_counter() - start
+        def add(seconds):
+            self.clock.learner += seconds
 
-        group.update = timed_update
+        group.update = timed(group.update, add)
         # Building the algorithm seeded the global RNGs from the config's seed. Each arm draws from its own
         # copy of them from here on, so that interleaving the arms does not hand one arm's random numbers
         # (the policy's samples) to the other: with the same computation they would sample the same games.
