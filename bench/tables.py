@@ -484,7 +484,7 @@ def learner_update(src: dict) -> str:
     for map_name, path in zip(TRAIN_SPEED_MAPS, _learner_paths(), strict=True):
         run = src[path]
         rows += [[map_name, r["variant"], f"{1000 * r['seconds_median']:.0f}", f"{r['us_per_sample']:.0f}",
-                  f"{r['speed_vs_default_1T']:.2f}"] for r in run["records"]]
+                  f"{r['speed_vs_base']:.2f}"] for r in run["records"]]
         compiled = (f" torch.compile took {run['compile_seconds']:.0f} s before its first update."
                     if run.get("compile_seconds") else "")
         waits = run["environment"].get("OMP_WAIT_POLICY") or "the default"

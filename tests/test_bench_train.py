@@ -169,6 +169,26 @@ def test_bench_learner_quick_times_every_variant(tmp_path):
         assert len(r["seconds"]) == record["rounds"]
         assert r["seconds_median"] == statistics.median(r["seconds"])
         assert r["us_per_sample"] == pytest.approx(r["seconds_median"] / r["minibatch"] * 1e6)
-        assert r["speed_vs_default_1T"] == pytest.approx(base["us_per_sample"] / r["us_per_sample"])
+        assert r["speed_vs_base"] == pytest.approx(base["us_per_sample"] / r["us_per_sample"])
     # bf16 autocast changes the numbers, a little: log-probabilities within a few hundredths.
     assert 0 < record["bf16_max_logp_error"] < 0.05
+
+
+def test_bench_learner_times_each_encoder_on_the_same_samples(tmp_path):
+    path = tmp_path / "encoders.json"
+    argv = ["bench", "learner", "--quick", "--encoders", "perceiver_io", "none", "--json", str(path)]
+    assert main(argv) == 0
+    record = json.loads(path.read_text())
+    assert record["encoders"] == ["perceiver_io", "none"]
+    assert record["base_variant"] == "perceiver_io 1T mb32"
+    names = [r["variant"] for r in record["records"]]
+    assert names == [f"{e} {t}T mb32" for e in ("perceiver_io", "none") for t in (1, 2)]
+    base = record["records"][0]
+    for r in record["records"]:
+        assert r["speed_vs_base"] == pytest.approx(base["us_per_sample"] / r["us_per_sample"])
+
+
+def test_bench_learner_rejects_an_unknown_encoder(capsys):
+    assert main(["bench", "learner", "--quick", "--encoders", "perceiver"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "perceiver" in err and len(err.splitlines()) == 1

@@ -7,9 +7,12 @@ the untrained policy (seeded), for:
   default    the policy as training runs it, fused Adam
   bf16       default under torch.autocast("cpu", torch.bfloat16); the distribution and loss in fp32
   compiled   default with torch.compile of the policy (with --compile: compiling takes minutes)
-on 1 and 2 torch threads, and the default at half and twice the config's minibatch. The variants take
-turns round by round, so that load from other processes falls on all of them alike. Also recorded: how far
-bf16's per-unit log-probabilities are from fp32's on the same weights.
+on 1 and 2 torch threads, and the default at half and twice the config's minibatch. With `--encoders`, the
+variants are instead the default update of the policy with each named encoder (sized alike by
+agent/model/sizes.py), on 1 and 2 threads, on the same observations: the cost of a training step by
+encoder at the config's entity count. The variants take turns round by round, so that load from other
+processes falls on all of them alike. Also recorded: how far bf16's per-unit log-probabilities are from
+fp32's on the same weights.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", help="YAML training config (e.g. configs/DefeatRoaches.yaml)")
     parser.add_argument("--rounds", type=int, default=15, help="timed updates per variant (default 15)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of the policy")
+    parser.add_argument("--encoders", nargs="+", metavar="NAME",
+                        help="time the default update with each of these encoders instead of the variants")
 
 
 def _probe(cfg, policy, steps: int):
@@ -51,16 +56,14 @@ def make_update(policy, obs, actions, *, reference: bool, bf16: bool, compiled: 
     """A function (indices) -> None doing one PPO update of `policy` on those samples."""
     import torch
 
-    from agent.benchmarks.reference import CategoricalPerUnit, every_slot_decode, every_slot_forward
+    from agent.benchmarks.reference import CategoricalPerUnit, every_slot_forward
     from agent.rllib.module import UnitCategorical
 
     dist = CategoricalPerUnit if reference else UnitCategorical
     units = actions.shape[1]
-    with torch.no_grad():
-        decode = every_slot_decode if reference else type(policy).decode
-        _, behaviour, _, _ = decode(policy, obs, sample=True, generator=torch.Generator().manual_seed(0))
-    behaviour = behaviour.flatten(-2)
     forward = every_slot_forward if reference else type(policy).forward
+    with torch.no_grad():  # the sampling distribution, as the sampler recorded it for these actions
+        behaviour = forward(policy, obs, actions)[0].flatten(-2)
     if compiled:
         forward = torch.compile(forward)
     optimizer = torch.optim.Adam(policy.parameters(), lr=3e-4, fused=not reference, foreach=False)
@@ -99,24 +102,13 @@ def bf16_logp_error(policy, obs, actions) -> float:
     return float((logp[0] - logp[1]).abs().max())
 
 
-def run(args: argparse.Namespace) -> int:
+def _variants(args, cfg, kwargs, obs, actions) -> tuple[dict, float | None]:
+    """name -> (update, threads, minibatch) of the computation variants, and the compile seconds."""
     import torch
 
-    from agent.benchmarks.train import THREAD_VARIABLES, provenance
     from agent.model.policy import EntityPolicy
-    from agent.training.build import policy_kwargs
-    from agent.training.config import load_config
 
-    if args.config is None and not args.quick:
-        raise UserError("give a config file (e.g. configs/DefeatRoaches.yaml), or --quick")
-    quick = ["model.width=16", "model.key_dim=8", "env.num_envs=8", "ppo.minibatch_size=32"]
-    cfg = load_config(args.config or "configs/MoveToBeacon.yaml", quick if args.quick else [])
-    rounds = 2 if args.quick else args.rounds
     minibatch = cfg.ppo.minibatch_size
-    torch.manual_seed(cfg.seed)
-    kwargs = policy_kwargs(cfg)
-    obs, actions = _probe(cfg, EntityPolicy(**kwargs).train(), 4 * minibatch // cfg.env.num_envs + 1)
-
     variants = {}  # name -> (update, threads, minibatch)
     specs = [("baseline", dict(reference=True, bf16=False, compiled=False)),
              ("default", dict(reference=False, bf16=False, compiled=False)),
@@ -140,6 +132,53 @@ def run(args: argparse.Namespace) -> int:
         update = make_update(EntityPolicy(**kwargs).train(), obs, actions, reference=False, bf16=False,
                              compiled=False, grad_clip=cfg.ppo.grad_clip)
         variants[f"default 1T mb{size}"] = (update, 1, size)
+    return variants, compile_s
+
+
+def _encoder_variants(cfg, encoder_kwargs: dict, obs, actions) -> dict:
+    """name -> (update, threads, minibatch) of the default update of the policy with each encoder."""
+    import torch
+
+    from agent.model.policy import EntityPolicy
+
+    variants = {}
+    for encoder, kwargs in encoder_kwargs.items():
+        for threads in (1, 2):
+            torch.manual_seed(cfg.seed)
+            update = make_update(EntityPolicy(**kwargs).train(), obs, actions, reference=False, bf16=False,
+                                 compiled=False, grad_clip=cfg.ppo.grad_clip)
+            torch.set_num_threads(threads)
+            update(torch.arange(cfg.ppo.minibatch_size))  # warm-up
+            variants[f"{encoder} {threads}T mb{cfg.ppo.minibatch_size}"] = (update, threads,
+                                                                         cfg.ppo.minibatch_size)
+    return variants
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from agent.benchmarks.train import THREAD_VARIABLES, provenance
+    from agent.model.policy import EntityPolicy
+    from agent.training.build import policy_kwargs
+    from agent.training.config import load_config
+
+    if args.config is None and not args.quick:
+        raise UserError("give a config file (e.g. configs/DefeatRoaches.yaml), or --quick")
+    quick = ["model.width=16", "model.key_dim=8", "env.num_envs=8", "ppo.minibatch_size=32"]
+    cfg = load_config(args.config or "configs/MoveToBeacon.yaml", quick if args.quick else [])
+    rounds = 2 if args.quick else args.rounds
+    minibatch = cfg.ppo.minibatch_size
+    torch.manual_seed(cfg.seed)
+    kwargs = policy_kwargs(cfg)
+    config_path, extra = args.config or "configs/MoveToBeacon.yaml", quick if args.quick else []
+    encoder_kwargs = {name: policy_kwargs(load_config(config_path, [*extra, f"model.encoder={name}"]))
+                      for name in args.encoders or ()}
+    obs, actions = _probe(cfg, EntityPolicy(**kwargs).train(), 4 * minibatch // cfg.env.num_envs + 1)
+
+    if args.encoders:
+        variants, compile_s = _encoder_variants(cfg, encoder_kwargs, obs, actions), None
+    else:
+        variants, compile_s = _variants(args, cfg, kwargs, obs, actions)
     times = {name: [] for name in variants}
     generator = torch.Generator().manual_seed(2)
     for _ in range(rounds):
@@ -149,15 +188,16 @@ def run(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             update(index)
             times[name].append(time.perf_counter() - started)
-    base = statistics.median(times[f"default 1T mb{minibatch}"]) / minibatch
+    base_variant = f"{args.encoders[0] if args.encoders else 'default'} 1T mb{minibatch}"
+    base = statistics.median(times[base_variant]) / minibatch
     records = [{"variant": name, "threads": threads, "minibatch": size,
                 "seconds_median": statistics.median(times[name]), "seconds": times[name],
                 "us_per_sample": statistics.median(times[name]) / size * 1e6,
-                "speed_vs_default_1T": base / (statistics.median(times[name]) / size)}
+                "speed_vs_base": base / (statistics.median(times[name]) / size)}
                for name, (_, threads, size) in variants.items()]
     for r in records:
         print(f"{r['variant']:>24}: {r['seconds_median'] * 1e3:8.1f} ms per update, "
-              f"{r['us_per_sample']:7.0f} us/sample, x{r['speed_vs_default_1T']:.2f} of default 1 thread")
+              f"{r['us_per_sample']:7.0f} us/sample, x{r['speed_vs_base']:.2f} of {base_variant}")
     torch.manual_seed(cfg.seed)
     error = bf16_logp_error(EntityPolicy(**kwargs).train(), obs, actions)
     print(f"bf16 autocast: largest |log p| error {error:.3g}; compile: {compile_s} s")
@@ -167,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                   "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0], "rounds": rounds,
                   "environment": {key: os.environ.get(key) for key in THREAD_VARIABLES},
                   "probe_samples": len(actions), "bf16_max_logp_error": error, "compile_seconds": compile_s,
-                  "records": records}
+                  "encoders": args.encoders, "base_variant": base_variant, "records": records}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(record, indent=1))
         print(f"wrote {args.json}")
