@@ -176,13 +176,14 @@ def test_bench_learner_quick_times_every_variant(tmp_path):
 
 def test_bench_learner_times_each_encoder_on_the_same_samples(tmp_path):
     path = tmp_path / "encoders.json"
-    argv = ["bench", "learner", "--quick", "--encoders", "perceiver_io", "none", "--json", str(path)]
+    argv = ["bench", "learner", "--quick", "--encoders", "perceiver_io", "none",
+            "--set", "ppo.minibatch_size=16", "--json", str(path)]
     assert main(argv) == 0
     record = json.loads(path.read_text())
     assert record["encoders"] == ["perceiver_io", "none"]
-    assert record["base_variant"] == "perceiver_io 1T mb32"
+    assert record["base_variant"] == "perceiver_io 1T mb16"
     names = [r["variant"] for r in record["records"]]
-    assert names == [f"{e} {t}T mb32" for e in ("perceiver_io", "none") for t in (1, 2)]
+    assert names == [f"{e} {t}T mb16" for e in ("perceiver_io", "none") for t in (1, 2)]
     base = record["records"][0]
     for r in record["records"]:
         assert r["speed_vs_base"] == pytest.approx(base["us_per_sample"] / r["us_per_sample"])

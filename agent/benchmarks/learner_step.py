@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", help="YAML training config (e.g. configs/DefeatRoaches.yaml)")
     parser.add_argument("--rounds", type=int, default=15, help="timed updates per variant (default 15)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of the policy")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (repeatable), e.g. ppo.minibatch_size=64")
     parser.add_argument("--encoders", nargs="+", metavar="NAME",
                         help="time the default update with each of these encoders instead of the variants")
 
@@ -165,12 +167,13 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None and not args.quick:
         raise UserError("give a config file (e.g. configs/DefeatRoaches.yaml), or --quick")
     quick = ["model.width=16", "model.key_dim=8", "env.num_envs=8", "ppo.minibatch_size=32"]
-    cfg = load_config(args.config or "configs/MoveToBeacon.yaml", quick if args.quick else [])
+    config_path = args.config or "configs/MoveToBeacon.yaml"
+    extra = [*(quick if args.quick else []), *args.overrides]
+    cfg = load_config(config_path, extra)
     rounds = 2 if args.quick else args.rounds
     minibatch = cfg.ppo.minibatch_size
     torch.manual_seed(cfg.seed)
     kwargs = policy_kwargs(cfg)
-    config_path, extra = args.config or "configs/MoveToBeacon.yaml", quick if args.quick else []
     encoder_kwargs = {name: policy_kwargs(load_config(config_path, [*extra, f"model.encoder={name}"]))
                       for name in args.encoders or ()}
     obs, actions = _probe(cfg, EntityPolicy(**kwargs).train(), 4 * minibatch // cfg.env.num_envs + 1)
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"bf16 autocast: largest |log p| error {error:.3g}; compile: {compile_s} s")
     if args.json:
         record = {"benchmark": "learner", **provenance(),
-                  "config": args.config, "quick": args.quick,
+                  "config": args.config, "overrides": args.overrides, "quick": args.quick,
                   "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0], "rounds": rounds,
                   "environment": {key: os.environ.get(key) for key in THREAD_VARIABLES},
                   "probe_samples": len(actions), "bf16_max_logp_error": error, "compile_seconds": compile_s,
