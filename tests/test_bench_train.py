@@ -182,6 +182,8 @@ def test_bench_learner_times_each_encoder_on_the_same_samples(tmp_path):
     record = json.loads(path.read_text())
     assert record["encoders"] == ["perceiver_io", "none"]
     assert record["base_variant"] == "perceiver_io 1T mb16"
+    # the control arm is the Perceiver IO policy without its encoder
+    assert 0 < record["parameters"]["none"] < record["parameters"]["perceiver_io"]
     names = [r["variant"] for r in record["records"]]
     assert names == [f"{e} {t}T mb16" for e in ("perceiver_io", "none") for t in (1, 2)]
     base = record["records"][0]

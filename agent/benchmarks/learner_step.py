@@ -211,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
                   "environment": {key: os.environ.get(key) for key in THREAD_VARIABLES},
                   "probe_samples": len(actions), "bf16_max_logp_error": error, "compile_seconds": compile_s,
                   "encoders": args.encoders, "base_variant": base_variant, "records": records}
+        if args.encoders:
+            record["parameters"] = {name: sum(p.numel() for p in EntityPolicy(**kw).parameters())
+                                    for name, kw in encoder_kwargs.items()}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(record, indent=1))
         print(f"wrote {args.json}")
