@@ -81,7 +81,7 @@ def default_caps(game: MapSpec) -> EntityCaps:
 def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: int | None = None,
                 grid_size: int = 8) -> EntitySpec:
     """The observation/action geometry of `map_name` with the map's caps unless overridden; a map must be in
-    the engine's registry (`envs.engine.MAP_NAMES`), whichever backend plays it."""
+    the engine's registry (`envs.engine.MAP_NAMES` or `ECONOMY_MAP_NAMES`), whichever backend plays it."""
     game = map_spec(map_name)
     caps = ENTITY_CAPS.get(map_name) or default_caps(game)
     try:

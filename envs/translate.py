@@ -12,7 +12,7 @@ import numpy as np
 
 from envs.action_space import VERB_TARGET, Target, Verb
 from envs.entity_kernels import group_actions
-from envs.featurize import EntitySpec, SlotTags, world_to_raw  # noqa: F401  (world_to_raw: re-exported)
+from envs.featurize import EntitySpec, SlotTags
 from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
 from envs.unit_memory import UnitMemory, remember_actions
 
