@@ -10,10 +10,11 @@ compared game by game. Writes, under --out (default docs/):
 - baselines_duels.json: the same on SMAC's 3m, 8m, 2s3z and 3s5z against each enemy bot (win rates);
 - baselines_pysc2.json: pysc2's raw-interface scripted agents, unmodified, through `envs.EngineSC2Env` and
   pysc2's `run_loop`, beside pysc2's no-op `BaseAgent`;
-- baselines_economy.json: the economy minigames (CollectMineralsAndGas, BuildMarines), which the entity env
-  does not play: our scripted players (envs/scripted_economy.py) on the engine, and the same players as
-  pysc2 agents (envs/pysc2_scripted.py) through `EngineSC2Env` and `run_loop`, beside the no-op agent (on a
-  fifth as many games: pysc2's pure-Python protobuf makes that path slow).
+- baselines_economy.json: the economy minigames (CollectMineralsAndGas, BuildMarines): `perceiver-sc2
+  evaluate --agent scripted random` in the entity env (the scripted players acting through its per-unit
+  verbs), our scripted players (envs/scripted_economy.py) with raw commands on the engine, and the same
+  players as pysc2 agents (envs/pysc2_scripted.py) through `EngineSC2Env` and `run_loop`, beside the no-op
+  agent (on a fifth as many games: pysc2's pure-Python protobuf makes that path slow).
 `python bench/tables.py` turns them into the tables of docs/RESULTS.md.
 """
 
@@ -33,6 +34,7 @@ from bench.provenance import run_info  # noqa: E402
 MINIGAMES = ("MoveToBeacon", "CollectMineralShards", "FindAndDefeatZerglings", "DefeatRoaches",
              "DefeatZerglingsAndBanelings")
 DUEL_MAPS = ("3m", "8m", "2s3z", "3s5z")
+ECONOMY_MAPS = ("CollectMineralsAndGas", "BuildMarines")
 DUEL_BOTS = ("idle", "attack_nearest", "focus_fire")
 # pysc2/agents/scripted_agent.py: the agents written for the raw interface, with the map each one plays.
 PYSC2_AGENTS = {
@@ -86,21 +88,25 @@ def pysc2_rows(episodes: int, seed: int, agents: dict[str, str] = PYSC2_AGENTS) 
                 played.append(Episode(score=float(agent.reward), length=agent.steps, won=None))
             row = summarize(played, seed=seed)
             row.update(agent=name, agent_path=path, map=map_name, seed=seed, backend="engine",
-                       enemy_bot="idle", published=published_scores(map_name))
+                       enemy_bot="idle", published=published_scores(map_name),
+                       played_through="EngineSC2Env + pysc2 run_loop")
             print(_line(row), flush=True)
             rows.append(row)
     return rows
 
 
 def economy_rows(episodes: int, seed: int) -> list[dict]:
-    """The economy minigames: our scripted players on the bare engine, then as pysc2 agents."""
+    """The economy minigames: the entity env's scripted and random agents, our scripted players with raw
+    commands on the bare engine, then as pysc2 agents."""
     from agent.evaluation.evaluate import summarize
     from agent.evaluation.report import published_scores
     from agent.evaluation.run_loop import Episode
     from envs.engine import Engine
     from envs.scripted_economy import SCRIPTED_ECONOMY
 
-    rows = []
+    rows = ours(ECONOMY_MAPS, [None], episodes, seed)
+    for row in rows:
+        row["played_through"] = "entity env"
     for map_name, player_cls in SCRIPTED_ECONOMY.items():
         played = []
         for k in range(episodes):
@@ -112,7 +118,8 @@ def economy_rows(episodes: int, seed: int) -> list[dict]:
             played.append(Episode(score=float(obs.score_cumulative[0]), length=steps, won=None))
         row = summarize(played, seed=seed)
         row.update(agent="scripted", agent_path=f"envs.scripted_economy.{player_cls.__name__}", map=map_name,
-                   seed=seed, backend="engine", enemy_bot="idle", published=published_scores(map_name))
+                   seed=seed, backend="engine", enemy_bot="idle", published=published_scores(map_name),
+                   played_through="engine, raw commands")
         print(_line(row), flush=True)
         rows.append(row)
     # the pysc2 path (pure-Python protobuf for every call) is slower: a fifth as many games

@@ -43,7 +43,7 @@ def counting_source(run_dir: Path, sample: bool):
     """The checkpoint as an evaluation agent source whose agents also count, in `source.verbs`, the verbs
     chosen by the units that had more than one legal choice (what the policy does, not only its score)."""
     from agent.evaluation.agents import AgentSource
-    from envs.action_space import Verb
+    from envs.action_space import Verb, layout_verbs
 
     class CountingSource(AgentSource):
         def make(self, map_name, env, seed):
@@ -62,7 +62,7 @@ def counting_source(run_dir: Path, sample: bool):
             return agent
 
     source = CountingSource(str(run_dir), sample=sample)
-    source.verbs = Counter({verb.name.lower(): 0 for verb in Verb})
+    source.verbs = Counter({verb.name.lower(): 0 for verb in layout_verbs(source.policy.economy)})
     return source
 
 

@@ -272,7 +272,8 @@ def baselines_economy(src: dict) -> str:
     data = src[path]
     rows = []
     for r in data["rows"]:
-        through = "engine" if r["agent"] == "scripted" else "EngineSC2Env + pysc2 run_loop"
+        through = r.get("played_through") or ("engine" if r["agent"] == "scripted" else
+                                              "EngineSC2Env + pysc2 run_loop")
         pub = r["published"]
         rows.append([r["map"], r["agent"], through, str(r["episodes"]), ci(r), f"{r['min']:g} - {r['max']:g}",
                      f"{pub['human']} / {pub['grandmaster']}"])

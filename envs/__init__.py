@@ -1,14 +1,15 @@
 """StarCraft II environments: the embedded engine, the pysc2 backend, and the entity env over both.
 
-Importing `envs` registers `perceiver_sc2/<Map>-v0` with gymnasium for every map, single
-(`envs.entity_env.EntityEnv`) and vectorised (`envs.vector_env.EntityVectorEnv`).
+Importing `envs` registers `perceiver_sc2/<Map>-v0` with gymnasium for every map, the combat maps and the
+economy maps, single (`envs.entity_env.EntityEnv`) and vectorised (`envs.vector_env.EntityVectorEnv`).
 """
 
 import gymnasium as _gym
 
+from envs.engine import ECONOMY_MAP_NAMES as _ECONOMY_MAP_NAMES
 from envs.engine import MAP_NAMES as _MAP_NAMES
 
-for _map in _MAP_NAMES:
+for _map in _MAP_NAMES + _ECONOMY_MAP_NAMES:
     _gym.register(
         id=f"perceiver_sc2/{_map}-v0",
         entry_point="envs.entity_env:EntityEnv",

@@ -5,9 +5,15 @@ Layout of the A choices of one unit:
     [no_op] [stop] [move to entity j, j < N] [attack entity j, j < N]
     [move to cell c, c < G] [attack-move to cell c, c < G]
 
+and on the economy maps (`economy=True`) the economy's verbs after them:
+
+    [gather from entity j] [return cargo] [build a Supply Depot / Barracks / Command Center at cell c]
+    [build a Refinery on entity j] [train an SCV] [train a Marine]
+
 where N is the number of entity slots and G = grid_size**2 cells over the map's playable area
-(row-major from the lowest world x and y). The env, `translate` and the policy heads all read this one
-layout, so adding a verb (harvest, build) is one more `Verb` and one more segment here.
+(row-major from the lowest world x and y). A layout's verbs are always a prefix of `Verb`, so a verb's
+value is its index in every layout that has it, and a combat map's layout is the same whether or not the
+economy verbs exist. The env, `translate` and the policy heads all read this one layout.
 """
 
 from __future__ import annotations
@@ -32,6 +38,15 @@ class Verb(enum.IntEnum):
     ATTACK_ENTITY = 3
     MOVE_POINT = 4
     ATTACK_POINT = 5
+    # the economy's (pysc2 RAW_FUNCTIONS Harvest_*, Build_*, Train_*), on the economy maps only
+    GATHER = 6  # a mineral field or an own Refinery
+    RETURN = 7  # carry the cargo to the nearest Command Center
+    BUILD_SUPPLY_DEPOT = 8
+    BUILD_BARRACKS = 9
+    BUILD_COMMAND_CENTER = 10
+    BUILD_REFINERY = 11  # on a vespene geyser
+    TRAIN_SCV = 12  # a Command Center's verb
+    TRAIN_MARINE = 13  # a Barracks' verb
 
 
 VERB_TARGET = {
@@ -41,7 +56,22 @@ VERB_TARGET = {
     Verb.ATTACK_ENTITY: Target.ENTITY,
     Verb.MOVE_POINT: Target.POINT,
     Verb.ATTACK_POINT: Target.POINT,
+    Verb.GATHER: Target.ENTITY,
+    Verb.RETURN: Target.NONE,
+    Verb.BUILD_SUPPLY_DEPOT: Target.POINT,
+    Verb.BUILD_BARRACKS: Target.POINT,
+    Verb.BUILD_COMMAND_CENTER: Target.POINT,
+    Verb.BUILD_REFINERY: Target.ENTITY,
+    Verb.TRAIN_SCV: Target.NONE,
+    Verb.TRAIN_MARINE: Target.NONE,
 }
+COMBAT_VERBS = tuple(Verb)[: Verb.ATTACK_POINT + 1]
+ECONOMY_VERBS = tuple(Verb)[Verb.GATHER :]
+
+
+def layout_verbs(economy: bool) -> tuple[Verb, ...]:
+    """The verbs of a layout: the combat verbs, and the economy's after them on the economy maps."""
+    return COMBAT_VERBS + ECONOMY_VERBS if economy else COMBAT_VERBS
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,11 @@ class Segment:
 class ActionLayout:
     max_entities: int
     grid_size: int
+    economy: bool = False  # the economy verbs too
+
+    @property
+    def verbs(self) -> tuple[Verb, ...]:
+        return layout_verbs(self.economy)
 
     @property
     def num_cells(self) -> int:
@@ -67,7 +102,7 @@ class ActionLayout:
     def segments(self) -> tuple[Segment, ...]:
         sizes = {Target.NONE: 1, Target.ENTITY: self.max_entities, Target.POINT: self.num_cells}
         out, start = [], 0
-        for verb in Verb:
+        for verb in self.verbs:
             size = sizes[VERB_TARGET[verb]]
             out.append(Segment(verb, VERB_TARGET[verb], start, size))
             start += size
@@ -79,6 +114,8 @@ class ActionLayout:
         return last.start + last.size
 
     def segment(self, verb: Verb) -> Segment:
+        if int(verb) >= len(self.segments):
+            raise ValueError(f"{Verb(verb).name} is an economy verb; this layout has the combat verbs only")
         return self.segments[int(verb)]
 
     def encode(self, verb: Verb, target: int = 0) -> int:

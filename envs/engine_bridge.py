@@ -38,11 +38,11 @@ REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
 def _observe(state, raw, feat, memory, out, status):
     """Featurize every game's engine observation into `out`; per-game status into `status`."""
     game = state.game
-    int_params, float_params, type_lut, order_kind = feat
+    int_params, float_params, type_lut, order_kind, sites = feat
     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
-    featurize_batch(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP], int_params, float_params,
-                    type_lut, order_kind, memory, entities, unit_type, entity_mask, scalars, action_mask,
-                    tags, dropped)
+    featurize_batch(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP], raw.player, int_params,
+                    float_params, type_lut, order_kind, sites, memory, entities, unit_type, entity_mask,
+                    scalars, action_mask, tags, dropped)
     for g in range(game.shape[0]):
         status[g, REWARD] = (game[g, GAME_SCORE] - game[g, PREV_SCORE]) / SCORE_UNITS
         status[g, DONE] = game[g, GAME_DONE]
@@ -58,12 +58,13 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
     of B games. Returns the number of commands; illegal[b] and rejected[b] count dropped actions and
     refused commands."""
     state, engine_tables, bot, step_mul, raw = engine_args
-    max_selected, function_of_action, slot_of_action, point_of_action, code_of_function = tables
+    max_selected, function_of_action, slot_of_action, point_of_action, solo_of_action, code_of_function = \
+        tables
     verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
     k, per_game_illegal = group_actions(actions, action_mask, slot_tags, active, max_selected,
-                                        function_of_action, slot_of_action, point_of_action, ints, unit_tags,
-                                        points)
+                                        function_of_action, slot_of_action, point_of_action, solo_of_action,
+                                        ints, unit_tags, points)
     remember_actions(actions, action_mask, slot_tags, active, slot_of_action, verb_of_action,
                      world_point_of_action, memory)
     codes = np.empty(k, np.int64)

@@ -3,11 +3,12 @@
     import gymnasium as gym, envs
     env = gym.make("perceiver_sc2/DefeatRoaches-v0", max_entities=32, enemy_bot="idle")
 
-Observation (Dict): entities [N, F] float32 (columns: `envs.featurize.ENTITY_FEATURES`), unit_type [N]
+Observation (Dict): entities [N, F] float32 (columns: `EntitySpec.entity_features`), unit_type [N]
 (an index into `envs.featurize.KNOWN_UNIT_TYPES`, 0 = padding, last = other), entity_mask [N],
-scalars [S] (`SCALAR_FEATURES`), action_mask [U, A]. Action: MultiDiscrete([A] * U), the joint
+scalars [S] (`EntitySpec.scalar_features`), action_mask [U, A]. Action: MultiDiscrete([A] * U), the joint
 (verb, target) of each own unit (`envs.action_space`). Own units occupy slots 0..U-1 and keep their
-slot while they live (`envs.featurize` has the slot rules).
+slot while they live (`envs.featurize` has the slot rules). The economy maps (CollectMineralsAndGas,
+BuildMarines) add the economy's verbs, entity columns and scalars; the combat maps' spaces are as ever.
 """
 
 from __future__ import annotations
@@ -18,21 +19,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine_bridge import DAMAGE_DEALT, EngineBridge
 from envs.errors import UserError
-from envs.featurize import (
-    FEATURE_BOUND,
-    NUM_ENTITY_FEATURES,
-    NUM_SCALAR_FEATURES,
-    NUM_UNIT_TYPES,
-    EntitySpec,
-    featurize,
-    new_memory,
-)
-from envs.raw_schema import RawObs
+from envs.featurize import FEATURE_BOUND, NUM_UNIT_TYPES, EntitySpec, featurize, new_memory
+from envs.raw_schema import RawFunction, RawObs
 from envs.translate import Translator
 
 
@@ -60,6 +54,19 @@ ENTITY_CAPS = {
     # the large battles: every unit an entity (AlphaStar's encoder takes up to 512), every own unit acts
     "bio_vs_zerg_128": EntityCaps(max_entities=256, max_units=128),
     "bio_vs_zerg_250": EntityCaps(max_entities=500, max_units=250),
+    # the economy maps: the resources, the start's 12 SCVs and Command Center, and room for the SCVs and
+    # structures sensible play adds (every own unit acts; BuildMarines' Marines beyond U do not need to)
+    "CollectMineralsAndGas": EntityCaps(max_entities=64, max_units=40),
+    "BuildMarines": EntityCaps(max_entities=64, max_units=40),
+}
+# pysc2 RAW_FUNCTIONS name of each economy verb: a map allows the verbs of the functions it allows
+_ECONOMY_FUNCTION = {
+    Verb.GATHER: RawFunction.Harvest_Gather_unit, Verb.RETURN: RawFunction.Harvest_Return_quick,
+    Verb.BUILD_SUPPLY_DEPOT: RawFunction.Build_SupplyDepot_pt,
+    Verb.BUILD_BARRACKS: RawFunction.Build_Barracks_pt,
+    Verb.BUILD_COMMAND_CENTER: RawFunction.Build_CommandCenter_pt,
+    Verb.BUILD_REFINERY: RawFunction.Build_Refinery_pt, Verb.TRAIN_SCV: RawFunction.Train_SCV_quick,
+    Verb.TRAIN_MARINE: RawFunction.Train_Marine_quick,
 }
 BACKENDS = ("engine", "pysc2")
 
@@ -74,7 +81,7 @@ def default_caps(game: MapSpec) -> EntityCaps:
 def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: int | None = None,
                 grid_size: int = 8) -> EntitySpec:
     """The observation/action geometry of `map_name` with the map's caps unless overridden; a map must be in
-    the engine's registry (`envs.engine.MAP_NAMES`), whichever backend plays it."""
+    the engine's registry (`envs.engine.MAP_NAMES` or `ECONOMY_MAP_NAMES`), whichever backend plays it."""
     game = map_spec(map_name)
     caps = ENTITY_CAPS.get(map_name) or default_caps(game)
     try:
@@ -85,6 +92,7 @@ def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: in
             playable=tuple(game.playable),
             time_limit_loops=int(game.time_limit_s * LOOPS_PER_GAME_SECOND),
             map_size=tuple(game.map_size),
+            economy_verbs=tuple(v for v, f in _ECONOMY_FUNCTION.items() if f.name in game.econ_functions),
         )
     except ValueError as err:
         raise UserError(f"bad entity settings for {map_name}: {err}") from None
@@ -92,12 +100,13 @@ def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: in
 
 def observation_space(spec: EntitySpec) -> spaces.Dict:
     N, U, A = spec.max_entities, spec.max_units, spec.layout.num_actions
+    F, S = len(spec.entity_features), len(spec.scalar_features)
     return spaces.Dict(
         {
-            "entities": spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, (N, NUM_ENTITY_FEATURES), np.float32),
+            "entities": spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, (N, F), np.float32),
             "unit_type": spaces.Box(0, NUM_UNIT_TYPES - 1, (N,), np.int64),
             "entity_mask": spaces.Box(0, 1, (N,), np.int8),
-            "scalars": spaces.Box(0.0, FEATURE_BOUND, (NUM_SCALAR_FEATURES,), np.float32),
+            "scalars": spaces.Box(0.0, FEATURE_BOUND, (S,), np.float32),
             "action_mask": spaces.Box(0, 1, (U, A), np.int8),
         }
     )

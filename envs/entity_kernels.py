@@ -13,24 +13,30 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from envs.action_space import Verb
+from envs.economy_kernels import ECONOMY_COLUMNS, economy_columns, economy_mask, economy_scalars
 from envs.engine._numba_cache import ENGINE_SOURCES, refresh
 from envs.raw_schema import FeatureUnit as FU
 from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
 
 _HERE = Path(__file__).resolve().parent
 # What this package's cached kernels compile in (engine_bridge's step calls the engine's step kernel).
-KERNEL_SOURCES = ("action_space.py", "engine_bridge.py", "entity_kernels.py", "raw_schema.py",
-                  "unit_memory.py")
+KERNEL_SOURCES = ("action_space.py", "economy_kernels.py", "engine_bridge.py", "entity_kernels.py",
+                  "raw_schema.py", "unit_memory.py")
 refresh(_HERE, [_HERE / name for name in KERNEL_SOURCES] + ENGINE_SOURCES)  # before any cache is loaded
 
 _SELF, _ALLY, _NEUTRAL, _ENEMY = 1, 2, 3, 4  # pysc2 PlayerRelative
 OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the 64-wide minigame maps)
-# columns after the 16 written one by one below (names: `featurize.ENTITY_FEATURES`)
-LAST_VERB_COLUMN = 16  # one-hot over `Verb`: the unit's previous action
-ORDER_TARGET_COLUMN = LAST_VERB_COLUMN + len(Verb)  # (dx, dy) from the unit to its order's target
-TARGETED_COLUMN = ORDER_TARGET_COLUMN + 2  # own units whose order targets this entity, / U
-NUM_COLUMNS = TARGETED_COLUMN + 1
+# Columns after the 16 written one by one below (names: `featurize.entity_features`): a one-hot over the
+# layout's V verbs (the unit's previous action), then (dx, dy) from the unit to its order's target, then
+# the own units whose order targets this entity / U, then on the economy maps economy_kernels' columns.
+LAST_VERB_COLUMN = 16
+
+
+def num_columns(num_verbs: int, economy: bool) -> int:
+    """Entity feature columns with a layout of `num_verbs` verbs."""
+    return LAST_VERB_COLUMN + num_verbs + 3 + (len(ECONOMY_COLUMNS) if economy else 0)
+
+
 ORDER_MOVE, ORDER_ATTACK = 1, 2  # order kinds of featurize_batch's `order_kind` table
 
 
@@ -95,15 +101,20 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
 
 
 @njit(cache=True)
-def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, type_lut, order_kind, memory,
-                    entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
+def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_params, type_lut, order_kind,
+                    sites, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
     """Write the entity observation of every game b into the [B, ...] output arrays, and update the
     games' `UnitMemory` arrays (slots, orders, slot positions).
 
-    int_params: U, seg_move, seg_attack, seg_points, num_actions; float_params: map width, map height,
-    time limit in loops, feature bound; order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per order id."""
+    int_params: U, seg_move, seg_attack, seg_points, num_actions, num_verbs V, economy (0/1), the
+    economy verbs allowed (bits), then the economy segments (economy_kernels.economy_mask);
+    float_params: map width, map height, time limit in loops, feature bound, the playable area (x0, y0,
+    x1, y1); order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per order id; sites: economy_mask's."""
     U, seg_move, seg_attack, seg_points, num_actions = int_params[0], int_params[1], int_params[2], \
         int_params[3], int_params[4]
+    num_verbs, economy, allowed = int_params[5], int_params[6] == 1, int_params[7]
+    order_column = LAST_VERB_COLUMN + num_verbs  # (dx, dy) from the unit to its order's target
+    targeted_column = order_column + 2
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
     mem_units, mem_points = memory
     B = counts.shape[0]
@@ -173,9 +184,11 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
                 if mu[s, LAST_VERB] >= 0:
                     f[LAST_VERB_COLUMN + mu[s, LAST_VERB]] = 1.0
                 if mu[s, ORDER_VERB] != 0:
-                    f[ORDER_TARGET_COLUMN] = (mp[s, ORDER_X] - p[r, 0]) / OFFSET_SCALE
-                    f[ORDER_TARGET_COLUMN + 1] = (mp[s, ORDER_Y] - p[r, 1]) / OFFSET_SCALE
-            f[TARGETED_COLUMN] = targeted[s] / U
+                    f[order_column] = (mp[s, ORDER_X] - p[r, 0]) / OFFSET_SCALE
+                    f[order_column + 1] = (mp[s, ORDER_Y] - p[r, 1]) / OFFSET_SCALE
+            f[targeted_column] = targeted[s] / U
+            if economy:
+                economy_columns(u[r], f, targeted_column + 1)
             for c in range(f.shape[0]):
                 f[c] = min(max(f[c], -bound), bound)
             t = u[r, FU.unit_type]
@@ -190,10 +203,15 @@ def featurize_batch(units, pos, radii, counts, loops, int_params, float_params, 
         sc[1] = min(n_own, U) / U
         sc[2] = n_enemy / N
         sc[3] = dropped[b] / N
+        if economy:
+            economy_scalars(player[b], sc, 4)
         for c in range(sc.shape[0]):
             sc[c] = min(max(sc[c], 0.0), bound)
         _fill_action_mask(entity_mask[b], entities[b, :, 1], U, seg_move, seg_attack, seg_points, num_actions,
                           action_mask[b])
+        if economy:
+            economy_mask(u, p, n, rows, player[b], int_params[8:16], allowed, float_params[4:8], sites,
+                         action_mask[b])
 
 
 @njit(cache=True)
@@ -215,12 +233,14 @@ def _fill_action_mask(entity_mask, is_enemy, U, seg_move, seg_attack, seg_points
 
 @njit(cache=True)
 def group_actions(actions, action_mask, tags, active, max_selected, function_of_action, slot_of_action,
-                  point_of_action, out_ints, out_tags, out_points):
+                  point_of_action, solo_of_action, out_ints, out_tags, out_points):
     """Group each game's legal non-no-op unit actions into raw commands of at most `max_selected` units.
 
-    Per action of the layout: its raw function id, the entity slot whose tag is its target (-1: none) and
-    its raw target point. Command k is written as out_ints[:, k] = (game, action, function, tag start,
-    tag count, target tag), its unit tags out_tags[start:start+count], its point out_points[:, k].
+    Per action of the layout: its raw function id, the entity slot whose tag is its target (-1: none), its
+    raw target point, and whether each unit gets a command of its own (a train verb: the game trains one
+    unit per command, whatever the structures selected). Command k is written as out_ints[:, k] =
+    (game, action, function, tag start, tag count, target tag), its unit tags
+    out_tags[start:start+count], its point out_points[:, k].
     Returns (commands, illegal[B]); illegal or out-of-range actions are counted and dropped."""
     B, U = actions.shape
     A = action_mask.shape[2]
@@ -247,8 +267,9 @@ def group_actions(actions, action_mask, tags, active, max_selected, function_of_
                 j += 1
             if a > 0:
                 slot = slot_of_action[a]
-                for c in range(i, j, max_selected):
-                    count = min(max_selected, j - c)
+                chunk = 1 if solo_of_action[a] else max_selected
+                for c in range(i, j, chunk):
+                    count = min(chunk, j - c)
                     out_ints[0, k] = b
                     out_ints[1, k] = a
                     out_ints[2, k] = function_of_action[a]

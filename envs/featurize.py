@@ -9,8 +9,11 @@ Slots U..N-1 hold, in this order: the visible enemies nearest first, the neutral
 got no action slot (they cannot act), in tag order. What does not fit is dropped and counted: own
 units without an action slot first (highest tags first), then neutrals, then enemies (farthest first).
 
-Features: `ENTITY_FEATURES` per slot (padding is all zero), `SCALAR_FEATURES` per game. The last
-columns say what the env commanded each unit (`envs.unit_memory`), so they need no backend support.
+Features: `EntitySpec.entity_features` per slot (padding is all zero), `EntitySpec.scalar_features` per
+game: `ENTITY_FEATURES` and `SCALAR_FEATURES` on the combat maps; the economy maps' one-hot of the last
+verb covers their verbs too, and their economy columns and scalars follow (`envs.economy_kernels`). The
+columns after the first 16 say what the env commanded each unit (`envs.unit_memory`), so they need no
+backend support.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from functools import cached_property
 
 import numpy as np
 
-from envs.action_space import ActionLayout, Verb
-from envs.entity_kernels import NUM_COLUMNS, ORDER_ATTACK, ORDER_MOVE, featurize_batch
-from envs.raw_schema import ATTACK_ORDERS, MOVE_ORDERS, NUM_UNIT_COLUMNS, OrderId, RawObs
+from envs.action_space import ECONOMY_VERBS, ActionLayout, Verb, layout_verbs
+from envs.economy_kernels import BUILT_AT_CELL, ECONOMY_COLUMNS, ECONOMY_SCALARS, FOOTPRINT
+from envs.entity_kernels import ORDER_ATTACK, ORDER_MOVE, featurize_batch, num_columns
+from envs.raw_schema import ATTACK_ORDERS, MOVE_ORDERS, NUM_PLAYER_COLUMNS, NUM_UNIT_COLUMNS, OrderId, RawObs
 from envs.unit_memory import UnitMemory
 
 # pysc2 unit-type ids (pysc2/lib/units.py) given their own embedding row. Index 0 is
@@ -58,8 +62,14 @@ _ORDER_KIND = np.zeros(max(OrderId) + 1, np.int8)
 _ORDER_KIND[list(MOVE_ORDERS)] = ORDER_MOVE
 _ORDER_KIND[list(ATTACK_ORDERS)] = ORDER_ATTACK
 
-# Column order is the one entity_kernels.featurize_batch writes.
-ENTITY_FEATURES = (
+def entity_features(economy: bool) -> tuple[str, ...]:
+    """The entity feature columns, in the order entity_kernels.featurize_batch writes them."""
+    verbs = tuple(f"last_{verb.name.lower()}" for verb in layout_verbs(economy))
+    names = _SHARED_FEATURES[:16] + verbs + _SHARED_FEATURES[16:]
+    return names + ECONOMY_COLUMNS if economy else names
+
+
+_SHARED_FEATURES = (
     "is_own",  # alliance self or ally
     "is_enemy",
     "is_neutral",
@@ -76,14 +86,17 @@ ENTITY_FEATURES = (
     "has_order",
     "order_move",  # current order is a move (or smart)
     "order_attack",  # current order is an attack
-    # What the env commanded (`envs.unit_memory`), for the own units in slots 0..U-1, else 0:
-    *(f"last_{verb.name.lower()}" for verb in Verb),  # one-hot verb of the unit's previous action
+    # What the env commanded (`envs.unit_memory`), for the own units in slots 0..U-1, else 0 (after a
+    # one-hot over the layout's verbs of the unit's previous action, `entity_features`):
     "order_dx",  # the unit's current order's target (the entity while visible, else the point) minus
     "order_dy",  # the unit's position, / 16; 0 without an order given by the env (raw order_length 0 ends it)
     "targeted_by",  # for every entity: own units whose current order targets it, / U
 )
+ENTITY_FEATURES = entity_features(economy=False)  # the combat maps'
 NUM_ENTITY_FEATURES = len(ENTITY_FEATURES)
-assert NUM_ENTITY_FEATURES == NUM_COLUMNS, "ENTITY_FEATURES must name every column the kernel writes"
+for _economy in (False, True):
+    assert len(entity_features(_economy)) == num_columns(len(layout_verbs(_economy)), _economy), \
+        "entity_features must name every column the kernel writes"
 
 FEATURE_BOUND = 8.0  # features are clipped to [-8, 8]; all are O(1) by construction
 
@@ -94,6 +107,10 @@ SCALAR_FEATURES = (  # order as written by entity_kernels.featurize_batch
     "dropped",  # entities that did not fit / N
 )
 NUM_SCALAR_FEATURES = len(SCALAR_FEATURES)
+
+
+def scalar_features(economy: bool) -> tuple[str, ...]:
+    return SCALAR_FEATURES + ECONOMY_SCALARS if economy else SCALAR_FEATURES
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,8 @@ class EntitySpec:
     time_limit_loops: int
     map_size: tuple[int, int] = (64, 64)
     raw_resolution: int = 64
+    # the economy verbs the map allows (their layout and features exist only when it allows any)
+    economy_verbs: tuple[Verb, ...] = ()
 
     def __post_init__(self):
         if not 1 <= self.max_units <= self.max_entities:
@@ -114,18 +133,55 @@ class EntitySpec:
         if self.grid_size < 1:
             raise ValueError(f"grid_size must be >= 1, got {self.grid_size}")
 
+    @property
+    def economy(self) -> bool:
+        return bool(self.economy_verbs)
+
     @cached_property
     def layout(self) -> ActionLayout:
-        return ActionLayout(max_entities=self.max_entities, grid_size=self.grid_size)
+        return ActionLayout(max_entities=self.max_entities, grid_size=self.grid_size, economy=self.economy)
+
+    @property
+    def entity_features(self) -> tuple[str, ...]:
+        return entity_features(self.economy)
+
+    @property
+    def scalar_features(self) -> tuple[str, ...]:
+        return scalar_features(self.economy)
 
     @cached_property
     def kernel_params(self) -> tuple[np.ndarray, np.ndarray]:
         """The constants `entity_kernels.featurize_batch` reads, packed once per spec."""
         layout = self.layout
         starts = [layout.segment(v).start for v in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.MOVE_POINT)]
-        ints = [self.max_units, *starts, layout.num_actions]
-        floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND]
+        allowed = sum(1 << (v - Verb.GATHER) for v in self.economy_verbs)
+        economy = [layout.segment(v).start if self.economy else 0 for v in ECONOMY_VERBS]
+        ints = [self.max_units, *starts, layout.num_actions, len(layout.verbs), int(self.economy), allowed,
+                *economy]
+        floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND, *self.playable]
         return np.array(ints, np.int64), np.array(floats, np.float64)
+
+    def target_pixels(self) -> np.ndarray:
+        """[G, 2] the raw point sent for each cell: the centre of the raw pixel holding the cell's centre
+        (pysc2 floors a raw point to its pixel and hands the game that pixel's centre: lib/features.py
+        transform_action, lib/transform.py PixelToCoord)."""
+        return np.floor(world_to_raw(self.cell_centres(), self)) + 0.5
+
+    @cached_property
+    def build_sites(self) -> np.ndarray:
+        """[3, G, 2] where the game places each cell build's structure (BUILT_AT_CELL): the world point of
+        the cell's raw target, snapped to the structure's footprint on the placement grid (a footprint of
+        odd size centres on a cell, an even one on a grid line)."""
+        w, h = self.map_size
+        px, py = self.target_pixels().T
+        world = np.stack([px * w / self.raw_resolution, h - py * h / self.raw_resolution], axis=-1)
+        sites = np.zeros((3, len(world), 2))
+        for k, typ in enumerate(BUILT_AT_CELL):
+            for axis in (0, 1):
+                odd = FOOTPRINT[typ, axis] % 2 == 1
+                v = world[:, axis]
+                sites[k, :, axis] = np.floor(v) + 0.5 if odd else np.floor(v + 0.5)
+        return sites
 
     def cell_centres(self) -> np.ndarray:
         """World (x, y) of every point-target cell, row-major from the lowest x and y: [G, 2]."""
@@ -150,6 +206,13 @@ def new_memory(spec: EntitySpec, num_games: int = 1) -> UnitMemory:
     return UnitMemory(num_games, spec.max_units, spec.max_entities)
 
 
+def world_to_raw(xy: np.ndarray, spec: EntitySpec) -> np.ndarray:
+    """World (x, y) -> pysc2 raw pixel coordinates (y flipped, scaled to raw_resolution)."""
+    w, h = spec.map_size
+    res = spec.raw_resolution
+    return np.stack([xy[..., 0] * res / w, (h - xy[..., 1]) * res / h], axis=-1)
+
+
 def featurize(raw: RawObs, spec: EntitySpec, memory: UnitMemory | None = None,
               ) -> tuple[dict[str, np.ndarray], SlotTags]:
     """Entity observation (the gymnasium Dict of `entity_env`) and the slot-to-tag bookkeeping.
@@ -161,8 +224,10 @@ def featurize(raw: RawObs, spec: EntitySpec, memory: UnitMemory | None = None,
     obs = empty_observation(spec, batch=1)
     tags = np.zeros((1, spec.max_entities), np.int64)
     scratch = np.array([n, raw.game_loop, 0])  # count, game loop, dropped (out)
+    player = np.zeros((1, NUM_PLAYER_COLUMNS), np.int64)
+    player[0, : len(raw.player)] = raw.player
     featurize_batch(raw.raw_units.reshape(1, n, NUM_UNIT_COLUMNS), raw.positions.reshape(1, n, 2),
-                    raw.radii.reshape(1, n), scratch[0:1], scratch[1:2], *featurize_tables(spec),
+                    raw.radii.reshape(1, n), scratch[0:1], scratch[1:2], player, *featurize_tables(spec),
                     memory.arrays(), obs["entities"], obs["unit_type"], obs["entity_mask"], obs["scalars"],
                     obs["action_mask"], tags, scratch[2:3])
     return {k: v[0] for k, v in obs.items()}, SlotTags(tags=tags[0], num_dropped=int(scratch[2]))
@@ -174,17 +239,17 @@ def empty_observation(spec: EntitySpec, batch: int, zeroed: bool = True) -> dict
     N, U, A = spec.max_entities, spec.max_units, spec.layout.num_actions
     new = np.zeros if zeroed else np.empty
     return {
-        "entities": new((batch, N, NUM_ENTITY_FEATURES), np.float32),
+        "entities": new((batch, N, len(spec.entity_features)), np.float32),
         "unit_type": new((batch, N), np.int64),
         "entity_mask": new((batch, N), np.int8),
-        "scalars": new((batch, NUM_SCALAR_FEATURES), np.float32),
+        "scalars": new((batch, len(spec.scalar_features)), np.float32),
         "action_mask": new((batch, U, A), np.int8),
     }
 
 
-def featurize_tables(spec: EntitySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def featurize_tables(spec: EntitySpec) -> tuple[np.ndarray, ...]:
     """The constant inputs of `entity_kernels.featurize_batch`: int params, float params, unit-type index,
-    order kind of each order id."""
+    order kind of each order id, build sites."""
     int_params, float_params = spec.kernel_params
-    return int_params, float_params, _TYPE_INDEX, _ORDER_KIND
+    return int_params, float_params, _TYPE_INDEX, _ORDER_KIND, spec.build_sites
 

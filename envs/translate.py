@@ -1,37 +1,39 @@
 """Per-unit actions -> raw commands in pysc2's RAW_FUNCTIONS form, for every backend.
 
 Units that chose the same (verb, target) share one command; a command carries at most
-`max_selected_units` tags. Actions the mask forbids are dropped here (and counted), so they never
-reach a backend. What was sent is recorded in the games' `UnitMemory` (`unit_memory.remember_actions`),
-which the next observation reads.
+`max_selected_units` tags, and a train verb's one (each structure that chose it trains a unit). Actions
+the mask forbids are dropped here (and counted), so they never reach a backend. What was sent is
+recorded in the games' `UnitMemory` (`unit_memory.remember_actions`), which the next observation reads.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from envs.action_space import Verb
+from envs.action_space import VERB_TARGET, Target, Verb
 from envs.entity_kernels import group_actions
 from envs.featurize import EntitySpec, SlotTags
 from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
 from envs.unit_memory import UnitMemory, remember_actions
 
-_UNIT_TARGET = (int(RawFunction.Move_unit), int(RawFunction.Attack_unit))
-_POINT_TARGET = (int(RawFunction.Move_pt), int(RawFunction.Attack_pt))
 _FUNCTION_OF_VERB = {
     Verb.STOP: RawFunction.Stop_quick,
     Verb.MOVE_ENTITY: RawFunction.Move_unit,
     Verb.ATTACK_ENTITY: RawFunction.Attack_unit,
     Verb.MOVE_POINT: RawFunction.Move_pt,
     Verb.ATTACK_POINT: RawFunction.Attack_pt,
+    Verb.GATHER: RawFunction.Harvest_Gather_unit,
+    Verb.RETURN: RawFunction.Harvest_Return_quick,
+    Verb.BUILD_SUPPLY_DEPOT: RawFunction.Build_SupplyDepot_pt,
+    Verb.BUILD_BARRACKS: RawFunction.Build_Barracks_pt,
+    Verb.BUILD_COMMAND_CENTER: RawFunction.Build_CommandCenter_pt,
+    Verb.BUILD_REFINERY: RawFunction.Build_Refinery_pt,  # pysc2 raw_cmd_unit: the geyser's tag
+    Verb.TRAIN_SCV: RawFunction.Train_SCV_quick,
+    Verb.TRAIN_MARINE: RawFunction.Train_Marine_quick,
 }
-
-
-def world_to_raw(xy: np.ndarray, spec: EntitySpec) -> np.ndarray:
-    """World (x, y) -> pysc2 raw pixel coordinates (y flipped, scaled to raw_resolution)."""
-    w, h = spec.map_size
-    res = spec.raw_resolution
-    return np.stack([xy[..., 0] * res / w, (h - xy[..., 1]) * res / h], axis=-1)
+_UNIT_TARGET = tuple(int(f) for v, f in _FUNCTION_OF_VERB.items() if VERB_TARGET[v] is Target.ENTITY)
+_POINT_TARGET = tuple(int(f) for v, f in _FUNCTION_OF_VERB.items() if VERB_TARGET[v] is Target.POINT)
+_SOLO = (Verb.TRAIN_SCV, Verb.TRAIN_MARINE)  # one command per unit
 
 
 class GroupedCommands:
@@ -75,12 +77,13 @@ class Translator:
         verbs = self.layout.verb_of_action
         target = self.layout.target_of_action
         self._function = np.array([int(_FUNCTION_OF_VERB.get(v, RawFunction.no_op)) for v in verbs])
-        is_point = np.isin(verbs, [Verb.MOVE_POINT, Verb.ATTACK_POINT])
-        self._slot = np.where(np.isin(verbs, [Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY]), target, -1)
-        # Each cell's target is the centre of the raw pixel holding the cell's centre [G, 2]: pysc2 floors a
-        # raw point to its pixel and hands the game that pixel's centre (lib/features.py transform_action,
-        # lib/transform.py PixelToCoord), so every backend sends the unit to the same world point.
-        pixels = np.floor(world_to_raw(spec.cell_centres(), spec)) + 0.5
+        kind = [VERB_TARGET[Verb(v)] for v in verbs]
+        is_point = np.array([k is Target.POINT for k in kind])
+        self._slot = np.where([k is Target.ENTITY for k in kind], target, -1)
+        self._solo = np.isin(verbs, _SOLO)
+        # Each cell's target is the centre of the raw pixel holding the cell's centre [G, 2], so every
+        # backend sends the unit to the same world point (EntitySpec.target_pixels).
+        pixels = spec.target_pixels()
         chosen = np.minimum(target, len(pixels) - 1)
         # the unit memory keeps the cell's centre (within half a pixel of where the unit goes)
         self._world_point = np.where(is_point[:, None], spec.cell_centres()[chosen], 0.0)
@@ -88,9 +91,10 @@ class Translator:
         self._verb = verbs.astype(np.int64)
         self._one_game = np.ones(1, np.bool_)
 
-    def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per layout action: raw function id, target entity slot (-1: none), raw target point."""
-        return self._function, self._slot, self._point
+    def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per layout action: raw function id, target entity slot (-1: none), raw target point, one command
+        per unit."""
+        return self._function, self._slot, self._point, self._solo
 
     def memory_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """Per layout action, for `remember_actions` after the target slot: verb, world target point."""

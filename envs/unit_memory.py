@@ -24,8 +24,10 @@ from numba import njit
 from envs.action_space import Verb
 from envs.raw_schema import FeatureUnit as FU
 
-_NO_OP, _STOP, _MOVE_ENTITY, _ATTACK_ENTITY = int(Verb.NO_OP), int(Verb.STOP), int(Verb.MOVE_ENTITY), \
-    int(Verb.ATTACK_ENTITY)
+_NO_OP, _STOP = int(Verb.NO_OP), int(Verb.STOP)
+_ENTITY_VERBS = (int(Verb.MOVE_ENTITY), int(Verb.ATTACK_ENTITY), int(Verb.GATHER), int(Verb.BUILD_REFINERY))
+_IN_PLACE_VERBS = (int(Verb.RETURN), int(Verb.TRAIN_SCV), int(Verb.TRAIN_MARINE))  # no target: the order
+# point is the unit's own position
 NO_VERB = -1  # LAST_VERB of a unit that has not acted since it took its slot
 
 # columns of UnitMemory.units [B, U, 4], per action slot
@@ -120,7 +122,7 @@ def resolve_orders(raw, pos, n, rows, units, points, slot_of_row, targeted):
         if raw[r, FU.order_length] == 0:
             units[u, ORDER_VERB] = _NO_OP
             continue
-        if verb != _MOVE_ENTITY and verb != _ATTACK_ENTITY:
+        if verb not in _ENTITY_VERBS:
             continue
         for t in range(n):
             if raw[t, FU.tag] == units[u, ORDER_TAG]:
@@ -159,6 +161,9 @@ def remember_actions(actions, action_mask, slot_tags, active, slot_of_action, ve
                 units[b, u, ORDER_TAG] = slot_tags[b, j]
                 points[b, u, ORDER_X] = points[b, j, X]
                 points[b, u, ORDER_Y] = points[b, j, Y]
+            elif verb in _IN_PLACE_VERBS:
+                points[b, u, ORDER_X] = points[b, u, X]
+                points[b, u, ORDER_Y] = points[b, u, Y]
             else:
                 points[b, u, ORDER_X] = point_of_action[a, 0]
                 points[b, u, ORDER_Y] = point_of_action[a, 1]

@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
 from agent.evaluation.scripted import FocusFire, RandomAgent
-from envs.action_space import Verb
+from envs.action_space import COMBAT_VERBS, Verb
 from envs.engine import MAP_NAMES, map_spec
 from envs.entity_env import ENTITY_CAPS, EntityEnv, default_caps, entity_spec
 from envs.featurize import ENTITY_FEATURES
@@ -320,7 +320,7 @@ def _has_order(raw, tag):
 def test_command_features_after_a_scripted_sequence_in_a_real_game():
     env = EntityEnv("DefeatRoaches")
     U, layout = env.entity_spec.max_units, env.layout
-    last = [F[f"last_{v.name.lower()}"] for v in Verb]
+    last = [F[f"last_{v.name.lower()}"] for v in COMBAT_VERBS]
     target = [F["order_dx"], F["order_dy"]]
     obs, _ = env.reset(seed=3)
     units = np.flatnonzero(obs["entity_mask"][:U])
@@ -337,7 +337,7 @@ def test_command_features_after_a_scripted_sequence_in_a_real_game():
     obs, *_ = env.step(actions)
     e, raw = obs["entities"], env.last_raw
     np.testing.assert_array_equal(env.slot_tags[units], tags)
-    assert (e[units][:, last] == np.eye(len(Verb))[Verb.ATTACK_ENTITY]).all()
+    assert (e[units][:, last] == np.eye(len(COMBAT_VERBS))[Verb.ATTACK_ENTITY]).all()
     for u, tag in zip(units, tags, strict=True):
         np.testing.assert_array_equal(e[u, target], offset(tag, _position(raw, roach_tag)))
     roach = np.flatnonzero(env.slot_tags == roach_tag)[0]
@@ -356,7 +356,7 @@ def test_command_features_after_a_scripted_sequence_in_a_real_game():
     e, raw = obs["entities"], env.last_raw
     assert e[units[0], last].tolist() == [0, 0, 0, 0, 1, 0]
     assert e[units[1], last].tolist() == [0, 1, 0, 0, 0, 0]
-    assert (e[units[2:]][:, last] == np.eye(len(Verb))[Verb.NO_OP]).all()
+    assert (e[units[2:]][:, last] == np.eye(len(COMBAT_VERBS))[Verb.NO_OP]).all()
     assert _has_order(raw, tags[0])
     np.testing.assert_array_equal(e[units[0], target], offset(tags[0], cells[cell]))
     assert e[units[1], target].tolist() == [0, 0]

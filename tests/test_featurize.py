@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from envs.action_space import Verb
+from envs.action_space import COMBAT_VERBS, Verb
 from envs.featurize import ENTITY_FEATURES, OTHER_UNIT_TYPE, EntitySpec, featurize, new_memory
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawFunction
@@ -220,7 +220,7 @@ def _with_orders(raw, busy_tags):
 def test_last_verb_order_target_and_targeted_by_after_known_commands():
     s = spec(U=4)
     memory, translate, layout = new_memory(s), Translator(s), s.layout
-    last = [F[f"last_{v.name.lower()}"] for v in Verb]
+    last = [F[f"last_{v.name.lower()}"] for v in COMBAT_VERBS]
 
     def scene(marine_x, roach_visible=True, busy=(501, 502)):
         units = [unit(MARINE, 1, marine_x, 28.0, tag=501), unit(MARINE, 1, 24.0, 24.0, tag=502)]

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the env ids)
+from agent.evaluation.economy_agent import economy_agent
 from agent.evaluation.scripted import RandomAgent, scripted_agent
-from agent.training.build import check_fits_observation
+from agent.training.build import check_fits_observation, is_economy
 from agent.training.checkpoint import load_policy
 from envs.errors import UserError
 
@@ -82,6 +83,11 @@ class AgentSource:
         when crossing."""
         if self.trained_map is None or self.trained_map == map_name:
             return
+        economy = bool(self.meta["policy_kwargs"].get("economy", False))
+        if economy != is_economy(map_name):  # their layouts and observations differ (envs/action_space.py)
+            kinds = ("a combat", "an economy")
+            raise UserError(f"checkpoint {self.name} was trained on {kinds[economy]} map "
+                            f"({self.trained_map}) and cannot play {map_name}, {kinds[not economy]} map")
         if not self.cross_map:
             raise UserError(f"checkpoint {self.name} was trained on {self.trained_map}, not {map_name}; "
                             f"pass --cross-map to play it on {map_name} anyway")
@@ -105,7 +111,8 @@ class AgentSource:
     def make(self, map_name: str, env, seed: int):
         spec = env.unwrapped.entity_spec
         if self.name == "scripted":
-            return scripted_agent(map_name, spec, seed)
+            # the economy maps' players read the env's raw observation (agent/evaluation/economy_agent.py)
+            return economy_agent(map_name, spec, env.unwrapped, seed) or scripted_agent(map_name, spec, seed)
         if self.name == "random":
             return RandomAgent(spec, seed)
         return PolicyAgent(self.policy, sample=self.sample, seed=seed)

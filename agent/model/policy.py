@@ -47,7 +47,7 @@ from agent.model.deciding import FLOAT_MIN, HeadPlan, choosing, head_plan, with_
 from agent.model.encoders import build_encoder, encode_real
 from agent.model.memory import Core, State, flatten_steps
 from agent.model.return_scale import ReturnScale
-from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb
+from envs.action_space import VERB_TARGET, ActionLayout, Target, Verb, layout_verbs
 
 OBS_KEYS = ("entities", "unit_type", "entity_mask", "scalars", "action_mask")
 
@@ -109,6 +109,7 @@ class EntityPolicy(nn.Module):
         ordered_decoding: bool = True,
         memory: bool = False,
         order_features: tuple[int, int, int, int] | None = None,
+        economy: bool = False,
     ) -> None:
         """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
         width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
@@ -119,7 +120,9 @@ class EntityPolicy(nn.Module):
         memory: an LSTM core of `width` cells between the encoded observation and the heads
         (agent/model/memory.py); forward and decode then take and return its state.
         order_features: the entity feature columns dx_own, dy_own, order_dx, order_dy, from which ordered
-        decoding reads each unit's standing order target (None: the claims count this step's picks only)."""
+        decoding reads each unit's standing order target (None: the claims count this step's picks only).
+        economy: the economy maps' layout (envs.action_space: gather, return, build, train after the
+        combat verbs), with a verb logit and a target head for each of its verbs."""
         super().__init__()
         self.constructor_kwargs = {
             "num_features": num_features, "num_scalars": num_scalars, "num_unit_types": num_unit_types,
@@ -128,7 +131,10 @@ class EntityPolicy(nn.Module):
             "position_features": None if position_features is None else list(position_features),
             "ordered_decoding": ordered_decoding, "memory": memory,
             "order_features": None if order_features is None else list(order_features),
+            "economy": economy,
         }
+        self.economy = economy
+        verbs = layout_verbs(economy)
         self.order_features = None if order_features is None else tuple(order_features)
         self.grid_size = grid_size
         self.position_features = None if position_features is None else list(position_features)
@@ -144,13 +150,13 @@ class EntityPolicy(nn.Module):
         self.unit_mlp = nn.Sequential(
             nn.Linear(3 * width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU()
         )
-        self.verb_head = _small_init(nn.Linear(width, len(Verb)))
+        self.verb_head = _small_init(nn.Linear(width, len(verbs)))
         with torch.no_grad():
             self.verb_head.bias[int(Verb.NO_OP)] = noop_bias
         self.entity_key = nn.Sequential(nn.LayerNorm(2 * width), nn.Linear(2 * width, key_dim))
         cells = grid_size * grid_size
         self.target_heads = nn.ModuleDict()
-        for verb in Verb:
+        for verb in verbs:
             target = VERB_TARGET[verb]
             if target is Target.ENTITY:
                 self.target_heads[verb.name] = _small_init(nn.Linear(width, key_dim), std=0.1)
@@ -176,7 +182,8 @@ class EntityPolicy(nn.Module):
 
     def layout(self, num_entities: int) -> ActionLayout:
         if num_entities not in self._layouts:
-            self._layouts[num_entities] = ActionLayout(max_entities=num_entities, grid_size=self.grid_size)
+            self._layouts[num_entities] = ActionLayout(max_entities=num_entities, grid_size=self.grid_size,
+                                                       economy=self.economy)
         return self._layouts[num_entities]
 
     def claim_table(self, num_entities: int, device: torch.device) -> torch.Tensor:

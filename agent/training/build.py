@@ -10,13 +10,7 @@ from agent.model.policy import EntityPolicy
 from agent.training.config import TrainConfig
 from envs.entity_env import entity_spec
 from envs.errors import UserError
-from envs.featurize import (
-    ENTITY_FEATURES,
-    NUM_ENTITY_FEATURES,
-    NUM_SCALAR_FEATURES,
-    NUM_UNIT_TYPES,
-    SCALAR_FEATURES,
-)
+from envs.featurize import NUM_UNIT_TYPES, entity_features, scalar_features
 
 ORDER_FEATURES = ("dx_own", "dy_own", "order_dx", "order_dy")
 
@@ -33,16 +27,24 @@ def env_kwargs(cfg: TrainConfig) -> dict:
     }
 
 
+def is_economy(map_name: str) -> bool:
+    """The map plays the economy's verbs and observation (envs.action_space, envs.featurize)."""
+    return entity_spec(map_name).economy
+
+
 def policy_kwargs(cfg: TrainConfig) -> dict:
     """EntityPolicy's constructor arguments (JSON-able) for this config: the entity observation's sizes,
-    which do not depend on the map or its caps, and the model settings."""
+    which depend on the map only through whether it is an economy map (not on its caps), and the model
+    settings."""
     width, options = cfg.model.resolved()
-    positions = [ENTITY_FEATURES.index("x"), ENTITY_FEATURES.index("y")]
+    economy = is_economy(cfg.env.map)
+    features = entity_features(economy)
+    positions = [features.index("x"), features.index("y")]
     # Where each unit's standing order points (agent/model/claims.py), if the observation says.
-    order = [ENTITY_FEATURES.index(name) for name in ORDER_FEATURES if name in ENTITY_FEATURES]
+    order = [features.index(name) for name in ORDER_FEATURES if name in features]
     return {
-        "num_features": NUM_ENTITY_FEATURES,
-        "num_scalars": NUM_SCALAR_FEATURES,
+        "num_features": len(features),
+        "num_scalars": len(scalar_features(economy)),
         "num_unit_types": NUM_UNIT_TYPES,
         "grid_size": cfg.env.grid_size,
         "width": width,
@@ -54,6 +56,7 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
         "ordered_decoding": cfg.model.ordered_decoding,
         "memory": cfg.model.memory,
         "order_features": order if cfg.model.ordered_decoding and len(order) == len(ORDER_FEATURES) else None,
+        "economy": economy,
     }
 
 
@@ -70,10 +73,11 @@ def check_model(cfg: TrainConfig) -> None:
         raise UserError(f"config key 'model.encoder_options': {err}") from None
 
 
-def observation_meta() -> dict:
-    """The observation a policy is trained on, by name: saved with every checkpoint (policy.json)."""
-    return {"entity_features": list(ENTITY_FEATURES), "scalar_features": list(SCALAR_FEATURES),
-            "num_unit_types": NUM_UNIT_TYPES}
+def observation_meta(economy: bool = False) -> dict:
+    """The observation a policy is trained on (a combat map's, or with `economy` an economy map's), by
+    name: saved with every checkpoint (policy.json)."""
+    return {"entity_features": list(entity_features(economy)),
+            "scalar_features": list(scalar_features(economy)), "num_unit_types": NUM_UNIT_TYPES}
 
 
 def _changes(saved: list, now: tuple) -> str:
@@ -87,13 +91,15 @@ def check_fits_observation(meta: dict, where) -> None:
     """A checkpoint's policy reads this version's observation, or a one-line UserError saying what changed
     since it was trained (it would otherwise fail on its first step, or silently read the wrong columns)."""
     kwargs, saved = meta.get("policy_kwargs", {}), meta.get("observation")
+    economy = bool(kwargs.get("economy", False))  # an economy map's policy reads the economy's observation
+    entities, scalars = entity_features(economy), scalar_features(economy)
     problems = []
     if saved is not None:  # checkpoints name their features: say which ones changed
-        for key, now in (("entity_features", ENTITY_FEATURES), ("scalar_features", SCALAR_FEATURES)):
+        for key, now in (("entity_features", entities), ("scalar_features", scalars)):
             if list(saved.get(key, [])) != list(now):
                 problems.append(f"its {key.replace('_', ' ')} {_changes(saved.get(key, []), now)}")
-    sizes = (("num_features", NUM_ENTITY_FEATURES, "entity features"),
-             ("num_scalars", NUM_SCALAR_FEATURES, "scalar features"),
+    sizes = (("num_features", len(entities), "entity features"),
+             ("num_scalars", len(scalars), "scalar features"),
              ("num_unit_types", NUM_UNIT_TYPES, "unit types"))
     if not problems:
         problems = [f"{name}: {kwargs.get(key)} in the checkpoint, {now} now" for key, now, name in sizes

@@ -19,7 +19,7 @@ from agent.model.encoders import ENCODERS, EncoderOptionError, build_encoder, ch
 from agent.model.policy import EntityPolicy
 from agent.model.sizes import matched_options
 from agent.model.unit_terms import ENTROPY_MODES, KL_MODES
-from envs.engine import ENEMY_BOTS, MAP_NAMES
+from envs.engine import ECONOMY_MAP_NAMES, ENEMY_BOTS, MAP_NAMES
 from envs.entity_env import BACKENDS
 from envs.errors import UserError
 
@@ -36,7 +36,7 @@ def _f(default, doc: str, *, low=None, high=None, choices=None, positive=False):
 
 @dataclass
 class EnvConfig:
-    map: str = _f("MoveToBeacon", "map name", choices=MAP_NAMES)
+    map: str = _f("MoveToBeacon", "map name", choices=MAP_NAMES + ECONOMY_MAP_NAMES)
     backend: str = _f("engine", "who plays: the embedded engine, or StarCraft II (at SC2PATH) through pysc2",
                       choices=BACKENDS)
     max_entities: int | None = _f(None, "entity slots N (own units first, then enemies); null = map's", low=1)

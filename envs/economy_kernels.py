@@ -1,0 +1,186 @@
+"""Compiled economy parts of the entity observation (numba): the economy's entity columns, its scalars and
+the action mask of its verbs, for the economy maps only (`EntitySpec.economy`).
+
+A verb is legal when the game would accept it, as far as the observation tells (pysc2 raw_units and the
+`player` vector; the engine's checks are in envs/engine/economy_commands.py): the right unit type,
+finished, the minerals and supply, the map's allowed functions, a target of the right kind, and for a
+build at a cell a site inside the playable area that overlaps no structure or resource (the footprint
+test the game's placement grid makes). What the observation cannot tell - another worker already on its
+way to the same site, two units spending the same minerals in one step - the game refuses and the env
+counts as rejected commands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from envs.engine.economy_data import COST, FOOT_H, FOOT_W, PRODUCTION_QUEUE
+from envs.engine.units import UNIT_INDEX, UNIT_TYPES
+from envs.raw_schema import FeatureUnit as FU
+from envs.raw_schema import OrderId
+from envs.raw_schema import Player as PL
+
+_SELF, _NEUTRAL = 1, 3  # pysc2 PlayerRelative
+
+
+def _sc2_id(name: str) -> int:
+    return UNIT_TYPES[UNIT_INDEX[name]].sc2_id
+
+
+SCV, MARINE, COMMAND_CENTER = _sc2_id("SCV"), _sc2_id("Marine"), _sc2_id("CommandCenter")
+SUPPLY_DEPOT, BARRACKS, REFINERY = _sc2_id("SupplyDepot"), _sc2_id("Barracks"), _sc2_id("Refinery")
+MINERAL_FIELD, GEYSER = _sc2_id("MineralField"), _sc2_id("VespeneGeyser")
+# Footprint (w, h) on the placement grid by raw unit-type id; 0 for units that take no room.
+FOOTPRINT = np.zeros((max(t.sc2_id for t in UNIT_TYPES) + 1, 2), np.int64)
+for _t in UNIT_TYPES:
+    FOOTPRINT[_t.sc2_id] = FOOT_W[UNIT_INDEX[_t.name]], FOOT_H[UNIT_INDEX[_t.name]]
+# The three structures built at a cell, in the order of the BUILD_*_POINT verbs (action_space.Verb):
+BUILT_AT_CELL = (SUPPLY_DEPOT, BARRACKS, COMMAND_CENTER)
+BUILD_COST = np.array([COST[UNIT_INDEX[n]] for n in ("SupplyDepot", "Barracks", "CommandCenter")], np.int64)
+REFINERY_COST, SCV_COST, MARINE_COST = (int(COST[UNIT_INDEX[n]]) for n in ("Refinery", "SCV", "Marine"))
+# pysc2 lib/buffs.py: a worker carrying minerals / gas
+CARRY_BUFFS = (271, 272, 273, 274)  # CarryMineralFieldMinerals, CarryHighYield..., CarryHarvestableVespene...
+HARVEST_ORDERS = (int(OrderId.Harvest_Gather_SCV), int(OrderId.Harvest_Return_SCV))
+BUILD_ORDERS = (int(OrderId.Build_SupplyDepot), int(OrderId.Build_Barracks), int(OrderId.Build_CommandCenter),
+                int(OrderId.Build_Refinery))
+
+ECONOMY_COLUMNS = (  # entity columns after the shared ones, in the order `economy_columns` writes them
+    "build_progress",  # 0..1, 1 = finished
+    "carrying",  # a worker holding minerals or gas
+    "order_harvest",  # current order gathers or returns cargo
+    "order_build",  # current order builds a structure
+    "queue",  # orders queued (a structure's training queue) / 5
+    "contents",  # minerals or gas left in a resource / 1000
+    "harvesters",  # assigned harvesters of an own base or refinery / 16
+    "ideal_harvesters",  # / 16
+)
+ECONOMY_SCALARS = (  # scalars after the shared ones, in the order `economy_scalars` writes them
+    "minerals",  # the bank / 500
+    "vespene",  # / 500
+    "food_used",  # supply used / 100
+    "food_cap",  # supply provided / 100
+    "idle_workers",  # / 12 (the maps' starting SCVs)
+)
+# bits of the allowed-verbs mask (int_params): verb - Verb.GATHER
+
+
+@njit(cache=True)
+def economy_columns(row, f, start):
+    """Write ECONOMY_COLUMNS of one raw unit row into f[start:]."""
+    busy = row[FU.order_length] > 0
+    order = row[FU.order_id_0]
+    buff = row[FU.buff_id_0]
+    f[start] = row[FU.build_progress] / 100.0
+    f[start + 1] = buff == CARRY_BUFFS[0] or buff == CARRY_BUFFS[1] or buff == CARRY_BUFFS[2] or \
+        buff == CARRY_BUFFS[3]
+    f[start + 2] = busy and (order == HARVEST_ORDERS[0] or order == HARVEST_ORDERS[1])
+    f[start + 3] = busy and (order == BUILD_ORDERS[0] or order == BUILD_ORDERS[1] or order == BUILD_ORDERS[2]
+                             or order == BUILD_ORDERS[3])
+    f[start + 4] = row[FU.order_length] / PRODUCTION_QUEUE
+    f[start + 5] = (row[FU.mineral_contents] + row[FU.vespene_contents]) / 1000.0
+    f[start + 6] = row[FU.assigned_harvesters] / 16.0
+    f[start + 7] = row[FU.ideal_harvesters] / 16.0
+
+
+@njit(cache=True)
+def economy_scalars(player, sc, start):
+    sc[start] = player[PL.minerals] / 500.0
+    sc[start + 1] = player[PL.vespene] / 500.0
+    sc[start + 2] = player[PL.food_used] / 100.0
+    sc[start + 3] = player[PL.food_cap] / 100.0
+    sc[start + 4] = player[PL.idle_worker_count] / 12.0
+
+
+@njit(cache=True)
+def _site_free(u, pos, n, cx, cy, w, h, playable):
+    """The footprint w x h centred at (cx, cy) lies in the playable area and overlaps no unit's footprint."""
+    if cx - 0.5 * w < playable[0] or cx + 0.5 * w > playable[2] or cy - 0.5 * h < playable[1] \
+            or cy + 0.5 * h > playable[3]:
+        return False
+    for r in range(n):
+        t = u[r, FU.unit_type]
+        if t < 0 or t >= FOOTPRINT.shape[0] or FOOTPRINT[t, 0] == 0:
+            continue
+        if abs(pos[r, 0] - cx) < 0.5 * (w + FOOTPRINT[t, 0]) - 1e-6 and \
+                abs(pos[r, 1] - cy) < 0.5 * (h + FOOTPRINT[t, 1]) - 1e-6:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _finished_own(u, r, typ):
+    return u[r, FU.alliance] == _SELF and u[r, FU.unit_type] == typ and u[r, FU.build_progress] == 100
+
+
+@njit(cache=True)
+def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, out):
+    """The economy's part of one game's action mask out [U, A] (the combat verbs' part already written):
+    structures lose the combat verbs (they neither move nor attack), and each verb the game would
+    accept is set. segments: the layout's starts of GATHER, RETURN, the three cell builds, BUILD_REFINERY,
+    TRAIN_SCV, TRAIN_MARINE; allowed: bit v - GATHER for each verb the map allows; sites [3, G, 2]: the
+    world centre where the structure of each cell build would stand."""
+    U, A = out.shape
+    N, G = rows.shape[0], sites.shape[1]
+    seg_gather, seg_return, seg_build, seg_refinery, seg_scv, seg_marine = segments[0], segments[1], \
+        segments[2:5], segments[5], segments[6], segments[7]
+    out[:, seg_gather:] = 0  # the combat part set every action from its first point verb on
+    minerals = player[PL.minerals]
+    free_food = player[PL.food_cap] - player[PL.food_used]
+    has_depot = False
+    for r in range(n):
+        has_depot = has_depot or _finished_own(u, r, SUPPLY_DEPOT)
+    build_ok = np.zeros((3, G), np.bool_)
+    for v in range(3):
+        if (allowed >> (2 + v)) & 1 == 0 or minerals < BUILD_COST[v]:
+            continue
+        if BUILT_AT_CELL[v] == BARRACKS and not has_depot:
+            continue
+        w, h = FOOTPRINT[BUILT_AT_CELL[v], 0], FOOTPRINT[BUILT_AT_CELL[v], 1]
+        for c in range(G):
+            build_ok[v, c] = _site_free(u, pos, n, sites[v, c, 0], sites[v, c, 1], w, h, playable)
+    gatherable = np.zeros(N, np.bool_)
+    geyser_free = np.zeros(N, np.bool_)
+    refinery_ok = (allowed >> 5) & 1 == 1 and minerals >= REFINERY_COST
+    for j in range(N):
+        r = rows[j]
+        if r < 0:
+            continue
+        t = u[r, FU.unit_type]
+        if t == MINERAL_FIELD and u[r, FU.alliance] == _NEUTRAL:
+            gatherable[j] = True
+        elif _finished_own(u, r, REFINERY) and u[r, FU.vespene_contents] > 0:
+            gatherable[j] = True
+        elif t == GEYSER and refinery_ok:
+            taken = False
+            for q in range(n):
+                if u[q, FU.unit_type] == REFINERY and abs(pos[q, 0] - pos[r, 0]) < 0.5 and \
+                        abs(pos[q, 1] - pos[r, 1]) < 0.5:
+                    taken = True
+            geyser_free[j] = not taken
+    gather_ok = (allowed & 1) == 1
+    for s in range(U):
+        r = rows[s]
+        if r < 0:
+            continue
+        t = u[r, FU.unit_type]
+        if t >= 0 and t < FOOTPRINT.shape[0] and FOOTPRINT[t, 0] > 0:  # a structure: trains, if anything
+            out[s, 1:] = 0
+            queue_free = u[r, FU.order_length] < PRODUCTION_QUEUE and free_food >= 1
+            if _finished_own(u, r, COMMAND_CENTER) and (allowed >> 6) & 1 == 1:
+                out[s, seg_scv] = queue_free and minerals >= SCV_COST
+            elif _finished_own(u, r, BARRACKS) and (allowed >> 7) & 1 == 1:
+                out[s, seg_marine] = queue_free and minerals >= MARINE_COST
+            continue
+        if t != SCV or u[r, FU.alliance] != _SELF:
+            continue
+        for j in range(N):
+            out[s, seg_gather + j] = gather_ok and gatherable[j]
+            out[s, seg_refinery + j] = geyser_free[j]
+        buff = u[r, FU.buff_id_0]
+        carrying = buff == CARRY_BUFFS[0] or buff == CARRY_BUFFS[1] or buff == CARRY_BUFFS[2] or \
+            buff == CARRY_BUFFS[3]
+        out[s, seg_return] = (allowed >> 1) & 1 == 1 and carrying
+        for v in range(3):
+            for c in range(G):
+                out[s, seg_build[v] + c] = build_ok[v, c]

@@ -1,0 +1,156 @@
+"""The entity env's economy verbs: combat maps unchanged, the economy layout, masks the engine agrees with,
+gymnasium's checks, and masked random and scripted play on CollectMineralsAndGas and BuildMarines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the env ids)
+from agent.evaluation.economy_agent import economy_agent
+from agent.model.policy import EntityPolicy
+from agent.training.build import env_kwargs, policy_kwargs
+from agent.training.config import load_config
+from envs.action_space import COMBAT_VERBS, ECONOMY_VERBS, ActionLayout, Target, Verb
+from envs.engine import ECONOMY_MAP_NAMES, MAP_NAMES, BatchedEngine
+from envs.engine.state import MINERALS
+from envs.entity_env import entity_spec
+from envs.featurize import featurize
+from envs.raw_schema import Player
+from envs.translate import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+# Written by tests/fixtures/combat_shapes.py from the commit whose checkpoints must keep loading.
+COMBAT_SHAPES = json.loads((ROOT / "tests" / "fixtures" / "combat_shapes.json").read_text())
+SCV, COMMAND_CENTER = 45, 18
+
+
+@pytest.mark.parametrize("map_name", MAP_NAMES)
+def test_combat_maps_keep_their_spaces_and_parameter_shapes(map_name):
+    frozen = COMBAT_SHAPES["maps"][map_name]
+    cfg = load_config(ROOT / "configs" / f"{map_name}.yaml")
+    env = gym.make(f"perceiver_sc2/{map_name}-v0", **env_kwargs(cfg)).unwrapped
+    assert {k: list(s.shape) for k, s in env.observation_space.spaces.items()} == frozen["observation"]
+    assert env.action_space.nvec.tolist() == frozen["action_nvec"]
+    kwargs = policy_kwargs(cfg)
+    assert {k: kwargs[k] for k in frozen["policy_kwargs"]} == frozen["policy_kwargs"]
+    assert kwargs["economy"] is False
+    # the frozen kwargs (a checkpoint's, without the economy key) and today's build the same network
+    for built in (EntityPolicy(**kwargs), EntityPolicy(**frozen["policy_kwargs"])):
+        assert {k: list(v.shape) for k, v in built.state_dict().items()} == frozen["parameters"]
+
+
+def test_the_economy_layout_appends_its_verbs_to_the_combat_layout():
+    combat = ActionLayout(max_entities=10, grid_size=3)
+    economy = ActionLayout(max_entities=10, grid_size=3, economy=True)
+    assert economy.segments[: len(COMBAT_VERBS)] == combat.segments
+    sizes = {Target.NONE: 1, Target.ENTITY: 10, Target.POINT: 9}
+    tail = economy.segments[len(COMBAT_VERBS):]
+    assert [s.verb for s in tail] == list(ECONOMY_VERBS)
+    assert economy.num_actions == combat.num_actions + sum(sizes[s.target] for s in tail)
+    assert economy.decode(economy.encode(Verb.BUILD_BARRACKS, 4)) == (Verb.BUILD_BARRACKS, 4)
+    with pytest.raises(ValueError, match="economy verb"):
+        combat.encode(Verb.GATHER, 0)
+
+
+@pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
+def test_economy_maps_pass_gymnasiums_env_checker(map_name):
+    env = gym.make(f"perceiver_sc2/{map_name}-v0")
+    check_env(env.unwrapped, skip_render_check=True)
+    spec = env.unwrapped.entity_spec
+    assert spec.economy and env.unwrapped.layout.economy
+    allowed = {Verb.BUILD_REFINERY, Verb.BUILD_COMMAND_CENTER} <= set(spec.economy_verbs)
+    assert allowed == (map_name == "CollectMineralsAndGas")  # BuildMarines allows neither
+
+
+def _slots(obs, env, type_id):
+    return [s for s in range(env.entity_spec.max_units)
+            if obs["entity_mask"][s] and env.last_raw.raw_units[
+                list(env.last_raw.raw_units[:, 29]).index(env.slot_tags[s]), 0] == type_id]
+
+
+def test_the_start_of_collect_minerals_and_gas_masks_what_the_game_refuses():
+    env = gym.make("perceiver_sc2/CollectMineralsAndGas-v0").unwrapped
+    obs, _ = env.reset(seed=3)
+    layout, mask = env.layout, obs["action_mask"]
+    scv, cc = _slots(obs, env, SCV)[0], _slots(obs, env, COMMAND_CENTER)[0]
+    fields = np.flatnonzero(obs["entity_mask"] & (env.last_raw.raw_units[
+        [list(env.last_raw.raw_units[:, 29]).index(t) if t else 0 for t in env.slot_tags], 0] == 341))
+    assert len(fields) == 16
+    gather = layout.segment(Verb.GATHER)
+    assert set(np.flatnonzero(mask[scv, gather.start:gather.start + gather.size])) == set(fields)
+    # 50 minerals: no structure is affordable, nothing to return; the Command Center only trains
+    for verb in (Verb.RETURN, Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_REFINERY, Verb.BUILD_COMMAND_CENTER):
+        seg = layout.segment(verb)
+        assert not mask[scv, seg.start:seg.start + seg.size].any(), verb
+    assert np.flatnonzero(mask[cc]).tolist() == [0, layout.encode(Verb.TRAIN_SCV)]
+    assert not mask[scv, layout.encode(Verb.TRAIN_SCV)]
+
+
+@pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
+def test_build_cells_are_legal_exactly_where_the_engine_accepts_the_build(map_name):
+    """With minerals to spare, every cell build the mask allows the engine accepts, and every one it
+    forbids the engine refuses (the footprint and the Barracks' Supply Depot rule)."""
+    spec = entity_spec(map_name)
+    engine = BatchedEngine(map_name, 1, [0])
+    raw = engine.reset()[0].copy()
+    raw.player[Player.minerals] = 1000
+    engine.state.game[0, MINERALS] = 1000
+    obs, slots = featurize(raw, spec)
+    scv = next(s for s in range(spec.max_units) if raw.raw_units[list(raw.raw_units[:, 29]).index(
+        slots.tags[s]), 0] == SCV)
+    function, _, point, _ = Translator(spec).kernel_tables()
+    segments = [spec.layout.segment(v) for v in (Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS,
+                                                   Verb.BUILD_COMMAND_CENTER) if v in spec.economy_verbs]
+    actions = [a for seg in segments for a in range(seg.start, seg.start + seg.size)]
+    k = len(actions)
+    results = engine.step_grouped(np.zeros(k, np.int64), function[actions], np.zeros(k, np.int64),
+                                  np.zeros(k, np.int64), np.ones(k, np.int64), np.array([slots.tags[scv]]),
+                                  np.zeros(k, np.int64), point[actions, 0], point[actions, 1])
+    legal = obs["action_mask"][scv, actions].astype(bool)
+    assert 0 < legal.sum() < k
+    assert ((results == 0) == legal).all()
+
+
+@pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
+def test_masked_random_play_runs_a_thousand_steps_without_a_refused_command(map_name):
+    env = gym.make(f"perceiver_sc2/{map_name}-v0").unwrapped
+    obs, _ = env.reset(seed=1)
+    rng = np.random.default_rng(1)
+    chosen, ended = set(), 0
+    for _ in range(1000):
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in obs["action_mask"]])
+        chosen |= {env.layout.decode(int(a))[0] for a in actions}
+        obs, _, terminated, truncated, info = env.step(actions)
+        assert info["illegal_actions"] == 0 and info["rejected_commands"] == 0, env.last_raw.action_results
+        if terminated or truncated:
+            obs, _ = env.reset()
+            ended += 1
+    assert ended == (1 if map_name == "CollectMineralsAndGas" else 0)  # 840 and 1800 steps a game
+    assert {Verb.GATHER, Verb.TRAIN_SCV, Verb.MOVE_POINT} <= chosen
+
+
+@pytest.mark.parametrize(("map_name", "steps"), [("CollectMineralsAndGas", 400), ("BuildMarines", 700)])
+def test_the_scripted_player_harvests_builds_and_trains_through_the_verbs(map_name, steps):
+    env = gym.make(f"perceiver_sc2/{map_name}-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    agent = economy_agent(map_name, env.entity_spec, env)
+    verbs, rejected = set(), 0
+    for _ in range(steps):
+        actions = agent.act(obs)
+        verbs |= {env.layout.decode(int(a))[0] for a in actions}
+        obs, _, _, _, info = env.step(actions)
+        rejected += info["rejected_commands"]
+    own = env.last_raw.raw_units[env.last_raw.raw_units[:, 1] == 1, 0].tolist()
+    assert {Verb.GATHER, Verb.TRAIN_SCV, Verb.BUILD_SUPPLY_DEPOT} <= verbs
+    assert own.count(SCV) > 12 and 19 in own  # SCVs trained, a Supply Depot built
+    if map_name == "BuildMarines":
+        assert info["score"] >= 1 and 21 in own  # a Barracks, and Marines from it
+    else:
+        assert info["score"] > 1000 and {Verb.BUILD_REFINERY, Verb.BUILD_COMMAND_CENTER} <= verbs
+    assert rejected <= steps // 50  # what the mask cannot see: the same minerals spent twice in a step
