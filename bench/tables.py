@@ -496,6 +496,34 @@ def learner_update(src: dict) -> str:
     return table(header, rows) + "\n\n" + "\n".join(notes)
 
 
+ENCODER_STEP = "docs/bench_learner_encoders_500.json"
+ENCODER_STEP_TARGET = 3  # transformer policy over Perceiver IO policy, one training step at 500 entities
+
+
+def encoder_step(src: dict) -> str:
+    """bench learner --encoders on a 500-entity map: one training step of the policy by encoder."""
+    run = src[ENCODER_STEP]
+    first = run["encoders"][0]
+    by_name = {r["variant"]: r for r in run["records"]}
+    rows, ratios = [], []
+    for r in run["records"]:
+        encoder = r["variant"].split()[0]
+        ref = by_name[f"{first} {r['threads']}T mb{r['minibatch']}"]
+        ratio = r["seconds_median"] / ref["seconds_median"]
+        rows.append([encoder, str(r["threads"]), f"{1000 * r['seconds_median']:.0f}", f"{ratio:.2f}",
+                     f"{run['parameters'][encoder]:,}"])
+        if encoder == "transformer":
+            met = "met" if ratio >= ENCODER_STEP_TARGET else "missed"
+            ratios.append(f"{r['threads']} thread{'s' * (r['threads'] > 1)}: x{ratio:.2f} ({met})")
+    header = ["encoder", "torch threads", "ms per update (median)", f"time over {first}", "policy parameters"]
+    overrides = ", ".join(run.get("overrides") or []) or "none"
+    note = (f"Minibatch {run['records'][0]['minibatch']}, {run['rounds']} timed updates per variant taken in "
+            f"turn; config {run['config']}, overrides {overrides}; load average {run['load_avg_1min']:.1f}. "
+            f"Transformer over Perceiver IO (target >= {ENCODER_STEP_TARGET}): {'; '.join(ratios)}. "
+            f"{measured(run, ENCODER_STEP)}")
+    return table(header, rows) + "\n\n" + note
+
+
 # name -> (source files, renderer)
 BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
@@ -516,6 +544,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "pilots": (tuple(_pilot_paths()), pilots),
     "train_speed": (tuple(_train_speed_paths()), train_speed),
     "learner_update": (tuple(_learner_paths()), learner_update),
+    "encoder_step": ((ENCODER_STEP,), encoder_step),
     "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
                         *_learning_paths()), readme_results),
 }
