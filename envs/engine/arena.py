@@ -34,6 +34,9 @@ class Scratch(NamedTuple):
     boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
     sides: np.ndarray  # int64 [2, M], each side's living units (combat.side_boxes)
     side_count: np.ndarray  # int64 [2]
+    side_xyr: np.ndarray  # float64 [2, 3, M], the position and radius of each unit of `sides`
+    side_score: np.ndarray  # int64 [2, M], its target priority and threat (combat.threat)
+    side_at: np.ndarray  # int64 [M], each slot's index in its side's list, -1 when not in one
     command_slots: np.ndarray  # int64 [>= tags per command], one command's units (commands.apply_commands)
     spawn_type: np.ndarray  # int64 [M], units to place (rules.spawn_sides)
     spawn_health: np.ndarray  # float64 [M]
@@ -43,12 +46,12 @@ class Scratch(NamedTuple):
 
 @njit(cache=True)
 def new_scratch(tables, max_units, max_tags):
-    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64),
-                   np.empty((3, max_units), np.float64), np.empty(10, np.float64),
-                   np.empty((2, max_units), np.int64), np.zeros(2, np.int64),
-                   np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
-                   np.empty(max_units, np.float64), np.empty(max_units, np.float64),
-                   new_grids(tables, max_units))
+    m = max_units
+    return Scratch(np.empty(m, np.int64), np.empty(m, np.int64), np.empty((3, m), np.float64),
+                   np.empty(10, np.float64), np.empty((2, m), np.int64), np.zeros(2, np.int64),
+                   np.empty((2, 3, m), np.float64), np.empty((2, m), np.int64), np.empty(m, np.int64),
+                   np.empty(max(1, max_tags), np.int64), np.empty(m, np.int64), np.empty(m, np.float64),
+                   np.empty(m, np.float64), new_grids(tables, m))
 
 
 # Where each group of arrays starts in `flatten`'s order (`unpack` rebuilds them from these positions)
@@ -125,6 +128,7 @@ def unpack(ibuf, fbuf, layout):
     grids = Grids(_v2(f, lay, g), _v2(i, lay, g + 1), _v2(i, lay, g + 2), _v2(i, lay, g + 3),
                   _v1(i, lay, g + 4), _v1(i, lay, g + 5), _v2(f, lay, g + 6), _v1(i, lay, g + 7))
     scratch = Scratch(_v1(i, lay, c), _v1(i, lay, c + 1), _v2(f, lay, c + 2), _v1(f, lay, c + 3),
-                      _v2(i, lay, c + 4), _v1(i, lay, c + 5), _v1(i, lay, c + 6), _v1(i, lay, c + 7),
-                      _v1(f, lay, c + 8), _v1(f, lay, c + 9), grids)
+                      _v2(i, lay, c + 4), _v1(i, lay, c + 5), _v3(f, lay, c + 6), _v2(i, lay, c + 7),
+                      _v1(i, lay, c + 8), _v1(i, lay, c + 9), _v1(i, lay, c + 10), _v1(f, lay, c + 11),
+                      _v1(f, lay, c + 12), grids)
     return state, tables, out, scratch, _v1(i, lay, ACTIVE_AT)

@@ -11,7 +11,7 @@ from numba import njit
 
 from envs.engine.arena import unpack
 from envs.engine.bots import bot_orders
-from envs.engine.combat import act, collide, side_boxes
+from envs.engine.combat import act, collide, note_moved, side_boxes
 from envs.engine.commands import Commands, apply_commands
 from envs.engine.economy import economy_loop
 from envs.engine.grid import AGENT_GRID, ENEMY_GRID, build, grids_on
@@ -45,7 +45,7 @@ def sim_loop(state, tables, g, scratch):
     for i in range(n - 1, 0, -1):  # Fisher-Yates with the game's own generator
         j = randint(state.rng, g, i + 1)
         order[i], order[j] = order[j], order[i]
-    side_boxes(state, tables, g, scratch.boxes, scratch.sides, scratch.side_count)
+    side_boxes(state, tables, g, scratch)
     grids = scratch.grids
     if grids_on(state, tables, g, grids):
         build(state, g, grids, AGENT_GRID, scratch.sides[0], scratch.side_count[0])
@@ -54,6 +54,7 @@ def sim_loop(state, tables, g, scratch):
         u = order[k]
         if state.unit_i[g, u, ALIVE] == 1:
             act(state, tables, g, u, scratch)
+            note_moved(state, g, u, scratch)
     fly_missiles(state, tables, g, grids)
     collide(state, tables, g, scratch.ground, scratch.ground_xyr, grids)
     if tables.map_i[RULES] == RULES_ECONOMY:  # harvest, build, train (economy.py)
