@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from envs.engine.grid import Grids, new_grids
 from envs.engine.obs import RawBuffers
@@ -90,6 +94,29 @@ def pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return ibuf, fbuf, layout, views
 
 
+@intrinsic
+def _view(typingctx, buf, start, shape):
+    """buf[start:start + prod(shape)] as a C-contiguous array of that shape: numba's `reshape` calls out to
+    a C helper for every view, which `unpack` would pay three dozen times a call."""
+    nd = len(shape)
+    view_type = types.Array(buf.dtype, nd, "C")
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        dst = make_array(view_type)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(buf.dtype)))
+        dims = cgutils.unpack_tuple(builder, args[2], nd)
+        strides, step = [], itemsize
+        for d in reversed(dims):
+            strides.insert(0, step)
+            step = builder.mul(step, d)
+        populate_array(dst, data=builder.gep(src.data, [args[1]]), shape=dims, strides=strides,
+                       itemsize=itemsize, meminfo=src.meminfo, parent=src.parent)
+        return impl_ret_borrowed(context, builder, view_type, dst._getvalue())
+
+    return view_type(buf, start, shape), codegen
+
+
 @njit(cache=True, inline="always")
 def _v1(buf, layout, k):
     o = layout[k, OFFSET]
@@ -98,23 +125,20 @@ def _v1(buf, layout, k):
 
 @njit(cache=True, inline="always")
 def _v2(buf, layout, k):
-    o, d0, d1 = layout[k, OFFSET], layout[k, 1], layout[k, 2]
-    return buf[o:o + d0 * d1].reshape((d0, d1))
+    return _view(buf, layout[k, OFFSET], (layout[k, 1], layout[k, 2]))
 
 
 @njit(cache=True, inline="always")
 def _v3(buf, layout, k):
-    o, d0, d1, d2 = layout[k, OFFSET], layout[k, 1], layout[k, 2], layout[k, 3]
-    return buf[o:o + d0 * d1 * d2].reshape((d0, d1, d2))
+    return _view(buf, layout[k, OFFSET], (layout[k, 1], layout[k, 2], layout[k, 3]))
 
 
 @njit(cache=True, inline="always")
 def _v4(buf, layout, k):
-    o, d0, d1, d2, d3 = layout[k, OFFSET], layout[k, 1], layout[k, 2], layout[k, 3], layout[k, 4]
-    return buf[o:o + d0 * d1 * d2 * d3].reshape((d0, d1, d2, d3))
+    return _view(buf, layout[k, OFFSET], (layout[k, 1], layout[k, 2], layout[k, 3], layout[k, 4]))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def unpack(ibuf, fbuf, layout):
     """(State, Tables, RawBuffers, Scratch, active) as views of the buffers `pack` filled."""
     i, f, lay, s, t, r, c, g = ibuf, fbuf, layout, STATE_AT, TABLES_AT, RAW_AT, SCRATCH_AT, GRIDS_AT

@@ -210,9 +210,10 @@ class BatchedEngine:
         self.raw = RawBuffers(*views[RAW_AT:SCRATCH_AT])
         self.scratch = Scratch(*views[SCRATCH_AT:GRIDS_AT], Grids(*views[GRIDS_AT:ACTIVE_AT]))
         self._active = views[ACTIVE_AT]  # the games the next step advances
-        # each game's rows of the raw buffers, sliced once
-        self._rows = [(raw.units[i], raw.positions[i], raw.radii[i], raw.player[i], raw.score[i])
-                      for raw in (self.raw,) for i in range(B)]
+        # each game's rows of the raw buffers, sliced once, and the latest observation's views of them
+        self._rows_of_game = [(raw.units[i], raw.positions[i], raw.radii[i], raw.player[i], raw.score[i])
+                              for raw in (self.raw,) for i in range(B)]
+        self._rows = [(-1,) for _ in range(B)]
         self._all_active = True
         self._bot = _BOT_CODE[self.enemy_bot]
         self._started = False
@@ -246,8 +247,12 @@ class BatchedEngine:
 
     def _obs(self, i: int, game: list[int], n: int, action_results: list) -> EngineObs:
         """Game i's observation from its game row (as Python ints) and unit count."""
-        units, positions, radii, player, score = self._rows[i]
-        return EngineObs(units[:n], positions[:n], radii[:n], player, game[LOOP], score,
+        rows = self._rows[i]
+        if rows[0] != n:  # the views of the first n rows, made again only when n changes
+            units, positions, radii, player, score = self._rows_of_game[i]
+            rows = self._rows[i] = (n, units[:n], positions[:n], radii[:n], player, score)
+        _, units, positions, radii, player, score = rows
+        return EngineObs(units, positions, radii, player, game[LOOP], score,
                          (game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS, game[DONE] == 1, game[OUTCOME],
                          action_results, game[DAMAGE_DEALT] / 2.0)
 
@@ -269,7 +274,8 @@ class BatchedEngine:
             raise RuntimeError("call reset() before step()")
         if len(commands_per_game) != self.num_games:
             raise ValueError(f"got commands for {len(commands_per_game)} games, expected {self.num_games}")
-        self._set_active(active)
+        if active is not None or not self._all_active:
+            self._set_active(active)
         rejected: dict[int, list[tuple[int, str]]] = {}  # game -> (command index, reason), refused ones only
         games, codes, queued, t0, tn, ttags, tags, pxs, pys, where = [], [], [], [], [], [], [], [], [], []
         for gi, cmds in enumerate(commands_per_game):
