@@ -4,9 +4,13 @@ compiled `unpack` sees the same memory as Python's views; engines never share th
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from envs.engine import BatchedEngine, Engine
 from envs.engine.arena import pack, unpack
+from envs.engine.commands import CMD_MOVE_POINT
+from envs.engine.kernel import pack_commands, step_from_python
+from envs.raw_schema import MAX_SELECTED_UNITS
 
 
 def test_pack_copies_each_array_into_a_view_of_its_buffer():
@@ -51,3 +55,14 @@ def test_engines_do_not_share_arrays():
     np.testing.assert_array_equal(obs_a.raw_units, obs_b.raw_units)
     for x, y in zip(a._batch.state, b._batch.state, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_kernel_refuses_more_tags_than_its_scratch_space():
+    """The scratch space holds one command's units (at most max_selected_units); a caller that skipped the
+    checks gets an error, not a write past the array."""
+    eng = BatchedEngine("8m", num_games=1, seeds=[0])
+    eng.reset()
+    n = MAX_SELECTED_UNITS + 1
+    ints, points = pack_commands([0], [CMD_MOVE_POINT], [0], [0], [n], [0], list(range(n)), [10.0], [10.0])
+    with pytest.raises(ValueError, match="more unit tags"):
+        step_from_python(*eng.kernel_args()[:3], ints, points, 1, 0, 8)

@@ -87,8 +87,10 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out, scratch):
 @njit(cache=True)
 def step_kernel(state, tables, commands, bot, step_mul, active, out, scratch):
     """Apply the `Commands`, let the enemy bot order its units, advance every active unfinished game
-    `step_mul` loops, and write every game's observation into `out`. `scratch` (arena.Scratch) has room
-    for the most tags of one command."""
+    `step_mul` loops, and write every game's observation into `out` (`scratch`: arena.Scratch)."""
+    for k in range(commands.tag_count.shape[0]):
+        if commands.tag_count[k] > scratch.command_slots.shape[0]:
+            raise ValueError("a command has more unit tags than the scratch space holds")
     scratch.grids.on[0] = 0
     apply_commands(state, tables, commands, scratch.command_slots)
     game = state.game
