@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs.engine.arena import unpack
 from envs.engine.commands import Commands
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
@@ -57,7 +58,8 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
     """Group the actions into commands, remember them, step the engine with them, featurize: one env step
     of B games. Returns the number of commands; illegal[b] and rejected[b] count dropped actions and
     refused commands."""
-    state, engine_tables, bot, step_mul, raw = engine_args
+    ibuf, fbuf, layout, bot, step_mul = engine_args
+    state, engine_tables, raw, scratch, _ = unpack(ibuf, fbuf, layout)
     max_selected, function_of_action, slot_of_action, point_of_action, solo_of_action, code_of_function = \
         tables
     verb_of_action, world_point_of_action = memory_tables
@@ -73,7 +75,7 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
     queued = np.zeros(k, np.int64)
     engine_commands = Commands(ints[0, :k], codes, queued, ints[3, :k], ints[4, :k], unit_tags, ints[5, :k],
                                points[0, :k], points[1, :k], results[:k], result_arg[:k])
-    step_kernel(state, engine_tables, engine_commands, bot, step_mul, active, raw)
+    step_kernel(state, engine_tables, engine_commands, bot, step_mul, active, raw, scratch)
     illegal[:] = per_game_illegal
     rejected[:] = 0
     for c in range(k):
@@ -130,7 +132,7 @@ class EngineBridge:
 
     def observe(self) -> dict[str, np.ndarray]:
         """Featurize the engine's current observation of every game (after a reset)."""
-        _observe(self._engine_args[0], self._engine_args[4], self._feat, self._memory_arrays, self._new_obs(),
+        _observe(self.engine.state, self.engine.raw, self._feat, self._memory_arrays, self._new_obs(),
                  self.status)
         return self.obs
 

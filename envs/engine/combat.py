@@ -152,59 +152,89 @@ def move_to_point(state, tables, g, u, tx, ty):
 
 
 @hot
-def side_boxes(state, tables, g, boxes, sides, side_count):
+def side_boxes(state, tables, g, scratch):
     """At the start of a loop, each side's living units and their bounding box and largest radius:
     sides[0, :side_count[0]] the agent's units in slot order, sides[1] the enemy's; boxes[0:5] the agent's
     (x0, y0, x1, y1, rmax), boxes[5:10] the enemy's. Lets `acquire` scan only the hostile side, and skip
-    hopeless scans."""
+    hopeless scans. The lists come with what `acquire` reads of each unit, in contiguous rows: side_xyr
+    its position (kept current as units act: `note_moved`) and radius, side_score its `threat`; side_at
+    maps a slot to its index in its list."""
     uf, ui = state.unit_f, state.unit_i
+    boxes, sides, side_count = scratch.boxes, scratch.sides, scratch.side_count
+    xyr, score, at = scratch.side_xyr, scratch.side_score, scratch.side_at
     for k in range(2):
         boxes[5 * k], boxes[5 * k + 1], boxes[5 * k + 2], boxes[5 * k + 3] = FAR, FAR, -FAR, -FAR
         boxes[5 * k + 4] = 0.0
         side_count[k] = 0
     for v in range(state.game[g, NUM_SLOTS]):
+        at[v] = -1
         if ui[g, v, ALIVE] == 0:
             continue
         o = ui[g, v, OWNER]
         if o != OWNER_AGENT and o != OWNER_ENEMY:
             continue
         side = 0 if o == OWNER_AGENT else 1
-        sides[side, side_count[side]] = v
-        side_count[side] += 1
+        i = side_count[side]
+        sides[side, i] = v
+        side_count[side] = i + 1
+        at[v] = i
         k = 5 * side
-        x, y = uf[g, v, X], uf[g, v, Y]
+        x, y, r = uf[g, v, X], uf[g, v, Y], radius(state, tables, g, v)
+        xyr[side, 0, i], xyr[side, 1, i], xyr[side, 2, i] = x, y, r
+        score[side, i] = threat(tables, ui[g, v, TYPE])
         boxes[k] = min(boxes[k], x)
         boxes[k + 1] = min(boxes[k + 1], y)
         boxes[k + 2] = max(boxes[k + 2], x)
         boxes[k + 3] = max(boxes[k + 3], y)
-        boxes[k + 4] = max(boxes[k + 4], radius(state, tables, g, v))
+        boxes[k + 4] = max(boxes[k + 4], r)
 
 
 @inline
-def rank(state, tables, g, v, ux, uy, ur, owner, fire_range, scan_range, best):
-    """`acquire`'s ranking of hostile unit v; `best` is (fire slot, score, distance, scan slot, score,
-    distance), returned updated. Equal candidates go to the lower slot, whatever order they come in."""
-    uf, ui, tf, ti = state.unit_f, state.unit_i, tables.type_f, tables.type_i
+def note_moved(state, g, u, scratch):
+    """After unit u acted: its entry in the side lists gets its new position (within a loop, a unit moves
+    only while it acts)."""
+    i = scratch.side_at[u]
+    if i >= 0:
+        side = 0 if state.unit_i[g, u, OWNER] == OWNER_AGENT else 1
+        scratch.side_xyr[side, 0, i] = state.unit_f[g, u, X]
+        scratch.side_xyr[side, 1, i] = state.unit_f[g, u, Y]
+
+
+@inline
+def threat(tables, vt):
+    """The part of `acquire`'s ranking that a unit's type fixes: its target priority, then whether it is
+    armed."""
+    return 4 * tables.type_i[vt, TARGET_PRIORITY] + (2 if tables.type_f[vt, DAMAGE] > 0.0 else 0)
+
+
+@inline
+def rank(state, g, v, dx, dy, rv, base, ur, owner, fire_range, scan_range, best):
+    """`acquire`'s ranking of the living hostile unit v, at (dx, dy) from u's centre, of radius rv and
+    `threat` base; `best` is (fire slot, score, distance, scan slot, score, distance), returned updated.
+    Equal candidates go to the lower slot, whatever order they come in."""
+    ui = state.unit_i
     best_fire, fire_score, fire_d, best_scan, scan_score, scan_d = best
-    if ui[g, v, ALIVE] == 0:  # killed earlier in this loop
-        return best
-    dx = uf[g, v, X] - ux
-    dy = uf[g, v, Y] - uy
-    vt = ui[g, v, TYPE]
-    rv = tf[vt, RADIUS]
     reach = scan_range + RANGE_EPS + ur + rv
     d2 = dx * dx + dy * dy
     if d2 > reach * reach:  # cheap reject before the square root
         return best
     d = math.sqrt(d2) - ur - rv
+    # without short-circuits, so that the compiler picks rather than branches (the comparisons of close
+    # distances are coin flips to a branch predictor); slot -1 reads a real row and is then discarded
     w = ui[g, v, WEAPON_TARGET]
-    helping = valid_unit(state, g, w, ui[g, v, WEAPON_TAG]) and ui[g, w, OWNER] == owner
-    score = 4 * ti[vt, TARGET_PRIORITY] + (2 if tf[vt, DAMAGE] > 0.0 else 0) + (1 if helping else 0)
-    if score > scan_score or (score == scan_score and (d < scan_d or (d == scan_d and v < best_scan))):
-        best_scan, scan_score, scan_d = v, score, d
-    if d <= fire_range + RANGE_EPS and (score > fire_score or (score == fire_score and (
-            d < fire_d or (d == fire_d and v < best_fire)))):
-        best_fire, fire_score, fire_d = v, score, d
+    helping = (w >= 0) & (ui[g, w, ALIVE] == 1) & (ui[g, w, TAG] == ui[g, v, WEAPON_TAG]) & (
+        ui[g, w, OWNER] == owner)
+    score = base + (1 if helping else 0)
+    to_scan = (score > scan_score) | ((score == scan_score) & (
+        (d < scan_d) | ((d == scan_d) & (v < best_scan))))
+    best_scan = v if to_scan else best_scan
+    scan_score = score if to_scan else scan_score
+    scan_d = d if to_scan else scan_d
+    to_fire = (d <= fire_range + RANGE_EPS) & ((score > fire_score) | ((score == fire_score) & (
+        (d < fire_d) | ((d == fire_d) & (v < best_fire)))))
+    best_fire = v if to_fire else best_fire
+    fire_score = score if to_fire else fire_score
+    fire_d = d if to_fire else fire_d
     return best_fire, fire_score, fire_d, best_scan, scan_score, scan_d
 
 
@@ -216,7 +246,7 @@ def acquire(state, tables, g, u, fire_range, scan_range, scratch):
     auto-targeting "is based on weapon scan distance, threat and assistance ... If two targets have the
     same priority the nearest one will be chosen". Neutrals, markers included, are never hostile."""
     uf, ui, tf = state.unit_f, state.unit_i, tables.type_f
-    boxes, sides, side_count, grids = scratch.boxes, scratch.sides, scratch.side_count, scratch.grids
+    boxes, grids = scratch.boxes, scratch.grids
     owner = ui[g, u, OWNER]
     if owner != OWNER_AGENT and owner != OWNER_ENEMY:
         return -1, -1  # no side: neutrals never fight
@@ -237,12 +267,19 @@ def acquire(state, tables, g, u, fire_range, scan_range, scratch):
         for cy in range(cy0, cy1 + 1):
             row = cy * grids.shape[k, 0]
             for i in range(grids.start[k, row + cx0], grids.start[k, row + cx1 + 1]):
-                best = rank(state, tables, g, grids.items[k, i], ux, uy, ur, owner, fire_range, scan_range,
-                            best)
-    else:
-        for i in range(side_count[hostile_side]):
-            best = rank(state, tables, g, sides[hostile_side, i], ux, uy, ur, owner, fire_range, scan_range,
-                        best)
+                v = grids.items[k, i]
+                if ui[g, v, ALIVE] == 1:  # else killed earlier in this loop
+                    vt = ui[g, v, TYPE]
+                    best = rank(state, g, v, uf[g, v, X] - ux, uf[g, v, Y] - uy, tf[vt, RADIUS],
+                                threat(tables, vt), ur, owner, fire_range, scan_range, best)
+    else:  # the hostile side's list
+        sides, xyr, score = scratch.sides[hostile_side], scratch.side_xyr[hostile_side], \
+            scratch.side_score[hostile_side]
+        for i in range(scratch.side_count[hostile_side]):
+            v = sides[i]
+            if ui[g, v, ALIVE] == 1:
+                best = rank(state, g, v, xyr[0, i] - ux, xyr[1, i] - uy, xyr[2, i], score[i], ur, owner,
+                            fire_range, scan_range, best)
     return best[0], best[3]
 
 

@@ -22,9 +22,22 @@ import numpy as np
 from numba import njit
 
 from envs.engine import commands as C
+from envs.engine.arena import (
+    ACTIVE_AT,
+    GRIDS_AT,
+    RAW_AT,
+    SCRATCH_AT,
+    STATE_AT,
+    TABLES_AT,
+    Scratch,
+    flatten,
+    new_scratch,
+    pack,
+)
 from envs.engine.bots import BOT_ATTACK_NEAREST, BOT_FOCUS_FIRE, BOT_IDLE
 from envs.engine.economy_commands import ECONOMY_REASONS, ECONOMY_TAG_REASONS
 from envs.engine.economy_data import ECONOMY_FUNCTIONS
+from envs.engine.grid import Grids
 from envs.engine.kernel import pack_commands, reset_from_python, step_from_python, unpack_results
 from envs.engine.maps import TIME_LIMIT_LOOPS, MapSpec, map_spec
 from envs.engine.obs import RawBuffers
@@ -183,17 +196,27 @@ class BatchedEngine:
             limit = min(limit, int(game_steps_per_episode))
         self._loop_limit = limit
         B, M = self.num_games, self.spec.max_units
-        self.state = State.zeros(B, M)  # every game's state, written in place by every reset and step
-        self.state.rng[:] = [seed_state(s) for s in seeds]
-        self.raw = RawBuffers(units=np.zeros((B, M, NUM_UNIT_COLUMNS), np.int64),
-                              positions=np.zeros((B, M, 2)), radii=np.zeros((B, M)),
-                              counts=np.zeros(B, np.int64),
-                              player=np.zeros((B, NUM_PLAYER_COLUMNS), np.int64),
-                              score=np.zeros((B, NUM_SCORE_COLUMNS), np.int64))
-        self._raw = tuple(self.raw)  # the kernels' entry points take plain tuples (kernel.step_from_python)
+        state = State.zeros(B, M)
+        state.rng[:] = [seed_state(s) for s in seeds]
+        raw = RawBuffers(units=np.zeros((B, M, NUM_UNIT_COLUMNS), np.int64), positions=np.zeros((B, M, 2)),
+                         radii=np.zeros((B, M)), counts=np.zeros(B, np.int64),
+                         player=np.zeros((B, NUM_PLAYER_COLUMNS), np.int64),
+                         score=np.zeros((B, NUM_SCORE_COLUMNS), np.int64))
+        scratch = new_scratch(self.tables, M, MAX_SELECTED_UNITS)
+        # every array lives in the arena (arena.py), written in place by every reset and step
+        *self._arena, views = pack(flatten(state, self.tables, raw, scratch, np.ones(B, np.int64)))
+        self.state = State(*views[STATE_AT:TABLES_AT])
+        self.tables = Tables(*views[TABLES_AT:RAW_AT])
+        self.raw = RawBuffers(*views[RAW_AT:SCRATCH_AT])
+        self.scratch = Scratch(*views[SCRATCH_AT:GRIDS_AT], Grids(*views[GRIDS_AT:ACTIVE_AT]))
+        self._active = views[ACTIVE_AT]  # the games the next step advances
+        # each game's rows of the raw buffers, sliced once, and the latest observation's views of them
+        self._rows_of_game = [(raw.units[i], raw.positions[i], raw.radii[i], raw.player[i], raw.score[i])
+                              for raw in (self.raw,) for i in range(B)]
+        self._rows = [(-1,) for _ in range(B)]
+        self._all_active = True
         self._bot = _BOT_CODE[self.enemy_bot]
         self._started = False
-        self._all_active = np.ones(B, np.int64)
         self._no_commands = np.zeros(0, np.int64), np.zeros(0, np.float64)
 
     # ------------------------------------------------------------------ reset
@@ -201,7 +224,7 @@ class BatchedEngine:
         g = np.asarray(games, np.int64)
         s = np.array([seed_state(x) if x is not None else 0 for x in seeds], np.uint64)
         re = np.array([x is not None for x in seeds], np.int64)
-        reset_from_python(tuple(self.state), tuple(self.tables), g, s, re, self._loop_limit, self._raw)
+        reset_from_python(*self._arena, g, s, re, self._loop_limit)
 
     def reset(self, seeds: Sequence[int] | None = None) -> list[EngineObs]:
         """Start a new episode in every game (reseeding them if `seeds` is given)."""
@@ -210,7 +233,7 @@ class BatchedEngine:
             raise UserError(f"got {len(seeds)} seeds for {self.num_games} games")
         self._reset(list(range(self.num_games)), seeds)
         self._started = True
-        return self._observe([[] for _ in range(self.num_games)])
+        return self._observe({})
 
     def reset_game(self, i: int, seed: int | None = None) -> EngineObs:
         """Start a new episode in game i only (vector-env autoreset); the other games are untouched."""
@@ -220,12 +243,24 @@ class BatchedEngine:
 
     def observation(self, i: int, action_results: Sequence[tuple[int, str]] = ()) -> EngineObs:
         """Game i's latest observation (views, valid until the next step or reset)."""
-        game, raw = self.state.game[i].tolist(), self.raw  # one conversion, then Python ints
-        n = int(raw.counts[i])
-        reward = (game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS
-        return EngineObs(raw.units[i, :n], raw.positions[i, :n], raw.radii[i, :n], raw.player[i],
-                         game[LOOP], raw.score[i], reward, bool(game[DONE]), game[OUTCOME],
-                         list(action_results), game[DAMAGE_DEALT] / 2.0)
+        return self._obs(i, self.state.game[i].tolist(), int(self.raw.counts[i]), list(action_results))
+
+    def _obs(self, i: int, game: list[int], n: int, action_results: list) -> EngineObs:
+        """Game i's observation from its game row (as Python ints) and unit count."""
+        rows = self._rows[i]
+        if rows[0] != n:  # the views of the first n rows, made again only when n changes
+            units, positions, radii, player, score = self._rows_of_game[i]
+            rows = self._rows[i] = (n, units[:n], positions[:n], radii[:n], player, score)
+        _, units, positions, radii, player, score = rows
+        return EngineObs(units, positions, radii, player, game[LOOP], score,
+                         (game[SCORE] - game[PREV_SCORE]) / SCORE_UNITS, game[DONE] == 1, game[OUTCOME],
+                         action_results, game[DAMAGE_DEALT] / 2.0)
+
+    def _observe(self, rejected: dict[int, list[tuple[int, str]]]) -> list[EngineObs]:
+        """Every game's observation, with the refused commands of the games in `rejected`."""
+        games, counts = self.state.game.tolist(), self.raw.counts.tolist()  # one conversion each
+        return [self._obs(i, games[i], counts[i], sorted(rejected[i]) if i in rejected else [])
+                for i in range(self.num_games)]
 
     # ------------------------------------------------------------------ step
     def step(self, commands_per_game: Sequence[Sequence], active: np.ndarray | None = None
@@ -239,37 +274,36 @@ class BatchedEngine:
             raise RuntimeError("call reset() before step()")
         if len(commands_per_game) != self.num_games:
             raise ValueError(f"got commands for {len(commands_per_game)} games, expected {self.num_games}")
-        rejected: list[list[tuple[int, str]]] = [[] for _ in range(self.num_games)]
-        games, funcs, queued, t0, tn, tags, ttags, pxs, pys, where = [], [], [], [], [], [], [], [], [], []
+        if active is not None or not self._all_active:
+            self._set_active(active)
+        rejected: dict[int, list[tuple[int, str]]] = {}  # game -> (command index, reason), refused ones only
+        games, codes, queued, t0, tn, ttags, tags, pxs, pys, where = [], [], [], [], [], [], [], [], [], []
         for gi, cmds in enumerate(commands_per_game):
             for ci, cmd in enumerate(cmds):
                 try:
                     code, q, tl, tt, px, py = _parse(cmd)
                 except ValueError as err:
-                    rejected[gi].append((ci, str(err)))
+                    rejected.setdefault(gi, []).append((ci, str(err)))
                     continue
                 if code == C.CMD_NO_OP:
                     continue
                 games.append(gi)
-                funcs.append(code)
+                codes.append(code)
                 queued.append(q)
                 t0.append(len(tags))
                 tn.append(len(tl))
-                tags.extend(tl)
+                tags += tl
                 ttags.append(tt)
                 pxs.append(px)
                 pys.append(py)
                 where.append((gi, ci))
-        n = len(funcs)
+        n = len(codes)
         if n:  # in `pack_commands`'s layout, built from the lists at once
-            ints = np.array(games + funcs + queued + t0 + tn + ttags + tags + [0] * (2 * n), np.int64)
+            ints = np.array(games + codes + queued + t0 + tn + ttags + tags + [0] * (2 * n), np.int64)
             points = np.array(pxs + pys, np.float64)
         else:
             ints, points = self._no_commands
-        act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
-        if act.shape != (self.num_games,):
-            raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
-        if self._run(ints, points, n, act):
+        if self._run(ints, points, n):
             result, result_arg = unpack_results(ints, n)
             for k in np.flatnonzero(result).tolist():
                 code = int(result[k])
@@ -277,19 +311,26 @@ class BatchedEngine:
                 if code in _TAG_REASONS:
                     reason = f"{reason} {int(result_arg[k])}"
                 gi, ci = where[k]
-                rejected[gi].append((ci, reason))
-            for r in rejected:
-                r.sort()
+                rejected.setdefault(gi, []).append((ci, reason))
         return self._observe(rejected)
 
-    def _run(self, ints: np.ndarray, points: np.ndarray, n: int, active: np.ndarray) -> int:
-        """Step every game with these n packed commands (`kernel.pack_commands`); returns how many were
-        refused."""
-        return step_from_python(tuple(self.state), tuple(self.tables), ints, points, n, self._bot,
-                                self.step_mul, active, self._raw)
+    def _set_active(self, active: np.ndarray | None) -> None:
+        """The games the next kernel call advances: `active` (bool [num_games]), or all of them if None."""
+        if active is None:
+            if not self._all_active:
+                self._active[:] = 1
+                self._all_active = True
+            return
+        act = np.asarray(active, bool)
+        if act.shape != (self.num_games,):
+            raise ValueError(f"active must have shape ({self.num_games},), got {act.shape}")
+        self._active[:] = act
+        self._all_active = False
 
-    def _observe(self, rejected: list[list[tuple[int, str]]]) -> list[EngineObs]:
-        return [self.observation(i, r) for i, r in enumerate(rejected)]
+    def _run(self, ints: np.ndarray, points: np.ndarray, n: int) -> int:
+        """Step every active game with these n packed commands (`kernel.pack_commands`); returns how many
+        were refused."""
+        return step_from_python(*self._arena, ints, points, n, self._bot, self.step_mul)
 
     # ------------------------------------------------------------------ array fast path (entity envs)
     def step_grouped(self, game, function, queued, tag_start, tag_count, tags, target_tag, px, py,
@@ -306,18 +347,19 @@ class BatchedEngine:
         if bad >= 0:
             raise ValueError(f"command {bad}: unsupported function id {int(function[bad])} or not "
                              f"1..{MAX_SELECTED_UNITS} unit tags ({int(tag_count[bad])})")
-        act = self._all_active if active is None else np.asarray(active, bool).astype(np.int64)
+        self._set_active(active)
         n = len(function)
         ints, points = pack_commands(game, codes, queued, tag_start, tag_count, target_tag, tags, px, py)
-        self._run(ints, points, n, act)
+        self._run(ints, points, n)
         return unpack_results(ints, n)[0]
 
     def kernel_args(self) -> tuple:
-        """(state, tables, bot, step_mul, raw buffers): `kernel.step_kernel`'s arguments around the commands
-        and the active mask, for callers that step the engine from their own compiled code
+        """(int buffer, float buffer, layout, bot, step_mul): the engine's arena (`arena.unpack` turns it into
+        `kernel.step_kernel`'s state, tables, raw buffers and scratch) and the other arguments around the
+        commands and the active mask, for callers that step the engine from their own compiled code
         (envs.engine_bridge). The arrays live as long as the engine; every reset and step writes them in
         place."""
-        return self.state, self.tables, self._bot, self.step_mul, self.raw
+        return *self._arena, self._bot, self.step_mul
 
     def arrays(self) -> EngineArrays:
         """Every game's latest observation as batch arrays (views, valid until the next step or reset)."""

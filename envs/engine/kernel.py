@@ -6,19 +6,18 @@ Each advances all requested games in one call and writes their observations into
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit
 
+from envs.engine.arena import unpack
 from envs.engine.bots import bot_orders
-from envs.engine.combat import act, collide, side_boxes
+from envs.engine.combat import act, collide, note_moved, side_boxes
 from envs.engine.commands import Commands, apply_commands
 from envs.engine.economy import economy_loop
-from envs.engine.grid import AGENT_GRID, ENEMY_GRID, Grids, build, grids_on, new_grids
+from envs.engine.grid import AGENT_GRID, ENEMY_GRID, build, grids_on
 from envs.engine.jit import hot
 from envs.engine.maps import RULES, RULES_ECONOMY
-from envs.engine.obs import RawBuffers, write_obs
+from envs.engine.obs import write_obs
 from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
 from envs.engine.rules import FIRST_UID, initial_spawn, tick
@@ -31,36 +30,8 @@ from envs.engine.state import (
     NUM_SLOTS,
     PREV_SCORE,
     SCORE,
-    State,
-    Tables,
 )
 from envs.engine.weapons import fly_missiles
-
-
-class Scratch(NamedTuple):
-    """Work space of one kernel call (the simulation kernels never allocate)."""
-
-    order: np.ndarray  # int64 [M], the order units act in this loop
-    ground: np.ndarray  # int64 [M], the ground units (combat.collide)
-    ground_xyr: np.ndarray  # float64 [3, M], their positions and radii (combat.collide)
-    boxes: np.ndarray  # float64 [10], each side's bounding box (combat.side_boxes)
-    sides: np.ndarray  # int64 [2, M], each side's living units (combat.side_boxes)
-    side_count: np.ndarray  # int64 [2]
-    command_slots: np.ndarray  # int64 [>= tags per command], one command's units (commands.apply_commands)
-    spawn_type: np.ndarray  # int64 [M], units to place (rules.spawn_sides)
-    spawn_health: np.ndarray  # float64 [M]
-    spawn_shield: np.ndarray  # float64 [M]
-    grids: Grids  # cell lists (grid.py)
-
-
-@njit(cache=True)
-def new_scratch(tables, max_units, max_tags):
-    return Scratch(np.empty(max_units, np.int64), np.empty(max_units, np.int64),
-                   np.empty((3, max_units), np.float64), np.empty(10, np.float64),
-                   np.empty((2, max_units), np.int64), np.zeros(2, np.int64),
-                   np.empty(max(1, max_tags), np.int64), np.empty(max_units, np.int64),
-                   np.empty(max_units, np.float64), np.empty(max_units, np.float64),
-                   new_grids(tables, max_units))
 
 
 @hot
@@ -74,7 +45,7 @@ def sim_loop(state, tables, g, scratch):
     for i in range(n - 1, 0, -1):  # Fisher-Yates with the game's own generator
         j = randint(state.rng, g, i + 1)
         order[i], order[j] = order[j], order[i]
-    side_boxes(state, tables, g, scratch.boxes, scratch.sides, scratch.side_count)
+    side_boxes(state, tables, g, scratch)
     grids = scratch.grids
     if grids_on(state, tables, g, grids):
         build(state, g, grids, AGENT_GRID, scratch.sides[0], scratch.side_count[0])
@@ -83,6 +54,7 @@ def sim_loop(state, tables, g, scratch):
         u = order[k]
         if state.unit_i[g, u, ALIVE] == 1:
             act(state, tables, g, u, scratch)
+            note_moved(state, g, u, scratch)
     fly_missiles(state, tables, g, grids)
     collide(state, tables, g, scratch.ground, scratch.ground_xyr, grids)
     if tables.map_i[RULES] == RULES_ECONOMY:  # harvest, build, train (economy.py)
@@ -92,9 +64,9 @@ def sim_loop(state, tables, g, scratch):
 
 
 @njit(cache=True)
-def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
+def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out, scratch):
     """Start a new episode in each of `games` (reseeding game games[i] with seeds[i] if reseed[i])."""
-    scratch = new_scratch(tables, state.unit_i.shape[1], 0)
+    scratch.grids.on[0] = 0
     for i in range(games.shape[0]):
         g = games[i]
         if reseed[i] == 1:
@@ -113,10 +85,13 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out):
 
 
 @njit(cache=True)
-def step_kernel(state, tables, commands, bot, step_mul, active, out):
+def step_kernel(state, tables, commands, bot, step_mul, active, out, scratch):
     """Apply the `Commands`, let the enemy bot order its units, advance every active unfinished game
-    `step_mul` loops, and write every game's observation into `out`."""
-    scratch = new_scratch(tables, state.unit_i.shape[1], commands.tags.shape[0])
+    `step_mul` loops, and write every game's observation into `out` (`scratch`: arena.Scratch)."""
+    for k in range(commands.tag_count.shape[0]):
+        if commands.tag_count[k] > scratch.command_slots.shape[0]:
+            raise ValueError("a command has more unit tags than the scratch space holds")
+    scratch.grids.on[0] = 0
     apply_commands(state, tables, commands, scratch.command_slots)
     game = state.game
     for g in range(game.shape[0]):
@@ -131,23 +106,24 @@ def step_kernel(state, tables, commands, bot, step_mul, active, out):
         write_obs(state, tables, g, out)
 
 
-# Entry points for Python callers. numba checks the type of every argument on each call, and is several
-# times slower at it for a named tuple than for a plain one (a single game's step spent more time there
-# than simulating), so Python passes plain tuples and the named ones are rebuilt here, at no cost.
+# Entry points for Python callers: an engine's arrays come as the buffers of its arena (arena.py), which
+# numba checks faster than the arrays themselves.
 @njit(cache=True)
-def reset_from_python(state, tables, games, seeds, reseed, loop_limit, out):
-    reset_kernel(State(*state), Tables(*tables), games, seeds, reseed, loop_limit, RawBuffers(*out))
+def reset_from_python(ibuf, fbuf, layout, games, seeds, reseed, loop_limit):
+    state, tables, out, scratch, _ = unpack(ibuf, fbuf, layout)
+    reset_kernel(state, tables, games, seeds, reseed, loop_limit, out, scratch)
 
 
 @njit(cache=True)
-def step_from_python(state, tables, ints, points, n, bot, step_mul, active, out):
-    """`step_kernel` for n commands packed in two arrays (`pack_commands`'s layout), which also take the
-    results; returns how many commands were refused."""
+def step_from_python(ibuf, fbuf, layout, ints, points, n, bot, step_mul):
+    """`step_kernel` for the arena's active games and n commands packed in two arrays (`pack_commands`'s
+    layout), which also take the results; returns how many commands were refused."""
+    state, tables, out, scratch, active = unpack(ibuf, fbuf, layout)
     tags_end = ints.shape[0] - 2 * n
     cmds = Commands(ints[:n], ints[n:2 * n], ints[2 * n:3 * n], ints[3 * n:4 * n], ints[4 * n:5 * n],
                     ints[6 * n:tags_end], ints[5 * n:6 * n], points[:n], points[n:],
                     ints[tags_end:tags_end + n], ints[tags_end + n:])
-    step_kernel(State(*state), Tables(*tables), cmds, bot, step_mul, active, RawBuffers(*out))
+    step_kernel(state, tables, cmds, bot, step_mul, active, out, scratch)
     refused = 0
     for k in range(n):
         refused += cmds.result[k] != 0

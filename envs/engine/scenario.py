@@ -36,12 +36,11 @@ def scenario(units: Sequence[tuple[str, int, float, float]], *, seed: int = 0, s
     eng.reset()
     b = eng._batch
     if disarm or not regenerate:
-        type_f = b.tables.type_f.copy()
+        type_f = b.tables.type_f  # the engine's own copy, which its kernels read
         for name in disarm:
             type_f[UNIT_INDEX[name], DAMAGE] = 0.0
         if not regenerate:
             type_f[:, LIFE_REGEN] = type_f[:, SHIELD_REGEN] = 0.0
-        b.tables = b.tables._replace(type_f=type_f)
     state = b.state
     state.unit_i[0, :, ALIVE] = 0
     state.game[0, NUM_SLOTS] = 0
@@ -50,4 +49,4 @@ def scenario(units: Sequence[tuple[str, int, float, float]], *, seed: int = 0, s
         spawn(state, b.tables, 0, UNIT_INDEX[name], int(owner), float(x), float(y), -1.0, -1.0)
     note_enemies(state, 0)
     write_obs(state, b.tables, 0, b.raw)
-    return eng, b._observe([[]])[0]
+    return eng, b._observe({})[0]
