@@ -173,7 +173,7 @@ def engine_throughput(src: dict) -> str:
     return out + "\n\n" + "\n\n".join(notes)
 
 
-ENGINE_BENCHES = ("docs/bench_engine.json", "docs/bench_engine_economy.json")
+ENGINE_BENCHES = ("docs/bench_engine.json",)
 
 
 def entity_env(src: dict) -> str:
