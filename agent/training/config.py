@@ -88,7 +88,9 @@ class PPOSettings:
     damage_reward: float = _f(0.05, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
     vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
-    entropy_coeff: float = _f(0.01, "entropy bonus weight", low=0.0)
+    # 0.01 kept DefeatRoaches' policy attack-moving; at 0.001 greedy play focused fire within 150k env steps
+    # and CollectMineralShards scored no lower (docs/pilots/roaches_entropy.json, shards_ent0001.json).
+    entropy_coeff: float = _f(0.001, "entropy bonus weight", low=0.0)
     entropy: str = _f("joint", "entropy bonus over each unit's joint (verb, target) choice, or per head "
                       "(verb; target given verb), each divided by log(legal choices)", choices=ENTROPY_MODES)
     # "none": on 3m, 40k env steps, the penalty on the joint action (RLlib's default) trailed no penalty
