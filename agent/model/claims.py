@@ -16,6 +16,8 @@ orders and orders whose target is out of sight match no entity and claim nothing
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 # Offsets are in units of 16 world units (envs/entity_kernels.py OFFSET_SCALE) and computed from the same
@@ -32,7 +34,7 @@ def standing_targets(entities: torch.Tensor, entity_mask: torch.Tensor, num_unit
     order = entities[:, :num_units][..., [odx, ody]].float()  # [B, U, 2]
     has_order = order.abs().sum(-1) > 0
     aim = centred[:, :num_units] + order  # [B, U, 2] the order's target, from the centroid
-    gap = (aim.unsqueeze(2) - centred.unsqueeze(1)).abs().amax(-1)  # [B, U, N]
+    gap = torch.cdist(aim, centred, p=math.inf)  # [B, U, N]: the larger of |dx| and |dy|
     gap = torch.where(entity_mask.bool().unsqueeze(1), gap, torch.inf)
     nearest = gap.min(-1)
     hit = has_order & (nearest.values < MATCH_TOLERANCE)

@@ -26,8 +26,47 @@ def choosing(action_mask: torch.Tensor) -> torch.Tensor:
 def with_forced(action_mask: torch.Tensor, rows: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Logits [B, U, A] of every unit: `logits` [L, A] at the flat `rows` of [B * U], and for every other
     unit 0 at its one legal action and FLOAT_MIN elsewhere."""
+    every = torch.arange(action_mask.shape[0] * action_mask.shape[1], device=rows.device)
+    if len(rows) == len(every) and torch.equal(rows, every):  # every unit decided, in slot order
+        return logits.view(action_mask.shape)
     forced = torch.where(action_mask, 0.0, FLOAT_MIN).to(logits.dtype)
     return forced.flatten(0, 1).index_copy(0, rows, logits).view(action_mask.shape)
+
+
+class GameGrid(NamedTuple):
+    """Where the rows [L] of [B * U] sit in a [B, R] grid, R the most rows of one game: row i at slot
+    games[i] * R + rank[i], rank[i] counting the rows of its game before it. Per-game work (the pointer
+    matmul against a game's keys) then runs as one batched matmul over the grid."""
+
+    games: torch.Tensor  # [L] the game of each row
+    slots: torch.Tensor  # [L] its flat slot in [B * R]
+    batch: int  # B
+    width: int  # R
+    dense: bool  # the rows fill the grid in order: slot i is row i (no scatter, no gather)
+
+
+def game_grid(rows: torch.Tensor, num_units: int, batch: int) -> GameGrid:
+    """The grid of `rows` (flat indices of [B * U], in any order)."""
+    games = torch.div(rows, num_units, rounding_mode="floor")
+    counts = torch.bincount(games, minlength=batch)
+    width = int(counts.max()) if len(rows) else 0
+    sorted_games, order = torch.sort(games, stable=True)
+    rank = torch.empty_like(rows)
+    rank[order] = torch.arange(len(rows), device=rows.device) - (counts.cumsum(0) - counts)[sorted_games]
+    slots = games * width + rank
+    dense = len(rows) == batch * width and bool((order == torch.arange(len(rows), device=rows.device)).all())
+    return GameGrid(games, slots, batch, width, dense)
+
+
+def per_game_matmul(grid: GameGrid, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Each row's left [L, M, K] times its game's right [B, K, N] -> [L, M, N], as one batched matmul
+    over the grid (no per-row copy of `right`)."""
+    rows, m, k = left.shape
+    if grid.dense:
+        return torch.bmm(left.reshape(grid.batch, grid.width * m, k), right).view(rows, m, -1)
+    padded = left.new_zeros(grid.batch * grid.width, m * k).index_copy(0, grid.slots, left.reshape(rows, -1))
+    out = torch.bmm(padded.view(grid.batch, grid.width * m, k), right)
+    return out.view(grid.batch * grid.width, -1).index_select(0, grid.slots).view(rows, m, -1)
 
 
 class HeadPlan(NamedTuple):

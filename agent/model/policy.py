@@ -43,7 +43,15 @@ import torch
 from torch import nn
 
 from agent.model.claims import claims_before, standing_targets
-from agent.model.deciding import FLOAT_MIN, HeadPlan, choosing, head_plan, with_forced
+from agent.model.deciding import (
+    FLOAT_MIN,
+    HeadPlan,
+    choosing,
+    game_grid,
+    head_plan,
+    per_game_matmul,
+    with_forced,
+)
 from agent.model.encoders import build_encoder, encode_real
 from agent.model.memory import Core, State, flatten_steps
 from agent.model.return_scale import ReturnScale
@@ -251,7 +259,7 @@ class EntityPolicy(nn.Module):
         """Masked joint logits [L, A] of the units at flat indices `rows` of [B * U] (unit u of game b at
         b * U + u), given their claims [L, N + G] (see claim_table; None without ordered decoding)."""
         batch_size, num_units, num_actions = heads.action_mask.shape
-        games = torch.div(rows, num_units, rounding_mode="floor")
+        grid = game_grid(rows, num_units, batch_size)
         layout = heads.layout
         plan = self._plans.get(layout.max_entities)
         if plan is None:
@@ -261,8 +269,8 @@ class EntityPolicy(nn.Module):
             return x[:, :num_units].reshape(batch_size * num_units, *x.shape[2:])[rows]
 
         # Unit queries see the decoded row, the unit's own embedding (skip) and the shared context.
-        queries = self.unit_mlp(torch.cat([own(heads.per_entity), own(heads.embedded), heads.context[games]],
-                                          dim=-1))  # [L, D]: the unit-entity queries
+        queries = self.unit_mlp(torch.cat([own(heads.per_entity), own(heads.embedded),
+                                           heads.context[grid.games]], dim=-1))  # [L, D]
         action_mask = heads.action_mask.reshape(batch_size * num_units, num_actions)[rows]
         if plan.grouped is not None:
             action_mask = action_mask[:, plan.grouped]
@@ -285,13 +293,16 @@ class EntityPolicy(nn.Module):
             target_logits = nn.functional.linear(queries, weight, bias_term).view(len(rows), len(names), -1)
             size = layout.max_entities if names is plan.entity_verbs else layout.num_cells
             legal = action_mask[:, column : column + len(names) * size].view(len(rows), len(names), size)
-            if names is plan.entity_verbs:  # pointer: the unit's query . each entity's key
-                target_logits = torch.einsum("lvk,lnk->lvn", target_logits, heads.keys[games])
-                target_logits = target_logits / math.sqrt(self.key_dim)
-                legal = legal & heads.entity_mask[games].unsqueeze(1)
+            if names is plan.entity_verbs:  # pointer: the unit's query . each entity's key, game by game
+                scaled = target_logits / math.sqrt(self.key_dim)  # on the [L, V, K] queries, not [L, V, N]
+                target_logits = per_game_matmul(grid, scaled, heads.keys.transpose(1, 2))
+                legal = legal & heads.entity_mask[grid.games].unsqueeze(1)
             if not isinstance(bias, float):
-                bias = bias.unsqueeze(1)  # the same for every verb of the kind
-            target_logits = torch.where(legal, target_logits + bias, FLOAT_MIN)
+                # The same for every verb of the kind; added in place to the pointer matmul's fresh output.
+                bias = bias.unsqueeze(1)
+                fresh = names is plan.entity_verbs
+                target_logits = target_logits.add_(bias) if fresh else target_logits + bias
+            target_logits = torch.where(legal, target_logits, FLOAT_MIN)
             verbs = [int(Verb[name]) for name in names]
             parts.append((verb_logits[:, verbs, None] + torch.log_softmax(target_logits, dim=-1)).flatten(1))
             column += len(names) * size
