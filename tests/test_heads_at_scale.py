@@ -65,12 +65,12 @@ def battle_obs(economy: bool, all_decide: bool) -> dict:
 def test_per_game_matmul_is_each_rows_product_with_its_games_matrix():
     gen = torch.Generator().manual_seed(5)
     right = torch.randn(3, 4, 7, generator=gen)
-    for rows in (torch.tensor([11, 2, 0, 5, 10, 9]), torch.arange(15)):  # holes and any order; full grid
+    # a decoding step (at most one row per game); holes and any order; every slot of the grid
+    for rows in (torch.tensor([11, 2]), torch.tensor([11, 2, 0, 5, 10, 9]), torch.arange(15)):
         left = torch.randn(len(rows), 2, 4, generator=gen)
-        grid = game_grid(rows, 5, 3)
-        assert grid.dense == (len(rows) == 15)
+        assert game_grid(rows, 5, 3).dense == (len(rows) == 15)
         expected = torch.einsum("lmk,lkn->lmn", left, right[rows // 5])
-        torch.testing.assert_close(per_game_matmul(grid, left, right), expected)
+        torch.testing.assert_close(per_game_matmul(left, right, rows, 5), expected)
 
 
 @pytest.mark.parametrize("economy", [False, True])

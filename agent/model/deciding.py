@@ -38,9 +38,7 @@ class GameGrid(NamedTuple):
     games[i] * R + rank[i], rank[i] counting the rows of its game before it. Per-game work (the pointer
     matmul against a game's keys) then runs as one batched matmul over the grid."""
 
-    games: torch.Tensor  # [L] the game of each row
-    slots: torch.Tensor  # [L] its flat slot in [B * R]
-    batch: int  # B
+    slots: torch.Tensor  # [L] each row's flat slot in [B * R]
     width: int  # R
     dense: bool  # the rows fill the grid in order: slot i is row i (no scatter, no gather)
 
@@ -55,18 +53,25 @@ def game_grid(rows: torch.Tensor, num_units: int, batch: int) -> GameGrid:
     rank[order] = torch.arange(len(rows), device=rows.device) - (counts.cumsum(0) - counts)[sorted_games]
     slots = games * width + rank
     dense = len(rows) == batch * width and bool((order == torch.arange(len(rows), device=rows.device)).all())
-    return GameGrid(games, slots, batch, width, dense)
+    return GameGrid(slots, width, dense)
 
 
-def per_game_matmul(grid: GameGrid, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-    """Each row's left [L, M, K] times its game's right [B, K, N] -> [L, M, N], as one batched matmul
-    over the grid (no per-row copy of `right`)."""
-    rows, m, k = left.shape
+def per_game_matmul(left: torch.Tensor, right: torch.Tensor, rows: torch.Tensor,
+                    num_units: int) -> torch.Tensor:
+    """Each row's left [L, M, K] times its game's right [B, K, N] -> [L, M, N] (`rows`: flat indices of
+    [B * U]). With more rows than games (training: the units of every game at once) one batched matmul
+    over the rows' game_grid, with no per-row copy of `right`; with at most B rows (a decoding step, one
+    unit per game) the rows' copies of their games' `right` are no larger than `right` itself."""
+    batch = right.shape[0]
+    if len(rows) <= batch:
+        return torch.bmm(left, right[torch.div(rows, num_units, rounding_mode="floor")])
+    grid = game_grid(rows, num_units, batch)
+    count, m, k = left.shape
     if grid.dense:
-        return torch.bmm(left.reshape(grid.batch, grid.width * m, k), right).view(rows, m, -1)
-    padded = left.new_zeros(grid.batch * grid.width, m * k).index_copy(0, grid.slots, left.reshape(rows, -1))
-    out = torch.bmm(padded.view(grid.batch, grid.width * m, k), right)
-    return out.view(grid.batch * grid.width, -1).index_select(0, grid.slots).view(rows, m, -1)
+        return torch.bmm(left.reshape(batch, grid.width * m, k), right).view(count, m, -1)
+    padded = left.new_zeros(batch * grid.width, m * k).index_copy(0, grid.slots, left.reshape(count, -1))
+    out = torch.bmm(padded.view(batch, grid.width * m, k), right)
+    return out.view(batch * grid.width, -1).index_select(0, grid.slots).view(count, m, -1)
 
 
 class HeadPlan(NamedTuple):

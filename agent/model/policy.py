@@ -47,7 +47,6 @@ from agent.model.deciding import (
     FLOAT_MIN,
     HeadPlan,
     choosing,
-    game_grid,
     head_plan,
     per_game_matmul,
     with_forced,
@@ -259,7 +258,7 @@ class EntityPolicy(nn.Module):
         """Masked joint logits [L, A] of the units at flat indices `rows` of [B * U] (unit u of game b at
         b * U + u), given their claims [L, N + G] (see claim_table; None without ordered decoding)."""
         batch_size, num_units, num_actions = heads.action_mask.shape
-        grid = game_grid(rows, num_units, batch_size)
+        games = torch.div(rows, num_units, rounding_mode="floor")
         layout = heads.layout
         plan = self._plans.get(layout.max_entities)
         if plan is None:
@@ -270,7 +269,7 @@ class EntityPolicy(nn.Module):
 
         # Unit queries see the decoded row, the unit's own embedding (skip) and the shared context.
         queries = self.unit_mlp(torch.cat([own(heads.per_entity), own(heads.embedded),
-                                           heads.context[grid.games]], dim=-1))  # [L, D]
+                                           heads.context[games]], dim=-1))  # [L, D]
         action_mask = heads.action_mask.reshape(batch_size * num_units, num_actions)[rows]
         if plan.grouped is not None:
             action_mask = action_mask[:, plan.grouped]
@@ -295,14 +294,11 @@ class EntityPolicy(nn.Module):
             legal = action_mask[:, column : column + len(names) * size].view(len(rows), len(names), size)
             if names is plan.entity_verbs:  # pointer: the unit's query . each entity's key, game by game
                 scaled = target_logits / math.sqrt(self.key_dim)  # on the [L, V, K] queries, not [L, V, N]
-                target_logits = per_game_matmul(grid, scaled, heads.keys.transpose(1, 2))
-                legal = legal & heads.entity_mask[grid.games].unsqueeze(1)
+                target_logits = per_game_matmul(scaled, heads.keys.transpose(1, 2), rows, num_units)
+                legal = legal & heads.entity_mask[games].unsqueeze(1)
             if not isinstance(bias, float):
-                # The same for every verb of the kind; added in place to the pointer matmul's fresh output.
-                bias = bias.unsqueeze(1)
-                fresh = names is plan.entity_verbs
-                target_logits = target_logits.add_(bias) if fresh else target_logits + bias
-            target_logits = torch.where(legal, target_logits, FLOAT_MIN)
+                bias = bias.unsqueeze(1)  # the same for every verb of the kind
+            target_logits = torch.where(legal, target_logits + bias, FLOAT_MIN)
             verbs = [int(Verb[name]) for name in names]
             parts.append((verb_logits[:, verbs, None] + torch.log_softmax(target_logits, dim=-1)).flatten(1))
             column += len(names) * size
