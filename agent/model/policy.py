@@ -20,7 +20,10 @@ Two optional pointer terms (on by default; docs/RESULTS.md "Learning" measures t
   (an explicit spatial bias: "nearest" is hard to form from a dot product of position embeddings).
 
 Only the units with a choice run through the heads (agent/model/deciding.py), and the encoder only over
-the real entities (agent/model/encoders.py encode_real): the same numbers with less work.
+the real entities (agent/model/encoders.py encode_real): the same numbers with less work. The pointer
+logits of many units are one batched matmul of their queries against their own game's keys
+(deciding.per_game_matmul), never a copy of a game's [N, K] keys per unit: at 500 entities and 250 units
+such copies would be most of a training step.
 
 Joint logit of (verb, target) = verb logit + log p(target | verb), the target distribution normalised
 over the legal targets only; so softmax over the joint row is exactly p(verb) * p(target | verb) with
