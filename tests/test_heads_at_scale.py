@@ -11,6 +11,7 @@ from agent.benchmarks.reference import every_slot_decode, every_slot_forward
 from agent.model.deciding import choosing, game_grid, per_game_matmul
 from agent.model.policy import EntityPolicy
 from envs.action_space import ActionLayout, Verb
+from tests.policy_loss import loss_and_grads
 
 F, S, V, GRID = 8, 3, 10, 3
 B, U, N = 4, 24, 60
@@ -93,16 +94,9 @@ def test_heads_at_scale_act_and_learn_as_the_unoptimised_computation(economy, al
     verbs = set(torch.as_tensor(layout.verb_of_action)[actions].unique().tolist())
     assert {Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.MOVE_POINT, Verb.ATTACK_POINT} <= verbs
 
-    def loss_and_grads(logits: torch.Tensor, value_in: torch.Tensor):
-        logp = torch.log_softmax(logits, -1)
-        entropy = -(torch.softmax(logits, -1) * logp).sum()
-        loss = logp.gather(-1, actions.unsqueeze(-1)).sum() + 0.1 * entropy + policy.value(value_in).sum()
-        policy.zero_grad()
-        loss.backward()
-        return logp.gather(-1, actions.unsqueeze(-1)).detach(), [p.grad.clone() for p in policy.parameters()]
-
-    logp, grads = loss_and_grads(*policy(obs, actions)[:2])
-    want_logp, want_grads = loss_and_grads(*every_slot_forward(policy, obs, actions)[:2])
+    _, logp, grads = loss_and_grads(policy, *policy(obs, actions)[:2], actions)
+    _, want_logp, want_grads = loss_and_grads(policy, *every_slot_forward(policy, obs, actions)[:2], actions)
+    assert len(grads) == len(list(policy.parameters()))  # every parameter takes part
     torch.testing.assert_close(logp, want_logp, atol=1e-4, rtol=1e-5)
     for got, want in zip(grads, want_grads, strict=True):
         scale = want.abs().max().clamp(min=1.0)

@@ -13,6 +13,7 @@ from agent.model.encoders import ENCODERS
 from agent.model.policy import FLOAT_MIN, EntityPolicy, choose, greedy
 from envs.action_space import ActionLayout, Target, Verb
 from envs.errors import UserError
+from tests.policy_loss import loss_and_grads
 
 F, S, V, GRID, U = 6, 3, 10, 3, 2
 POSITION = (0, 1)  # entity feature columns read as x, y
@@ -402,16 +403,9 @@ def test_training_logits_and_gradients_match_every_slot_through_the_heads(orders
     with torch.no_grad():
         actions, _, _, _ = policy.decode(obs, sample=True, generator=torch.Generator().manual_seed(7))
 
-    def loss_and_grads(logits: torch.Tensor, value_in: torch.Tensor):
-        logp = torch.log_softmax(logits, -1)
-        entropy = -(torch.softmax(logits, -1) * logp).sum()
-        loss = logp.gather(-1, actions.unsqueeze(-1)).sum() + 0.1 * entropy + policy.value(value_in).sum()
-        policy.zero_grad()
-        loss.backward()
-        return loss.detach(), [p.grad.clone() for p in policy.parameters() if p.grad is not None]
-
-    loss, grads = loss_and_grads(*policy(obs, actions)[:2])
-    expected_loss, expected_grads = loss_and_grads(*every_slot_forward(policy, obs, actions)[:2])
+    loss, _, grads = loss_and_grads(policy, *policy(obs, actions)[:2], actions)
+    expected_loss, _, expected_grads = loss_and_grads(policy, *every_slot_forward(policy, obs, actions)[:2],
+                                                      actions)
     assert torch.allclose(loss, expected_loss, atol=1e-3)
     assert len(grads) == len(expected_grads)
     for got, want in zip(grads, expected_grads, strict=True):
