@@ -59,8 +59,11 @@ class CategoricalPerUnit(Distribution):
     def rsample(self, *, sample_shape=()):
         raise NotImplementedError("a categorical has no reparameterised sample")
 
+    def unit_logp(self, value: torch.Tensor) -> torch.Tensor:
+        return self._dist.log_prob(value.long())
+
     def logp(self, value: torch.Tensor) -> torch.Tensor:
-        return self._dist.log_prob(value.long()).sum(-1)
+        return self.unit_logp(value).sum(-1)
 
     def entropy(self) -> torch.Tensor:
         if self.entropy_bounds is not None:

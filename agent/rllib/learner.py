@@ -1,5 +1,5 @@
-"""The PPO learner: RLlib's PPOTorchLearner, with value targets in the units of the policy's return scale
-and Adam stepping every parameter in one fused kernel.
+"""The PPO learner: RLlib's PPOTorchLearner, with value targets in the units of the policy's return scale,
+the clipped probability ratio taken per own unit, and Adam stepping every parameter in one fused kernel.
 
 `ScaledGAE` replaces RLlib's GAE connector piece: it divides the batch's rewards by the policy's current
 return scale (agent/model/return_scale.py) before the advantages and value targets are computed, then
@@ -7,15 +7,25 @@ updates the scale from the batch's value targets and re-expresses the targets in
 head is rescaled to match, so its raw predictions do not change). Everything after it, RLlib's PPO loss
 and its value clip included, sees targets of order 1 on every map. Episode returns and scores are the
 env runners' and never pass through here.
+
+`ppo.ratio: per_unit` takes PPO's clipped surrogate per own unit and sums it over the units (as MAPPO:
+Yu et al. 2022, "The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games", each agent's
+ratio against the shared advantage). Over the joint action of U units, one clip of 0.2 bounds the sum of
+the U log-ratios, so each unit may move about 1/U as far per update as a lone unit would; per unit, each
+moves as far as one agent. Where no clip is active, both give the same gradient.
 """
 
 from __future__ import annotations
 
 import torch
+from ray.rllib.algorithms.ppo.ppo import (LEARNER_RESULTS_KL_KEY, LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY,
+                                           LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY)
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
 from ray.rllib.evaluation.postprocessing import Postprocessing
+from ray.rllib.utils.torch_utils import explained_variance
 
 RETURN_SCALE_KEY = "return_scale"  # learner metric: the scale after this iteration's update
 KL_COEFF_STATE = "curr_kl_coeffs"  # learner state: RLlib's adaptive KL coefficients, per module
@@ -58,9 +68,10 @@ class ScaledGAE(GeneralAdvantageEstimation):
 
 class EntityPPOLearner(PPOTorchLearner):
     """PPOTorchLearner with ScaledGAE in place of RLlib's GAE piece (unless the config's
-    learner_config_dict sets "return_scaling" false), fused Adam, and its adaptive KL coefficients
-    saved with its state (RLlib's Learner.get_state leaves them out, so a resumed run would restart the
-    coefficient from `kl_coeff`)."""
+    learner_config_dict sets "return_scaling" false), the clipped ratio per unit (learner_config_dict
+    "ratio": "per_unit"; "joint" is RLlib's loss), fused Adam, and its adaptive KL coefficients saved with
+    its state (RLlib's Learner.get_state leaves them out, so a resumed run would restart the coefficient
+    from `kl_coeff`)."""
 
     def build(self) -> None:
         super().build()
@@ -70,6 +81,42 @@ class EntityPPOLearner(PPOTorchLearner):
         for i, piece in enumerate(pieces):
             if type(piece) is GeneralAdvantageEstimation:
                 pieces[i] = ScaledGAE(gamma=piece.gamma, lambda_=piece.lambda_)
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        if self.config.learner_config_dict.get("ratio", "joint") != "per_unit":
+            return super().compute_loss_for_module(module_id=module_id, config=config, batch=batch,
+                                                   fwd_out=fwd_out)
+        module = self.module[module_id].unwrapped()
+        mask = batch.get(Columns.LOSS_MASK)  # memory: padded steps of a sequence
+
+        def mean(values: torch.Tensor) -> torch.Tensor:
+            return values.mean() if mask is None else values[mask].sum() / mask.sum()
+
+        current = module.get_train_action_dist_cls().from_logits(fwd_out[Columns.ACTION_DIST_INPUTS])
+        behaviour = module.get_exploration_action_dist_cls().from_logits(batch[Columns.ACTION_DIST_INPUTS])
+        actions = batch[Columns.ACTIONS]
+        ratio = torch.exp(current.unit_logp(actions) - behaviour.unit_logp(actions))  # [..., U]
+        advantages = batch[Postprocessing.ADVANTAGES].unsqueeze(-1)
+        clipped = torch.clamp(ratio, 1 - config.clip_param, 1 + config.clip_param)
+        surrogate = torch.min(advantages * ratio, advantages * clipped).sum(-1)
+        entropy = current.entropy()
+        values = module.compute_values(batch, embeddings=fwd_out.get(Columns.EMBEDDINGS))
+        value_error = torch.square(values - batch[Postprocessing.VALUE_TARGETS])
+        value_loss = torch.clamp(value_error, 0, config.vf_clip_param)
+        entropy_coeff = self.entropy_coeff_schedulers_per_module[module_id].get_current_value()
+        total = mean(-surrogate + config.vf_loss_coeff * value_loss - entropy_coeff * entropy)
+        kl = torch.zeros((), device=total.device)
+        if config.use_kl_loss:
+            kl = mean(behaviour.kl(current))
+            total = total + self.curr_kl_coeffs_per_module[module_id] * kl
+        self.metrics.log_dict({
+            POLICY_LOSS_KEY: -mean(surrogate), VF_LOSS_KEY: mean(value_loss),
+            LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY: mean(value_error),
+            LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY: explained_variance(batch[Postprocessing.VALUE_TARGETS],
+                                                                     values),
+            ENTROPY_KEY: mean(entropy), LEARNER_RESULTS_KL_KEY: kl,
+        }, key=module_id, window=1)
+        return total
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         # torch's fused Adam: the same update rule as RLlib's default Adam, one kernel for all ~100

@@ -60,8 +60,12 @@ class UnitCategorical(Distribution):
     def rsample(self, *, sample_shape=()):
         raise NotImplementedError("a categorical has no reparameterised sample")
 
+    def unit_logp(self, value: torch.Tensor) -> torch.Tensor:
+        """Each unit's log-probability of its action [..., U]."""
+        return self.log_probs.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
+
     def logp(self, value: torch.Tensor) -> torch.Tensor:
-        return self.log_probs.gather(-1, value.long().unsqueeze(-1)).squeeze(-1).sum(-1)
+        return self.unit_logp(value).sum(-1)
 
     def choosing_units(self) -> torch.Tensor | None:
         """Flat indices (over [..., U]) of the units with other than one legal action; None: all."""

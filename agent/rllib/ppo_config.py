@@ -56,7 +56,7 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             grad_clip_by="global_norm",
             use_kl_loss=ppo.kl != "none",
             learner_class=learner_class,
-            learner_config_dict={"return_scaling": ppo.return_scaling},
+            learner_config_dict={"return_scaling": ppo.return_scaling, "ratio": ppo.ratio},
         )
         .rl_module(
             rl_module_spec=RLModuleSpec(module_class=module_class,

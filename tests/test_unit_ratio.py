@@ -1,0 +1,100 @@
+"""PPO's clipped ratio per own unit against RLlib's over the joint action, on a real 3m observation."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.evaluation.postprocessing import Postprocessing
+
+import envs  # noqa: F401  (registers the env ids)
+from agent.rllib.ppo_config import build_ppo_config
+from agent.training.config import load_config
+from envs.entity_env import action_space, entity_spec, observation_space
+
+MODULE = "default_policy"
+
+
+def _learner(ratio: str):
+    cfg = load_config("configs/3m.yaml", ["model.width=16", "model.key_dim=8", "ppo.entropy_coeff=0",
+                                          f"ppo.ratio={ratio}"])
+    spec = entity_spec("3m")
+    return build_ppo_config(cfg).build_learner(
+        env=None, spaces={MODULE: (observation_space(spec), action_space(spec))})
+
+
+def _batch(module, num_samples: int = 6) -> dict:
+    """Observations of 3m, sampled actions, behaviour logits equal to the module's own, advantage +1."""
+    env = gym.make("perceiver_sc2/3m-v0")
+    rows = [env.reset(seed=seed)[0] for seed in range(num_samples)]
+    obs = {key: torch.as_tensor(np.stack([row[key] for row in rows])) for key in rows[0]}
+    acted = module.forward_exploration({Columns.OBS: obs})
+    return {Columns.OBS: obs, Columns.ACTIONS: acted[Columns.ACTIONS],
+            Columns.ACTION_DIST_INPUTS: acted[Columns.ACTION_DIST_INPUTS],
+            Columns.ACTION_LOGP: acted[Columns.ACTION_LOGP],
+            Postprocessing.ADVANTAGES: torch.ones(num_samples),
+            Postprocessing.VALUE_TARGETS: torch.zeros(num_samples)}
+
+
+def _logit_grads(learner, batch: dict) -> torch.Tensor:
+    """Gradient of the loss with respect to the current logits, per unit [B, U, A]."""
+    module = learner.module[MODULE].unwrapped()
+    fwd = module.forward_train(batch)
+    logits = fwd[Columns.ACTION_DIST_INPUTS].detach().requires_grad_(True)
+    fwd = {Columns.ACTION_DIST_INPUTS: logits, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
+    loss = learner.compute_loss_for_module(module_id=MODULE, config=learner.config.get_config_for_module(MODULE),
+                                           batch=batch, fwd_out=fwd)
+    loss.backward()
+    return logits.grad.view(len(logits), len(batch[Columns.ACTIONS][0]), -1)
+
+
+def _raise_unit_ratio(module, batch: dict, unit: int, factor: float) -> None:
+    """Make the behaviour policy `factor` times less likely than the current one to take unit `unit`'s
+    action (its taken logit lowered, the rest of its row unchanged), and the joint log-probability to match."""
+    num_units = batch[Columns.ACTIONS].shape[1]
+    logits = batch[Columns.ACTION_DIST_INPUTS].view(len(batch[Columns.ACTIONS]), num_units, -1).clone()
+    taken = batch[Columns.ACTIONS][:, unit]
+    rows = torch.arange(len(taken))
+    probs = torch.softmax(logits[rows, unit], -1)[rows, taken]
+    # lowering the taken logit by d multiplies its probability by e^-d / (1 - p + p e^-d)
+    target = probs / factor
+    logits[rows, unit, taken] += torch.log(target * (1 - probs) / (probs * (1 - target)))
+    batch[Columns.ACTION_DIST_INPUTS] = logits.flatten(-2)
+    dist = module.get_exploration_action_dist_cls().from_logits(batch[Columns.ACTION_DIST_INPUTS])
+    batch[Columns.ACTION_LOGP] = dist.logp(batch[Columns.ACTIONS])
+
+
+def test_per_unit_and_joint_ratios_give_the_same_gradient_inside_the_clip():
+    per_unit, joint = _learner("per_unit"), _learner("joint")
+    joint.module[MODULE].load_state_dict(per_unit.module[MODULE].state_dict())
+    batch = _batch(per_unit.module[MODULE].unwrapped())
+    torch.testing.assert_close(_logit_grads(per_unit, batch), _logit_grads(joint, batch))
+
+
+def test_a_unit_past_the_clip_stops_moving_and_only_that_unit():
+    # Unit 0's ratio is 1.15 and each other unit's is 1: per unit, nothing is clipped (every unit learns);
+    # jointly too (1.15 < 1.2). At 1.15 on each of units 0 and 1, the joint ratio 1.32 is past the clip
+    # and no unit learns, while per unit all three still do. At 1.5 on unit 0 alone, per unit stops only
+    # unit 0.
+    learner = _learner("per_unit")
+    joint = _learner("joint")
+    joint.module[MODULE].load_state_dict(learner.module[MODULE].state_dict())
+    module = learner.module[MODULE].unwrapped()
+    batch = _batch(module)
+    for unit in (0, 1):
+        _raise_unit_ratio(module, batch, unit, 1.15)
+    per_unit_grads, joint_grads = _logit_grads(learner, batch), _logit_grads(joint, batch)
+    assert torch.all(joint_grads == 0)
+    assert torch.all(per_unit_grads.abs().sum(-1) > 0)  # every unit of every sample learns
+
+    batch = _batch(module)
+    _raise_unit_ratio(module, batch, 0, 1.5)
+    grads = _logit_grads(learner, batch).abs().sum(-1)
+    assert torch.all(grads[:, 0] == 0) and torch.all(grads[:, 1:] > 0)
+
+
+def test_the_ratio_mode_is_checked():
+    with pytest.raises(Exception, match="ppo.ratio"):
+        load_config("configs/3m.yaml", ["ppo.ratio=team"])
