@@ -44,15 +44,15 @@ def _logit_grads(learner, batch: dict) -> torch.Tensor:
     fwd = module.forward_train(batch)
     logits = fwd[Columns.ACTION_DIST_INPUTS].detach().requires_grad_(True)
     fwd = {Columns.ACTION_DIST_INPUTS: logits, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
-    loss = learner.compute_loss_for_module(module_id=MODULE, config=learner.config.get_config_for_module(MODULE),
-                                           batch=batch, fwd_out=fwd)
+    config = learner.config.get_config_for_module(MODULE)
+    loss = learner.compute_loss_for_module(module_id=MODULE, config=config, batch=batch, fwd_out=fwd)
     loss.backward()
     return logits.grad.view(len(logits), len(batch[Columns.ACTIONS][0]), -1)
 
 
 def _raise_unit_ratio(module, batch: dict, unit: int, factor: float) -> None:
     """Make the behaviour policy `factor` times less likely than the current one to take unit `unit`'s
-    action (its taken logit lowered, the rest of its row unchanged), and the joint log-probability to match."""
+    action (its taken logit lowered, the rest of its row unchanged), the joint log-probability to match."""
     num_units = batch[Columns.ACTIONS].shape[1]
     logits = batch[Columns.ACTION_DIST_INPUTS].view(len(batch[Columns.ACTIONS]), num_units, -1).clone()
     taken = batch[Columns.ACTIONS][:, unit]
