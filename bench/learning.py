@@ -1,7 +1,8 @@
 """Learning results: train the default config of each map for its env-step budget, then evaluate.
 
     python bench/learning.py                  # every map and seed of GOALS; complete ones are skipped,
-                                              # a run that was killed resumes from its last checkpoint
+                                              # a run that was killed resumes from its last checkpoint,
+                                              # and a result or run from other defaults is redone
     python bench/learning.py --maps 3m 2s3z   # a subset; on two cores, run two of these side by side
     python bench/learning.py --maps DefeatRoaches --seeds 1 2
 
@@ -94,8 +95,17 @@ def seeds_of(map_name: str, chosen: list[int] | None) -> list[int]:
     return chosen if chosen is not None else list(range(GOALS[map_name].seeds))
 
 
+def training_config(map_name: str, env_steps: int, extra: list[str]) -> dict:
+    """The whole config a run trains with: the map's YAML over the shared defaults, the budget, the
+    overrides. A run or a result from other defaults is not this run's."""
+    from agent.training.config import load_config
+
+    overrides = [f"run.max_env_steps={env_steps}", "run.max_minutes=0", *extra]
+    return load_config(ROOT / "configs" / f"{map_name}.yaml", overrides).to_dict()
+
+
 def can_resume(run_dir: Path, request: dict) -> bool:
-    """Did `run_dir` start training for the same budget and overrides, and save a checkpoint since?"""
+    """Did `run_dir` start training with the same config, and save a checkpoint since?"""
     from agent.training.checkpoint import latest_checkpoint
 
     try:
@@ -108,7 +118,7 @@ def can_resume(run_dir: Path, request: dict) -> bool:
 def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, resume: bool = False) -> float:
     """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds. With `resume`, a
     run of the same budget and overrides that was killed part-way goes on from its latest checkpoint."""
-    request = {"env_steps": env_steps, "extra": extra}
+    request = {"env_steps": env_steps, "extra": extra, "config": training_config(map_name, env_steps, extra)}
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
            "--run-dir", str(run_dir), "--set", f"run.max_env_steps={env_steps}", "--set", "run.max_minutes=0"]
     for item in extra:
@@ -241,14 +251,15 @@ def plot(map_name: str, seed: int, rows: list[dict], evals: dict, goal: Goal, pa
     plt.close(fig)
 
 
-def is_complete(path: Path, env_steps: int, episodes: int, extra: list[str]) -> bool:
-    """A JSON from a finished run of this budget, evaluation and overrides: nothing to redo."""
+def is_complete(path: Path, map_name: str, env_steps: int, episodes: int, extra: list[str]) -> bool:
+    """A JSON from a finished run of this config (defaults, budget, overrides) and evaluation: nothing to
+    redo."""
     try:
         done = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return (done.get("env_steps_budget") == env_steps and done.get("eval_episodes") == episodes
-            and done.get("extra_overrides") == extra and "paired_vs_scripted" in done)
+    return (done.get("config") == training_config(map_name, env_steps, extra)
+            and done.get("eval_episodes") == episodes and "paired_vs_scripted" in done)
 
 
 def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path, extra: list[str],
@@ -275,6 +286,7 @@ def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path
         "eval_seed": EVAL_SEED,
         **evals,
         "extra_overrides": extra,
+        "config": training_config(map_name, env_steps, extra),
         "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # 1, 5 and 15 minutes
     }
@@ -328,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in seeds_of(map_name, args.seeds):
             extra = run_settings(map_name, seed, env_steps, args.curve_episodes, args.extra)
             path = args.out / f"{map_name}_seed{seed}.json"
-            if is_complete(path, env_steps, args.episodes, extra) and not args.force:
+            if is_complete(path, map_name, env_steps, args.episodes, extra) and not args.force:
                 print(f"| {map_name} | {seed} | complete in {args.out}, skipped (--force reruns it) |",
                       flush=True)
                 continue

@@ -56,38 +56,51 @@ def test_paired_counts_and_mean_difference_game_by_game():
     assert (out["mean_difference"], out["ci_low"], out["ci_high"]) == expected
 
 
-def test_a_map_is_complete_only_for_the_same_budget_episodes_and_overrides(tmp_path):
+def test_a_map_is_complete_only_for_the_same_config_and_episodes(tmp_path):
     path = tmp_path / "learning_MoveToBeacon.json"
-    assert not learning.is_complete(path, 80_000, 100, [])
-    done = {"env_steps_budget": 80_000, "eval_episodes": 100, "extra_overrides": ["a=1"],
-            "paired_vs_scripted": {}}
+    assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, [])
+    config = learning.training_config("MoveToBeacon", 80_000, ["seed=1"])
+    assert config["seed"] == 1 and config["run"]["max_env_steps"] == 80_000
+    done = {"config": config, "eval_episodes": 100, "paired_vs_scripted": {}}
     path.write_text(json.dumps(done))
-    assert learning.is_complete(path, 80_000, 100, ["a=1"])
-    assert not learning.is_complete(path, 90_000, 100, ["a=1"])
-    assert not learning.is_complete(path, 80_000, 20, ["a=1"])
-    assert not learning.is_complete(path, 80_000, 100, [])
+    assert learning.is_complete(path, "MoveToBeacon", 80_000, 100, ["seed=1"])
+    assert not learning.is_complete(path, "MoveToBeacon", 90_000, 100, ["seed=1"])
+    assert not learning.is_complete(path, "MoveToBeacon", 80_000, 20, ["seed=1"])
+    assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, [])
+    assert not learning.is_complete(path, "CollectMineralShards", 80_000, 100, ["seed=1"])
+    other_defaults = json.loads(json.dumps(done))
+    other_defaults["config"]["ppo"]["num_epochs"] += 1  # a result from before a default changed
+    path.write_text(json.dumps(other_defaults))
+    assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, ["seed=1"])
     path.write_text(json.dumps({k: v for k, v in done.items() if k != "paired_vs_scripted"}))
-    assert not learning.is_complete(path, 80_000, 100, ["a=1"])  # a file from before per-episode scores
+    assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, ["seed=1"])  # evaluation unfinished
 
 
-def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_budget(tmp_path, monkeypatch):
+def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_config(tmp_path, monkeypatch):
     from agent.training.checkpoint import CHECKPOINTS, TRAIN_STATE, checkpoint_name
 
     commands = []
     monkeypatch.setattr(learning.subprocess, "run", lambda cmd, **kwargs: commands.append(cmd))
     run_dir = tmp_path / "MoveToBeacon"
-    learning.train("MoveToBeacon", 1000, run_dir, ["a=1"], resume=True)  # nothing to resume: a new run
+    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], resume=True)  # nothing to resume: a new run
     assert "--resume" not in commands[-1] and "run.max_env_steps=1000" in commands[-1]
     ckpt = run_dir / CHECKPOINTS / checkpoint_name(5)
     ckpt.mkdir(parents=True)
     (ckpt / TRAIN_STATE).write_text("{}")  # killed after its fifth iteration
-    learning.train("MoveToBeacon", 1000, run_dir, ["a=1"], resume=True)
+    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], resume=True)
     assert commands[-1][-1] == "--resume" and ckpt.is_dir()
-    learning.train("MoveToBeacon", 2000, run_dir, ["a=1"], resume=True)  # another budget starts afresh
+    request = json.loads((run_dir / learning.REQUEST).read_text())
+    request["config"]["ppo"]["num_epochs"] += 1  # started before a default changed
+    (run_dir / learning.REQUEST).write_text(json.dumps(request))
+    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], resume=True)  # other defaults start afresh
     assert "--resume" not in commands[-1] and not ckpt.exists()
     ckpt.mkdir(parents=True)
     (ckpt / TRAIN_STATE).write_text("{}")
-    learning.train("MoveToBeacon", 2000, run_dir, ["a=1"])  # pilots: always a new run
+    learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"], resume=True)  # another budget starts afresh
+    assert "--resume" not in commands[-1] and not ckpt.exists()
+    ckpt.mkdir(parents=True)
+    (ckpt / TRAIN_STATE).write_text("{}")
+    learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"])  # pilots: always a new run
     assert "--resume" not in commands[-1] and not ckpt.exists()
 
 
