@@ -104,6 +104,13 @@ def training_config(map_name: str, env_steps: int, extra: list[str]) -> dict:
     return load_config(ROOT / "configs" / f"{map_name}.yaml", overrides).to_dict()
 
 
+def trained_config(run_dir: Path) -> dict:
+    """The config the run's final checkpoint was trained with."""
+    from agent.training.checkpoint import load_policy
+
+    return load_policy(run_dir)[1]["config"]
+
+
 def can_resume(run_dir: Path, request: dict) -> bool:
     """Did `run_dir` start training with the same config, and save a checkpoint since?"""
     from agent.training.checkpoint import latest_checkpoint
@@ -286,7 +293,7 @@ def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path
         "eval_seed": EVAL_SEED,
         **evals,
         "extra_overrides": extra,
-        "config": training_config(map_name, env_steps, extra),
+        "config": trained_config(run_dir),
         "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # 1, 5 and 15 minutes
     }
