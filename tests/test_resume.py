@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from agent.training.config import load_config
+from envs.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
@@ -99,3 +101,36 @@ def test_a_checkpoint_of_another_version_is_a_one_line_error(tmp_path):
     assert out.returncode == 2
     line = out.stderr.strip().splitlines()[-1]
     assert f"entity features: {kwargs['num_features']} in the checkpoint" in line
+
+
+def _lr(trainer) -> float:
+    return trainer.algo.learner_group._learner.get_optimizer("default_policy").param_groups[0]["lr"]
+
+
+def test_the_linear_learning_rate_falls_with_env_steps_and_resumes_where_it_was(ray_session, tmp_path):
+    from agent.training.loop import Trainer
+
+    cfg = load_config(CONFIG, TINY + ["run.max_env_steps=2048", "ppo.lr_schedule=linear"])
+    first = Trainer(cfg, tmp_path)
+    try:
+        first.step(), first.step()
+        saved, second = first.save(), _lr(first)
+        first.step()
+        third = _lr(first)
+    finally:
+        first.close()
+    resumed = Trainer(cfg, tmp_path)
+    try:
+        resumed.restore(saved)
+        resumed.step()
+        assert _lr(resumed) == third
+    finally:
+        resumed.close()
+    # RLlib sets each update's rate from the env steps sampled so far, this iteration's included: 256 per
+    # iteration, of a budget of 2048.
+    assert (second, third) == pytest.approx((cfg.ppo.lr * (1 - 512 / 2048), cfg.ppo.lr * (1 - 768 / 2048)))
+
+
+def test_a_linear_learning_rate_needs_a_budget():
+    with pytest.raises(UserError, match="ppo.lr_schedule"):
+        load_config(CONFIG, ["ppo.lr_schedule=linear", "run.max_env_steps=0"])

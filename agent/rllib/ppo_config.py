@@ -15,6 +15,13 @@ from agent.training.build import env_kwargs, policy_kwargs
 from agent.training.config import TrainConfig
 
 
+def learning_rate(cfg: TrainConfig) -> float | list:
+    """ppo.lr, or RLlib's piecewise-linear schedule over env steps sampled: ppo.lr at 0, 0 at the budget."""
+    if cfg.ppo.lr_schedule == "constant":
+        return cfg.ppo.lr
+    return [[0, cfg.ppo.lr], [cfg.run.max_env_steps, 0.0]]
+
+
 def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=TrainCallbacks,
                      module_class=EntityPolicyModule, learner_class=EntityPPOLearner) -> PPOConfig:
     """module_class and learner_class: the RLModule and PPO learner (bench train swaps in its baseline)."""
@@ -42,7 +49,7 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
         .fault_tolerance(restart_failed_env_runners=scale.restart_env_runners,
                          delay_between_env_runner_restarts_s=scale.restart_delay_s)
         .training(
-            lr=ppo.lr,
+            lr=learning_rate(cfg),
             gamma=ppo.gamma,
             lambda_=ppo.gae_lambda,
             clip_param=ppo.clip_param,

@@ -24,6 +24,7 @@ from envs.entity_env import BACKENDS
 from envs.errors import UserError
 
 SIZES = ("custom", "alphastar")
+LR_SCHEDULES = ("constant", "linear")
 POLICY_DEFAULTS = EntityPolicy.defaults()  # the model defaults live in the policy's signature
 
 
@@ -77,6 +78,9 @@ class ModelConfig:
 class PPOSettings:
     # Defaults: common PPO settings (Schulman et al. 2017; CleanRL's ppo.py); docs/RESULTS.md measures them.
     lr: float = _f(3e-4, "Adam learning rate", positive=True)
+    lr_schedule: str = _f("constant", "the learning rate over training: constant, or linear from ppo.lr "
+                          "down to 0 at run.max_env_steps (as PPO's Atari runs, Schulman et al. 2017)",
+                          choices=LR_SCHEDULES)
     gamma: float = _f(0.99, "discount", low=0.0, high=1.0)
     gae_lambda: float = _f(0.95, "GAE lambda", low=0.0, high=1.0)
     clip_param: float = _f(0.2, "PPO ratio clip", positive=True)
@@ -157,6 +161,9 @@ class TrainConfig:
         if self.env.backend == "pysc2":
             self._check_pysc2()
         self._check_encoder_options()
+        if self.ppo.lr_schedule == "linear" and self.run.max_env_steps == 0:
+            raise UserError("config key 'ppo.lr_schedule': linear decays to 0 at run.max_env_steps, "
+                            "which is 0 (no limit); set a budget or use constant")
         if self.ppo.minibatch_size > self.ppo.train_batch_size:
             raise UserError(
                 f"config key 'ppo.minibatch_size': {self.ppo.minibatch_size} exceeds ppo.train_batch_size "
