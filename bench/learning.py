@@ -97,7 +97,7 @@ def seeds_of(map_name: str, chosen: list[int] | None) -> list[int]:
 
 def training_config(map_name: str, env_steps: int, extra: list[str]) -> dict:
     """The whole config a run trains with: the map's YAML over the shared defaults, the budget, the
-    overrides. A run or a result from other defaults is not this run's."""
+    overrides. Results and killed runs are reused only for the same config."""
     from agent.training.config import load_config
 
     overrides = [f"run.max_env_steps={env_steps}", "run.max_minutes=0", *extra]
@@ -124,8 +124,8 @@ def can_resume(run_dir: Path, request: dict) -> bool:
 
 def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, resume: bool = False) -> float:
     """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds. With `resume`, a
-    run of the same budget and overrides that was killed part-way goes on from its latest checkpoint."""
-    request = {"env_steps": env_steps, "extra": extra, "config": training_config(map_name, env_steps, extra)}
+    run of the same config that was killed part-way goes on from its latest checkpoint."""
+    request = {"config": training_config(map_name, env_steps, extra)}
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
            "--run-dir", str(run_dir), "--set", f"run.max_env_steps={env_steps}", "--set", "run.max_minutes=0"]
     for item in extra:
