@@ -65,7 +65,7 @@ GOALS = {
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
 WIN_KEYS = ("wins", "decided", "win_rate", "win_low", "win_high")
-REQUEST = "bench_request.json"  # in a run directory: the budget and overrides its training started with
+REQUEST = "bench_request.json"  # in a run directory: the config its training started with
 CHECKPOINTS_PER_RUN = 20  # kept for the greedy curve; also bounds what a killed run loses
 
 
