@@ -95,13 +95,17 @@ def seeds_of(map_name: str, chosen: list[int] | None) -> list[int]:
     return chosen if chosen is not None else list(range(GOALS[map_name].seeds))
 
 
+def budget_overrides(env_steps: int, extra: list[str]) -> list[str]:
+    """What a run sets over its map's config: the env-step budget (and no time limit), then `extra`."""
+    return [f"run.max_env_steps={env_steps}", "run.max_minutes=0", *extra]
+
+
 def training_config(map_name: str, env_steps: int, extra: list[str]) -> dict:
     """The whole config a run trains with: the map's YAML over the shared defaults, the budget, the
     overrides. Results and killed runs are reused only for the same config."""
     from agent.training.config import load_config
 
-    overrides = [f"run.max_env_steps={env_steps}", "run.max_minutes=0", *extra]
-    return load_config(ROOT / "configs" / f"{map_name}.yaml", overrides).to_dict()
+    return load_config(ROOT / "configs" / f"{map_name}.yaml", budget_overrides(env_steps, extra)).to_dict()
 
 
 def trained_config(run_dir: Path) -> dict:
@@ -127,8 +131,8 @@ def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, res
     run of the same config that was killed part-way goes on from its latest checkpoint."""
     request = {"config": training_config(map_name, env_steps, extra)}
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
-           "--run-dir", str(run_dir), "--set", f"run.max_env_steps={env_steps}", "--set", "run.max_minutes=0"]
-    for item in extra:
+           "--run-dir", str(run_dir)]
+    for item in budget_overrides(env_steps, extra):
         cmd += ["--set", item]
     if resume and can_resume(run_dir, request):
         cmd.append("--resume")

@@ -107,8 +107,7 @@ class PPOSettings:
                     "action (RLlib's loss)", choices=RATIO_MODES)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
     # 2 x 512 instead of 4 x 256: a quarter of the SGD steps, about 1.8x the env steps per second, and
-    # scores within the intervals of 4 x 256 at the same env steps (docs/pilots/roaches_unit_ratio_fast.json,
-    # docs/bench_train_epochs_CollectMineralShards.json).
+    # scores within the intervals of 4 x 256 at the same env steps (docs/pilots/roaches_unit_ratio_fast.json).
     minibatch_size: int = _f(512, "SGD minibatch size", low=1)
     num_epochs: int = _f(2, "SGD passes over each train batch", low=1)
     grad_clip: float = _f(0.5, "global gradient-norm clip", positive=True)
