@@ -19,7 +19,8 @@ from envs.featurize import entity_features, scalar_features
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["env.num_envs=2", "ppo.train_batch_size=128", "ppo.minibatch_size=64", "ppo.num_epochs=1",
         "model.width=16", "model.key_dim=8", "model.encoder_options={num_latents: 4, num_layers: 1, "
-        "self_heads: 2}", "run.max_minutes=0", "run.max_env_steps=0", "run.progress=false",
+        "self_heads: 2}", "run.max_minutes=0", "run.max_env_steps=0",
+        "ppo.lr_schedule=constant", "run.progress=false",
         "scale.torch_threads=1", "run.max_iterations=1"]
 
 

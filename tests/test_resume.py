@@ -18,7 +18,7 @@ CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
 TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.minibatch_size=128",
         "ppo.num_epochs=2", "model.width=16", "model.key_dim=8", "model.encoder=deepsets",
         "model.encoder_options={}", "scale.torch_threads=1", "run.progress=false", "run.max_minutes=0",
-        "run.max_env_steps=0"]
+        "run.max_env_steps=0", "ppo.lr_schedule=constant"]
 
 
 def _snapshot(trainer) -> dict[str, torch.Tensor]:
@@ -134,3 +134,5 @@ def test_the_linear_learning_rate_falls_with_env_steps_and_resumes_where_it_was(
 def test_a_linear_learning_rate_needs_a_budget():
     with pytest.raises(UserError, match="ppo.lr_schedule"):
         load_config(CONFIG, ["ppo.lr_schedule=linear", "run.max_env_steps=0"])
+    with pytest.raises(UserError, match=r"linear \(the default\)"):
+        load_config(CONFIG, ["run.max_env_steps=0"])

@@ -31,7 +31,7 @@ SMALL_ENCODERS = {
 # 4 games x 64 steps an iteration finish every game at least once in two iterations.
 TINY = ["env.step_mul=32", "env.num_envs=4", "ppo.train_batch_size=256", "ppo.minibatch_size=128",
         "ppo.num_epochs=1", "model.width=16", "model.key_dim=8", "run.max_minutes=0", "run.max_env_steps=0",
-        "run.progress=false", "scale.torch_threads=1"]
+        "ppo.lr_schedule=constant", "run.progress=false", "scale.torch_threads=1"]
 
 RLLIB_EPISODES: list[tuple[int, float]] = []
 

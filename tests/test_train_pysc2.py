@@ -31,7 +31,8 @@ PROTOBUF = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 EPISODE_STEPS = 10  # pysc2's SC2TestEnv ends every episode after 10 steps
 TINY = ["env.num_envs=2", "ppo.train_batch_size=64", "ppo.minibatch_size=32", "ppo.num_epochs=1",
         "model.width=16", "model.key_dim=8", "model.encoder=deepsets", "model.encoder_options={}",
-        "run.max_minutes=0", "run.max_env_steps=0", "run.progress=false", "scale.torch_threads=1"]
+        "run.max_minutes=0", "run.max_env_steps=0",
+        "ppo.lr_schedule=constant", "run.progress=false", "scale.torch_threads=1"]
 
 
 def make_mock_train_env(ctx):

@@ -152,13 +152,15 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         # The units are decoded one after another (EntityPolicy.decode), so the module picks the actions
         # itself; RLlib's GetActions connector passes actions and their log-probability through. Acting
         # needs no gradient (RLlib's own _forward_exploration runs under no_grad too).
-        actions, logits, _, state = self.policy.decode(batch[Columns.OBS], sample=sample,
-                                                       state=self._state_in(batch))
+        actions, logits, value_in, state = self.policy.decode(batch[Columns.OBS], sample=sample,
+                                                              state=self._state_in(batch))
         flat = logits.flatten(-2)
         logp = UnitCategorical(flat, logits.shape[-2]).logp(actions)
         out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
         if state is not None:
             out[Columns.STATE_OUT] = {"h": state[0], "c": state[1]}
+        elif sample:  # training samples: keep the values for GAE (compute_values)
+            out[Columns.VF_PREDS] = self.policy.value(value_in)
         return out
 
     def _forward(self, batch: dict, **kwargs) -> dict:
@@ -175,6 +177,20 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
 
     def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
+        if embeddings is None and Columns.VF_PREDS in batch and Columns.LOSS_MASK in batch:
+            return self._sampled_values(batch)
         if embeddings is None:
             embeddings = self.policy.features(batch[Columns.OBS], state=self._state_in(batch))
         return self.policy.value(embeddings)
+
+    def _sampled_values(self, batch: dict) -> torch.Tensor:
+        """The values of a train batch for GAE: those the env runner computed while acting (PPO samples
+        with the weights it then learns from, so they are the values a forward pass would give now),
+        and a forward pass only for the rows RLlib appended to bootstrap from (LOSS_MASK False: each
+        chunk's final observation, never acted on, carrying a copy of the step before's value)."""
+        values = batch[Columns.VF_PREDS].clone()
+        rows = (~batch[Columns.LOSS_MASK].bool()).nonzero().squeeze(1)
+        obs = {key: column[rows] for key, column in batch[Columns.OBS].items()}
+        with torch.no_grad():
+            values[rows] = self.policy.value(self.policy.features(obs)).to(values.dtype)
+        return values
