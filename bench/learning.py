@@ -50,9 +50,10 @@ class Goal:
     metric: str = "mean"
 
 
-# The project's targets. MoveToBeacon's budget is about what `make train` reaches in its 3 minutes.
+# The project's targets. MoveToBeacon's budget is `make train`'s (configs/MoveToBeacon.yaml; it also
+# stops at 3 minutes).
 GOALS = {
-    "MoveToBeacon": Goal(120_000, greedy=28.0, sampled=27.0),
+    "MoveToBeacon": Goal(200_000, greedy=28.0, sampled=27.0),
     "CollectMineralShards": Goal(1_000_000, greedy=165.0, sampled=150.0, seeds=3),
     # 44: pysc2's FullyConv LSTM agent (Vinyals et al. 2017, Table 1)
     "FindAndDefeatZerglings": Goal(2_000_000, greedy=44.0, sampled_fraction=0.8, above_scripted=True),
