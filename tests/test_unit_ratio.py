@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -71,6 +73,32 @@ def test_per_unit_and_joint_ratios_give_the_same_gradient_inside_the_clip():
     joint.module[MODULE].load_state_dict(per_unit.module[MODULE].state_dict())
     batch = _batch(per_unit.module[MODULE].unwrapped())
     torch.testing.assert_close(_logit_grads(per_unit, batch), _logit_grads(joint, batch))
+
+
+@pytest.mark.parametrize("raised", [1.0, 1.15, 1.5])
+def test_the_joint_ratio_is_rllibs_ppo_loss(raised):
+    from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+
+    learner = _learner("joint")
+    module = learner.module[MODULE].unwrapped()
+    batch = _batch(module)
+    batch[Postprocessing.ADVANTAGES] = torch.tensor([1.0, -0.5, 2.0, -1.5, 0.3, -0.2])
+    batch[Postprocessing.VALUE_TARGETS] = torch.tensor([0.5, 5.0, -1.0, 0.0, 2.0, -4.0])  # 5: value clip
+    for unit in (0, 1):  # inside the clip, and past it from either side of the advantage's sign
+        _raise_unit_ratio(module, batch, unit, raised)
+    config = learner.config.get_config_for_module(MODULE)
+    losses = []
+    rllib_loss = partial(PPOTorchLearner.compute_loss_for_module, learner)
+    for loss_fn in (learner.compute_loss_for_module, rllib_loss):
+        module.zero_grad()
+        loss = loss_fn(module_id=MODULE, config=config, batch=batch, fwd_out=module.forward_train(batch))
+        loss.backward()
+        losses.append((loss.detach(), [p.grad.clone() for p in module.parameters() if p.grad is not None]))
+    (ours, our_grads), (rllib, rllib_grads) = losses
+    torch.testing.assert_close(ours, rllib)
+    assert len(our_grads) == len(rllib_grads) > 0
+    for a, b in zip(our_grads, rllib_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
 
 
 def test_a_unit_past_the_clip_stops_moving_and_only_that_unit():

@@ -8,11 +8,13 @@ head is rescaled to match, so its raw predictions do not change). Everything aft
 and its value clip included, sees targets of order 1 on every map. Episode returns and scores are the
 env runners' and never pass through here.
 
-`ppo.ratio: per_unit` takes PPO's clipped surrogate per own unit and sums it over the units (as MAPPO:
-Yu et al. 2022, "The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games", each agent's
-ratio against the shared advantage). Over the joint action of U units, one clip of 0.2 bounds the sum of
-the U log-ratios, so each unit may move about 1/U as far per update as a lone unit would; per unit, each
-moves as far as one agent. Where no clip is active, both give the same gradient.
+The loss is RLlib's PPO loss, with one choice added. `ppo.ratio: per_unit` takes PPO's clipped surrogate
+per own unit and sums it over the units (as MAPPO: Yu et al. 2022, "The Surprising Effectiveness of PPO
+in Cooperative Multi-Agent Games", each agent's ratio against the shared advantage). Over the joint
+action of U units, one clip of 0.2 bounds the sum of the U log-ratios, so each unit may move about 1/U as
+far per update as a lone unit would; per unit, each moves as far as one agent. Where no clip is active,
+both give the same gradient. `joint` is RLlib's own loss (tests/test_unit_ratio.py checks it against
+PPOTorchLearner's).
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ class ScaledGAE(GeneralAdvantageEstimation):
 class EntityPPOLearner(PPOTorchLearner):
     """PPOTorchLearner with ScaledGAE in place of RLlib's GAE piece (unless the config's
     learner_config_dict sets "return_scaling" false), the clipped ratio per unit (learner_config_dict
-    "ratio": "per_unit"; "joint" is RLlib's loss), fused Adam, and its adaptive KL coefficients saved with
-    its state (RLlib's Learner.get_state leaves them out, so a resumed run would restart the coefficient
-    from `kl_coeff`)."""
+    "ratio": "per_unit") or over the joint action ("joint"), fused Adam, and its adaptive KL coefficients
+    saved with its state (RLlib's Learner.get_state leaves them out, so a resumed run would restart the
+    coefficient from `kl_coeff`)."""
 
     def build(self) -> None:
         super().build()
@@ -86,9 +88,8 @@ class EntityPPOLearner(PPOTorchLearner):
                 pieces[i] = ScaledGAE(gamma=piece.gamma, lambda_=piece.lambda_)
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        if self.config.learner_config_dict.get("ratio", "joint") != "per_unit":
-            return super().compute_loss_for_module(module_id=module_id, config=config, batch=batch,
-                                                   fwd_out=fwd_out)
+        """RLlib's PPO loss (PPOTorchLearner's terms, metrics and masking), with the clipped ratio taken
+        per own unit, or over the units' joint action as RLlib does (learner_config_dict "ratio")."""
         module = self.module[module_id].unwrapped()
         mask = batch.get(Columns.LOSS_MASK)  # memory: padded steps of a sequence
 
@@ -98,7 +99,10 @@ class EntityPPOLearner(PPOTorchLearner):
         current = module.get_train_action_dist_cls().from_logits(fwd_out[Columns.ACTION_DIST_INPUTS])
         behaviour = module.get_exploration_action_dist_cls().from_logits(batch[Columns.ACTION_DIST_INPUTS])
         actions = batch[Columns.ACTIONS]
-        ratio = torch.exp(current.unit_logp(actions) - behaviour.unit_logp(actions))  # [..., U]
+        log_ratio = current.unit_logp(actions) - behaviour.unit_logp(actions)  # [..., U]
+        if self.config.learner_config_dict.get("ratio", "joint") != "per_unit":
+            log_ratio = log_ratio.sum(-1, keepdim=True)  # the joint action's: one ratio per sample
+        ratio = torch.exp(log_ratio)
         advantages = batch[Postprocessing.ADVANTAGES].unsqueeze(-1)
         clipped = torch.clamp(ratio, 1 - config.clip_param, 1 + config.clip_param)
         surrogate = torch.min(advantages * ratio, advantages * clipped).sum(-1)
