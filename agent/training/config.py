@@ -45,7 +45,8 @@ class EnvConfig:
     grid_size: int = _f(8, "point targets: a grid_size x grid_size grid over the playable area", low=1)
     step_mul: int = _f(8, "game loops per agent step (pysc2 minigames: 8)", low=1)
     # 64: each acting forward pass and connector call serves twice the games; on CollectMineralShards
-    # training ran 1.10x as fast as with 32, scores within the intervals (docs/bench_train_*.json).
+    # training ran 1.10x as fast as with 32, scores within the intervals
+    # (docs/bench_train_num_envs_CollectMineralShards.json).
     num_envs: int = _f(64, "games stepped together in one vector env per env runner", low=1)
     enemy_bot: str | None = _f(None, "scripted opponent; null = the map's own", choices=ENEMY_BOTS)
 
