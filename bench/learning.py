@@ -12,7 +12,7 @@ the result; the minutes are reported too). Then the final checkpoint, greedy and
 agent and the untrained network play the same 100 seeded evaluation episodes; every per-episode score
 goes into the JSON with the paired policy-minus-scripted differences and the map's goals, met or not.
 Kept checkpoints also play the first `--curve-episodes` of those seeds greedily (the greedy curve beside
-the training episodes' score, which is sampled play). Writes runs/bench/<map>/seed<k>/ and
+the training episodes' score, which is sampled play). Writes runs/bench/<map>/seed<k>/ (`--runs`) and
 docs/learning/<map>_seed<k>.json and .png, with the date, command and commit of the run.
 `python bench/tables.py` puts the figures into docs/RESULTS.md and README.md.
 """
@@ -66,6 +66,7 @@ GOALS = {
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
 WIN_KEYS = ("wins", "decided", "win_rate", "win_low", "win_high")
+RUNS = ROOT / "runs" / "bench"  # training runs: RUNS/<map>/seed<k>
 REQUEST = "bench_request.json"  # in a run directory: the config its training started with
 CHECKPOINTS_PER_RUN = 20  # kept for the greedy curve; also bounds what a killed run loses
 
@@ -275,9 +276,9 @@ def is_complete(path: Path, map_name: str, env_steps: int, episodes: int, extra:
 
 
 def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path, extra: list[str],
-              curve_episodes: int = 0, skip_train: bool = False) -> dict:
+              curve_episodes: int = 0, skip_train: bool = False, runs: Path = RUNS) -> dict:
     info = run_info()
-    run_dir = ROOT / "runs" / "bench" / map_name / f"seed{seed}"
+    run_dir = runs / map_name / f"seed{seed}"
     wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra, resume=True)
     rows = read_metrics(run_dir)
     curve = checkpoint_curve(run_dir, map_name, curve_episodes) if curve_episodes else []
@@ -335,8 +336,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="evaluate each kept checkpoint greedily with this many episodes (0 = off)")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                         help="config override passed to every training run")
+    parser.add_argument("--runs", type=Path, default=RUNS,
+                        help="training runs go to RUNS/<map>/seed<k> (a variant with --set needs its own)")
     parser.add_argument("--skip-train", action="store_true",
-                        help="evaluate the existing runs/bench/<map>/seed<k> run instead of training again")
+                        help="evaluate the existing RUNS/<map>/seed<k> run instead of training again")
     parser.add_argument("--force", action="store_true",
                         help="run maps whose JSON is already complete for this budget (default: skip them)")
     args = parser.parse_args(argv)
@@ -357,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
                 continue
             s = bench_map(map_name, seed, env_steps, args.episodes, args.out, extra, args.curve_episodes,
-                          args.skip_train)
+                          args.skip_train, args.runs)
             cells = [f"{s[k]['mean']:.1f} [{s[k]['ci_low']:.1f}, {s[k]['ci_high']:.1f}]"
                      for k in ("policy", "policy_sampled", "scripted")]
             met = sum(c["met"] for c in s["goals"].values())
