@@ -68,7 +68,7 @@ def test_exploration_logp_is_what_the_learner_recomputes_across_an_episode_bound
         assert batch[Columns.OBS]["entities"].shape[1] == 16  # [sequences, max_seq_len, ...]
         with torch.no_grad():
             out = module.forward_train(batch)
-        dist = module.get_train_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+        dist = module.train_distribution(out)
         mask = batch[Columns.LOSS_MASK].bool()
         recomputed = dist.logp(batch[Columns.ACTIONS])[mask]
         assert mask.sum() == 256
@@ -77,7 +77,7 @@ def test_exploration_logp_is_what_the_learner_recomputes_across_an_episode_bound
         zero_state = {k: torch.zeros_like(v) for k, v in batch[Columns.STATE_IN].items()}
         with torch.no_grad():
             stateless = module.forward_train({**batch, Columns.STATE_IN: zero_state})
-        wrong = module.get_train_action_dist_cls().from_logits(stateless[Columns.ACTION_DIST_INPUTS])
+        wrong = module.train_distribution(stateless)
         assert not torch.allclose(wrong.logp(batch[Columns.ACTIONS])[mask], recomputed, atol=1e-3)
     finally:
         trainer.close()

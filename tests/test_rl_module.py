@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import envs  # noqa: F401  (registers the env ids)
-from agent.rllib.module import EntityPolicyModule
+from agent.rllib.module import UNIT_LOGP, EntityPolicyModule
 from agent.training.build import policy_kwargs
 from agent.training.config import config_from_dict
 from tests.test_policy import head_modes
@@ -50,12 +50,17 @@ def test_exploration_logp_is_what_training_recomputes_for_every_unit(memory, ref
         explored = module.forward_exploration(batch)
         trained = module.forward_train({**batch, Columns.ACTIONS: explored[Columns.ACTIONS]})
         greedy = module.forward_inference(batch)
-    dist_cls = module.get_train_action_dist_cls()
-    recomputed = dist_cls.from_logits(trained[Columns.ACTION_DIST_INPUTS]).logp(explored[Columns.ACTIONS])
+    dist = module.train_distribution(trained)
     assert explored[Columns.ACTIONS].shape == (8, units) and units >= 9
-    assert torch.allclose(recomputed, explored[Columns.ACTION_LOGP], atol=1e-4)  # PPO's first ratio is 1
-    assert torch.allclose(trained[Columns.ACTION_DIST_INPUTS], explored[Columns.ACTION_DIST_INPUTS],
-                          atol=1e-5)
+    # PPO's first ratio is 1, unit by unit
+    assert torch.allclose(dist.unit_logp(explored[Columns.ACTIONS]), explored[UNIT_LOGP], atol=1e-4)
+    assert torch.allclose(dist.logp(explored[Columns.ACTIONS]), explored[Columns.ACTION_LOGP], atol=1e-4)
+    sampled = module.get_train_action_dist_cls().from_logits(explored[Columns.ACTION_DIST_INPUTS])
+    if reference:  # every unit slot's logits
+        assert torch.allclose(dist.logits, sampled.logits, atol=1e-5)
+    else:  # the logits of the units with a choice
+        assert torch.equal(dist.rows, sampled.rows) and len(dist.rows) < 8 * units
+        assert torch.allclose(dist.logits, sampled.logits, atol=1e-5)
     mask = batch[Columns.OBS]["action_mask"].bool()
     assert mask.gather(-1, explored[Columns.ACTIONS].unsqueeze(-1)).all()
     # Greedy: each unit's head modes (verb, then target) given the units before it.
@@ -90,7 +95,7 @@ def test_the_optimised_module_acts_and_learns_as_the_reference_computation(memor
         explored = module.forward_exploration({Columns.OBS: stacked})
         batch = {Columns.OBS: stacked, Columns.ACTIONS: explored[Columns.ACTIONS]}
         trained = module.forward_train(batch)
-        dist = module.get_train_action_dist_cls().from_logits(trained[Columns.ACTION_DIST_INPUTS])
+        dist = module.train_distribution(trained)
         behaviour = module.get_train_action_dist_cls().from_logits(explored[Columns.ACTION_DIST_INPUTS])
         outs.append({"actions": explored[Columns.ACTIONS], "logp": explored[Columns.ACTION_LOGP],
                      "train_logp": dist.logp(batch[Columns.ACTIONS]), "entropy": dist.entropy(),
@@ -130,15 +135,23 @@ def test_unit_categorical_gives_torchs_categorical_numbers_on_masked_logits(opti
     kl = torchs[0].kl(torchs[1])
     assert torch.isfinite(kl).all() and torch.allclose(ours[0].kl(ours[1]), kl, atol=1e-4)
     assert (ours[0].kl(ours[0]).abs() < 1e-6).all()
-    assert len(ours[0].choosing_units()) == 16 * (units - 1)  # unit 3 has a single legal action
-    # Without single-choice units, and against a distribution whose single-choice units differ.
+    assert len(ours[0].rows) == 16 * (units - 1)  # unit 3 has a single legal action
+    # Without single-choice units.
     free = torch.where(mask, logits[1], 0.0)
     free[:, 3] = torch.randn(16, choices, generator=gen)
     ours_free = UnitCategorical(free.flatten(-2), units, **options)
     torchs_free = CategoricalPerUnit(free.flatten(-2), units, **options)
-    assert ours_free.choosing_units() is None
+    assert len(ours_free.rows) == 16 * units
     assert torch.allclose(ours_free.entropy(), torchs_free.entropy(), atol=1e-5)
-    assert torch.allclose(ours[0].kl(ours_free), torchs[0].kl(torchs_free), atol=1e-4)
+    # KL is between distributions of the same observations: the same units have a choice.
+    with pytest.raises(ValueError, match="units with a choice differ"):
+        ours[0].kl(ours_free)
+    # Built from the logits of the units with a choice only, as training computes them: the same numbers.
+    rows = ours[0].rows
+    compact = UnitCategorical.from_rows(rows, logits[0].reshape(-1, choices)[rows], (16, units), **options)
+    assert torch.allclose(compact.unit_logp(actions), torchs[0].unit_logp(actions), atol=1e-5)
+    assert torch.allclose(compact.entropy(), torchs[0].entropy(), atol=1e-5)
+    assert torch.allclose(compact.kl(ours[1]), kl, atol=1e-4)
     # Gradients flow to the units with a choice as through torch's Categorical.
     grads = []
     for cls in (UnitCategorical, CategoricalPerUnit):

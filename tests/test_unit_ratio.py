@@ -12,6 +12,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.evaluation.postprocessing import Postprocessing
 
 import envs  # noqa: F401  (registers the env ids)
+from agent.rllib.module import UNIT_LOGITS, UNIT_LOGP, UNIT_ROWS
 from agent.rllib.ppo_config import build_ppo_config
 from agent.training.config import load_config
 from envs.entity_env import action_space, entity_spec, observation_space
@@ -35,21 +36,24 @@ def _batch(module, num_samples: int = 6) -> dict:
     acted = module.forward_exploration({Columns.OBS: obs})
     return {Columns.OBS: obs, Columns.ACTIONS: acted[Columns.ACTIONS],
             Columns.ACTION_DIST_INPUTS: acted[Columns.ACTION_DIST_INPUTS],
-            Columns.ACTION_LOGP: acted[Columns.ACTION_LOGP],
+            Columns.ACTION_LOGP: acted[Columns.ACTION_LOGP], UNIT_LOGP: acted[UNIT_LOGP],
             Postprocessing.ADVANTAGES: torch.ones(num_samples),
             Postprocessing.VALUE_TARGETS: torch.zeros(num_samples)}
 
 
 def _logit_grads(learner, batch: dict) -> torch.Tensor:
-    """Gradient of the loss with respect to the current logits, per unit [B, U, A]."""
+    """Gradient of the loss with respect to the current logits, per unit [B, U, A] (0 for a unit with a
+    single legal action)."""
     module = learner.module[MODULE].unwrapped()
     fwd = module.forward_train(batch)
-    logits = fwd[Columns.ACTION_DIST_INPUTS].detach().requires_grad_(True)
-    fwd = {Columns.ACTION_DIST_INPUTS: logits, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
+    logits = fwd[UNIT_LOGITS].detach().requires_grad_(True)
+    fwd = {**fwd, UNIT_LOGITS: logits, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
     config = learner.config.get_config_for_module(MODULE)
     loss = learner.compute_loss_for_module(module_id=MODULE, config=config, batch=batch, fwd_out=fwd)
     loss.backward()
-    return logits.grad.view(len(logits), len(batch[Columns.ACTIONS][0]), -1)
+    shape = batch[Columns.ACTIONS].shape
+    every = logits.new_zeros(shape.numel(), logits.shape[-1]).index_copy(0, fwd[UNIT_ROWS], logits.grad)
+    return every.view(*shape, -1)
 
 
 def _raise_unit_ratio(module, batch: dict, unit: int, factor: float) -> None:
@@ -65,7 +69,8 @@ def _raise_unit_ratio(module, batch: dict, unit: int, factor: float) -> None:
     logits[rows, unit, taken] += torch.log(target * (1 - probs) / (probs * (1 - target)))
     batch[Columns.ACTION_DIST_INPUTS] = logits.flatten(-2)
     dist = module.get_exploration_action_dist_cls().from_logits(batch[Columns.ACTION_DIST_INPUTS])
-    batch[Columns.ACTION_LOGP] = dist.logp(batch[Columns.ACTIONS])
+    batch[UNIT_LOGP] = dist.unit_logp(batch[Columns.ACTIONS])
+    batch[Columns.ACTION_LOGP] = batch[UNIT_LOGP].sum(-1)
 
 
 def test_per_unit_and_joint_ratios_give_the_same_gradient_inside_the_clip():
@@ -89,9 +94,14 @@ def test_the_joint_ratio_is_rllibs_ppo_loss(raised):
     config = learner.config.get_config_for_module(MODULE)
     losses = []
     rllib_loss = partial(PPOTorchLearner.compute_loss_for_module, learner)
-    for loss_fn in (learner.compute_loss_for_module, rllib_loss):
+    def every_unit(fwd: dict) -> dict:  # RLlib's loss reads every unit slot's logits
+        logits, _, _ = module.policy(batch[Columns.OBS], batch[Columns.ACTIONS])
+        return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS]}
+
+    for loss_fn, fwd_out in ((learner.compute_loss_for_module, lambda fwd: fwd), (rllib_loss, every_unit)):
         module.zero_grad()
-        loss = loss_fn(module_id=MODULE, config=config, batch=batch, fwd_out=module.forward_train(batch))
+        fwd = fwd_out(module.forward_train(batch))
+        loss = loss_fn(module_id=MODULE, config=config, batch=batch, fwd_out=fwd)
         loss.backward()
         losses.append((loss.detach(), [p.grad.clone() for p in module.parameters() if p.grad is not None]))
     (ours, our_grads), (rllib, rllib_grads) = losses

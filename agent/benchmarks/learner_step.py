@@ -1,7 +1,7 @@
 """`perceiver-sc2 bench learner CONFIG`: one PPO minibatch update of the policy, by variant, side by side.
 
-The learner's unit of work -- forward, a PPO loss (clipped surrogate, value error, entropy, KL to the
-sampling distribution), backward, global-norm clip, Adam -- on observations from the config's env played by
+The learner's unit of work -- forward, a PPO loss (clipped surrogate per unit, value error, entropy),
+backward, global-norm clip, Adam -- on observations from the config's env played by
 the untrained policy (seeded), for:
   baseline   the unoptimised computation (agent/benchmarks/reference.py), per-tensor Adam
   default    the policy as training runs it, fused Adam
@@ -61,11 +61,18 @@ def make_update(policy, obs, actions, *, reference: bool, bf16: bool, compiled: 
     from agent.benchmarks.reference import CategoricalPerUnit, every_slot_forward
     from agent.rllib.module import UnitCategorical
 
-    dist = CategoricalPerUnit if reference else UnitCategorical
     units = actions.shape[1]
-    forward = every_slot_forward if reference else type(policy).forward
-    with torch.no_grad():  # the sampling distribution, as the sampler recorded it for these actions
-        behaviour = forward(policy, obs, actions)[0].flatten(-2)
+    if reference:
+        def forward(policy, batch, taken):  # every unit slot's logits -> the distribution, value features
+            logits, value_in, _ = every_slot_forward(policy, batch, taken)
+            return CategoricalPerUnit(logits.float().flatten(-2), units), value_in
+    else:
+        def forward(policy, batch, taken):  # the units with a choice only, as the learner runs it
+            chosen = type(policy).choosing_forward(policy, batch, taken)
+            return UnitCategorical.from_rows(chosen.rows, chosen.logits.float(), chosen.units_shape), \
+                chosen.value_in
+    with torch.no_grad():  # the sampling distribution's log-probabilities, as the sampler records them
+        behaviour_logp = forward(policy, obs, actions)[0].unit_logp(actions)
     if compiled:
         forward = torch.compile(forward)
     optimizer = torch.optim.Adam(policy.parameters(), lr=3e-4, fused=not reference, foreach=False)
@@ -75,14 +82,13 @@ def make_update(policy, obs, actions, *, reference: bool, bf16: bool, compiled: 
         batch = {key: value[index] for key, value in obs.items()}
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with autocast:
-            logits, value_in, _ = forward(policy, batch, actions[index])
+            current, value_in = forward(policy, batch, actions[index])
             values = policy.value(value_in)
-        current, old = dist(logits.float().flatten(-2), units), dist(behaviour[index], units)
-        ratio = torch.exp(current.logp(actions[index]) - old.logp(actions[index]))
-        adv = advantages[index]
-        surrogate = torch.min(adv * ratio, adv * ratio.clamp(0.8, 1.2))
-        loss = (-surrogate + 0.5 * values.float().pow(2).clamp(max=10.0) - 0.01 * current.entropy()
-                + 0.2 * old.kl(current)).mean()
+        # PPO's clipped surrogate per unit, value error and entropy, as the default training config's loss
+        ratio = torch.exp(current.unit_logp(actions[index]) - behaviour_logp[index])
+        adv = advantages[index].unsqueeze(-1)
+        surrogate = torch.min(adv * ratio, adv * ratio.clamp(0.8, 1.2)).sum(-1)
+        loss = (-surrogate + 0.5 * values.float().pow(2).clamp(max=10.0) - 0.001 * current.entropy()).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)

@@ -30,7 +30,7 @@ from agent.model.memory import flatten_steps
 from agent.model.policy import EntityPolicy, UnitHeads, _steps, choose
 from agent.model.unit_terms import per_head_entropy, units_with_a_choice
 from agent.rllib.learner import EntityPPOLearner
-from agent.rllib.module import EntityPolicyModule, UnitCategorical
+from agent.rllib.module import UNIT_LOGP, EntityPolicyModule, UnitCategorical
 from envs.action_space import Target, Verb
 
 
@@ -192,8 +192,9 @@ class ReferenceModule(EntityPolicyModule):
         actions, logits, _, state = every_slot_decode(self.policy, batch[Columns.OBS], sample=sample,
                                                       state=self._state_in(batch))
         flat = logits.flatten(-2)
-        out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: CategoricalPerUnit(flat, logits.shape[-2]).logp(
-            actions), Columns.ACTION_DIST_INPUTS: flat}
+        unit_logp = CategoricalPerUnit(flat, logits.shape[-2]).unit_logp(actions)
+        out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: unit_logp.sum(-1), UNIT_LOGP: unit_logp,
+               Columns.ACTION_DIST_INPUTS: flat}
         if state is not None:
             out[Columns.STATE_OUT] = {"h": state[0], "c": state[1]}
         return out
@@ -202,6 +203,9 @@ class ReferenceModule(EntityPolicyModule):
         logits, value_in, _ = every_slot_forward(self.policy, batch[Columns.OBS], batch[Columns.ACTIONS],
                                                  state=self._state_in(batch))
         return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
+
+    def train_distribution(self, fwd_out: dict) -> CategoricalPerUnit:
+        return self.get_train_action_dist_cls().from_logits(fwd_out[Columns.ACTION_DIST_INPUTS])
 
     def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
         if embeddings is None:

@@ -94,6 +94,16 @@ class UnitHeads(NamedTuple):
     standing: torch.Tensor | None  # [B, U, N + G] each unit's standing order target (claims.py), if known
 
 
+class ChosenLogits(NamedTuple):
+    """The joint logits of the units that have a choice, as training reads them."""
+
+    rows: torch.Tensor  # [L] flat indices of those units in [prod(units_shape)]
+    logits: torch.Tensor  # [L, A] their masked joint logits
+    units_shape: tuple[int, ...]  # (B, U), or (B, T, U) with a time axis
+    value_in: torch.Tensor  # [B, C] (or [B, T, C]) value features (feed to `value`)
+    state: State | None  # the memory's state after the steps
+
+
 class EntityPolicy(nn.Module):
     """Entity embedding -> encoder -> per-unit (verb, target) logits and a value.
 
@@ -312,8 +322,18 @@ class EntityPolicy(nn.Module):
                 state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State | None]:
         """Logits [B, U, A] of every unit given the `actions` [B, U] taken (unit i's see the claims of
         actions 0..i-1 only), value features [B, C] (feed to `value`) and the memory's state after them.
-        For training. Observations and actions may carry a time axis ([B, T, ...]: T steps of each game
-        from `state`, the memory's state before the first; outputs then have it too)."""
+        Observations and actions may carry a time axis ([B, T, ...]: T steps of each game from `state`,
+        the memory's state before the first; outputs then have it too)."""
+        chosen = self.choosing_forward(obs, actions, state)
+        mask = obs["action_mask"].bool()
+        mask = mask.reshape(-1, *mask.shape[-2:])
+        logits = with_forced(mask, chosen.rows, chosen.logits).reshape(*chosen.units_shape, -1)
+        return logits, chosen.value_in, chosen.state
+
+    def choosing_forward(self, obs: dict[str, torch.Tensor], actions: torch.Tensor,
+                         state: State | None = None) -> ChosenLogits:
+        """`forward` for training: the logits of the units with a choice only (every other unit's one
+        legal action has probability 1: agent/model/deciding.py), which is all PPO's loss needs."""
         obs, lead = flatten_steps(obs)
         heads = self.heads(obs, state, lead)
         rows = choosing(heads.action_mask).flatten().nonzero().squeeze(1)
@@ -323,8 +343,8 @@ class EntityPolicy(nn.Module):
             actions = torch.as_tensor(actions).long().reshape(heads.action_mask.shape[:2])
             noop = actions == heads.layout.segment(Verb.NO_OP).start
             claims = claims_before(table[actions], noop, heads.standing).flatten(0, 1)[rows]
-        logits = with_forced(heads.action_mask, rows, self.unit_logits(heads, rows, claims))
-        return _steps(logits, lead), _steps(heads.value_in, lead), heads.state
+        return ChosenLogits(rows, self.unit_logits(heads, rows, claims), (*lead, heads.action_mask.shape[1]),
+                            _steps(heads.value_in, lead), heads.state)
 
     def decode(self, obs: dict[str, torch.Tensor], *, sample: bool, generator: torch.Generator | None = None,
                state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State | None]:
@@ -407,7 +427,7 @@ def choose(logits: torch.Tensor, layout: ActionLayout, uniforms: torch.Tensor | 
     cumulative = torch.softmax(logits, dim=-1).cumsum(dim=-1)
     # Scaled by the total so that rounding in the sum cannot run past the last legal action.
     threshold = uniforms.unsqueeze(-1) * cumulative[..., -1:]
-    return (cumulative <= threshold).sum(dim=-1)
+    return torch.searchsorted(cumulative, threshold, right=True).squeeze(-1)  # how many are <= threshold
 
 
 def greedy(logits: torch.Tensor, layout: ActionLayout) -> torch.Tensor:

@@ -32,6 +32,8 @@ from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.torch_utils import explained_variance
 
+from agent.rllib.module import UNIT_LOGP
+
 RETURN_SCALE_KEY = "return_scale"  # learner metric: the scale after this iteration's update
 KL_COEFF_STATE = "curr_kl_coeffs"  # learner state: RLlib's adaptive KL coefficients, per module
 
@@ -96,10 +98,8 @@ class EntityPPOLearner(PPOTorchLearner):
         def mean(values: torch.Tensor) -> torch.Tensor:
             return values.mean() if mask is None else values[mask].sum() / mask.sum()
 
-        current = module.get_train_action_dist_cls().from_logits(fwd_out[Columns.ACTION_DIST_INPUTS])
-        behaviour = module.get_exploration_action_dist_cls().from_logits(batch[Columns.ACTION_DIST_INPUTS])
-        actions = batch[Columns.ACTIONS]
-        log_ratio = current.unit_logp(actions) - behaviour.unit_logp(actions)  # [..., U]
+        current = module.train_distribution(fwd_out)
+        log_ratio = current.unit_logp(batch[Columns.ACTIONS]) - batch[UNIT_LOGP]  # [..., U]
         if self.config.learner_config_dict.get("ratio", "joint") != "per_unit":
             log_ratio = log_ratio.sum(-1, keepdim=True)  # the joint action's: one ratio per sample
         ratio = torch.exp(log_ratio)
@@ -114,6 +114,8 @@ class EntityPPOLearner(PPOTorchLearner):
         total = mean(-surrogate + config.vf_loss_coeff * value_loss - entropy_coeff * entropy)
         kl = torch.zeros((), device=total.device)
         if config.use_kl_loss:
+            behaviour_dist = module.get_exploration_action_dist_cls()
+            behaviour = behaviour_dist.from_logits(batch[Columns.ACTION_DIST_INPUTS])
             kl = mean(behaviour.kl(current))
             total = total + self.curr_kl_coeffs_per_module[module_id] * kl
         self.metrics.log_dict({

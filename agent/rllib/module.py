@@ -19,8 +19,14 @@ from ray.rllib.core.distribution.torch.torch_distribution import TorchDeterminis
 from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
+from agent.model.deciding import choosing
 from agent.model.policy import EntityPolicy
-from agent.model.unit_terms import MASKED, per_head_entropy, segment_bounds, units_with_a_choice
+from agent.model.unit_terms import MASKED, per_head_entropy, segment_bounds
+
+# Outputs beside RLlib's columns: each unit's log-probability of its action [B, U] (sampling; PPO's
+# per-unit ratio reads it), and forward_train's logits of the units with a choice (train_distribution).
+UNIT_LOGP = "unit_logp"
+UNIT_ROWS, UNIT_LOGITS, UNITS_SHAPE = "unit_rows", "unit_logits", "units_shape"
 
 
 class UnitCategorical(Distribution):
@@ -31,82 +37,87 @@ class UnitCategorical(Distribution):
     with a choice instead of summed over units. Both are sums over units otherwise, as PPO's joint action
     of U units is.
 
-    The same numbers as torch.distributions.Categorical per unit, with less work: everything comes from
-    one log_softmax (masked logits sit at FLOAT_MIN, where exp() and logsumexp() take a slow path on the
-    CPU, about 10x a normal input, while the softmax kernels do not), and entropy and KL are computed
-    over the units with a choice only (a unit with one legal action has entropy 0 and KL 0; most unit
-    slots of a fight whose units have died are such).
+    The same numbers as torch.distributions.Categorical per unit, with less work: only the units with a
+    choice are held (a unit with one legal action takes it with log-probability 0, entropy 0 and KL 0;
+    most unit slots of a fight whose units have died are such), and everything comes from one
+    log_softmax of theirs (masked logits sit at FLOAT_MIN, where exp() and logsumexp() take a slow path
+    on the CPU, about 10x a normal input, while the softmax kernels do not). `from_rows` takes those
+    units' logits as the policy computes them for training (EntityPolicy.choosing_forward), without ever
+    laying out every unit slot's.
     """
 
     def __init__(self, logits: torch.Tensor, num_units: int, *, entropy_bounds=None,
-                 kl_per_unit: bool = False) -> None:
+                 kl_per_unit: bool = False, rows: torch.Tensor | None = None,
+                 units_shape: tuple[int, ...] | None = None) -> None:
+        """Either every unit's logits [..., U * A], or with `rows` [L] and `units_shape` (..., U) the
+        logits [L, A] of the units at those flat indices, every other unit having one legal action."""
         super().__init__()
-        self.logits = logits.reshape(*logits.shape[:-1], num_units, -1)
-        self.log_probs = torch.log_softmax(self.logits, dim=-1)
+        if rows is None:
+            units_shape = (*logits.shape[:-1], num_units)
+            logits = logits.reshape(-1, logits.shape[-1] // num_units)
+            rows = choosing(logits.detach() > MASKED).nonzero().squeeze(1)
+            logits = logits[rows]
+        self.rows, self.logits, self.units_shape = rows, logits, tuple(units_shape)
+        self.log_probs = torch.log_softmax(logits, dim=-1)
         self.entropy_bounds, self.kl_per_unit = entropy_bounds, kl_per_unit
-        self._choosing = None
 
     @classmethod
     def from_logits(cls, logits: torch.Tensor, num_units: int = 1, **kwargs) -> UnitCategorical:
         return cls(logits, num_units, **kwargs)
+
+    @classmethod
+    def from_rows(cls, rows: torch.Tensor, logits: torch.Tensor, units_shape: tuple[int, ...],
+                  **kwargs) -> UnitCategorical:
+        return cls(logits, units_shape[-1], rows=rows, units_shape=units_shape, **kwargs)
 
     @staticmethod
     def required_input_dim(space: gym.Space, **kwargs) -> int:
         return int(np.sum(space.nvec))
 
     def sample(self, *, sample_shape=()) -> torch.Tensor:
-        return torch.distributions.Categorical(logits=self.log_probs).sample(sample_shape)
+        raise NotImplementedError("the module chooses its units' actions itself (EntityPolicy.decode)")
 
     def rsample(self, *, sample_shape=()):
         raise NotImplementedError("a categorical has no reparameterised sample")
 
+    def _per_unit(self, per_row: torch.Tensor) -> torch.Tensor:
+        """Values [L] of the units with a choice -> [..., U], 0 for every other unit."""
+        out = per_row.new_zeros(int(np.prod(self.units_shape)))
+        return out.index_copy(0, self.rows, per_row).view(self.units_shape)
+
+    def _per_sample(self, per_row: torch.Tensor) -> torch.Tensor:
+        """Values [L] of the units with a choice -> their sum per sample [...]."""
+        samples = torch.div(self.rows, self.units_shape[-1], rounding_mode="floor")
+        out = per_row.new_zeros(int(np.prod(self.units_shape[:-1])))
+        return out.index_add(0, samples, per_row).view(self.units_shape[:-1])
+
     def unit_logp(self, value: torch.Tensor) -> torch.Tensor:
         """Each unit's log-probability of its action [..., U]."""
-        return self.log_probs.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
+        taken = value.long().reshape(-1)[self.rows]
+        return self._per_unit(self.log_probs.gather(-1, taken.unsqueeze(-1)).squeeze(-1))
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
         return self.unit_logp(value).sum(-1)
 
-    def choosing_units(self) -> torch.Tensor | None:
-        """Flat indices (over [..., U]) of the units with other than one legal action; None: all."""
-        if self._choosing is None:
-            flat = self.logits.detach().reshape(-1, self.logits.shape[-1])
-            rows = ((flat > MASKED).sum(dim=-1) != 1).nonzero().squeeze(1)
-            self._choosing = (rows,) if len(rows) < len(flat) else (None,)
-        return self._choosing[0]
-
-    def _per_sample(self, per_unit, rows: torch.Tensor | None, *tensors: torch.Tensor) -> torch.Tensor:
-        """Sum over the units of per_unit(...) of `tensors` [..., U, A], evaluated on `rows` only."""
-        if rows is None:
-            return per_unit(*tensors).sum(-1)
-        picked = [t.reshape(-1, t.shape[-1])[rows] for t in tensors]
-        units = self.logits.shape[-2]
-        out = picked[0].new_zeros(self.logits.shape[:-2].numel())
-        samples = torch.div(rows, units, rounding_mode="floor")
-        return out.index_add(0, samples, per_unit(*picked)).view(self.logits.shape[:-2])
+    def units_with_a_choice(self) -> torch.Tensor:
+        """[...] how many units have a choice, per sample (at least 1)."""
+        return self._per_sample(torch.ones_like(self.rows, dtype=self.logits.dtype)).clamp(min=1)
 
     def entropy(self) -> torch.Tensor:
         if self.entropy_bounds is not None:
-            def entropy(logits, log_probs):
-                return per_head_entropy(logits, self.entropy_bounds)
-        else:
-            def entropy(logits, log_probs):  # illegal actions: probability 0, finite log: they add 0
-                return -(torch.softmax(logits, dim=-1) * log_probs).sum(-1)
-
-        return self._per_sample(entropy, self.choosing_units(), self.logits, self.log_probs)
+            return self._per_sample(per_head_entropy(self.logits, self.entropy_bounds))
+        # illegal actions: probability 0, finite log: they add 0
+        return self._per_sample(-(torch.softmax(self.logits, dim=-1) * self.log_probs).sum(-1))
 
     def kl(self, other: UnitCategorical) -> torch.Tensor:
-        def kl(logits, log_probs, other_log_probs):
-            return (torch.softmax(logits, dim=-1) * (log_probs - other_log_probs)).sum(-1)
-
-        rows, other_rows = self.choosing_units(), other.choosing_units()
-        same = (rows is None and other_rows is None) or (
-            rows is not None and other_rows is not None and torch.equal(rows, other_rows))
-        kl = self._per_sample(kl, rows if same else None, self.logits, self.log_probs, other.log_probs)
-        return kl / units_with_a_choice(self.logits) if self.kl_per_unit else kl
+        if not torch.equal(self.rows, other.rows):
+            raise ValueError("KL between unit distributions whose units with a choice differ")
+        gap = self.log_probs - other.log_probs
+        kl = self._per_sample((torch.softmax(self.logits, dim=-1) * gap).sum(-1))
+        return kl / self.units_with_a_choice() if self.kl_per_unit else kl
 
     def to_deterministic(self) -> TorchDeterministic:
-        return TorchDeterministic(loc=self.logits.argmax(dim=-1))
+        raise NotImplementedError("the module chooses its units' actions itself (EntityPolicy.decode)")
 
 
 class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
@@ -155,8 +166,9 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         actions, logits, value_in, state = self.policy.decode(batch[Columns.OBS], sample=sample,
                                                               state=self._state_in(batch))
         flat = logits.flatten(-2)
-        logp = UnitCategorical(flat, logits.shape[-2]).logp(actions)
-        out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: logp, Columns.ACTION_DIST_INPUTS: flat}
+        unit_logp = UnitCategorical(flat, logits.shape[-2]).unit_logp(actions)
+        out = {Columns.ACTIONS: actions, Columns.ACTION_LOGP: unit_logp.sum(-1), UNIT_LOGP: unit_logp,
+               Columns.ACTION_DIST_INPUTS: flat}
         if state is not None:
             out[Columns.STATE_OUT] = {"h": state[0], "c": state[1]}
         elif sample:  # training samples: keep the values for GAE (compute_values)
@@ -170,11 +182,18 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         return self._decode(batch, sample=True)
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:
-        # The logits of the actions taken, each unit conditioned on the actions of the units before it.
-        logits, value_in, _ = self.policy(batch[Columns.OBS], batch[Columns.ACTIONS],
-                                          state=self._state_in(batch))
+        # The logits of the actions taken, each unit conditioned on the actions of the units before it,
+        # for the units with a choice only (train_distribution reads them).
+        chosen = self.policy.choosing_forward(batch[Columns.OBS], batch[Columns.ACTIONS],
+                                              state=self._state_in(batch))
         # The value features ride along so that compute_values does not run the encoder twice.
-        return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), Columns.EMBEDDINGS: value_in}
+        return {UNIT_ROWS: chosen.rows, UNIT_LOGITS: chosen.logits, UNITS_SHAPE: chosen.units_shape,
+                Columns.EMBEDDINGS: chosen.value_in}
+
+    def train_distribution(self, fwd_out: dict) -> UnitCategorical:
+        """The units' action distribution of a `forward_train` output, with the loss terms' options."""
+        return UnitCategorical.from_rows(fwd_out[UNIT_ROWS], fwd_out[UNIT_LOGITS], fwd_out[UNITS_SHAPE],
+                                         **{k: v for k, v in self.dist_options.items() if k != "num_units"})
 
     def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
         if embeddings is None and Columns.VF_PREDS in batch and Columns.LOSS_MASK in batch:
