@@ -110,7 +110,7 @@ def test_model_defaults_are_the_policys_own():
     cfg = load_config(None)
     kwargs = policy_kwargs(cfg)
     for name, default in EntityPolicy.defaults().items():
-        if name not in ("encoder_options", "position_features", "order_features"):  # set by config, obs
+        if name not in ("encoder_options", "position_features", "order_features", "order_column"):  # obs
             assert kwargs[name] == default, name
     assert kwargs["encoder_options"] == matched_options("perceiver_io", 64) == \
         {"num_latents": 16, "num_layers": 2, "self_heads": 4}

@@ -237,6 +237,28 @@ def test_noop_bias_makes_an_untrained_unit_keep_its_order():
     assert torch.allclose(p_bias, torch.full_like(p_bias, expected), atol=0.02)
 
 
+def test_a_unit_with_an_order_keeps_it_by_the_keep_bias_and_learns_it():
+    torch.manual_seed(0)
+    kwargs = dict(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16, key_dim=8,
+                  encoder="deepsets", encoder_options={}, order_column=2)
+    obs = make_obs(5, 8)
+    obs["action_mask"][:] = 1
+    obs["entities"][:, :U, 2] = 0.0
+    obs["entities"][:, 0, 2] = 1.0  # unit 0 has an order, the others have none
+    policy = EntityPolicy(**kwargs, keep_bias=3.0).eval()
+    p_noop = probs(policy, obs)[..., 0]
+    # Six legal verbs with near-zero initial logits: e^3 / (e^3 + 5) with an order, 1/6 without.
+    kept = math.exp(3) / (math.exp(3) + 5)
+    assert torch.allclose(p_noop[:, 0], torch.full_like(p_noop[:, 0], kept), atol=0.02)
+    assert torch.allclose(p_noop[:, 1:], torch.full_like(p_noop[:, 1:], 1 / 6), atol=0.02)
+    # The bonus is a parameter: PPO's gradient on the ordered unit's no-op moves it.
+    logits, _, _ = policy.train()(obs, torch.zeros(2, U, dtype=torch.long))
+    torch.log_softmax(logits[:, 0], -1)[:, 0].sum().backward()
+    assert policy.keep_gain.grad is not None and float(policy.keep_gain.grad) > 0
+    # Without an order column there is no such parameter, and no bonus.
+    assert EntityPolicy(**{**kwargs, "order_column": None}).keep_gain is None
+
+
 def entity_action(verb: Verb, slot: int, num_slots: int = 8) -> int:
     return ActionLayout(max_entities=num_slots, grid_size=GRID).encode(verb, slot)
 

@@ -107,7 +107,8 @@ def _slot_logits(policy: EntityPolicy, heads: UnitHeads, queries: torch.Tensor, 
     """Masked joint logits [B, u, A] of the unit slots `units`, one target head after another."""
     queries, action_mask = queries[:, units], heads.action_mask[:, units]
     layout = heads.layout
-    verb_logits = policy.verb_head(queries)
+    ordered = None if heads.ordered is None else heads.ordered[:, units]
+    verb_logits = policy.keep_orders(policy.verb_head(queries), ordered)
     bias = {Target.ENTITY: 0.0, Target.POINT: 0.0}
     if claims is not None:
         gain = policy.claim_gain(queries)

@@ -52,6 +52,8 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
         "encoder": cfg.model.encoder,
         "encoder_options": options,
         "noop_bias": cfg.model.noop_bias,
+        "keep_bias": cfg.model.keep_bias,
+        "order_column": features.index("has_order"),
         "position_features": positions if cfg.model.distance_bias else None,
         "ordered_decoding": cfg.model.ordered_decoding,
         "memory": cfg.model.memory,

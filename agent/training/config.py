@@ -61,6 +61,9 @@ class ModelConfig:
                                "(agent/model/sizes.py), e.g. num_latents")
     noop_bias: float = _f(POLICY_DEFAULTS["noop_bias"], low=0.0,
                           doc="initial no-op logit bonus: untrained units keep orders longer")
+    keep_bias: float = _f(POLICY_DEFAULTS["keep_bias"], low=0.0,
+                          doc="initial no-op logit bonus of a unit with an order (learned): untrained units "
+                          "keep their orders about 3 times in 4")
     ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
                                 doc="units choose in slot order, each seeing the targets chosen before it")
     distance_bias: bool = _f(True, "pointer logits add a learned per-unit gain x unit-entity distance")
