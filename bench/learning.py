@@ -62,6 +62,9 @@ GOALS = {
     "DefeatZerglingsAndBanelings": Goal(2_000_000, sampled_fraction=0.8, above_scripted=True),
     "3m": Goal(1_000_000, greedy=0.95, sampled=0.90, metric="win_rate"),
     "2s3z": Goal(2_000_000, greedy=0.90, sampled=0.80, metric="win_rate"),
+    # 3351 and 6: pysc2's FullyConv LSTM agent (Vinyals et al. 2017, Table 1)
+    "CollectMineralsAndGas": Goal(2_000_000, greedy=3351.0, sampled=3351.0),
+    "BuildMarines": Goal(2_000_000, greedy=6.0, sampled=6.0),
 }
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
