@@ -69,3 +69,31 @@ def test_evaluate_plays_the_scripted_and_random_agents(tmp_path, map_name, capsy
     floor = 100 if map_name == "BuildMarines" else 5000
     assert rows["scripted"]["mean"] > max(10 * rows["random"]["mean"], floor)
     assert "| scripted |" in capsys.readouterr().out
+
+
+def test_untrained_workers_mine_only_with_the_keep_bias():
+    """CollectMineralsAndGas pays when a harvest trip ends, about 25 agent steps after the gather order.
+    An untrained policy that re-decides every unit each step from near-uniform verbs cancels every trip;
+    with the keep bias a unit that has an order keeps it about 3 times in 4, and trips end."""
+    import torch
+
+    from agent.model.policy import EntityPolicy
+    from agent.training.build import policy_kwargs
+
+    cfg = load_config(ROOT / "configs" / "CollectMineralsAndGas.yaml", ["model.width=16", "model.key_dim=8"])
+    collected = {}
+    for keep_bias in (0.0, 3.0):
+        torch.manual_seed(0)
+        policy = EntityPolicy(**{**policy_kwargs(cfg), "keep_bias": keep_bias}).eval()
+        env = gym.make("perceiver_sc2/CollectMineralsAndGas-v0")
+        obs, _ = env.reset(seed=0)
+        generator = torch.Generator().manual_seed(0)
+        total = 0.0
+        for _ in range(300):
+            actions, _ = policy.act(obs, sample=True, generator=generator)
+            obs, reward, *_ = env.step(actions[0])
+            total += reward
+        env.close()
+        collected[keep_bias] = total
+    assert collected[0.0] == 0.0
+    assert collected[3.0] >= 50.0  # at least ten trips of 5 minerals
