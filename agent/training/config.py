@@ -115,10 +115,13 @@ class PPOSettings:
     ratio: str = _f("per_unit", "PPO's clipped probability ratio per own unit, or over the units' joint "
                     "action (RLlib's loss)", choices=RATIO_MODES)
     train_batch_size: int = _f(2048, "env steps per training iteration", low=1)
-    # 2 x 512 instead of 4 x 256: a quarter of the SGD steps, about 1.8x the env steps per second, and
-    # scores within the intervals of 4 x 256 at the same env steps (docs/pilots/roaches_unit_ratio_fast.json).
+    # 512: a quarter of 256's SGD steps at 2 epochs, scores within 4 x 256's intervals on DefeatRoaches
+    # (docs/pilots/roaches_unit_ratio_fast.json).
     minibatch_size: int = _f(512, "SGD minibatch size", low=1)
-    num_epochs: int = _f(2, "SGD passes over each train batch", low=1)
+    # 4: on 2s3z at 500k env steps greedy 15.5 and sampled 17.6 where 2 epochs gave 10.7 and 12.9
+    # (docs/pilots/sample_reuse_2s3z.json); on DefeatRoaches at 300k the same scores as 2, in 1.7x the time
+    # (docs/pilots/epochs_roaches.json). Budgets are env steps, so sample reuse wins.
+    num_epochs: int = _f(4, "SGD passes over each train batch", low=1)
     grad_clip: float = _f(0.5, "global gradient-norm clip", positive=True)
 
 
