@@ -294,8 +294,8 @@ def test_weights_of_another_network(capsys, no_work, tmp_path):
     torch.save(narrow.state_dict(), ckpt / POLICY_WEIGHTS)  # policy.json still says width 16
     assert _evaluate(ckpt) == 2
     message = error_of(capsys, "evaluate")
-    first = next(iter(narrow.state_dict()))
     wide = EntityPolicy(**meta["policy_kwargs"]).state_dict()
+    first = next(k for k, v in narrow.state_dict().items() if v.shape != wide[k].shape)
     assert message == (f"{ckpt / POLICY_WEIGHTS}: the weights do not fit the network policy.json describes: "
                        f"{first} is {list(narrow.state_dict()[first].shape)} in the checkpoint but "
                        f"{list(wide[first].shape)} in the network")
