@@ -14,7 +14,8 @@ goes into the JSON with the paired policy-minus-scripted differences and the map
 Kept checkpoints also play the first `--curve-episodes` of those seeds greedily (the greedy curve beside
 the training episodes' score, which is sampled play). Writes runs/bench/<map>/seed<k>/ (`--runs`) and
 docs/learning/<map>_seed<k>.json and .png, with the date, command and commit of the run.
-`python bench/tables.py` puts the figures into docs/RESULTS.md and README.md.
+`python bench/tables.py` puts the figures into docs/RESULTS.md and README.md. A run that outlasts its
+machine moves to the next one in the repository: `python bench/park.py park`, then `unpark` there.
 """
 
 from __future__ import annotations
