@@ -165,7 +165,7 @@ def _encoder_variants(cfg, encoder_kwargs: dict, obs, actions) -> dict:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from agent.benchmarks.train import THREAD_VARIABLES, provenance
+    from agent.benchmarks.train import RUNTIME_VARIABLES, provenance
     from agent.model.policy import EntityPolicy
     from agent.training.build import policy_kwargs
     from agent.training.config import load_config
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         record = {"benchmark": "learner", **provenance(),
                   "config": args.config, "overrides": args.overrides, "quick": args.quick,
                   "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0], "rounds": rounds,
-                  "environment": {key: os.environ.get(key) for key in THREAD_VARIABLES},
+                  "environment": {key: os.environ.get(key) for key in RUNTIME_VARIABLES},
                   "probe_samples": len(actions), "bf16_max_logp_error": error, "compile_seconds": compile_s,
                   "encoders": args.encoders, "base_variant": base_variant, "records": records}
         if args.encoders:

@@ -35,8 +35,10 @@ from envs.errors import UserError
 BASELINE_SETTINGS = ("scale.torch_threads=2", "scale.num_env_runners=0", "env.num_envs=32",
                      "ppo.train_batch_size=2048", "ppo.minibatch_size=256", "ppo.num_epochs=4")
 DEFAULT_ENV_STEPS = 200_000
-# Recorded with every run: they change how threads wait and how many there are.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS")
+# Recorded with every run: how many threads there are and how they wait, and the memory allocator
+# (LD_PRELOAD: tcmalloc or jemalloc keep freed memory, where glibc returns large blocks to the system).
+RUNTIME_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS",
+                     "LD_PRELOAD")
 EVAL_SEED = 1_000_000  # far from the training seeds (agent/rllib/train_env.py SEED_STRIDE)
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
@@ -158,7 +160,7 @@ def measure(arms, *, env_steps: int, episodes: int, run_dir: Path, quick: bool) 
               "quick": quick, "env_steps_budget": env_steps,
               "eval": {"episodes": episodes, "seed": EVAL_SEED},
               "load_avg_1min_before": os.getloadavg()[0], "matmul_size": size,
-              "environment": {key: os.environ.get(key) for key in THREAD_VARIABLES}}
+              "environment": {key: os.environ.get(key) for key in RUNTIME_VARIABLES}}
     matmul_before = matmul()
     shutil.rmtree(run_dir, ignore_errors=True)
     start_ray(arms[0][2].scale)
