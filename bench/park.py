@@ -1,14 +1,15 @@
 """Carry unfinished learning runs from one machine to the next in the repository.
 
-    python bench/park.py park      # pack each unfinished run of runs/bench into bench/parked/
-    python bench/park.py unpark    # unpack them into runs/bench; bench/learning.py then resumes them
+    python bench/park.py park      # copy each unfinished run of runs/bench into bench/parked/
+    python bench/park.py unpark    # copy them back into runs/bench; bench/learning.py then resumes them
 
 A learning run of 1-2M env steps can outlast the machine it started on (a CI-like machine is fresh each
-time, and runs/ is not in git). `park` packs what a resume and the final evaluation need into one
-bench/parked/<map>_seed<k>.tar.gz: the run's request, config and metrics, the newest checkpoint whole
-(RLlib's state included) and the policy alone of each older kept checkpoint (the greedy curve plays them).
-It also deletes the archives of runs whose result in docs/learning is complete. `unpark` never replaces
-a run directory whose newest checkpoint is as far along as the archive's.
+time, and runs/ is not in git). `park` copies what a resume and the final evaluation need into
+bench/parked/<map>/seed<k>/: the run's request, config and metrics, the newest checkpoint whole (RLlib's
+state included) and the policy alone of each older kept checkpoint (the greedy curve plays them). Plain
+files, so that git stores a checkpoint parked twice only once. It also deletes the parked copies of runs
+whose result in docs/learning is complete. `unpark` never replaces a run directory whose newest
+checkpoint is as far along as the parked one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import argparse
 import json
 import shutil
 import sys
-import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +38,6 @@ RUN_FILES = (REQUEST, "config.json", "metrics.jsonl")
 POLICY_FILES = (POLICY_WEIGHTS, POLICY_META, TRAIN_STATE)  # what evaluating a kept checkpoint reads
 
 
-def archive_name(map_name: str, seed_dir: str) -> str:
-    return f"{map_name}_{seed_dir}.tar.gz"
-
-
 def is_finished(run_dir: Path, results: Path) -> bool:
     """Has the run's result been written for the config it was started with?"""
     try:
@@ -57,53 +53,53 @@ def env_steps_of(checkpoint: Path) -> int:
 
 
 def park(runs: Path, parked: Path, results: Path) -> list[str]:
-    """Pack every unfinished run with a checkpoint; drop the archives of finished runs. -> what it did."""
+    """Copy every unfinished run with a checkpoint; drop the copies of finished runs. -> what it did."""
     done = []
     for run_dir in sorted(runs.glob("*/seed*")):
-        archive = parked / archive_name(run_dir.parent.name, run_dir.name)
+        copy = parked / run_dir.parent.name / run_dir.name
         if is_finished(run_dir, results):
-            if archive.exists():
-                archive.unlink()
-                done.append(f"removed {archive.name} (finished)")
+            if copy.exists():
+                shutil.rmtree(copy)
+                done.append(f"removed {copy.relative_to(parked)} (finished)")
             continue
         newest = latest_checkpoint(run_dir)
         if newest is None or not (run_dir / REQUEST).is_file():
             continue
-        parked.mkdir(parents=True, exist_ok=True)
-        partial = archive.with_name(archive.name + ".partial")  # renamed into place: never half an archive
-        with tarfile.open(partial, "w:gz") as tar:
-            for name in RUN_FILES:
-                if (run_dir / name).is_file():
-                    tar.add(run_dir / name, arcname=name)
-            tar.add(newest, arcname=f"{CHECKPOINTS}/{newest.name}")
-            for older in sorted((run_dir / CHECKPOINTS).glob("iter_*")):
-                if older != newest and (older / TRAIN_STATE).is_file():
-                    for name in POLICY_FILES:
-                        tar.add(older / name, arcname=f"{CHECKPOINTS}/{older.name}/{name}")
-            tar.add(run_dir / CHECKPOINTS / LATEST, arcname=f"{CHECKPOINTS}/{LATEST}")
-        partial.replace(archive)
-        done.append(f"parked {run_dir.parent.name}/{run_dir.name} at {env_steps_of(newest):,} env steps "
-                    f"({archive.stat().st_size / 1e6:.1f} MB)")
+        partial = copy.with_name(copy.name + ".partial")  # renamed into place: never half a copy
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for name in RUN_FILES:
+            if (run_dir / name).is_file():
+                shutil.copy2(run_dir / name, partial / name)
+        shutil.copytree(newest, partial / CHECKPOINTS / newest.name)
+        for older in sorted((run_dir / CHECKPOINTS).glob("iter_*")):
+            if older != newest and (older / TRAIN_STATE).is_file():
+                (partial / CHECKPOINTS / older.name).mkdir()
+                for name in POLICY_FILES:
+                    shutil.copy2(older / name, partial / CHECKPOINTS / older.name / name)
+        (partial / CHECKPOINTS / LATEST).write_text(newest.name + "\n")
+        shutil.rmtree(copy, ignore_errors=True)
+        partial.rename(copy)
+        done.append(f"parked {run_dir.parent.name}/{run_dir.name} at {env_steps_of(newest):,} env steps")
     return done
 
 
 def unpark(runs: Path, parked: Path) -> list[str]:
-    """Unpack each archive whose run is further along than the run directory of the same name."""
+    """Copy back each parked run that is further along than the run directory of the same name."""
     done = []
-    for archive in sorted(parked.glob("*.tar.gz")):
-        map_name, seed_dir = archive.name.removesuffix(".tar.gz").rsplit("_", 1)
-        run_dir = runs / map_name / seed_dir
-        with tarfile.open(archive) as tar:
-            pointer = tar.extractfile(f"{CHECKPOINTS}/{LATEST}").read().decode().strip()
-            state = json.loads(tar.extractfile(f"{CHECKPOINTS}/{pointer}/{TRAIN_STATE}").read())
-            here = latest_checkpoint(run_dir)
-            if here is not None and env_steps_of(here) >= state["env_steps"]:
-                done.append(f"kept {map_name}/{seed_dir}: it is at {env_steps_of(here):,} env steps")
-                continue
-            shutil.rmtree(run_dir, ignore_errors=True)
-            run_dir.mkdir(parents=True)
-            tar.extractall(run_dir, filter="data")
-        done.append(f"unparked {map_name}/{seed_dir} at {state['env_steps']:,} env steps")
+    for copy in sorted(parked.glob("*/seed*")):
+        name = f"{copy.parent.name}/{copy.name}"
+        newest = latest_checkpoint(copy)
+        if newest is None or copy.name.endswith(".partial"):
+            continue
+        run_dir = runs / copy.parent.name / copy.name
+        here = latest_checkpoint(run_dir)
+        if here is not None and env_steps_of(here) >= env_steps_of(newest):
+            done.append(f"kept {name}: it is at {env_steps_of(here):,} env steps")
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.copytree(copy, run_dir)
+        done.append(f"unparked {name} at {env_steps_of(newest):,} env steps")
     return done
 
 
@@ -112,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=("park", "unpark"))
     parser.add_argument("--runs", type=Path, default=RUNS,
                         help="the learning runs (bench/learning.py --runs)")
-    parser.add_argument("--parked", type=Path, default=PARKED, help="where the archives go")
+    parser.add_argument("--parked", type=Path, default=PARKED, help="where the parked runs go")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "learning",
                         help="the results (bench/learning.py --out): a run with a complete one is finished")
     args = parser.parse_args(argv)

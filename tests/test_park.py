@@ -27,8 +27,7 @@ def make_run(runs, name, iterations, *, steps_per_iteration=100):
 def test_park_then_unpark_restores_what_a_resume_and_the_curve_need(tmp_path):
     runs, parked, results = tmp_path / "runs", tmp_path / "parked", tmp_path / "results"
     make_run(runs, "DefeatRoaches", [2, 4, 6])
-    (line,) = park.park(runs, parked, results)
-    assert line.startswith("parked DefeatRoaches/seed0 at 600 env steps (")
+    assert park.park(runs, parked, results) == ["parked DefeatRoaches/seed0 at 600 env steps"]
 
     fresh = tmp_path / "fresh"
     assert park.unpark(fresh, parked) == ["unparked DefeatRoaches/seed0 at 600 env steps"]
@@ -60,5 +59,5 @@ def test_a_finished_run_is_not_parked_and_its_archive_goes(tmp_path):
     result.write_text(json.dumps({"config": {"run": {"max_env_steps": 2000}}, "paired_vs_scripted": {}}))
     assert park.park(runs, parked, results)[0].startswith("parked")  # a result of another config
     result.write_text(json.dumps({"config": CONFIG, "paired_vs_scripted": {}}))
-    assert park.park(runs, parked, results) == ["removed 2s3z_seed0.tar.gz (finished)"]
-    assert list(parked.iterdir()) == []
+    assert park.park(runs, parked, results) == ["removed 2s3z/seed0 (finished)"]
+    assert list((parked / "2s3z").iterdir()) == []

@@ -89,7 +89,7 @@ def test_the_optimised_module_acts_and_learns_as_the_reference_computation(memor
     env.close()
     stacked = {key: torch.as_tensor(np.stack([o[key] for o in observations])) for key in observations[0]}
     assert (stacked["action_mask"].sum(-1) == 1).any()  # unit slots with a single choice
-    outs = []
+    outs, grads = [], []
     for module in modules:
         torch.manual_seed(5)
         explored = module.forward_exploration({Columns.OBS: stacked})
@@ -101,9 +101,17 @@ def test_the_optimised_module_acts_and_learns_as_the_reference_computation(memor
                      "train_logp": dist.logp(batch[Columns.ACTIONS]), "entropy": dist.entropy(),
                      "kl": behaviour.kl(dist), "values": module.compute_values(batch),
                      "values_from_embeddings": module.compute_values(batch, trained[Columns.EMBEDDINGS])})
+        # The policy-gradient and entropy terms' gradients (the optimised module's from the factored
+        # distributions, the reference's from every unit slot's joint logits).
+        module.zero_grad()
+        (dist.logp(batch[Columns.ACTIONS]).sum() + dist.entropy().sum()).backward()
+        grads.append([torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in module.parameters()])
     assert torch.equal(outs[0]["actions"], outs[1]["actions"])
     for key in outs[0]:
         assert torch.allclose(outs[0][key].float(), outs[1][key].float(), atol=1e-4), key
+    assert any(g.abs().sum() > 0 for g in grads[0])
+    for ours, reference in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-3)
 
 
 @pytest.mark.parametrize("options", [{}, {"kl_per_unit": True}, {"per_head": True}])

@@ -12,7 +12,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.evaluation.postprocessing import Postprocessing
 
 import envs  # noqa: F401  (registers the env ids)
-from agent.rllib.module import UNIT_LOGITS, UNIT_LOGP, UNIT_ROWS
+from agent.rllib.module import UNIT_FACTORS, UNIT_LOGP, UNIT_ROWS
 from agent.rllib.ppo_config import build_ppo_config
 from agent.training.config import load_config
 from envs.entity_env import action_space, entity_spec, observation_space
@@ -41,19 +41,35 @@ def _batch(module, num_samples: int = 6) -> dict:
             Postprocessing.VALUE_TARGETS: torch.zeros(num_samples)}
 
 
-def _logit_grads(learner, batch: dict) -> torch.Tensor:
-    """Gradient of the loss with respect to the current logits, per unit [B, U, A] (0 for a unit with a
-    single legal action)."""
+def _parameter_grads(learner, batch: dict) -> list[torch.Tensor]:
+    """Gradient of the policy loss with respect to every parameter of the policy's heads and encoder (the
+    value path held fixed)."""
     module = learner.module[MODULE].unwrapped()
+    module.zero_grad()
     fwd = module.forward_train(batch)
-    logits = fwd[UNIT_LOGITS].detach().requires_grad_(True)
-    fwd = {**fwd, UNIT_LOGITS: logits, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
+    fwd = {**fwd, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
     config = learner.config.get_config_for_module(MODULE)
     loss = learner.compute_loss_for_module(module_id=MODULE, config=config, batch=batch, fwd_out=fwd)
     loss.backward()
+    return [p.grad.clone() for p in module.parameters() if p.grad is not None]
+
+
+def _unit_grads(learner, batch: dict) -> torch.Tensor:
+    """How much of the loss's gradient reaches each unit's distribution [B, U]: the summed magnitude of the
+    gradient on its verb logits and target log-probabilities (0 for a unit with a single legal action)."""
+    module = learner.module[MODULE].unwrapped()
+    fwd = module.forward_train(batch)
+    factors = fwd[UNIT_FACTORS]
+    leaves = [factors.verb_logits.detach().requires_grad_(True),
+              *(logp.detach().requires_grad_(True) for logp in factors.target_logp)]
+    factors = factors._replace(verb_logits=leaves[0], target_logp=tuple(leaves[1:]))
+    fwd = {**fwd, UNIT_FACTORS: factors, Columns.EMBEDDINGS: fwd[Columns.EMBEDDINGS].detach()}
+    config = learner.config.get_config_for_module(MODULE)
+    loss = learner.compute_loss_for_module(module_id=MODULE, config=config, batch=batch, fwd_out=fwd)
+    loss.backward()
+    per_row = sum(leaf.grad.abs().flatten(1).sum(-1) for leaf in leaves)
     shape = batch[Columns.ACTIONS].shape
-    every = logits.new_zeros(shape.numel(), logits.shape[-1]).index_copy(0, fwd[UNIT_ROWS], logits.grad)
-    return every.view(*shape, -1)
+    return per_row.new_zeros(shape.numel()).index_copy(0, fwd[UNIT_ROWS], per_row).view(shape)
 
 
 def _raise_unit_ratio(module, batch: dict, unit: int, factor: float) -> None:
@@ -77,7 +93,10 @@ def test_per_unit_and_joint_ratios_give_the_same_gradient_inside_the_clip():
     per_unit, joint = _learner("per_unit"), _learner("joint")
     joint.module[MODULE].load_state_dict(per_unit.module[MODULE].state_dict())
     batch = _batch(per_unit.module[MODULE].unwrapped())
-    torch.testing.assert_close(_logit_grads(per_unit, batch), _logit_grads(joint, batch))
+    ours, theirs = _parameter_grads(per_unit, batch), _parameter_grads(joint, batch)
+    assert len(ours) == len(theirs) > 0 and any(g.abs().sum() > 0 for g in ours)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize("raised", [1.0, 1.15, 1.5])
@@ -123,13 +142,13 @@ def test_a_unit_past_the_clip_stops_moving_and_only_that_unit():
     batch = _batch(module)
     for unit in (0, 1):
         _raise_unit_ratio(module, batch, unit, 1.15)
-    per_unit_grads, joint_grads = _logit_grads(learner, batch), _logit_grads(joint, batch)
+    per_unit_grads, joint_grads = _unit_grads(learner, batch), _unit_grads(joint, batch)
     assert torch.all(joint_grads == 0)
-    assert torch.all(per_unit_grads.abs().sum(-1) > 0)  # every unit of every sample learns
+    assert torch.all(per_unit_grads > 0)  # every unit of every sample learns
 
     batch = _batch(module)
     _raise_unit_ratio(module, batch, 0, 1.5)
-    grads = _logit_grads(learner, batch).abs().sum(-1)
+    grads = _unit_grads(learner, batch)
     assert torch.all(grads[:, 0] == 0) and torch.all(grads[:, 1:] > 0)
 
 

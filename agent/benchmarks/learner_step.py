@@ -69,8 +69,8 @@ def make_update(policy, obs, actions, *, reference: bool, bf16: bool, compiled: 
     else:
         def forward(policy, batch, taken):  # the units with a choice only, as the learner runs it
             chosen = type(policy).choosing_forward(policy, batch, taken)
-            return UnitCategorical.from_rows(chosen.rows, chosen.logits.float(), chosen.units_shape), \
-                chosen.value_in
+            dist = UnitCategorical.from_factors(chosen.rows, chosen.factors, chosen.units_shape)
+            return dist, chosen.value_in
     with torch.no_grad():  # the sampling distribution's log-probabilities, as the sampler records them
         behaviour_logp = forward(policy, obs, actions)[0].unit_logp(actions)
     if compiled:

@@ -49,6 +49,7 @@ from agent.model.claims import claims_before, standing_targets
 from agent.model.deciding import (
     FLOAT_MIN,
     HeadPlan,
+    UnitFactors,
     choosing,
     head_plan,
     per_game_matmul,
@@ -95,11 +96,11 @@ class UnitHeads(NamedTuple):
     ordered: torch.Tensor | None  # [B, U] 1 for a unit that has an order, if the policy reads it
 
 
-class ChosenLogits(NamedTuple):
-    """The joint logits of the units that have a choice, as training reads them."""
+class ChosenUnits(NamedTuple):
+    """The action distributions of the units that have a choice, as training reads them."""
 
     rows: torch.Tensor  # [L] flat indices of those units in [prod(units_shape)]
-    logits: torch.Tensor  # [L, A] their masked joint logits
+    factors: UnitFactors  # their (verb, target) distributions; factors.joint(): the joint logits [L, A]
     units_shape: tuple[int, ...]  # (B, U), or (B, T, U) with a time axis
     value_in: torch.Tensor  # [B, C] (or [B, T, C]) value features (feed to `value`)
     state: State | None  # the memory's state after the steps
@@ -283,6 +284,11 @@ class EntityPolicy(nn.Module):
     def unit_logits(self, heads: UnitHeads, rows: torch.Tensor, claims: torch.Tensor | None) -> torch.Tensor:
         """Masked joint logits [L, A] of the units at flat indices `rows` of [B * U] (unit u of game b at
         b * U + u), given their claims [L, N + G] (see claim_table; None without ordered decoding)."""
+        return self.unit_factors(heads, rows, claims).joint()
+
+    def unit_factors(self, heads: UnitHeads, rows: torch.Tensor, claims: torch.Tensor | None) -> UnitFactors:
+        """The (verb, target) distributions of the units at `rows`, factored as the heads give them
+        (`unit_logits`' arguments)."""
         batch_size, num_units, num_actions = heads.action_mask.shape
         games = torch.div(rows, num_units, rounding_mode="floor")
         layout = heads.layout
@@ -301,6 +307,8 @@ class EntityPolicy(nn.Module):
             action_mask = action_mask[:, plan.grouped]
         ordered = None if heads.ordered is None else own(heads.ordered)
         verb_logits = self.keep_orders(self.verb_head(queries), ordered)  # [L, V]
+        verb_legal = torch.zeros_like(verb_logits, dtype=torch.bool)
+        verb_legal[:, plan.none_verbs] = action_mask[:, : len(plan.none_verbs)]
         entity_bias, point_bias = 0.0, 0.0
         if claims is not None:
             gain = self.claim_gain(queries)  # [L, 2]
@@ -308,7 +316,7 @@ class EntityPolicy(nn.Module):
             point_bias = gain[:, 1:] * claims[:, layout.max_entities :]
         if heads.distances is not None:
             entity_bias = entity_bias + self.distance_gain(queries) * own(heads.distances)
-        parts = [verb_logits[:, plan.none_verbs]]
+        target_logp = []
         column = len(plan.none_verbs)
         for names, bias in ((plan.entity_verbs, entity_bias), (plan.point_verbs, point_bias)):
             if not names:
@@ -326,11 +334,10 @@ class EntityPolicy(nn.Module):
             if not isinstance(bias, float):
                 bias = bias.unsqueeze(1)  # the same for every verb of the kind
             target_logits = torch.where(legal, target_logits + bias, FLOAT_MIN)
-            verbs = [int(Verb[name]) for name in names]
-            parts.append((verb_logits[:, verbs, None] + torch.log_softmax(target_logits, dim=-1)).flatten(1))
+            target_logp.append(torch.log_softmax(target_logits, dim=-1))
+            verb_legal[:, [int(Verb[name]) for name in names]] = legal.any(dim=-1)
             column += len(names) * size
-        logits = torch.where(action_mask, torch.cat(parts, dim=-1), FLOAT_MIN)
-        return logits if plan.ungroup is None else logits[:, plan.ungroup]
+        return UnitFactors(verb_logits, verb_legal, tuple(target_logp), action_mask, plan)
 
     def keep_orders(self, verb_logits: torch.Tensor, ordered: torch.Tensor | None) -> torch.Tensor:
         """Verb logits [..., V] with the keep gain added to no-op where the unit has an order [...]."""
@@ -349,13 +356,14 @@ class EntityPolicy(nn.Module):
         chosen = self.choosing_forward(obs, actions, state)
         mask = obs["action_mask"].bool()
         mask = mask.reshape(-1, *mask.shape[-2:])
-        logits = with_forced(mask, chosen.rows, chosen.logits).reshape(*chosen.units_shape, -1)
+        logits = with_forced(mask, chosen.rows, chosen.factors.joint()).reshape(*chosen.units_shape, -1)
         return logits, chosen.value_in, chosen.state
 
     def choosing_forward(self, obs: dict[str, torch.Tensor], actions: torch.Tensor,
-                         state: State | None = None) -> ChosenLogits:
-        """`forward` for training: the logits of the units with a choice only (every other unit's one
-        legal action has probability 1: agent/model/deciding.py), which is all PPO's loss needs."""
+                         state: State | None = None) -> ChosenUnits:
+        """`forward` for training: the distributions of the units with a choice only (every other unit's
+        one legal action has probability 1: agent/model/deciding.py), factored, which is all PPO's loss
+        needs."""
         obs, lead = flatten_steps(obs)
         heads = self.heads(obs, state, lead)
         rows = choosing(heads.action_mask).flatten().nonzero().squeeze(1)
@@ -365,8 +373,8 @@ class EntityPolicy(nn.Module):
             actions = torch.as_tensor(actions).long().reshape(heads.action_mask.shape[:2])
             noop = actions == heads.layout.segment(Verb.NO_OP).start
             claims = claims_before(table[actions], noop, heads.standing).flatten(0, 1)[rows]
-        return ChosenLogits(rows, self.unit_logits(heads, rows, claims), (*lead, heads.action_mask.shape[1]),
-                            _steps(heads.value_in, lead), heads.state)
+        return ChosenUnits(rows, self.unit_factors(heads, rows, claims), (*lead, heads.action_mask.shape[1]),
+                           _steps(heads.value_in, lead), heads.state)
 
     def decode(self, obs: dict[str, torch.Tensor], *, sample: bool, generator: torch.Generator | None = None,
                state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State | None]:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import torch
 
+from agent.model.deciding import LOG_P_FLOOR
 from envs.action_space import ActionLayout
 
 # Logits at or below this are masked (agent/model/policy.py puts illegal choices at float32's minimum).
 MASKED = torch.finfo(torch.float32).min / 2
-LOG_P_FLOOR = -1e4  # far below any legal action's log-probability; exp() of it is 0 in float32
 ENTROPY_MODES = ("joint", "per_head")
 KL_MODES = ("none", "joint", "per_unit")  # not "off": YAML reads it as false
 RATIO_MODES = ("per_unit", "joint")  # PPO's clipped ratio: per own unit, or over the units' joint action

@@ -19,14 +19,15 @@ from ray.rllib.core.distribution.torch.torch_distribution import TorchDeterminis
 from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
-from agent.model.deciding import choosing
+from agent.model.deciding import UnitFactors, choosing
 from agent.model.policy import EntityPolicy
 from agent.model.unit_terms import MASKED, per_head_entropy, segment_bounds
 
 # Outputs beside RLlib's columns: each unit's log-probability of its action [B, U] (sampling; PPO's
-# per-unit ratio reads it), and forward_train's logits of the units with a choice (train_distribution).
+# per-unit ratio reads it), and forward_train's distributions of the units with a choice
+# (train_distribution).
 UNIT_LOGP = "unit_logp"
-UNIT_ROWS, UNIT_LOGITS, UNITS_SHAPE = "unit_rows", "unit_logits", "units_shape"
+UNIT_ROWS, UNIT_FACTORS, UNITS_SHAPE = "unit_rows", "unit_factors", "units_shape"
 
 
 class UnitCategorical(Distribution):
@@ -41,24 +42,27 @@ class UnitCategorical(Distribution):
     choice are held (a unit with one legal action takes it with log-probability 0, entropy 0 and KL 0;
     most unit slots of a fight whose units have died are such), and everything comes from one
     log_softmax of theirs (masked logits sit at FLOAT_MIN, where exp() and logsumexp() take a slow path
-    on the CPU, about 10x a normal input, while the softmax kernels do not). `from_rows` takes those
-    units' logits as the policy computes them for training (EntityPolicy.choosing_forward), without ever
-    laying out every unit slot's.
+    on the CPU, about 10x a normal input, while the softmax kernels do not). `from_factors` takes those
+    units' distributions as the policy computes them for training (EntityPolicy.choosing_forward),
+    factored into verb and target: log-probabilities and the joint entropy then come from the factors,
+    and the [L, A] joint is laid out only for a per-head entropy or a KL.
     """
 
-    def __init__(self, logits: torch.Tensor, num_units: int, *, entropy_bounds=None,
+    def __init__(self, logits: torch.Tensor | None, num_units: int, *, entropy_bounds=None,
                  kl_per_unit: bool = False, rows: torch.Tensor | None = None,
-                 units_shape: tuple[int, ...] | None = None) -> None:
+                 units_shape: tuple[int, ...] | None = None, factors: UnitFactors | None = None) -> None:
         """Either every unit's logits [..., U * A], or with `rows` [L] and `units_shape` (..., U) the
-        logits [L, A] of the units at those flat indices, every other unit having one legal action."""
+        logits [L, A] (or the `factors`) of the units at those flat indices, every other unit having one
+        legal action."""
         super().__init__()
         if rows is None:
             units_shape = (*logits.shape[:-1], num_units)
             logits = logits.reshape(-1, logits.shape[-1] // num_units)
             rows = choosing(logits.detach() > MASKED).nonzero().squeeze(1)
             logits = logits[rows]
-        self.rows, self.logits, self.units_shape = rows, logits, tuple(units_shape)
-        self.log_probs = torch.log_softmax(logits, dim=-1)
+        self.rows, self.units_shape, self.factors = rows, tuple(units_shape), factors
+        self._logits, self._log_probs = logits, None
+        self._verb_logp = None if factors is None else factors.verb_log_probs()
         self.entropy_bounds, self.kl_per_unit = entropy_bounds, kl_per_unit
 
     @classmethod
@@ -69,6 +73,24 @@ class UnitCategorical(Distribution):
     def from_rows(cls, rows: torch.Tensor, logits: torch.Tensor, units_shape: tuple[int, ...],
                   **kwargs) -> UnitCategorical:
         return cls(logits, units_shape[-1], rows=rows, units_shape=units_shape, **kwargs)
+
+    @classmethod
+    def from_factors(cls, rows: torch.Tensor, factors: UnitFactors, units_shape: tuple[int, ...],
+                     **kwargs) -> UnitCategorical:
+        return cls(None, units_shape[-1], rows=rows, units_shape=units_shape, factors=factors, **kwargs)
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """[L, A] the joint logits of the units with a choice."""
+        if self._logits is None:
+            self._logits = self.factors.joint()
+        return self._logits
+
+    @property
+    def log_probs(self) -> torch.Tensor:
+        if self._log_probs is None:
+            self._log_probs = torch.log_softmax(self.logits, dim=-1)
+        return self._log_probs
 
     @staticmethod
     def required_input_dim(space: gym.Space, **kwargs) -> int:
@@ -94,6 +116,8 @@ class UnitCategorical(Distribution):
     def unit_logp(self, value: torch.Tensor) -> torch.Tensor:
         """Each unit's log-probability of its action [..., U]."""
         taken = value.long().reshape(-1)[self.rows]
+        if self.factors is not None:
+            return self._per_unit(self.factors.log_prob(taken, self._verb_logp))
         return self._per_unit(self.log_probs.gather(-1, taken.unsqueeze(-1)).squeeze(-1))
 
     def logp(self, value: torch.Tensor) -> torch.Tensor:
@@ -106,6 +130,8 @@ class UnitCategorical(Distribution):
     def entropy(self) -> torch.Tensor:
         if self.entropy_bounds is not None:
             return self._per_sample(per_head_entropy(self.logits, self.entropy_bounds))
+        if self.factors is not None:
+            return self._per_sample(self.factors.entropy(self._verb_logp))
         # illegal actions: probability 0, finite log: they add 0
         return self._per_sample(-(torch.softmax(self.logits, dim=-1) * self.log_probs).sum(-1))
 
@@ -182,17 +208,17 @@ class EntityPolicyModule(TorchRLModule, ValueFunctionAPI):
         return self._decode(batch, sample=True)
 
     def _forward_train(self, batch: dict, **kwargs) -> dict:
-        # The logits of the actions taken, each unit conditioned on the actions of the units before it,
-        # for the units with a choice only (train_distribution reads them).
+        # The distributions of the actions taken, each unit conditioned on the actions of the units before
+        # it, for the units with a choice only (train_distribution reads them).
         chosen = self.policy.choosing_forward(batch[Columns.OBS], batch[Columns.ACTIONS],
                                               state=self._state_in(batch))
         # The value features ride along so that compute_values does not run the encoder twice.
-        return {UNIT_ROWS: chosen.rows, UNIT_LOGITS: chosen.logits, UNITS_SHAPE: chosen.units_shape,
+        return {UNIT_ROWS: chosen.rows, UNIT_FACTORS: chosen.factors, UNITS_SHAPE: chosen.units_shape,
                 Columns.EMBEDDINGS: chosen.value_in}
 
     def train_distribution(self, fwd_out: dict) -> UnitCategorical:
         """The units' action distribution of a `forward_train` output, with the loss terms' options."""
-        return UnitCategorical.from_rows(fwd_out[UNIT_ROWS], fwd_out[UNIT_LOGITS], fwd_out[UNITS_SHAPE],
+        return UnitCategorical.from_factors(fwd_out[UNIT_ROWS], fwd_out[UNIT_FACTORS], fwd_out[UNITS_SHAPE],
                                          **{k: v for k, v in self.dist_options.items() if k != "num_units"})
 
     def compute_values(self, batch: dict, embeddings=None) -> torch.Tensor:
