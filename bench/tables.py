@@ -517,8 +517,10 @@ def encoder_step(src: dict) -> str:
             ratios.append(f"{r['threads']} thread{'s' * (r['threads'] > 1)}: x{ratio:.2f} ({met})")
     header = ["encoder", "torch threads", "ms per update (median)", f"time over {first}", "policy parameters"]
     overrides = ", ".join(run.get("overrides") or []) or "none"
+    allocator = run.get("environment", {}).get("LD_PRELOAD") or "glibc's"
     note = (f"Minibatch {run['records'][0]['minibatch']}, {run['rounds']} timed updates per variant taken in "
-            f"turn; config {run['config']}, overrides {overrides}; load average {run['load_avg_1min']:.1f}. "
+            f"turn; config {run['config']}, overrides {overrides}; memory allocator {allocator}; load "
+            f"average {run['load_avg_1min']:.1f}. "
             f"Transformer over Perceiver IO (target >= {ENCODER_STEP_TARGET}): {'; '.join(ratios)}. "
             f"{measured(run, ENCODER_STEP)}")
     return table(header, rows) + "\n\n" + note
