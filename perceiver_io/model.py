@@ -20,7 +20,8 @@ class PerceiverOutput(NamedTuple):
     """What `PerceiverIO.forward` returns.
 
     outputs [B, Q, output_dim]; latents [B, M, latent_dim] after processing; attention is None unless
-    asked for, else {"encoder": [B, Hc, M, N], "process": [[B, Hs, M, M]] * L, "decoder": [B, Hd, Q, M]}.
+    asked for, else {"encoder": [B, Hc, M, N], "process": [[B, Hs, M, M]] * L, "decoder": [B, Hd, Q, M]}
+    (the last decoder block's).
     """
 
     outputs: torch.Tensor
@@ -51,6 +52,9 @@ class PerceiverIO(nn.Module):
       cross_mlp_ratio [1], self_mlp_ratio [1], decoder_mlp_ratio [1]: MLP hidden width / block width;
           1 is the default widening factor of the DeepMind reference
           (deepmind-research/perceiver/perceiver.py: PerceiverEncoder, BasicDecoder).
+      decoder_layers [1]: decoder cross-attention blocks, each query reading the latents again with what
+          the block before gave it (the paper decodes with one; more tests whether one suffices when
+          there are many outputs).
       query_residual [True]: add the queries back after the decoder attention (the paper lets the
           decoder drop it; keeping it lets each output carry its own query's features).
       final_project [False]: force a final linear layer even when output_dim == query_dim.
@@ -74,6 +78,7 @@ class PerceiverIO(nn.Module):
         cross_mlp_ratio: float = 1.0,
         self_mlp_ratio: float = 1.0,
         decoder_mlp_ratio: float = 1.0,
+        decoder_layers: int = 1,
         query_residual: bool = True,
         final_project: bool = False,
     ) -> None:
@@ -82,7 +87,7 @@ class PerceiverIO(nn.Module):
         for name, value in (("input_dim", input_dim), ("query_dim", query_dim), ("output_dim", output_dim),
                             ("num_latents", num_latents), ("latent_dim", latent_dim),
                             ("cross_heads", cross_heads), ("self_heads", self_heads),
-                            ("decoder_heads", decoder_heads)):
+                            ("decoder_heads", decoder_heads), ("decoder_layers", decoder_layers)):
             require_int(name, value)
         require_int("num_layers", num_layers, low=0)
         # Attention channels default to the query's width (the latents' for the encoder and processor).
@@ -102,13 +107,15 @@ class PerceiverIO(nn.Module):
             SelfAttentionBlock(dim=latent_dim, num_heads=self_heads, mlp_hidden=self_hidden)
             for _ in range(num_layers)
         )
-        self.decoder = CrossAttentionBlock(
-            q_dim=query_dim,
-            kv_dim=latent_dim,
-            num_heads=decoder_heads,
-            mlp_hidden=_hidden("decoder_mlp_ratio", decoder_mlp_ratio, query_dim),
-            query_residual=query_residual,
-        )
+        decoder_hidden = _hidden("decoder_mlp_ratio", decoder_mlp_ratio, query_dim)
+
+        def decoder_block() -> CrossAttentionBlock:
+            return CrossAttentionBlock(q_dim=query_dim, kv_dim=latent_dim, num_heads=decoder_heads,
+                                       mlp_hidden=decoder_hidden, query_residual=query_residual)
+
+        self.decoder = decoder_block()
+        # Blocks 2..D apart from the first, so that a one-block model's parameters keep their names.
+        self.later_decoders = nn.ModuleList(decoder_block() for _ in range(decoder_layers - 1))
         need_projection = final_project or output_dim != query_dim
         self.output = nn.Linear(query_dim, output_dim) if need_projection else nn.Identity()
         self.output_dim = output_dim
@@ -143,8 +150,11 @@ class PerceiverIO(nn.Module):
         *,
         return_attention: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """queries [B, Q, query_dim] read the latents -> [B, Q, output_dim]; masked queries give zeros."""
+        """queries [B, Q, query_dim] read the latents -> [B, Q, output_dim]; masked queries give zeros.
+        The weights returned are the last decoder block's."""
         out, weights = self.decoder(queries, latents, return_weights=return_attention)
+        for block in self.later_decoders:
+            out, weights = block(out, latents, return_weights=return_attention)
         out = self.output(out)
         if query_mask is not None:
             # where(), not a product: a masked query's garbage (even inf) must not leak as NaN.

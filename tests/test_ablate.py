@@ -55,6 +55,16 @@ def test_grid_is_arms_by_sweep_values_by_seeds():
     assert [t.cfg.model.encoder_options["num_latents"] for t in latents.trials] == [2, 2, 6, 6]
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("ablation_*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_ablation_builds_each_arms_policy(path):
+    spec = load_spec(path)
+    assert len(spec.trials) == len(spec.arms) * len(spec.seeds)
+    for arm in spec.arms:
+        cfg = spec.arm_config(arm)
+        assert cfg.run.max_env_steps == spec.budget_env_steps
+        EntityPolicy(**policy_kwargs(cfg))  # the encoder options of every arm build a policy
+
+
 def test_command_line_overrides_change_the_grid():
     spec = load_spec(TINY, ["seeds=[4]", "budget_env_steps=256",
                             "arms={ds: {encoder: deepsets, encoder_options: {}}}"])

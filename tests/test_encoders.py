@@ -252,3 +252,12 @@ def test_control_arm_keeps_each_entity_alone():
     torch.testing.assert_close(per_entity[0, [0, 1, 3]], x[0, [0, 1, 3]])
     torch.testing.assert_close(pooled[0], x[0, [0, 1, 3]].mean(dim=0))
     assert torch.all(per_entity[~mask] == 0) and torch.all(pooled[1] == 0)
+
+
+def test_the_decoder_depth_is_an_encoder_option_counted_in_attention_depth():
+    reference = matched_options("perceiver_io", 32)
+    deeper = {**reference, "decoder_layers": 2}
+    assert attention_blocks("perceiver_io", deeper) == attention_blocks("perceiver_io", reference) + 1
+    encoder = build_encoder("perceiver_io", dim_in=32, dim_out=32, **deeper)
+    assert len(encoder.perceiver.later_decoders) == 1
+    assert parameter_count("perceiver_io", 32, deeper) > parameter_count("perceiver_io", 32, reference)

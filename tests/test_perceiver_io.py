@@ -107,6 +107,25 @@ def test_attention_weights_are_optional_and_change_nothing():
     assert out.attention["decoder"].shape == (2, 1, 3, 5)
 
 
+def test_a_second_decoder_block_reads_the_latents_again_and_keeps_the_first_blocks_names():
+    one, two = model(), model(decoder_layers=2)
+    block = sum(p.numel() for p in one.decoder.parameters())
+    assert sum(p.numel() for p in two.parameters()) == sum(p.numel() for p in one.parameters()) + block
+    # The two-block model holds the one-block model's parameters under the same names, plus block 2's.
+    two.load_state_dict(one.state_dict(), strict=False)
+    extra = set(two.state_dict()) - set(one.state_dict())
+    assert extra and all(name.startswith("later_decoders.0.") for name in extra)
+    inputs, queries = torch.randn(2, 9, 6), torch.randn(2, 3, 10)
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    latents, _ = one.process(one.encode(inputs, mask)[0])
+    first, _ = one.decoder(queries, latents)
+    second, weights = two.later_decoders[0](first, latents, return_weights=True)
+    out = two(inputs, queries, input_mask=mask, return_attention=True)
+    torch.testing.assert_close(out.outputs, two.output(second))
+    torch.testing.assert_close(out.attention["decoder"], weights)
+    assert not torch.allclose(out.outputs, one(inputs, queries, input_mask=mask).outputs)
+
+
 def test_all_inputs_masked_is_finite():
     m = model()
     out = m(torch.randn(2, 4, 6), torch.randn(2, 3, 10), input_mask=torch.zeros(2, 4, dtype=torch.bool))
@@ -129,6 +148,7 @@ def test_bad_heads_rejected():
     ({"cross_mlp_ratio": float("nan")}, "cross_mlp_ratio must be a finite number > 0, got nan"),
     ({"decoder_mlp_ratio": 0.01}, "decoder_mlp_ratio=0.01 gives an empty MLP hidden layer for width 10"),
     ({"output_dim": 0}, "output_dim must be an integer >= 1, got 0"),
+    ({"decoder_layers": 0}, "decoder_layers must be an integer >= 1, got 0"),
 ])
 def test_bad_constructor_arguments_are_value_errors_naming_the_argument(kwargs, message):
     with pytest.raises(ValueError) as info:

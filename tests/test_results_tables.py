@@ -84,3 +84,13 @@ def test_a_table_measured_on_an_older_engine_says_it_is_stale():
     assert current == expected
     older = tables.measured({**run, "engine_commit": "b" * 40}, "docs/x.json")
     assert older.startswith(current) and f"Stale: the engine changed since** (commit {now[:7]}" in older
+
+
+def test_the_pace_table_finds_the_first_checkpoint_at_80_percent_of_the_final_greedy_score():
+    def run(final, curve):
+        return {"policy": {"mean": final},
+                "greedy_curve": [{"env_steps": steps, "greedy_mean": score} for steps, score in curve]}
+    curve = [(1000, 50.0), (2000, 79.9), (3000, 80.0), (4000, 120.0)]
+    assert tables._steps_to_80(run(100.0, curve)) == "3,000"
+    assert tables._steps_to_80(run(100.0, [(1000, 50.0)])) == "not reached"
+    assert tables._steps_to_80(run(0.0, [(1000, 5.0)])).startswith("-")

@@ -126,8 +126,8 @@ class UnitFactors(NamedTuple):
     [L, A] joint, whose passes are most of a training step when A is large (500 entities: 1,130 choices)."""
 
     verb_logits: torch.Tensor  # [L, V], unmasked
-    verb_legal: torch.Tensor  # [L, V] bool: the verb has a legal choice
     target_logp: tuple[torch.Tensor, ...]  # per plan.target_verbs kind: [L, Vk, S], illegal at ~FLOAT_MIN
+    target_legal: tuple[torch.Tensor, ...]  # per kind: [L, Vk, S] bool, the legal targets
     action_mask: torch.Tensor  # [L, A] bool, columns in the plan's grouped order
     plan: HeadPlan
 
@@ -141,9 +141,19 @@ class UnitFactors(NamedTuple):
         logits = torch.where(self.action_mask, torch.cat(parts, dim=-1), FLOAT_MIN)
         return logits if plan.ungroup is None else logits[:, plan.ungroup]
 
+    def verb_legal(self) -> torch.Tensor:
+        """[L, V] bool: the verb has a legal choice. Only training needs it (joint() masks by action), so
+        decoding, the acting hot path, never computes it."""
+        plan = self.plan
+        legal = torch.zeros_like(self.verb_logits, dtype=torch.bool)
+        legal[:, plan.none_verbs] = self.action_mask[:, : len(plan.none_verbs)]
+        for verbs, targets in zip(plan.target_verbs, self.target_legal, strict=True):
+            legal[:, verbs] = targets.any(dim=-1)
+        return legal
+
     def verb_log_probs(self) -> torch.Tensor:
         """[L, V] log p(verb), over the verbs with a legal choice."""
-        return torch.log_softmax(torch.where(self.verb_legal, self.verb_logits, FLOAT_MIN), dim=-1)
+        return torch.log_softmax(torch.where(self.verb_legal(), self.verb_logits, FLOAT_MIN), dim=-1)
 
     def log_prob(self, taken: torch.Tensor, verb_logp: torch.Tensor) -> torch.Tensor:
         """log p(action) [L] of the actions `taken` [L] (layout ids), given verb_log_probs()."""

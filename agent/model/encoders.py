@@ -58,7 +58,8 @@ class PerceiverIOEncoder(EntityEncoder):
     entity (the entity's own embedding: the unit-entity queries of Jaegle et al. 2022, Sec. 4.4).
 
     Options: num_latents=32, latent_dim=dim_out, num_layers=3, cross_heads=1, self_heads=8,
-    decoder_heads=1, cross_mlp_ratio=1, self_mlp_ratio=1, decoder_mlp_ratio=1 (see perceiver_io.PerceiverIO).
+    decoder_heads=1, cross_mlp_ratio=1, self_mlp_ratio=1, decoder_mlp_ratio=1, decoder_layers=1 (see
+    perceiver_io.PerceiverIO).
     pooled = Linear(LayerNorm(mean of the latents)): the latents already summarise the whole set.
     `forward(x, mask, return_attention=True)` also returns the encoder cross-attention weights
     [B, cross_heads, M, N] (zero on padded entities), computed on a separate, slower path.
@@ -78,6 +79,7 @@ class PerceiverIOEncoder(EntityEncoder):
         cross_mlp_ratio: float = 1.0,
         self_mlp_ratio: float = 1.0,
         decoder_mlp_ratio: float = 1.0,
+        decoder_layers: int = 1,
     ) -> None:
         super().__init__()
         latent_dim = dim_out if latent_dim is None else latent_dim
@@ -94,6 +96,7 @@ class PerceiverIOEncoder(EntityEncoder):
             cross_mlp_ratio=cross_mlp_ratio,
             self_mlp_ratio=self_mlp_ratio,
             decoder_mlp_ratio=decoder_mlp_ratio,
+            decoder_layers=decoder_layers,
             query_residual=True,
             final_project=True,
         )

@@ -307,8 +307,6 @@ class EntityPolicy(nn.Module):
             action_mask = action_mask[:, plan.grouped]
         ordered = None if heads.ordered is None else own(heads.ordered)
         verb_logits = self.keep_orders(self.verb_head(queries), ordered)  # [L, V]
-        verb_legal = torch.zeros_like(verb_logits, dtype=torch.bool)
-        verb_legal[:, plan.none_verbs] = action_mask[:, : len(plan.none_verbs)]
         entity_bias, point_bias = 0.0, 0.0
         if claims is not None:
             gain = self.claim_gain(queries)  # [L, 2]
@@ -316,7 +314,7 @@ class EntityPolicy(nn.Module):
             point_bias = gain[:, 1:] * claims[:, layout.max_entities :]
         if heads.distances is not None:
             entity_bias = entity_bias + self.distance_gain(queries) * own(heads.distances)
-        target_logp = []
+        target_logp, target_legal = [], []
         column = len(plan.none_verbs)
         for names, bias in ((plan.entity_verbs, entity_bias), (plan.point_verbs, point_bias)):
             if not names:
@@ -335,9 +333,9 @@ class EntityPolicy(nn.Module):
                 bias = bias.unsqueeze(1)  # the same for every verb of the kind
             target_logits = torch.where(legal, target_logits + bias, FLOAT_MIN)
             target_logp.append(torch.log_softmax(target_logits, dim=-1))
-            verb_legal[:, [int(Verb[name]) for name in names]] = legal.any(dim=-1)
+            target_legal.append(legal)
             column += len(names) * size
-        return UnitFactors(verb_logits, verb_legal, tuple(target_logp), action_mask, plan)
+        return UnitFactors(verb_logits, tuple(target_logp), tuple(target_legal), action_mask, plan)
 
     def keep_orders(self, verb_logits: torch.Tensor, ordered: torch.Tensor | None) -> torch.Tensor:
         """Verb logits [..., V] with the keep gain added to no-op where the unit has an order [...]."""

@@ -38,7 +38,8 @@ def reference_options(width: int) -> dict:
 def attention_blocks(name: str, options: dict) -> int:
     """Attention blocks between an entity's embedding and its output."""
     if name == "perceiver_io":
-        return options["num_layers"] + 2  # cross-attend in, latent layers, cross-attend out
+        # cross-attend in, latent layers, cross-attend out
+        return 1 + options["num_layers"] + options.get("decoder_layers", 1)
     if name == "transformer":
         return options["num_layers"]
     return 0

@@ -234,8 +234,9 @@ MAPS: dict[str, MapSpec] = {
     )
 }
 
-# The economy minigames run on the engine and through EngineSC2Env; the entity env's per-unit action
-# layout has no harvest, build or train verbs, so they stay out of MAP_NAMES, the maps every layer plays.
+# MAP_NAMES are the combat maps; the economy minigames play by other rules (harvest, build, train), with
+# their own scripted agents and tests, so they are listed apart; the entity env, EngineSC2Env and
+# training take either.
 ECONOMY_MAP_NAMES: tuple[str, ...] = tuple(name for name, m in MAPS.items() if m.rules == RULES_ECONOMY)
 MAP_NAMES: tuple[str, ...] = tuple(name for name in MAPS if name not in ECONOMY_MAP_NAMES)
 
