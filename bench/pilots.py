@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.learning import EVAL_SEED, SUMMARY_KEYS, read_metrics, train  # noqa: E402
+from bench.learning import EVAL_SEED, SUMMARY_KEYS, WIN_KEYS, read_metrics, train  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 TAIL_KEYS = ("iteration", "env_steps", "train_seconds", "episode_score", "vf_explained_var", "return_scale",
@@ -74,7 +74,7 @@ def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
     for name, sample in (("greedy", False), ("sampled", True)):
         source = counting_source(run_dir, sample)
         summary = evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
-        out[name] = {k: summary[k] for k in SUMMARY_KEYS}
+        out[name] = {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
         out[name]["verbs"] = dict(source.verbs)  # per unit-step with a choice, over every episode
     return out
 

@@ -26,11 +26,25 @@ def _git(*args: str) -> str:
     return done.stdout
 
 
+# The simulation's code. The numba cache guard is left out: it decides when kernels recompile, not what
+# they compute.
+SIMULATION = ("envs/engine", ":(exclude)envs/engine/_numba_cache.py")
+
+
 def engine_commit() -> str | None:
-    """The last commit that changed envs/engine: scores measured before it may have moved since. The numba
-    cache guard is left out: it decides when kernels recompile, not what they compute."""
-    simulation = ("envs/engine", ":(exclude)envs/engine/_numba_cache.py")
-    return _git("log", "-1", "--format=%H", "--", *simulation).strip() or None
+    """The last commit that changed envs/engine: scores measured before it may have moved since."""
+    return _git("log", "-1", "--format=%H", "--", *SIMULATION).strip() or None
+
+
+def engine_changed_since(commit: str) -> bool:
+    """Whether the engine's code in the work tree differs from `commit`'s in more than comment lines (an
+    unknown commit counts as changed): a comment does not move a score."""
+    try:
+        done = subprocess.run(["git", "diff", "--quiet", "--ignore-matching-lines=^\\s*#", commit, "--",
+                               *SIMULATION], cwd=ROOT, capture_output=True)
+    except OSError:
+        return True
+    return done.returncode != 0
 
 
 def run_info(argv: list[str] | None = None) -> dict:

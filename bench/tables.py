@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.learning import GOALS  # noqa: E402
-from bench.provenance import engine_commit  # noqa: E402
+from bench.provenance import engine_changed_since, engine_commit  # noqa: E402
 
 COMMAND = "python bench/tables.py"
 DOCUMENTS = ("README.md", "docs/RESULTS.md")
@@ -64,10 +64,9 @@ def measured(data: dict, path: str) -> str:
         when += " plus uncommitted changes to " + ", ".join(data["uncommitted"])
     command = f"; `{data['command']}`" if data.get("command") else ""
     line = f"{when} ({path}{command})."
-    now = engine_commit()
-    if data.get("engine_commit") and now and data["engine_commit"] != now:
-        line += (f" **Stale: the engine changed since** (commit {now[:7]}, measured on "
-                 f"{data['engine_commit'][:7]}); rerun the command.")
+    if data.get("engine_commit") and engine_commit() and engine_changed_since(data["engine_commit"]):
+        line += (f" **Stale: the engine's code changed since commit {data['engine_commit'][:7]}**, on "
+                 "which this was measured; rerun the command.")
     return line
 
 
@@ -393,6 +392,11 @@ def _pilot_paths() -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs" / "pilots").glob("*.json"))
 
 
+def _pilot_play(s: dict) -> str:
+    """Pilots on maps with wins record the win rate too (older records do not)."""
+    return _play(s, "win_rate" if "win_rate" in s else "mean")
+
+
 def pilots(src: dict) -> str:
     """One table per pilot (bench/pilots.py): its variants side by side."""
     sections = []
@@ -403,7 +407,8 @@ def pilots(src: dict) -> str:
             settings = ", ".join(f"`{o}`" for o in v["overrides"]) or "the config as is"
             trained = (v.get("trained_on") or {}).get("commit") or "not recorded"
             rows.append([name, settings, f"{v['env_steps']:,}", f"{v['training_score_last'][-1]:.1f}",
-                         ci(v["greedy"]), ci(v["sampled"]), f"{v['tail'][-1]['vf_explained_var']:.2f}",
+                         _pilot_play(v["greedy"]), _pilot_play(v["sampled"]),
+                         f"{v['tail'][-1]['vf_explained_var']:.2f}",
                          trained[:7]])
         header = ["variant", "settings over the map's config", "env steps", "training score (last)",
                   "greedy [95% CI]", "sampled [95% CI]", "value EV (last)", "trained at"]

@@ -24,28 +24,47 @@ def test_run_info_names_the_command_and_the_checked_out_commit():
 
 
 
-def test_engine_commit_is_the_last_change_to_the_simulation_not_to_its_cache_guard(tmp_path, monkeypatch):
+def _commit(repo, path: str, text: str) -> str:
+    """Write `text` to `path` in the git repository `repo`, commit it, and return the commit."""
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "add", path], check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-qm", path], check=True, capture_output=True)
+    done = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
     if shutil.which("git") is None:
         pytest.skip("no git")
-
-    def commit(path: str, text: str) -> str:
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(text)
-        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
-        subprocess.run([*git, "add", path], check=True, capture_output=True)
-        subprocess.run([*git, "commit", "-qm", path], check=True, capture_output=True)
-        return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
-                              text=True).stdout.strip()
-
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     monkeypatch.setattr(provenance, "ROOT", tmp_path)
-    rules = commit("envs/engine/rules.py", "A = 1\n")
+    return tmp_path
+
+
+def test_engine_commit_is_the_last_change_to_the_simulation_not_to_its_cache_guard(repo):
+    rules = _commit(repo, "envs/engine/rules.py", "A = 1\n")
     assert provenance.engine_commit() == rules
-    commit("envs/engine/_numba_cache.py", "B = 1\n")  # when kernels recompile, not what they compute
-    commit("agent/cli.py", "C = 1\n")
+    _commit(repo, "envs/engine/_numba_cache.py", "B = 1\n")  # when kernels recompile, not what they compute
+    _commit(repo, "agent/cli.py", "C = 1\n")
     assert provenance.engine_commit() == rules
-    units = commit("envs/engine/units.py", "D = 1\n")
+    units = _commit(repo, "envs/engine/units.py", "D = 1\n")
     assert provenance.engine_commit() == units
+
+
+def test_a_comment_does_not_change_the_engine_but_code_does(repo):
+    measured = _commit(repo, "envs/engine/rules.py", "# speed in cells per second\nA = 1\n")
+    assert not provenance.engine_changed_since(measured)
+    _commit(repo, "envs/engine/rules.py", "# speed in game cells per second\nA = 1\n")
+    assert not provenance.engine_changed_since(measured)
+    (repo / "envs/engine/rules.py").write_text("# speed in game cells per second\nA = 2\n")  # uncommitted
+    assert provenance.engine_changed_since(measured)
+    _commit(repo, "envs/engine/rules.py", "# speed in game cells per second\nA = 2\n")
+    assert provenance.engine_changed_since(measured)
+    assert provenance.engine_changed_since("b" * 40)  # a commit this repository does not have
+
 
 def test_paired_counts_and_mean_difference_game_by_game():
     out = learning.paired({"scores": [30.0, 10.0, 20.0, 5.0]}, {"scores": [10.0, 10.0, 25.0, 5.0]})
