@@ -18,7 +18,7 @@ import functools
 
 import torch
 
-from agent.model.encoders import ENCODERS, build_encoder
+from agent.model.encoders import ENCODERS, build_encoder, encoder_options
 
 REFERENCE_LATENTS, REFERENCE_LAYERS, REFERENCE_HEADS = 16, 2, 4
 
@@ -38,8 +38,8 @@ def reference_options(width: int) -> dict:
 def attention_blocks(name: str, options: dict) -> int:
     """Attention blocks between an entity's embedding and its output."""
     if name == "perceiver_io":
-        # cross-attend in, latent layers, cross-attend out
-        return 1 + options["num_layers"] + options.get("decoder_layers", 1)
+        decoder_layers = options.get("decoder_layers", encoder_options(name)["decoder_layers"])
+        return 1 + options["num_layers"] + decoder_layers  # cross-attend in, latent layers, cross-attend out
     if name == "transformer":
         return options["num_layers"]
     return 0
