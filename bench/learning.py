@@ -162,6 +162,11 @@ def first_reaching(rows: list[dict], target: float) -> dict | None:
     return None
 
 
+def progress(message: str) -> None:
+    """One line on stderr per finished evaluation: the table on stdout waits for the whole map."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def checkpoint_curve(run_dir: Path, map_name: str, episodes: int) -> list[dict]:
     """Greedy evaluation of every kept checkpoint: the learning curve of the policy as evaluated."""
     from agent.evaluation.evaluate import evaluate
@@ -170,6 +175,8 @@ def checkpoint_curve(run_dir: Path, map_name: str, episodes: int) -> list[dict]:
     for ckpt in sorted((run_dir / "checkpoints").glob("iter_*")):
         state = json.loads((ckpt / "train_state.json").read_text())
         result = evaluate(str(ckpt), map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
+        progress(f"{map_name}: checkpoint {ckpt.name} ({state['env_steps']:,} env steps) greedy "
+                 f"{result['mean']:.1f} over {episodes} episodes")
         curve.append({"iteration": state["iteration"], "env_steps": state["env_steps"],
                       "train_seconds": state["train_seconds"], "greedy_mean": result["mean"],
                       "ci_low": result["ci_low"], "ci_high": result["ci_high"], "episodes": episodes,
@@ -220,8 +227,11 @@ def final_evaluation(run_dir: Path, map_name: str, episodes: int) -> dict:
 
     runs = {"policy": (str(run_dir), False), "policy_sampled": (str(run_dir), True),
             "scripted": ("scripted", False)}
-    evals = {name: evaluate(agent, map_name, episodes=episodes, seed=EVAL_SEED, progress=False, sample=sample)
-             for name, (agent, sample) in runs.items()}
+    evals = {}
+    for name, (agent, sample) in runs.items():
+        evals[name] = evaluate(agent, map_name, episodes=episodes, seed=EVAL_SEED, progress=False,
+                               sample=sample)
+        progress(f"{map_name}: {name} {evals[name]['mean']:.1f} over {episodes} episodes")
     evals["untrained_greedy"] = untrained_eval(run_dir, map_name, episodes)
     out = {name: {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
            for name, summary in evals.items()}
