@@ -190,9 +190,9 @@ def untrained_eval(run_dir: Path, map_name: str, episodes: int) -> dict:
     import torch
 
     import envs  # noqa: F401  (registers the env ids)
-    from agent.evaluation.agents import PolicyAgent
-    from agent.evaluation.evaluate import summarize
-    from agent.evaluation.run_loop import play
+    from agent.evaluation.agents import PolicyGames
+    from agent.evaluation.evaluate import GAMES_AT_ONCE, summarize
+    from agent.evaluation.run_loop import play_games
     from agent.model.policy import EntityPolicy
     from agent.training.checkpoint import load_policy
 
@@ -200,11 +200,13 @@ def untrained_eval(run_dir: Path, map_name: str, episodes: int) -> dict:
     torch.manual_seed(0)
     policy = EntityPolicy(**meta["policy_kwargs"]).eval()
     kwargs = {k: v for k, v in meta["env"].items() if k != "map_name" and v is not None}
-    env = gym.make(f"perceiver_sc2/{map_name}-v0", **kwargs)
+    games = [gym.make(f"perceiver_sc2/{map_name}-v0", **kwargs) for _ in range(min(GAMES_AT_ONCE, episodes))]
     try:
-        return summarize(play(env, PolicyAgent(policy), episodes, EVAL_SEED, progress=False), seed=EVAL_SEED)
+        return summarize(play_games(games, PolicyGames(policy), episodes, EVAL_SEED, progress=False),
+                         seed=EVAL_SEED)
     finally:
-        env.close()
+        for env in games:
+            env.close()
 
 
 def paired(policy: dict, scripted: dict) -> dict:

@@ -46,20 +46,24 @@ def counting_source(run_dir: Path, sample: bool):
     from envs.action_space import Verb, layout_verbs
 
     class CountingSource(AgentSource):
-        def make(self, map_name, env, seed):
-            agent = super().make(map_name, env, seed)
-            act = agent.act
+        def count(self, obs: dict, actions: np.ndarray) -> None:
+            layout = self.policy.layout(obs["entities"].shape[0])
+            chose = np.asarray(obs["action_mask"]).sum(-1) > 1
+            for verb in layout.verb_of_action[actions[chose]]:
+                self.verbs[Verb(int(verb)).name.lower()] += 1
 
-            def counted(obs):
-                actions = act(obs)
-                layout = self.policy.layout(obs["entities"].shape[0])
-                chose = np.asarray(obs["action_mask"]).sum(-1) > 1
-                for verb in layout.verb_of_action[actions[chose]]:
-                    self.verbs[Verb(int(verb)).name.lower()] += 1
+        def make_games(self):
+            games = super().make_games()
+            act = games.act
+
+            def counted(game_ids, observations):
+                actions = act(game_ids, observations)
+                for obs, chosen in zip(observations, actions, strict=True):
+                    self.count(obs, chosen)
                 return actions
 
-            agent.act = counted
-            return agent
+            games.act = counted
+            return games
 
     source = CountingSource(str(run_dir), sample=sample)
     source.verbs = Counter({verb.name.lower(): 0 for verb in layout_verbs(source.policy.economy)})

@@ -3,13 +3,15 @@
 import csv
 import itertools
 import json
+import sys
 
 import pytest
 import torch
 
 from agent.cli import main
-from agent.evaluation.agents import AgentSource, PolicyAgent
+from agent.evaluation.agents import AgentSource, PolicyAgent, PolicyGames
 from agent.evaluation.evaluate import evaluate, evaluate_matrix
+from agent.evaluation.run_loop import play, play_games
 from agent.evaluation.stats import bootstrap_ci, wilson_interval
 from agent.model.policy import EntityPolicy
 from agent.training.build import env_kwargs, policy_kwargs
@@ -19,10 +21,10 @@ from envs.entity_env import EntityEnv
 from envs.errors import UserError
 
 
-def make_checkpoint(path, map_name="3m", encoder="perceiver_io", seed=0):
+def make_checkpoint(path, map_name="3m", encoder="perceiver_io", seed=0, memory=False):
     """A checkpoint directory in the training layout (policy.pt + policy.json) holding untrained weights."""
     options = {"perceiver_io": {"num_latents": 4, "num_layers": 1, "self_heads": 2}}.get(encoder, {})
-    model = {"width": 16, "key_dim": 8, "encoder": encoder, "encoder_options": options}
+    model = {"width": 16, "key_dim": 8, "encoder": encoder, "encoder_options": options, "memory": memory}
     cfg = config_from_dict({"env": {"map": map_name}, "model": model})
     torch.manual_seed(seed)
     policy = EntityPolicy(**policy_kwargs(cfg))
@@ -76,6 +78,59 @@ def test_checkpoint_agent_greedy_is_deterministic_and_sample_differs(tmp_path):
     with pytest.raises(UserError, match="trained on 3m, not MoveToBeacon; pass --cross-map"):
         evaluate(ckpt, "MoveToBeacon", episodes=1, seed=0, progress=False)
     assert evaluate(ckpt, "MoveToBeacon", episodes=1, seed=0, progress=False, cross_map=True)["episodes"] == 1
+
+
+@pytest.mark.parametrize("memory", [False, True])
+@pytest.mark.parametrize("sample", [False, True])
+def test_a_checkpoint_plays_each_episode_the_same_however_many_games_run_at_once(tmp_path, monkeypatch,
+                                                                                sample, memory):
+    ckpt = str(make_checkpoint(tmp_path / "ckpt", "3m", memory=memory))
+    runs = {}
+    for games in (1, 3):  # 3 games for 5 episodes: two games start a second episode mid-run
+        monkeypatch.setattr(sys.modules["agent.evaluation.evaluate"], "GAMES_AT_ONCE", games)
+        runs[games] = evaluate(ckpt, "3m", episodes=5, seed=7, progress=False, sample=sample)
+    assert runs[1]["scores"] == runs[3]["scores"]
+    assert runs[1]["mean_length"] == runs[3]["mean_length"]
+    # Episode 2 (seed 9) played on its own through `play`, by the one-game agent seeded with its seed.
+    source = AgentSource(ckpt, sample=sample)
+    env = source.make_env("3m")
+    (alone,) = play(env, PolicyAgent(source.policy, sample=sample, seed=9), 1, 9, progress=False)
+    env.close()
+    assert alone.score == runs[3]["scores"][2]
+
+
+def test_games_played_at_once_each_carry_their_own_memory_from_a_fresh_start(tmp_path):
+    source = AgentSource(str(make_checkpoint(tmp_path / "ckpt", "3m", memory=True)))
+    trace = {}  # episode seed -> the memory state (h) each step acted from
+
+    class Recording(PolicyGames):
+        def start(self, game, seed):
+            super().start(game, seed)
+            self.seed_of = {**getattr(self, "seed_of", {}), game: seed}
+
+        def act(self, games, observations):
+            h = self._state_of(games)[0]
+            for row, game in enumerate(games):
+                trace.setdefault(self.seed_of[game], []).append(h[row])
+            return super().act(games, observations)
+
+    envs = [source.make_env("3m") for _ in range(2)]
+    play_games(envs, Recording(source.policy), 4, 20, progress=False)  # episodes 2 and 3 reuse a game
+    solo = []
+
+    class Solo(PolicyAgent):
+        def act(self, obs):
+            solo.append(torch.zeros(16) if self.state is None else self.state[0][0])
+            return super().act(obs)
+
+    for seed in (22, 23):
+        solo.clear()
+        play(envs[0], Solo(source.policy, seed=seed), 1, seed, progress=False)
+        assert len(solo) == len(trace[seed]) > 1
+        assert not torch.equal(solo[0], solo[-1])  # the state moves during an episode
+        torch.testing.assert_close(torch.stack(trace[seed]), torch.stack(solo))
+    for env in envs:
+        env.close()
 
 
 def test_matrix_cli_writes_every_agent_bot_map_row(tmp_path, capsys):

@@ -39,6 +39,46 @@ class PolicyAgent:
         return actions[0]
 
 
+class PolicyGames:
+    """A trained EntityPolicy playing several games at once (`run_loop.play_games`), one forward pass per
+    step for all of them: greedy, or sampling with `sample`. Each game draws its samples from a generator
+    seeded with its episode's seed and keeps its own memory state from a fresh start, so an episode plays
+    as it would alone (as `PolicyAgent` seeded with the episode's seed), however many run beside it."""
+
+    def __init__(self, policy, *, sample: bool = False):
+        self.policy = policy
+        self.sample = sample
+        self.generators: dict[int, torch.Generator] = {}
+        self.states: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
+
+    def start(self, game: int, seed: int) -> None:
+        """Game `game` begins the episode of seed `seed`."""
+        self.generators[game] = torch.Generator().manual_seed(seed)
+        self.states[game] = None
+
+    def act(self, games: list[int], observations: list[dict]) -> list[np.ndarray]:
+        """The actions of each game in `games` for its observation."""
+        obs = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+        uniforms = None
+        if self.sample:
+            units = obs["action_mask"].shape[1]
+            uniforms = torch.stack([torch.rand(units, generator=self.generators[g]) for g in games])
+        actions, state = self.policy.act(obs, sample=self.sample, state=self._state_of(games),
+                                         uniforms=uniforms)
+        if state is not None:
+            for row, game in enumerate(games):
+                self.states[game] = (state[0][row:row + 1], state[1][row:row + 1])
+        return list(actions)
+
+    def _state_of(self, games: list[int]):
+        """The games' memory states as one batch (a game just started: the core's initial state)."""
+        core = self.policy.core
+        if core is None:
+            return None
+        states = [self.states[g] or core.initial_state(1) for g in games]
+        return torch.cat([h for h, _ in states]), torch.cat([c for _, c in states])
+
+
 @contextmanager
 def inference_threads(source: AgentSource | None, threads: int = 1):
     """Run a checkpoint agent's batch-1 forwards on `threads` torch threads, then restore the setting.
@@ -107,6 +147,10 @@ class AgentSource:
                 keys += ["max_entities", "max_units"]
             kwargs = {k: trained[k] for k in keys if trained.get(k) is not None}
         return gym.make(f"perceiver_sc2/{map_name}-v0", **{**kwargs, **env_kwargs})
+
+    def make_games(self) -> PolicyGames:
+        """The checkpoint as a player of many games at once (`run_loop.play_games`)."""
+        return PolicyGames(self.policy, sample=self.sample)
 
     def make(self, map_name: str, env, seed: int):
         spec = env.unwrapped.entity_spec

@@ -14,7 +14,7 @@ import numpy as np
 
 from agent.evaluation.agents import AgentSource, inference_threads
 from agent.evaluation.report import published_scores
-from agent.evaluation.run_loop import Episode, play
+from agent.evaluation.run_loop import Episode, play, play_games
 from agent.evaluation.stats import bootstrap_ci, wilson_interval
 from envs.engine import map_spec
 from envs.entity_env import check_enemy_bot
@@ -23,6 +23,7 @@ from envs.errors import UserError
 # Evaluation episodes start here, far from the training games' seeds (agent/rllib/train_env.py SEED_STRIDE),
 # so every evaluation of every policy meets the same unseen games.
 EVAL_SEED = 1_000_000
+GAMES_AT_ONCE = 20  # a checkpoint's engine games played side by side, one batched forward pass per step
 
 
 def summarize(episodes: list[Episode], *, has_win: bool = False, seed: int = 0) -> dict:
@@ -67,15 +68,22 @@ def evaluate(agent_name: str | AgentSource, map_name: str, *, episodes: int, see
     source = agent_name if isinstance(agent_name, AgentSource) else AgentSource(agent_name, sample=sample,
                                                                                cross_map=cross_map)
     source.check_map(map_name)
-    env = source.make_env(map_name, backend=backend, enemy_bot=enemy_bot, **env_kwargs)
+    desc = f"{Path(source.name).name} v {bot} on {map_name}"
+    # A checkpoint plays many engine games at once (one forward pass for all); a real game runs alone.
+    games = min(GAMES_AT_ONCE, episodes) if source.policy is not None and backend == "engine" else 1
+    envs = []
     try:
-        agent = source.make(map_name, env, seed)
-        desc = f"{Path(source.name).name} v {bot} on {map_name}"
+        for _ in range(games):
+            envs.append(source.make_env(map_name, backend=backend, enemy_bot=enemy_bot, **env_kwargs))
         with inference_threads(source):
-            episodes_played = play(env, agent, episodes, seed, progress, desc)
-        summary = summarize(episodes_played, has_win=has_win, seed=seed)
+            if source.policy is not None:
+                played = play_games(envs, source.make_games(), episodes, seed, progress, desc)
+            else:
+                played = play(envs[0], source.make(map_name, envs[0], seed), episodes, seed, progress, desc)
+        summary = summarize(played, has_win=has_win, seed=seed)
     finally:
-        env.close()
+        for env in envs:
+            env.close()
     summary.update(agent=source.name, map=map_name, seed=seed, backend=backend, enemy_bot=bot)
     summary["published"] = published_scores(map_name)
     return summary

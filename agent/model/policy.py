@@ -375,16 +375,24 @@ class EntityPolicy(nn.Module):
                            _steps(heads.value_in, lead), heads.state)
 
     def decode(self, obs: dict[str, torch.Tensor], *, sample: bool, generator: torch.Generator | None = None,
-               state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State | None]:
+               state: State | None = None, uniforms: torch.Tensor | None = None,
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, State | None]:
         """Choose the units' actions in slot order: -> actions [B, U], their logits [B, U, A] (as
         `forward(obs, actions, state)` gives them), value features [B, C], the memory's next state.
         Greedy unless `sample`. A time axis in `obs` is kept, as in `forward`.
 
-        Sampling draws one uniform number per unit slot up front and inverts the unit's cumulative
-        distribution, so a unit's draw does not depend on which other units had to be decoded."""
+        Sampling draws one uniform number per unit slot up front ([B, U] from `generator`, or the caller's
+        `uniforms`) and inverts the unit's cumulative distribution, so a unit's draw does not depend on
+        which other units had to be decoded."""
         obs, lead = flatten_steps(obs)
         heads = self.heads(obs, state, lead)
-        uniforms = torch.rand(heads.action_mask.shape[:2], generator=generator) if sample else None
+        if not sample:
+            uniforms = None
+        elif uniforms is None:
+            uniforms = torch.rand(heads.action_mask.shape[:2], generator=generator)
+        elif uniforms.shape != heads.action_mask.shape[:2]:
+            raise ValueError(f"uniforms of shape {tuple(uniforms.shape)} for units of shape "
+                             f"{tuple(heads.action_mask.shape[:2])}")
         actions, logits = self._decode_units(heads, uniforms)
         return _steps(actions, lead), _steps(logits, lead), _steps(heads.value_in, lead), heads.state
 
@@ -438,11 +446,13 @@ class EntityPolicy(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: dict, *, sample: bool = False, generator: torch.Generator | None = None,
-            state: State | None = None) -> tuple[np.ndarray, State | None]:
-        """Actions [B, U] (int64) for a batch of observations (numpy or torch), greedy unless `sample`, and
-        the memory's state to pass with the next step's observations (None without memory; a new episode
-        starts from None)."""
-        actions, _, _, state = self.decode(to_tensors(obs), sample=sample, generator=generator, state=state)
+            state: State | None = None, uniforms: torch.Tensor | None = None,
+            ) -> tuple[np.ndarray, State | None]:
+        """Actions [B, U] (int64) for a batch of observations (numpy or torch), greedy unless `sample`
+        (`decode` says where its draws come from), and the memory's state to pass with the next step's
+        observations (None without memory; a new episode starts from None)."""
+        actions, _, _, state = self.decode(to_tensors(obs), sample=sample, generator=generator, state=state,
+                                           uniforms=uniforms)
         return actions.numpy(), state
 
 
