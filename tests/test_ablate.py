@@ -142,7 +142,9 @@ def _wait_for_a_record(proc, trials: Path, seconds: float = 600) -> None:
     # An upper bound only: a trial of this grid takes about a minute, several on a slow shared machine.
     deadline = time.time() + seconds
     while time.time() < deadline and not list(trials.glob("*.json")):
-        assert proc.poll() is None, "the ablation exited before it was stopped"
+        if proc.poll() is not None:
+            stderr = proc.stderr.read()[-3000:] if proc.stderr else "(not captured)"
+            raise AssertionError(f"the ablation exited ({proc.returncode}) before it was stopped: {stderr}")
         time.sleep(0.2)
     assert list(trials.glob("*.json")), f"no trial finished within {seconds} s"
 

@@ -133,3 +133,38 @@ def test_scale_keys_reach_rllib():
     assert (ppo.restart_failed_env_runners, ppo.delay_between_env_runner_restarts_s) == (False, 2.5)
     assert ppo.env_config["backend"] == "engine"
     assert build_ppo_config(load_config(CONFIG)).restart_failed_env_runners
+
+
+def test_a_local_ray_that_times_out_starting_is_started_again_and_other_errors_are_not_retried(
+        monkeypatch, capsys):
+    import agent.rllib.ray_session as session
+
+    calls = []
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise Exception("The current node timed out during startup. This could happen because ...")
+
+    monkeypatch.setattr(session.ray, "init", init)
+    monkeypatch.setattr(session.ray, "shutdown", lambda: calls.append("shutdown"))
+    session._start_local_ray(2)
+    assert len(calls) == 3 and calls[1] == "shutdown" and calls[2]["num_cpus"] == 2
+    assert "attempt 1 of 3" in capsys.readouterr().err
+
+    def always_late(**kwargs):
+        raise Exception("The current node timed out during startup.")
+
+    monkeypatch.setattr(session.ray, "init", always_late)
+    with pytest.raises(Exception, match="timed out during startup"):
+        session._start_local_ray(2)
+
+    def broken(**kwargs):
+        calls.append("broken")
+        raise ValueError("num_cpus must be positive")
+
+    calls.clear()
+    monkeypatch.setattr(session.ray, "init", broken)
+    with pytest.raises(ValueError, match="num_cpus"):
+        session._start_local_ray(0)
+    assert calls == ["broken"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 
 import ray
@@ -32,6 +33,25 @@ def stop_requested() -> bool:
     return _STOP.is_set()
 
 
+# Ray waits a fixed 30 s for its raylet to register (ray/_private/node.py); on a machine busy with other
+# runs that can pass while the raylet is still starting, so a local start is tried this many times.
+LOCAL_START_ATTEMPTS = 3
+
+
+def _start_local_ray(num_cpus: int) -> None:
+    """A local Ray, whose workers inherit this process's environment."""
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+            return
+        except Exception as error:  # Ray raises a bare Exception for this timeout
+            if "timed out during startup" not in str(error) or attempt == LOCAL_START_ATTEMPTS:
+                raise
+            ray.shutdown()
+            print(f"note: Ray's node did not start within Ray's 30 s (attempt {attempt} of "
+                  f"{LOCAL_START_ATTEMPTS}; the machine is busy); starting it again", file=sys.stderr)
+
+
 def start_ray(scale: ScaleConfig) -> None:
     """Start (or join) Ray, then make Ctrl-C and SIGTERM (a scheduler's stop, `kill`) ask the run to stop
     after the running iteration (`stop_requested`), so it keeps what it finished and atexit shuts Ray
@@ -45,9 +65,7 @@ def start_ray(scale: ScaleConfig) -> None:
             ray.init(address=scale.address, include_dashboard=False, logging_level="ERROR",
                      runtime_env={"env_vars": env_vars} if env_vars else None)
         else:
-            # A local Ray's workers inherit this process's environment.
-            ray.init(num_cpus=scale.num_cpus, include_dashboard=False, logging_level="ERROR",
-                     log_to_driver=False)
+            _start_local_ray(scale.num_cpus)
     _STOP.clear()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)
