@@ -81,7 +81,8 @@ class PolicyGames:
 
 @contextmanager
 def inference_threads(source: AgentSource | None, threads: int = 1):
-    """Run a checkpoint agent's batch-1 forwards on `threads` torch threads, then restore the setting.
+    """Run a checkpoint agent's forwards (one step of at most GAMES_AT_ONCE games) on `threads` torch threads,
+    then restore the setting.
 
     Intra-op threads only add synchronisation to a forward this small, and on a busy machine their
     spin-waits can make a short evaluation many times slower than on one thread.
