@@ -19,3 +19,12 @@ def ray_session():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
+
+
+def pytest_sessionstart(session):
+    """The engine's kernels compiled once, before any test: the tests that run training in a subprocess
+    under a timeout then only load numba's cache (envs/compile_kernels.py)."""
+    from envs.compile_kernels import compile_kernels
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    compile_kernels(note=reporter.write_line if reporter else print)

@@ -18,6 +18,7 @@ from agent.ablation.spec import load_spec
 from agent.outputs import check_output_dir, read_json, write_json_atomic
 from agent.rllib.ray_session import start_ray
 from agent.training.build import check_model
+from envs.compile_kernels import compile_kernels
 from envs.errors import UserError
 
 SPEC_FILE = "ablation_config.json"
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"ablation {spec.name}: {len(spec.trials)} trials, {len(finished)} already finished, "
           f"{len(pending)} to run, {spec.budget_env_steps} env steps each -> {run_dir}", flush=True)
     if pending:
+        compile_kernels()  # once, here, before the trials' env runners load them
         # From here SIGTERM ends like Ctrl-C: the running trial checkpoints, finished records are on disk.
         start_ray(pending[0].cfg.scale)
         run_trials(pending, run_dir, episodes=spec.eval_episodes, seed=spec.eval_seed,

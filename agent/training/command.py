@@ -20,6 +20,7 @@ from agent.training.build import check_fits_observation, check_model
 from agent.training.checkpoint import latest_checkpoint, load_policy
 from agent.training.config import apply_overrides, config_from_dict, field_docs, load_config
 from envs import pysc2_compat
+from envs.compile_kernels import compile_kernels
 from envs.errors import UserError
 
 
@@ -85,12 +86,15 @@ def _saved_config(path: Path) -> dict:
 
 def prepare_backend(cfg) -> None:
     """pysc2: the game must be installed (one line naming SC2PATH if not), and protobuf's pure-Python
-    runtime chosen before Ray imports protobuf; remote env runners get it from agent/rllib/ray_session.py."""
+    runtime chosen before Ray imports protobuf; remote env runners get it from agent/rllib/ray_session.py.
+    The engine: its kernels compiled here, once, before Ray's env runners start and load them."""
     if cfg.env.backend == "pysc2":
         from envs.pysc2_backend import find_game
 
         find_game(cfg.env.map, engine_option="--set env.backend=engine")
         pysc2_compat.install()
+    else:
+        compile_kernels()
 
 
 def run(args: argparse.Namespace) -> int:
