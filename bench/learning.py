@@ -186,27 +186,16 @@ def checkpoint_curve(run_dir: Path, map_name: str, episodes: int) -> list[dict]:
 
 def untrained_eval(run_dir: Path, map_name: str, episodes: int) -> dict:
     """The same network with fresh weights (seed 0), greedy: what training adds over the architecture."""
-    import gymnasium as gym
     import torch
 
-    import envs  # noqa: F401  (registers the env ids)
-    from agent.evaluation.agents import PolicyGames
-    from agent.evaluation.evaluate import GAMES_AT_ONCE, summarize
-    from agent.evaluation.run_loop import play_games
+    from agent.evaluation.agents import AgentSource
+    from agent.evaluation.evaluate import evaluate
     from agent.model.policy import EntityPolicy
-    from agent.training.checkpoint import load_policy
 
-    _, meta = load_policy(run_dir)
+    source = AgentSource(str(run_dir))  # the checkpoint's network and env settings, its weights replaced
     torch.manual_seed(0)
-    policy = EntityPolicy(**meta["policy_kwargs"]).eval()
-    kwargs = {k: v for k, v in meta["env"].items() if k != "map_name" and v is not None}
-    games = [gym.make(f"perceiver_sc2/{map_name}-v0", **kwargs) for _ in range(min(GAMES_AT_ONCE, episodes))]
-    try:
-        return summarize(play_games(games, PolicyGames(policy), episodes, EVAL_SEED, progress=False),
-                         seed=EVAL_SEED)
-    finally:
-        for env in games:
-            env.close()
+    source.policy = EntityPolicy(**source.meta["policy_kwargs"]).eval()
+    return evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
 
 
 def paired(policy: dict, scripted: dict) -> dict:
