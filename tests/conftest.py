@@ -15,8 +15,10 @@ def ray_session():
     """A local two-CPU Ray for the tests of a module that build RLlib algorithms in-process."""
     import ray
 
+    from agent.rllib.ray_session import start_local_ray
+
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    start_local_ray(2)
     yield
     ray.shutdown()
 

@@ -148,7 +148,7 @@ def test_a_local_ray_that_times_out_starting_is_started_again_and_other_errors_a
 
     monkeypatch.setattr(session.ray, "init", init)
     monkeypatch.setattr(session.ray, "shutdown", lambda: calls.append("shutdown"))
-    session._start_local_ray(2)
+    session.start_local_ray(2)
     assert len(calls) == 3 and calls[1] == "shutdown" and calls[2]["num_cpus"] == 2
     assert "attempt 1 of 3" in capsys.readouterr().err
 
@@ -157,7 +157,7 @@ def test_a_local_ray_that_times_out_starting_is_started_again_and_other_errors_a
 
     monkeypatch.setattr(session.ray, "init", always_late)
     with pytest.raises(Exception, match="timed out during startup"):
-        session._start_local_ray(2)
+        session.start_local_ray(2)
 
     def broken(**kwargs):
         calls.append("broken")
@@ -166,5 +166,5 @@ def test_a_local_ray_that_times_out_starting_is_started_again_and_other_errors_a
     calls.clear()
     monkeypatch.setattr(session.ray, "init", broken)
     with pytest.raises(ValueError, match="num_cpus"):
-        session._start_local_ray(0)
+        session.start_local_ray(0)
     assert calls == ["broken"]

@@ -21,29 +21,35 @@ BUILTIN_AGENTS = ("scripted", "random")
 
 
 class PolicyAgent:
-    """A trained EntityPolicy acting on one observation at a time: greedy, or sampling with `sample`. A
-    policy with memory carries its state from step to step and starts afresh with each episode."""
+    """A trained EntityPolicy playing one game, one observation at a time (`run_loop.play`, render):
+    `PolicyGames` on a single game. Each `reset` begins the next episode; the k-th samples from a generator
+    seeded `seed + k` and starts its memory afresh, as episode k of `play_games` from `seed` does."""
 
     def __init__(self, policy, *, sample: bool = False, seed: int = 0):
-        self.policy = policy
-        self.sample = sample
-        self.generator = torch.Generator().manual_seed(seed)
-        self.state = None
+        self.games = PolicyGames(policy, sample=sample)
+        self.seed = seed
+        self.episodes = 0
+
+    @property
+    def state(self):
+        """The memory state the next step acts from (None: the core's initial state)."""
+        return self.games.states.get(0)
 
     def reset(self) -> None:
-        self.state = None
+        self.games.start(0, self.seed + self.episodes)
+        self.episodes += 1
 
     def act(self, obs: dict) -> np.ndarray:
-        actions, self.state = self.policy.act(obs, sample=self.sample, generator=self.generator,
-                                              state=self.state)
-        return actions[0]
+        if self.episodes == 0:
+            self.reset()
+        return self.games.act([0], [obs])[0]
 
 
 class PolicyGames:
     """A trained EntityPolicy playing several games at once (`run_loop.play_games`), one forward pass per
     step for all of them: greedy, or sampling with `sample`. Each game draws its samples from a generator
     seeded with its episode's seed and keeps its own memory state from a fresh start, so an episode plays
-    as it would alone (as `PolicyAgent` seeded with the episode's seed), however many run beside it."""
+    as it would alone, however many run beside it."""
 
     def __init__(self, policy, *, sample: bool = False):
         self.policy = policy

@@ -38,7 +38,7 @@ def stop_requested() -> bool:
 LOCAL_START_ATTEMPTS = 3
 
 
-def _start_local_ray(num_cpus: int) -> None:
+def start_local_ray(num_cpus: int) -> None:
     """A local Ray, whose workers inherit this process's environment."""
     for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
         try:
@@ -65,7 +65,7 @@ def start_ray(scale: ScaleConfig) -> None:
             ray.init(address=scale.address, include_dashboard=False, logging_level="ERROR",
                      runtime_env={"env_vars": env_vars} if env_vars else None)
         else:
-            _start_local_ray(scale.num_cpus)
+            start_local_ray(scale.num_cpus)
     _STOP.clear()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)
