@@ -37,7 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def prepare(args: argparse.Namespace):
-    """-> (TrainConfig, run directory, latest checkpoint or None); all user mistakes raise UserError."""
+    """-> (TrainConfig, run directory, latest checkpoint or None), the backend ready; all user mistakes
+    raise UserError, before Ray starts."""
+    cfg, run_dir, ckpt = _resolve(args)
+    prepare_backend(cfg)
+    if ckpt is not None:
+        _check_restorable(ckpt, run_dir)
+    return cfg, run_dir, ckpt
+
+
+def _resolve(args: argparse.Namespace):
     if args.config is None and not (args.resume and args.run_dir):
         raise UserError("give a config file (e.g. configs/MoveToBeacon.yaml), or --resume with --run-dir")
     cfg = load_config(args.config, args.overrides) if args.config else None
@@ -65,8 +74,11 @@ def prepare(args: argparse.Namespace):
             if old.get(section) != cfg.to_dict()[section]:
                 raise UserError(f"--resume: config section '{section}' differs from the run's saved one "
                                 f"in {saved}; the checkpoint would not fit")
-    # Everything the restore reads, checked now rather than after Ray has started.
-    prepare_backend(cfg)
+    return cfg, run_dir, ckpt
+
+
+def _check_restorable(ckpt: Path, run_dir: Path) -> None:
+    """Everything the restore reads, checked now rather than after Ray has started."""
     from agent.training.loop import read_metrics, read_train_state
 
     read_train_state(ckpt)
@@ -74,7 +86,6 @@ def prepare(args: argparse.Namespace):
     check_fits_observation(load_policy(ckpt)[1], ckpt)
     if not (ckpt / "algorithm").is_dir():
         raise UserError(f"{ckpt}: no algorithm/ state to resume from (was it copied without it?)")
-    return cfg, run_dir, ckpt
 
 
 def _saved_config(path: Path) -> dict:
@@ -99,7 +110,6 @@ def prepare_backend(cfg) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg, run_dir, ckpt = prepare(args)
-    prepare_backend(cfg)
     from agent.rllib.ray_session import start_ray
     from agent.training.loop import Trainer
 
