@@ -25,7 +25,10 @@ def ray_session():
 
 def pytest_sessionstart(session):
     """The engine's kernels compiled once, before any test: the tests that run training in a subprocess
-    under a timeout then only load numba's cache (envs/compile_kernels.py)."""
+    under a timeout then only load numba's cache (envs/compile_kernels.py). Under pytest-xdist this runs
+    in the controller before it starts the workers, which then load the cache as they need it."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker
+        return
     from envs.compile_kernels import compile_kernels
 
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -261,11 +261,11 @@ def test_iqm_trims_a_quarter_each_side_and_verdicts_need_separate_intervals():
 
 
 def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
-    """One trial of 40 iterations, a checkpoint every iteration, SIGKILL once one is on disk: --resume
+    """One trial of 12 iterations, a checkpoint every iteration, SIGKILL once one is on disk: --resume
     restores the latest and trains only the rest; what was trained before the kill stays in the curve."""
     run_dir = tmp_path / "abl"
     trial_dir = run_dir / "trials" / "deepsets__seed0"
-    data = _tiny(seeds=[0], budget_env_steps=40 * 256, arms={"deepsets": {"encoder": "deepsets"}})
+    data = _tiny(seeds=[0], budget_env_steps=12 * 256, arms={"deepsets": {"encoder": "deepsets"}})
     data["set"] = [*data["set"], "run.checkpoint_every=1"]  # the later override wins
     config = tmp_path / "one_trial.yaml"
     config.write_text(yaml.safe_dump(data))
@@ -283,12 +283,12 @@ def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
         proc.wait()
     kept = (trial_dir / "metrics.jsonl").read_text().splitlines()
     latest = latest_checkpoint(trial_dir)
-    assert 1 <= len(kept) < 40 and not (run_dir / "trials" / "deepsets__seed0.json").exists()
+    assert 1 <= len(kept) < 12 and not (run_dir / "trials" / "deepsets__seed0.json").exists()
     out = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"deepsets__seed0: resumed from {latest.name}" in out.stdout
     record = json.loads((run_dir / "trials" / "deepsets__seed0.json").read_text())
-    assert [r["iteration"] for r in record["curve"]] == list(range(1, 41))
+    assert [r["iteration"] for r in record["curve"]] == list(range(1, 13))
     assert (trial_dir / "metrics.jsonl").read_text().splitlines()[0] == kept[0]
 
 
