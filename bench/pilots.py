@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 entry["trained_on"] = entry.pop("run")
         else:
             info = run_info()
-            wall = train(args.map, args.env_steps, run_dir,
-                         ["scale.torch_threads=1", "run.progress=false", *overrides])
+            wall = train(args.map, args.env_steps, run_dir,  # a killed pilot goes on where it stopped
+                         ["scale.torch_threads=1", "run.progress=false", *overrides], resume=True)
             entry = {"overrides": overrides, "trained_on": {k: info[k] for k in PROVENANCE},
                      "wall_seconds_including_startup": round(wall, 1), **training_summary(run_dir)}
         if args.evaluate_only or not (same and done.get("eval_episodes") == args.episodes):

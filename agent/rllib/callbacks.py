@@ -30,7 +30,8 @@ class TrainCallbacks(RLlibCallback):
             metrics_logger.log_value((STEPS_BY_NODE, node), sum(len(e) for e in samples), reduce="sum")
 
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs):
-        if metrics_logger is None:
+        # A truncated training episode is a staggered start cut short (agent/rllib/train_env.py), not a game.
+        if metrics_logger is None or episode.is_truncated:
             return
         info = episode.get_infos(-1)
         if isinstance(info, dict) and "score" in info:

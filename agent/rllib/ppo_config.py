@@ -34,7 +34,8 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
         PPOConfig()
         .environment(env=env_name, env_config={**env_kwargs(cfg), "backend": cfg.env.backend,
                                                      "seed_base": cfg.seed,
-                                                     "damage_reward": ppo.damage_reward})
+                                                     "damage_reward": ppo.damage_reward,
+                                                     "stagger": ppo.stagger_starts})
         .framework("torch")
         .env_runners(
             num_env_runners=scale.num_env_runners,

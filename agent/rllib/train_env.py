@@ -31,11 +31,21 @@ class RunnerGames:
     score_by_vital does.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
     unscaled; episode scores (progress bar, evaluation) are the map's own.
+
+    Staggered starts: games that start together on a map whose episodes all last the time limit
+    (MoveToBeacon, CollectMineralShards, the economy maps) would stay in step forever, and each training
+    batch (32 steps of 64 games) would hold one phase of the episode only: the critic could never tell an
+    opening from an ending. So with `stagger_steps` L, game i of n truncates its first episode after
+    L * i // n steps (game 0 plays it whole); from then on the games' phases are spread over the episode.
+    A cut episode is truncated, not terminated (PPO bootstraps from its last value), and is not a
+    finished game: it is neither logged here nor counted in the score metrics (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float) -> None:
+    def _init_runner_games(self, seed_base: int, damage_reward: float, stagger_steps: int) -> None:
         self.seed_base = seed_base
         self.damage_reward = float(damage_reward)
+        self.stagger_steps = int(stagger_steps)
+        self._cut_at = np.zeros(self.num_envs, dtype=np.int64)  # 0: the game's episode is not cut
         self._damage = np.zeros(self.num_envs)
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
         self.finished: deque = deque(maxlen=1000)
@@ -48,13 +58,15 @@ class RunnerGames:
         self._steps[:] = 0
         self._returns[:] = 0.0
         self._damage[:] = 0.0
+        self._cut_at = self.stagger_steps * np.arange(self.num_envs, dtype=np.int64) // self.num_envs
         if isinstance(seed, (int, np.integer)):
             return self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
         return seed
 
-    def _shape_and_log(self, was_done, rewards, terminated, truncated, infos) -> np.ndarray:
-        """Add the damage reward and log the games that ended; `was_done` marks games restarting this
-        step (their damage counts from 0 again and they pay nothing)."""
+    def _shape_cut_and_log(self, was_done, rewards, terminated, truncated, infos):
+        """-> (rewards with the damage reward added, truncated with the staggered cuts, the games cut this
+        step, which the caller restarts next step); logs the games that ended. `was_done` marks games
+        restarting this step (their damage counts from 0 again and they pay nothing)."""
         rewards = np.asarray(rewards, dtype=np.float64)
         if self.damage_reward:
             damage = self.damage_dealt
@@ -64,26 +76,32 @@ class RunnerGames:
         live = ~was_done
         self._steps[live] += 1
         self._returns[live] += rewards[live]
+        cut = live & ~terminated & ~truncated & (self._steps == self._cut_at)
+        self._cut_at[cut] = 0
         for i in np.flatnonzero(live & (terminated | truncated)):
             self.finished.append((int(self._steps[i]), float(infos["score"][i]), float(self._returns[i])))
         self._steps[was_done] = 0
         self._returns[was_done] = 0.0
-        return rewards
+        return rewards, truncated | cut, cut
 
 
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, **kwargs):
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, stagger: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward)
+        step_mul = self._engine_args["step_mul"]
+        self._init_runner_games(seed_base, damage_reward,
+                                -(-self.entity_spec.time_limit_loops // step_mul) if stagger else 0)
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
 
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        rewards = self._shape_and_log(self.restarted, rewards, terminated, truncated, infos)
+        was_done = self.restarted
+        rewards, truncated, cut = self._shape_cut_and_log(was_done, rewards, terminated, truncated, infos)
+        self._needs_reset |= cut
         return obs, rewards, terminated, truncated, infos
 
 
@@ -97,7 +115,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, seed_base: int = 0,
-                 damage_reward: float = 0.0, sc2_env_cls=None, **env_kwargs):
+                 damage_reward: float = 0.0, stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
             from envs.pysc2_backend import find_game
@@ -109,7 +127,9 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
             [lambda: EntityEnv(map_name, backend=backend, sc2_env_cls=sc2_env_cls, **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward)
+        limit = self.envs[0].unwrapped.entity_spec.time_limit_loops
+        step_mul = env_kwargs.get("step_mul", 8)
+        self._init_runner_games(seed_base, damage_reward, -(-limit // step_mul) if stagger else 0)
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
@@ -117,7 +137,8 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     def step(self, actions):
         was_done = self._autoreset_envs.copy()
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        rewards = self._shape_and_log(was_done, rewards, terminated, truncated, infos)
+        rewards, truncated, cut = self._shape_cut_and_log(was_done, rewards, terminated, truncated, infos)
+        self._autoreset_envs = self._autoreset_envs | cut  # gymnasium's NEXT_STEP autoreset restarts them
         return obs, rewards, terminated, truncated, infos
 
     @property
@@ -133,9 +154,11 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
     damage_reward = float(ctx.pop("damage_reward", 0.0))
+    stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))
     if backend == "engine":
-        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, damage_reward=damage_reward, **ctx)
+        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, damage_reward=damage_reward,
+                              stagger=stagger, **ctx)
     return TrainGamesVectorEnv(map_name, num_envs, backend=backend, seed_base=seed_base,
-                               damage_reward=damage_reward, sc2_env_cls=sc2_env_cls, **ctx)
+                               damage_reward=damage_reward, stagger=stagger, sc2_env_cls=sc2_env_cls, **ctx)

@@ -100,6 +100,8 @@ class PPOSettings:
     # (docs/pilots/roaches_damage.json against roaches_defaults.json).
     damage_reward: float = _f(0.05, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
+    stagger_starts: bool = _f(True, "training: game i of n cuts its first episode at i/n of the time limit, "
+                              "so each batch spans the whole episode (agent/rllib/train_env.py)")
     vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
     # 0.01 kept DefeatRoaches' policy attack-moving; at 0.001 greedy play focused fire within 150k env steps
     # and CollectMineralShards scored no lower (docs/pilots/roaches_entropy.json, shards_ent0001.json).
