@@ -159,6 +159,8 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 3),
             "steps_per_s": steps / seconds if seconds > 0 else 0.0,
             "episode_score": score,
+            # RLlib's return and length means count the staggered starts' cut first episodes too
+            # (agent/rllib/train_env.py); the score and win rate are whole games only.
             "episode_return_mean": _get(result, "env_runners", "episode_return_mean"),
             "episode_len_mean": _get(result, "env_runners", "episode_len_mean"),
             "win_rate": _get(result, "env_runners", "episode_won"),
