@@ -11,6 +11,7 @@ the budget reached, the evaluation summaries with every episode's score and how 
 choice took each verb (a greedy policy that never attacks shows there), and the training curve (episode
 score, value-function explained variance, return scale, KL coefficient, entropy).
 `--evaluate-only` evaluates the existing runs again (after a change to how the policy plays).
+The variants of one pilot can also run side by side, one invocation each: each adds its entry to the file.
 A pilot is a short run on a shared machine: it can rank variants that differ a lot, no more.
 """
 
@@ -97,6 +98,19 @@ def training_summary(run_dir: Path) -> dict:
     }
 
 
+def write_record(out_path: Path, record: dict) -> None:
+    """Writes the pilot's record, keeping the variants that another invocation of the same pilot (same
+    budget) wrote meanwhile: the variants of one pilot can train in separate processes, one per core."""
+    current = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    if current.get("env_steps_budget") == record["env_steps_budget"]:
+        others = {k: v for k, v in current.get("variants", {}).items() if k not in record["variants"]}
+        record = {**record, "variants": {**others, **record["variants"]}}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(out_path)
+
+
 def parse_variants(items: list[list[str]]) -> dict[str, list[str]]:
     variants = {}
     for item in items:
@@ -152,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             entry.update({k: previous[k] for k in ("evaluated_on", "greedy", "sampled") if k in previous})
         record["variants"][name] = entry
         record["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        args.out.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(record, indent=1) + "\n")
+        write_record(out_path, record)
         print(f"{name}: {entry['env_steps']} steps, greedy {entry['greedy']['mean']:.1f}, sampled "
               f"{entry['sampled']['mean']:.1f}, training {entry['training_score_last'][-1:]}", flush=True)
     return 0

@@ -167,3 +167,16 @@ def test_each_seed_trains_with_its_seed_one_thread_and_checkpoints_spread_over_t
                      "ppo.lr=1e-4"]
     assert learning.seeds_of("DefeatRoaches", None) == [0, 1, 2] and learning.seeds_of("3m", None) == [0]
     assert learning.seeds_of("3m", [4]) == [4]
+
+
+def test_a_pilots_variants_written_by_separate_invocations_all_stay_in_its_file(tmp_path):
+    from bench.pilots import write_record
+
+    out = tmp_path / "pilot.json"
+    write_record(out, {"env_steps_budget": 1000, "variants": {"a": {"greedy": 1}}})
+    write_record(out, {"env_steps_budget": 1000, "variants": {"b": {"greedy": 2}}})
+    assert json.loads(out.read_text())["variants"] == {"a": {"greedy": 1}, "b": {"greedy": 2}}
+    write_record(out, {"env_steps_budget": 1000, "variants": {"a": {"greedy": 3}}})  # a trained again
+    assert json.loads(out.read_text())["variants"] == {"a": {"greedy": 3}, "b": {"greedy": 2}}
+    write_record(out, {"env_steps_budget": 2000, "variants": {"b": {"greedy": 4}}})  # another budget
+    assert json.loads(out.read_text())["variants"] == {"b": {"greedy": 4}}
