@@ -61,11 +61,12 @@ def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, e
     trainer = Trainer(cfg, tmp_path, callbacks=_recording_callbacks())
     try:
         env = trainer.algo.env_runner.env.unwrapped
-        rows, per_iteration = [], []
+        rows, per_iteration, rllib_per_iteration = [], [], []
         for _ in range(2):
-            seen = len(env.finished)
+            seen, rllib_seen = len(env.finished), len(RLLIB_EPISODES)
             rows.append(trainer.step())
             per_iteration.append(list(env.finished)[seen:])
+            rllib_per_iteration.append(RLLIB_EPISODES[rllib_seen:])
         trainer.save()
         engine_episodes = sorted((steps, score) for steps, score, _ in env.finished)
         summed = sorted((steps, total) for steps, _, total in env.finished)
@@ -79,9 +80,12 @@ def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, e
     assert whole == engine_episodes == summed
     assert all(steps == 60 for steps, _ in engine_episodes)
     assert sorted(steps for steps, _, truncated in RLLIB_EPISODES if truncated) == [15, 30, 45]
-    for row, finished in zip(rows, per_iteration, strict=True):
+    for row, finished, ended in zip(rows, per_iteration, rllib_per_iteration, strict=True):
         if finished:  # the score metric: the games that ended in that iteration, not the cut ones
             assert row["episode_score"] == pytest.approx(np.mean([f[1] for f in finished]))
+        if ended:  # RLlib's own means: every episode that ended in that iteration, the cut ones too
+            assert row["episode_return_mean"] == pytest.approx(np.mean([e[1] for e in ended]))
+            assert row["episode_len_mean"] == pytest.approx(np.mean([e[0] for e in ended]))
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in logged] == [1, 2]
     policy, meta = load_policy(tmp_path)

@@ -162,7 +162,8 @@ class DamageTestEnv(BeaconTestEnv):
 
 
 def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
-    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "damage_reward": 0.05}
+    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8,
+           "damage_reward": 0.05}
     env = make_train_env(ctx, sc2_env_cls=DamageTestEnv)
     env.reset(seed=0)
     actions = np.zeros(env.action_space.shape, dtype=np.int64)

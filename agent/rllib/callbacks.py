@@ -30,11 +30,11 @@ class TrainCallbacks(RLlibCallback):
             metrics_logger.log_value((STEPS_BY_NODE, node), sum(len(e) for e in samples), reduce="sum")
 
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs):
-        # A truncated training episode is a staggered start cut short (agent/rllib/train_env.py), not a game.
-        if metrics_logger is None or episode.is_truncated:
-            return
         info = episode.get_infos(-1)
-        if isinstance(info, dict) and "score" in info:
+        # a staggered start cut short (agent/rllib/train_env.py) is not a game
+        if metrics_logger is None or not isinstance(info, dict) or info.get("cut", False):
+            return
+        if "score" in info:
             metrics_logger.log_value("episode_score", float(info["score"]), window=SMOOTHING_EPISODES)
-        if isinstance(info, dict) and "won" in info:
+        if "won" in info:
             metrics_logger.log_value("episode_won", float(info["won"]), window=SMOOTHING_EPISODES)

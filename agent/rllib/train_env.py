@@ -38,13 +38,16 @@ class RunnerGames:
     opening from an ending. So with `stagger_steps` L, game i of n truncates its first episode after
     L * i // n steps (game 0 plays it whole); from then on the games' phases are spread over the episode.
     A cut episode is truncated, not terminated (PPO bootstraps from its last value), and is not a
-    finished game: it is neither logged here nor counted in the score metrics (agent/rllib/callbacks.py).
+    finished game: it is not logged here, and its last info says `cut`, so the score metrics skip it
+    (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, stagger_steps: int) -> None:
+    def _init_runner_games(self, seed_base: int, damage_reward: float, stagger: bool, time_limit_loops: int,
+                           step_mul: int) -> None:
         self.seed_base = seed_base
         self.damage_reward = float(damage_reward)
-        self.stagger_steps = int(stagger_steps)
+        # L: the agent steps of a game that lasts the time limit (its last step may be short)
+        self.stagger_steps = -(-int(time_limit_loops) // int(step_mul)) if stagger else 0
         self._cut_at = np.zeros(self.num_envs, dtype=np.int64)  # 0: the game's episode is not cut
         self._damage = np.zeros(self.num_envs)
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
@@ -65,8 +68,9 @@ class RunnerGames:
 
     def _shape_cut_and_log(self, was_done, rewards, terminated, truncated, infos):
         """-> (rewards with the damage reward added, truncated with the staggered cuts, the games cut this
-        step, which the caller restarts next step); logs the games that ended. `was_done` marks games
-        restarting this step (their damage counts from 0 again and they pay nothing)."""
+        step, which the caller restarts next step); logs the games that ended and marks the cut ones in
+        `infos["cut"]`. `was_done` marks games restarting this step (their damage counts from 0 again and
+        they pay nothing)."""
         rewards = np.asarray(rewards, dtype=np.float64)
         if self.damage_reward:
             damage = self.damage_dealt
@@ -78,6 +82,7 @@ class RunnerGames:
         self._returns[live] += rewards[live]
         cut = live & ~terminated & ~truncated & (self._steps == self._cut_at)
         self._cut_at[cut] = 0
+        infos["cut"] = cut
         for i in np.flatnonzero(live & (terminated | truncated)):
             self.finished.append((int(self._steps[i]), float(infos["score"][i]), float(self._returns[i])))
         self._steps[was_done] = 0
@@ -90,17 +95,16 @@ class TrainVectorEnv(RunnerGames, EntityVectorEnv):
 
     def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, stagger: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        step_mul = self._engine_args["step_mul"]
-        self._init_runner_games(seed_base, damage_reward,
-                                -(-self.entity_spec.time_limit_loops // step_mul) if stagger else 0)
+        self._init_runner_games(seed_base, damage_reward, stagger, self.entity_spec.time_limit_loops,
+                                self._engine_args["step_mul"])
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
 
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        was_done = self.restarted
-        rewards, truncated, cut = self._shape_cut_and_log(was_done, rewards, terminated, truncated, infos)
+        rewards, truncated, cut = self._shape_cut_and_log(self.restarted, rewards, terminated, truncated,
+                                                          infos)
         self._needs_reset |= cut
         return obs, rewards, terminated, truncated, infos
 
@@ -114,7 +118,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     which must be installed on every node that runs an env runner.
     """
 
-    def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, seed_base: int = 0,
+    def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
                  damage_reward: float = 0.0, stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
@@ -124,12 +128,12 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                 find_game(map_name)
             pysc2_compat.install()  # raises if this worker started without protobuf's Python runtime
         super().__init__(
-            [lambda: EntityEnv(map_name, backend=backend, sc2_env_cls=sc2_env_cls, **env_kwargs)] * num_envs,
+            [lambda: EntityEnv(map_name, backend=backend, step_mul=step_mul, sc2_env_cls=sc2_env_cls,
+                               **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        limit = self.envs[0].unwrapped.entity_spec.time_limit_loops
-        step_mul = env_kwargs.get("step_mul", 8)
-        self._init_runner_games(seed_base, damage_reward, -(-limit // step_mul) if stagger else 0)
+        self._init_runner_games(seed_base, damage_reward, stagger,
+                                self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
