@@ -33,7 +33,7 @@ from bench.learning import EVAL_SEED, SUMMARY_KEYS, WIN_KEYS, read_metrics, trai
 from bench.provenance import run_info  # noqa: E402
 
 TAIL_KEYS = ("iteration", "env_steps", "train_seconds", "episode_score", "vf_explained_var", "return_scale",
-             "kl", "kl_coeff", "entropy", "vf_loss")
+             "approx_kl", "kl", "kl_coeff", "entropy", "vf_loss")
 TAIL = 5  # training iterations whose metrics are kept per variant (the curve's end)
 
 

@@ -155,3 +155,22 @@ def test_a_unit_past_the_clip_stops_moving_and_only_that_unit():
 def test_the_ratio_mode_is_checked():
     with pytest.raises(Exception, match="ppo.ratio"):
         load_config("configs/3m.yaml", ["ppo.ratio=team"])
+
+
+@pytest.mark.parametrize("ratio", ["per_unit", "joint"])
+def test_the_approximate_kl_is_logged_without_the_penalty(ratio):
+    from agent.rllib.learner import APPROX_KL_KEY
+
+    learner = _learner(ratio)
+    module = learner.module[MODULE].unwrapped()
+    batch = _batch(module)
+    config = learner.config.get_config_for_module(MODULE)
+    assert not config.use_kl_loss
+    for raised in (1.0, 1.5):  # the current policy takes unit 0's action 1.5 times as often as the acting one
+        _raise_unit_ratio(module, batch, 0, raised)
+        with torch.no_grad():
+            learner.compute_loss_for_module(module_id=MODULE, config=config, batch=batch,
+                                            fwd_out=module.forward_train(batch))
+        expected = raised - 1 - np.log(raised)  # k3 at a joint ratio of `raised`: 0 when nothing moved
+        assert learner.metrics.peek((MODULE, APPROX_KL_KEY)) == pytest.approx(expected, abs=1e-5)
+    assert (MODULE, "mean_kl_loss") not in learner.metrics

@@ -35,6 +35,7 @@ from ray.rllib.utils.torch_utils import explained_variance
 from agent.rllib.module import UNIT_LOGP
 
 RETURN_SCALE_KEY = "return_scale"  # learner metric: the scale after this iteration's update
+APPROX_KL_KEY = "approx_kl"  # learner metric: how far the update moved the policy from the one that acted
 KL_COEFF_STATE = "curr_kl_coeffs"  # learner state: RLlib's adaptive KL coefficients, per module
 
 
@@ -100,6 +101,7 @@ class EntityPPOLearner(PPOTorchLearner):
 
         current = module.train_distribution(fwd_out)
         log_ratio = current.unit_logp(batch[Columns.ACTIONS]) - batch[UNIT_LOGP]  # [..., U]
+        joint_log_ratio = log_ratio.sum(-1).detach()
         if self.config.learner_config_dict.get("ratio", "joint") != "per_unit":
             log_ratio = log_ratio.sum(-1, keepdim=True)  # the joint action's: one ratio per sample
         ratio = torch.exp(log_ratio)
@@ -118,13 +120,20 @@ class EntityPPOLearner(PPOTorchLearner):
             behaviour = behaviour_dist.from_logits(batch[Columns.ACTION_DIST_INPUTS])
             kl = mean(behaviour.kl(current))
             total = total + self.curr_kl_coeffs_per_module[module_id] * kl
-        self.metrics.log_dict({
+        metrics = {
             POLICY_LOSS_KEY: -mean(surrogate), VF_LOSS_KEY: mean(value_loss),
             LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY: mean(value_error),
             LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY: explained_variance(batch[Postprocessing.VALUE_TARGETS],
                                                                      values),
-            ENTROPY_KEY: mean(entropy), LEARNER_RESULTS_KL_KEY: kl,
-        }, key=module_id, window=1)
+            ENTROPY_KEY: mean(entropy),
+            # KL(acting policy || current) of the units' joint action, estimated from the sampled actions
+            # alone, never negative (Schulman 2020, "Approximating KL Divergence", k3): logged with or
+            # without the KL penalty, so step sizes can be compared across runs
+            APPROX_KL_KEY: mean(torch.expm1(joint_log_ratio) - joint_log_ratio),
+        }
+        if config.use_kl_loss:  # the penalty's own, exact KL
+            metrics[LEARNER_RESULTS_KL_KEY] = kl
+        self.metrics.log_dict(metrics, key=module_id, window=1)
         return total
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:

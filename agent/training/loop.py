@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from agent.outputs import read_json, write_text_atomic
 from agent.rllib.callbacks import STEPS_BY_NODE
-from agent.rllib.learner import RETURN_SCALE_KEY
+from agent.rllib.learner import APPROX_KL_KEY, RETURN_SCALE_KEY
 from agent.rllib.ppo_config import build_ppo_config
 from agent.rllib.ray_session import stop_requested
 from agent.training.build import env_kwargs, observation_meta, policy_kwargs
@@ -169,8 +169,9 @@ class Trainer:
             "policy_loss": _get(learner, "policy_loss"),
             "vf_loss": _get(learner, "vf_loss"),
             "entropy": _get(learner, "entropy"),
-            "kl": _get(learner, "mean_kl_loss"),
-            "kl_coeff": _get(learner, "curr_kl_coeff"),  # RLlib reports it only with the KL penalty on
+            "approx_kl": _get(learner, APPROX_KL_KEY),  # the joint action's, penalty or not
+            "kl": _get(learner, "mean_kl_loss"),  # these two only with the KL penalty on
+            "kl_coeff": _get(learner, "curr_kl_coeff"),
             "vf_explained_var": _get(learner, "vf_explained_var"),
             "return_scale": _get(learner, RETURN_SCALE_KEY),  # value targets are in this unit
         }
