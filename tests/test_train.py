@@ -73,6 +73,8 @@ def test_two_ppo_iterations_record_the_engines_episodes(ray_session, tmp_path, e
     finally:
         trainer.close()
     assert [r["iteration"] for r in rows] == [1, 2] and rows[-1]["env_steps"] == 2 * 256
+    # the second minibatch of each iteration meets a policy the first one moved; no KL penalty by default
+    assert all(r["approx_kl"] > 0 and np.isnan(r["kl"]) for r in rows)
     assert len(engine_episodes) >= 4
     # RLlib's whole episodes are the engine's games: same lengths, returns equal to the map's own score;
     # its truncated ones are the staggered starts of games 1-3 of 4, cut after 60 * i // 4 steps.
