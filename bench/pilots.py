@@ -9,7 +9,7 @@ another. Then its final checkpoint plays the same seeded evaluation episodes gre
 Writes docs/pilots/<name>.json: per variant the overrides, the commits it was trained and evaluated on,
 the budget reached, the evaluation summaries with every episode's score and how often the units with a
 choice took each verb (a greedy policy that never attacks shows there), and the training curve (episode
-score, value-function explained variance, return scale, KL coefficient, entropy).
+score, value-function explained variance, return scale, approximate KL, KL coefficient, entropy).
 `--evaluate-only` evaluates the existing runs again (after a change to how the policy plays).
 The variants of one pilot can also run side by side, one invocation each: each adds its entry to the file.
 A pilot is a short run on a shared machine: it can rank variants that differ a lot, no more.
@@ -29,12 +29,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.outputs import write_json_atomic  # noqa: E402
 from bench.learning import EVAL_SEED, SUMMARY_KEYS, WIN_KEYS, read_metrics, train  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 TAIL_KEYS = ("iteration", "env_steps", "train_seconds", "episode_score", "vf_explained_var", "return_scale",
              "approx_kl", "kl", "kl_coeff", "entropy", "vf_loss")
 TAIL = 5  # training iterations whose metrics are kept per variant (the curve's end)
+CURVE_KEYS = ("env_steps", "episode_score", "vf_explained_var", "approx_kl", "kl_coeff", "return_scale",
+              "entropy")
 
 
 PROVENANCE = ("date", "commit", "engine_commit", "uncommitted")
@@ -93,8 +96,7 @@ def training_summary(run_dir: Path) -> dict:
         # the training episodes are sampled play: the last iterations' scores (RLlib's 32-game means)
         "training_score_last": scores[-TAIL:],
         "tail": [{k: r.get(k) for k in TAIL_KEYS} for r in rows[-TAIL:]],
-        "curve": [{k: r.get(k) for k in ("env_steps", "episode_score", "vf_explained_var", "kl_coeff",
-                                          "return_scale", "entropy")} for r in rows],
+        "curve": [{k: r.get(k) for k in CURVE_KEYS} for r in rows],
     }
 
 
@@ -105,10 +107,7 @@ def write_record(out_path: Path, record: dict) -> None:
     if current.get("env_steps_budget") == record["env_steps_budget"]:
         others = {k: v for k, v in current.get("variants", {}).items() if k not in record["variants"]}
         record = {**record, "variants": {**others, **record["variants"]}}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(out_path)
+    write_json_atomic(out_path, record)
 
 
 def parse_variants(items: list[list[str]]) -> dict[str, list[str]]:
