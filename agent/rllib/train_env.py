@@ -67,10 +67,10 @@ class RunnerGames:
         return seed
 
     def _shape_cut_and_log(self, was_done, rewards, terminated, truncated, infos):
-        """-> (rewards with the damage reward added, truncated with the staggered cuts, the games cut this
-        step, which the caller restarts next step); logs the games that ended and marks the cut ones in
-        `infos["cut"]`. `was_done` marks games restarting this step (their damage counts from 0 again and
-        they pay nothing)."""
+        """-> (rewards with the damage reward added, truncated with the staggered cuts); logs the games
+        that ended and marks the ones cut this step in `infos["cut"]` (the caller restarts them next step).
+        `was_done` marks games restarting this step (their damage counts from 0 again and they pay
+        nothing)."""
         rewards = np.asarray(rewards, dtype=np.float64)
         if self.damage_reward:
             damage = self.damage_dealt
@@ -87,7 +87,7 @@ class RunnerGames:
             self.finished.append((int(self._steps[i]), float(infos["score"][i]), float(self._returns[i])))
         self._steps[was_done] = 0
         self._returns[was_done] = 0.0
-        return rewards, truncated | cut, cut
+        return rewards, truncated | cut
 
 
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
@@ -103,9 +103,8 @@ class TrainVectorEnv(RunnerGames, EntityVectorEnv):
 
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        rewards, truncated, cut = self._shape_cut_and_log(self.restarted, rewards, terminated, truncated,
-                                                          infos)
-        self._needs_reset |= cut
+        rewards, truncated = self._shape_cut_and_log(self.restarted, rewards, terminated, truncated, infos)
+        self._needs_reset |= infos["cut"]
         return obs, rewards, terminated, truncated, infos
 
 
@@ -141,8 +140,8 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     def step(self, actions):
         was_done = self._autoreset_envs.copy()
         obs, rewards, terminated, truncated, infos = super().step(actions)
-        rewards, truncated, cut = self._shape_cut_and_log(was_done, rewards, terminated, truncated, infos)
-        self._autoreset_envs = self._autoreset_envs | cut  # gymnasium's NEXT_STEP autoreset restarts them
+        rewards, truncated = self._shape_cut_and_log(was_done, rewards, terminated, truncated, infos)
+        self._autoreset_envs = self._autoreset_envs | infos["cut"]  # NEXT_STEP autoreset restarts them
         return obs, rewards, terminated, truncated, infos
 
     @property
