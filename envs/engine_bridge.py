@@ -28,11 +28,13 @@ from envs.engine.state import SCORE as GAME_SCORE
 from envs.entity_kernels import featurize_batch, group_actions
 from envs.featurize import EntitySpec, empty_observation, featurize_tables, new_memory
 from envs.raw_schema import MAX_SELECTED_UNITS
+from envs.raw_schema import Player as PL
 from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
-# columns of `EngineBridge.status` [B, 5]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT = range(5)
+# columns of `EngineBridge.status` [B, 6]
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS = range(6)
+_IDLE = int(PL.idle_worker_count)
 
 
 @njit(cache=True)
@@ -50,6 +52,7 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, OUTCOME] = game[g, GAME_OUTCOME]
         status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
+        status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
 
 
 @njit(cache=True)
@@ -87,9 +90,9 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
 
 class EngineBridge:
     """`reset`, `reset_game`, `observe` and `step` over a `BatchedEngine`. After `observe` and `step`: `obs`
-    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 5] (reward, done,
-    outcome, score, damage dealt) and, after a step, `illegal`/`rejected` per game and `last_commands`
-    (valid until the next step)."""
+    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 6] (reward, done,
+    outcome, score, damage dealt, idle workers) and, after a step, `illegal`/`rejected` per game and
+    `last_commands` (valid until the next step)."""
 
     def __init__(self, spec: EntitySpec, engine):
         self.spec, self.engine = spec, engine
@@ -104,7 +107,7 @@ class EngineBridge:
         self._active = np.ones(B, np.int64)
         self.tags = np.zeros((B, spec.max_entities), np.int64)
         self.dropped = np.zeros(B, np.int64)
-        self.status = np.zeros((B, 5))
+        self.status = np.zeros((B, 6))
         self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
         self.obs = empty_observation(spec, B)
         size = B * spec.max_units  # at most one command per unit

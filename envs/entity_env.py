@@ -23,9 +23,10 @@ from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
-from envs.engine_bridge import DAMAGE_DEALT, EngineBridge
+from envs.engine_bridge import DAMAGE_DEALT, DONE, IDLE_WORKERS, OUTCOME, REWARD, SCORE, EngineBridge
 from envs.errors import UserError
 from envs.featurize import FEATURE_BOUND, NUM_UNIT_TYPES, EntitySpec, featurize, new_memory
+from envs.raw_schema import Player as PL
 from envs.raw_schema import RawFunction, RawObs
 from envs.translate import Translator
 
@@ -152,7 +153,7 @@ class _EngineGame:
         return self._result(obs, int(bridge.illegal[0]), int(bridge.rejected[0]))
 
     def _result(self, obs: dict, illegal: int, rejected: int):
-        reward, done, outcome, score, _ = self.bridge.status[0].tolist()
+        reward, done, outcome, score = self.bridge.status[0, [REWARD, DONE, OUTCOME, SCORE]].tolist()
         info = step_info(score, int(self.bridge.dropped[0]), illegal, rejected, done == 1, int(outcome))
         return {k: v[0] for k, v in obs.items()}, reward, done == 1, info
 
@@ -169,6 +170,10 @@ class _EngineGame:
     @property
     def damage_dealt(self) -> float:
         return float(self.bridge.status[0, DAMAGE_DEALT])
+
+    @property
+    def idle_workers(self) -> int:
+        return int(self.bridge.status[0, IDLE_WORKERS])
 
     def close(self):
         pass
@@ -207,6 +212,10 @@ class _RawCommandGame:
     @property
     def damage_dealt(self) -> float:
         return self.last_raw.damage_dealt
+
+    @property
+    def idle_workers(self) -> int:
+        return int(self.last_raw.player[PL.idle_worker_count])
 
     def close(self):
         if hasattr(self.backend, "close"):
@@ -281,6 +290,11 @@ class EntityEnv(gym.Env):
     def damage_dealt(self) -> float:
         """Enemy hit points and shields the own units have removed since the game (re)started."""
         return self._game.damage_dealt
+
+    @property
+    def idle_workers(self) -> int:
+        """Own workers without an order (the player vector's idle_worker_count)."""
+        return self._game.idle_workers
 
     def close(self):
         if self._game is not None:

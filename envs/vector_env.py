@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium.vector.utils import batch_space
 
 from envs.engine import BatchedEngine
-from envs.engine_bridge import DAMAGE_DEALT, DONE, OUTCOME, REWARD, SCORE, EngineBridge
+from envs.engine_bridge import DAMAGE_DEALT, DONE, IDLE_WORKERS, OUTCOME, REWARD, SCORE, EngineBridge
 from envs.entity_env import action_space, check_enemy_bot, entity_spec, observation_space
 from envs.errors import UserError
 
@@ -85,6 +85,11 @@ class EntityVectorEnv(gym.vector.VectorEnv):
     def damage_dealt(self) -> np.ndarray:
         """[B] enemy hit points and shields each game's own units have removed since the game (re)started."""
         return self._bridge.status[:, DAMAGE_DEALT].copy()
+
+    @property
+    def idle_workers(self) -> np.ndarray:
+        """[B] each game's own workers without an order (the player vector's idle_worker_count)."""
+        return self._bridge.status[:, IDLE_WORKERS].copy()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""

@@ -1,4 +1,5 @@
-"""Value targets in the units of a running return scale, and the damage shaping: exact numbers."""
+"""Value targets in the units of a running return scale, and the damage and idle-worker shaping: exact
+numbers."""
 
 from __future__ import annotations
 
@@ -112,3 +113,39 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
     plain.close()
     shaped.close()
     assert bonus_seen > 0
+
+
+def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves_the_score():
+    from agent.rllib.train_env import TrainVectorEnv
+    from envs.action_space import Verb
+    from envs.featurize import entity_features
+    from envs.vector_env import EntityVectorEnv
+
+    map_name, penalty, step_mul = "CollectMineralsAndGas", 0.5, 8
+    shaped = TrainVectorEnv(map_name, 2, step_mul=step_mul, idle_worker_penalty=penalty, stagger=False)
+    plain = EntityVectorEnv(map_name, 2, step_mul=step_mul)
+    obs, _ = plain.reset(seed=0)
+    shaped.reset(seed=0)
+    gather, has_order = plain.layout.segment(Verb.GATHER), entity_features(True).index("has_order")
+    idle_seen = set()
+    for step in range(30):
+        # the workers are the units that may gather; game g sends one more of its idle workers to work
+        # every (g + 1) steps, so the two games' idle counts differ
+        workers = obs["action_mask"][:, :, gather.start:gather.start + gather.size].any(-1)
+        idle = workers & (obs["entities"][:, : workers.shape[1], has_order] == 0)
+        actions = np.zeros(idle.shape, dtype=np.int64)
+        for g in range(2):
+            if step % (g + 1) == 0 and idle[g].any():
+                u = np.flatnonzero(idle[g])[0]
+                actions[g, u] = gather.start + np.flatnonzero(obs["action_mask"][g, u, gather.start:])[0]
+        obs, reward, _, _, info = plain.step(actions)
+        _, shaped_reward, _, _, shaped_info = shaped.step(actions)
+        workers = obs["action_mask"][:, :, gather.start:gather.start + gather.size].any(-1)
+        idle_now = (workers & (obs["entities"][:, : workers.shape[1], has_order] == 0)).sum(1)
+        # 0.5 per idle worker per game second of 16 game loops: 0.25 per step of 8 loops
+        np.testing.assert_allclose(shaped_reward, reward - penalty * idle_now * step_mul / 16, rtol=1e-6)
+        np.testing.assert_array_equal(shaped_info["score"], info["score"])
+        idle_seen |= set(idle_now.tolist())
+    plain.close()
+    shaped.close()
+    assert idle_seen == set(range(12))  # 11 after the first order, down to none

@@ -173,3 +173,28 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     # after its last step a game restarts and that step pays nothing
     np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 13 * 0.05, rtol=1e-6)
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
+
+
+class IdleTestEnv(BeaconTestEnv):
+    """BeaconTestEnv whose k-th observation reports k idle workers in the player vector."""
+
+    def step(self, actions, step_mul=None):
+        timestep = super().step(actions, step_mul)[0]
+        self._idle = 0 if timestep.first() else getattr(self, "_idle", 0) + 1
+        builder = dummy_observation.Builder(self.observation_spec()[0])
+        built = builder.player_common(idle_worker_count=self._idle).score(SCORE).game_loop(8).build()
+        player = self._features[0].transform_obs(built)["player"]
+        return [timestep._replace(observation={**timestep.observation, "player": player})]
+
+
+def test_the_idle_worker_penalty_on_pysc2_reads_the_games_player_vector():
+    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8,
+           "idle_worker_penalty": 0.5}
+    env = make_train_env(ctx, sc2_env_cls=IdleTestEnv)
+    env.reset(seed=0)
+    actions = np.zeros(env.action_space.shape, dtype=np.int64)
+    rewards = np.array([env.step(actions)[1] for _ in range(EPISODE_STEPS - 1)])
+    env.close()
+    # step k shows k idle workers: 0.5 each per game second (16 game loops), a step being 8 loops
+    expected = REWARD - 0.5 * 8 / 16 * np.arange(1, EPISODE_STEPS)
+    np.testing.assert_allclose(rewards, np.stack([expected, expected], axis=1), rtol=1e-6)

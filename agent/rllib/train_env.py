@@ -12,6 +12,7 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 
+from envs.engine.units import LOOPS_PER_GAME_SECOND
 from envs.entity_env import EntityEnv
 from envs.vector_env import EntityVectorEnv
 
@@ -19,7 +20,7 @@ SEED_STRIDE = 100_000  # games of different env runners never share a seed below
 
 
 class RunnerGames:
-    """What both training vector envs add: non-overlapping seeds per env runner, a dense damage reward
+    """What both training vector envs add: non-overlapping seeds per env runner, dense shaping rewards
     and a log of finished games.
 
     RLlib seeds runner w with `seed + w`, and a vector env seeds game i with `seed + i`, so runners
@@ -28,7 +29,10 @@ class RunnerGames:
     PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed: SMAC's dense
     combat reward (Samvelyan et al. 2019), since a Roach pays 10 only after ~145 hit points of coordinated
     fire, which random play almost never delivers. Both backends count the damage as the game's
-    score_by_vital does.
+    score_by_vital does. On the economy maps it is minus `idle_worker_penalty` per worker without an
+    order per game second (the game's score counts the same idle_worker_time): a worker that idles one
+    step only delays its next trip, a cost PPO can hardly tell from noise, so without the penalty the
+    policy leaves idle workers idle most steps and greedy play never sends them to work.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
     unscaled; episode scores (progress bar, evaluation) are the map's own.
 
@@ -42,10 +46,11 @@ class RunnerGames:
     (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, stagger: bool, time_limit_loops: int,
-                           step_mul: int) -> None:
+    def _init_runner_games(self, seed_base: int, damage_reward: float, idle_worker_penalty: float,
+                           stagger: bool, time_limit_loops: int, step_mul: int) -> None:
         self.seed_base = seed_base
         self.damage_reward = float(damage_reward)
+        self.idle_step_penalty = float(idle_worker_penalty) * step_mul / LOOPS_PER_GAME_SECOND
         # L: the agent steps of a game that lasts the time limit (its last step may be short)
         self.stagger_steps = -(-int(time_limit_loops) // int(step_mul)) if stagger else 0
         self._cut_at = np.zeros(self.num_envs, dtype=np.int64)  # 0: the game's episode is not cut
@@ -67,7 +72,7 @@ class RunnerGames:
         return seed
 
     def _shape_cut_and_log(self, was_done, rewards, terminated, truncated, infos):
-        """-> (rewards with the damage reward added, truncated with the staggered cuts); logs the games
+        """-> (rewards with the shaping added, truncated with the staggered cuts); logs the games
         that ended and marks the ones cut this step in `infos["cut"]` (the caller restarts them next step).
         `was_done` marks games restarting this step (their damage counts from 0 again and they pay
         nothing)."""
@@ -76,6 +81,8 @@ class RunnerGames:
             damage = self.damage_dealt
             rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
             self._damage = damage
+        if self.idle_step_penalty:
+            rewards = rewards - np.where(was_done, 0.0, self.idle_workers) * self.idle_step_penalty
         rewards = rewards.astype(np.float32)
         live = ~was_done
         self._steps[live] += 1
@@ -93,10 +100,11 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, stagger: bool = True, **kwargs):
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0,
+                 idle_worker_penalty: float = 0.0, stagger: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward, stagger, self.entity_spec.time_limit_loops,
-                                self._engine_args["step_mul"])
+        self._init_runner_games(seed_base, damage_reward, idle_worker_penalty, stagger,
+                                self.entity_spec.time_limit_loops, self._engine_args["step_mul"])
 
     def reset(self, *, seed=None, options=None):
         return super().reset(seed=self._reset_seed(seed), options=options)
@@ -118,7 +126,8 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
-                 damage_reward: float = 0.0, stagger: bool = True, sc2_env_cls=None, **env_kwargs):
+                 damage_reward: float = 0.0, idle_worker_penalty: float = 0.0, stagger: bool = True,
+                 sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
             from envs.pysc2_backend import find_game
@@ -131,7 +140,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                                **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward, stagger,
+        self._init_runner_games(seed_base, damage_reward, idle_worker_penalty, stagger,
                                 self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
     def reset(self, *, seed=None, options=None):
@@ -149,6 +158,11 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         """[num_envs] enemy hit points and shields each game's own units removed since it (re)started."""
         return np.array([env.unwrapped.damage_dealt for env in self.envs], dtype=np.float64)
 
+    @property
+    def idle_workers(self) -> np.ndarray:
+        """[num_envs] each game's own workers without an order."""
+        return np.array([env.unwrapped.idle_workers for env in self.envs], dtype=np.float64)
+
 
 def make_train_env(ctx: dict, *, sc2_env_cls=None):
     """RLlib env creator: ctx = env_config plus `num_envs` (vector mode). `sc2_env_cls` (pysc2 backend):
@@ -156,12 +170,12 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    damage_reward = float(ctx.pop("damage_reward", 0.0))
+    shaping = {"damage_reward": float(ctx.pop("damage_reward", 0.0)),
+               "idle_worker_penalty": float(ctx.pop("idle_worker_penalty", 0.0))}
     stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))
     if backend == "engine":
-        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, damage_reward=damage_reward,
-                              stagger=stagger, **ctx)
-    return TrainGamesVectorEnv(map_name, num_envs, backend=backend, seed_base=seed_base,
-                               damage_reward=damage_reward, stagger=stagger, sc2_env_cls=sc2_env_cls, **ctx)
+        return TrainVectorEnv(map_name, num_envs, seed_base=seed_base, stagger=stagger, **shaping, **ctx)
+    return TrainGamesVectorEnv(map_name, num_envs, backend=backend, seed_base=seed_base, stagger=stagger,
+                               sc2_env_cls=sc2_env_cls, **shaping, **ctx)
