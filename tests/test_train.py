@@ -190,14 +190,14 @@ def test_sigterm_ends_training_like_ctrl_c_and_checkpoints_what_finished(tmp_pat
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 300  # a guard against a hang only: a busy 2-core machine needs minutes
         metrics = tmp_path / "metrics.jsonl"
         while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 2):
             assert proc.poll() is None, "training exited before SIGTERM"
-            assert time.time() < deadline, "no second iteration within 120 s"
+            assert time.time() < deadline, "no second iteration within 300 s"
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)  # the driver alone, as a scheduler would
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
