@@ -40,7 +40,8 @@ def play(checkpoint: Path, map_name: str, episodes: int, *, sample: bool, decode
     source = counting_source(checkpoint, sample)
     with mock.patch("agent.model.policy.greedy", decoder) if decoder else contextlib.nullcontext():
         summary = evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
-    return {**{k: summary[k] for k in SUMMARY_KEYS}, "verbs": dict(source.verbs)}
+    return {**{k: summary[k] for k in SUMMARY_KEYS}, "verbs": dict(source.verbs),
+            "idle_verbs": dict(source.idle_verbs)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,17 +44,21 @@ PROVENANCE = ("date", "commit", "engine_commit", "uncommitted")
 
 
 def counting_source(run_dir: Path, sample: bool):
-    """The checkpoint as an evaluation agent source whose agents also count, in `source.verbs`, the verbs
-    chosen by the units that had more than one legal choice (what the policy does, not only its score)."""
+    """The checkpoint as an evaluation agent source whose agents also count the verbs chosen by the units
+    that had more than one legal choice (what the policy does, not only its score): all of them in
+    `source.verbs`, those without an order (idle: their no-op leaves them idle) in `source.idle_verbs`."""
     from agent.evaluation.agents import AgentSource
     from envs.action_space import Verb, layout_verbs
+    from envs.featurize import entity_features
 
     class CountingSource(AgentSource):
         def count(self, obs: dict, actions: np.ndarray) -> None:
             layout = self.policy.layout(obs["entities"].shape[0])
             chose = np.asarray(obs["action_mask"]).sum(-1) > 1
-            for verb in layout.verb_of_action[actions[chose]]:
-                self.verbs[Verb(int(verb)).name.lower()] += 1
+            idle = obs["entities"][: len(chose), has_order] == 0
+            for counts, units in ((self.verbs, chose), (self.idle_verbs, chose & idle)):
+                for verb in layout.verb_of_action[actions[units]]:
+                    counts[Verb(int(verb)).name.lower()] += 1
 
         def make_games(self):
             games = super().make_games()
@@ -70,7 +74,10 @@ def counting_source(run_dir: Path, sample: bool):
             return games
 
     source = CountingSource(str(run_dir), sample=sample)
-    source.verbs = Counter({verb.name.lower(): 0 for verb in layout_verbs(source.policy.economy)})
+    economy = source.policy.economy
+    has_order = entity_features(economy).index("has_order")
+    source.verbs = Counter({verb.name.lower(): 0 for verb in layout_verbs(economy)})
+    source.idle_verbs = Counter({verb.name.lower(): 0 for verb in layout_verbs(economy)})
     return source
 
 
@@ -84,6 +91,7 @@ def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
         summary = evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
         out[name] = {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
         out[name]["verbs"] = dict(source.verbs)  # per unit-step with a choice, over every episode
+        out[name]["idle_verbs"] = dict(source.idle_verbs)  # of those, the units without an order
     return out
 
 

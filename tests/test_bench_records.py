@@ -144,6 +144,10 @@ def test_the_verb_histogram_counts_every_unit_step_with_a_choice(tmp_path):
     # MoveToBeacon's one Marine always has a choice: one verb per step, of several kinds when sampling
     assert sum(source.verbs.values()) == 2 * summary["mean_length"] > 0
     assert sum(count > 0 for count in source.verbs.values()) >= 2
+    # the idle Marine's choices are among them: at its first step it has no order yet, and after the
+    # beacon is reached (its move order done) it is idle again
+    assert 2 <= sum(source.idle_verbs.values()) < sum(source.verbs.values())
+    assert all(source.idle_verbs[verb] <= count for verb, count in source.verbs.items())
 
 
 def test_goals_are_checked_on_the_maps_metric_against_greedy_sampled_and_scripted_play():
