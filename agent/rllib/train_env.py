@@ -29,10 +29,10 @@ class RunnerGames:
     PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed: SMAC's dense
     combat reward (Samvelyan et al. 2019), since a Roach pays 10 only after ~145 hit points of coordinated
     fire, which random play almost never delivers. Both backends count the damage as the game's
-    score_by_vital does. On the economy maps it is minus `idle_worker_penalty` per worker without an
-    order per game second (the game's score counts the same idle_worker_time): a worker that idles one
-    step only delays its next trip, a cost PPO can hardly tell from noise, so without the penalty the
-    policy leaves idle workers idle most steps and greedy play never sends them to work.
+    score_by_vital does. Less `idle_worker_penalty` per own worker without an order per game second
+    (what pysc2's score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker
+    idling one step only delays its next trip, a cost PPO can hardly tell from noise, and trained
+    policies left idle workers idle most steps, so that greedy play never sent them to work.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
     unscaled; episode scores (progress bar, evaluation) are the map's own.
 
