@@ -110,12 +110,16 @@ def training_summary(run_dir: Path) -> dict:
 
 def write_record(out_path: Path, record: dict) -> None:
     """Writes the pilot's record, keeping the variants that another invocation of the same pilot (same
-    budget) wrote meanwhile: the variants of one pilot can train in separate processes, one per core."""
+    budget) wrote meanwhile, and every invocation's command in `commands`: the variants of one pilot can
+    train in separate processes, one per core."""
     current = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    commands = [record["command"]] if record.get("command") else []
     if current.get("env_steps_budget") == record["env_steps_budget"]:
         others = {k: v for k, v in current.get("variants", {}).items() if k not in record["variants"]}
+        earlier = current.get("commands") or ([current["command"]] if current.get("command") else [])
         record = {**record, "variants": {**others, **record["variants"]}}
-    write_json_atomic(out_path, record)
+        commands = list(dict.fromkeys(earlier + commands))
+    write_json_atomic(out_path, {**record, "commands": commands})
 
 
 def parse_variants(items: list[list[str]]) -> dict[str, list[str]]:

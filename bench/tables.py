@@ -62,7 +62,8 @@ def measured(data: dict, path: str) -> str:
         when = "Date and commit not recorded"
     if data.get("uncommitted"):
         when += " plus uncommitted changes to " + ", ".join(data["uncommitted"])
-    command = f"; `{data['command']}`" if data.get("command") else ""
+    commands = data.get("commands") or ([data["command"]] if data.get("command") else [])
+    command = "; " + " and ".join(f"`{c}`" for c in commands) if commands else ""
     line = f"{when} ({path}{command})."
     if data.get("engine_commit") and engine_commit() and engine_changed_since(data["engine_commit"]):
         line += (f" **Stale: the engine's code changed since commit {data['engine_commit'][:7]}**, on "

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from agent.evaluation.stats import bootstrap_ci
-from bench import learning, provenance
+from bench import learning, provenance, tables
 
 
 def test_run_info_names_the_command_and_the_checked_out_commit():
@@ -177,10 +177,16 @@ def test_a_pilots_variants_written_by_separate_invocations_all_stay_in_its_file(
     from bench.pilots import write_record
 
     out = tmp_path / "pilot.json"
-    write_record(out, {"env_steps_budget": 1000, "variants": {"a": {"greedy": 1}}})
-    write_record(out, {"env_steps_budget": 1000, "variants": {"b": {"greedy": 2}}})
-    assert json.loads(out.read_text())["variants"] == {"a": {"greedy": 1}, "b": {"greedy": 2}}
-    write_record(out, {"env_steps_budget": 1000, "variants": {"a": {"greedy": 3}}})  # a trained again
-    assert json.loads(out.read_text())["variants"] == {"a": {"greedy": 3}, "b": {"greedy": 2}}
-    write_record(out, {"env_steps_budget": 2000, "variants": {"b": {"greedy": 4}}})  # another budget
-    assert json.loads(out.read_text())["variants"] == {"b": {"greedy": 4}}
+    write_record(out, {"env_steps_budget": 1000, "command": "run a", "variants": {"a": {"greedy": 1}}})
+    write_record(out, {"env_steps_budget": 1000, "command": "run b", "variants": {"b": {"greedy": 2}}})
+    record = json.loads(out.read_text())
+    assert record["variants"] == {"a": {"greedy": 1}, "b": {"greedy": 2}}
+    assert record["commands"] == ["run a", "run b"]  # each variant's command, to reproduce it
+    write_record(out, {"env_steps_budget": 1000, "command": "run a", "variants": {"a": {"greedy": 3}}})
+    record = json.loads(out.read_text())  # a trained again
+    assert record["variants"] == {"a": {"greedy": 3}, "b": {"greedy": 2}}
+    assert record["commands"] == ["run a", "run b"]
+    write_record(out, {"env_steps_budget": 2000, "command": "run b", "variants": {"b": {"greedy": 4}}})
+    record = json.loads(out.read_text())  # another budget
+    assert record["variants"] == {"b": {"greedy": 4}} and record["commands"] == ["run b"]
+    assert "`run b`" in tables.measured(record, "pilot.json")
