@@ -38,6 +38,7 @@ class BeaconTestEnv(mock_sc2_env.SC2TestEnv):
                  health_max=0, is_on_screen=True),
         ]
         builder = dummy_observation.Builder(self.observation_spec()[0])
+        builder.player_common(food_workers=0, idle_worker_count=0)  # MoveToBeacon has no workers
         obs = self._features[0].transform_obs(builder.feature_units(units).score(SCORE).game_loop(8).build())
         self.next_timestep = [environment.TimeStep(environment.StepType.MID, REWARD, 1.0, obs)]
 
