@@ -148,17 +148,40 @@ def test_pysc2_backend_settings_the_game_cannot_honour_fail_fast():
     assert cfg.env.backend == "pysc2" and cfg.ppo.damage_reward == 0.05  # the game reports damage too
 
 
-class DamageTestEnv(BeaconTestEnv):
-    """BeaconTestEnv whose k-th observation reports 10k hit points and 3k shields of damage dealt."""
+class KthStepTestEnv(BeaconTestEnv):
+    """BeaconTestEnv whose observation k steps after a reset shows, in its `field`, what `fill(builder, k)`
+    sets in pysc2's dummy observation builder."""
+
+    field = ""
+
+    def fill(self, builder, k: int) -> None:
+        raise NotImplementedError
 
     def step(self, actions, step_mul=None):
         timestep = super().step(actions, step_mul)[0]
-        self._dealt = 0 if timestep.first() else getattr(self, "_dealt", 0) + 1
+        self._k = 0 if timestep.first() else getattr(self, "_k", 0) + 1
         builder = dummy_observation.Builder(self.observation_spec()[0])
-        k = self._dealt
+        self.fill(builder, self._k)
+        value = self._features[0].transform_obs(builder.score(SCORE).game_loop(8).build())[self.field]
+        return [timestep._replace(observation={**timestep.observation, self.field: value})]
+
+
+class DamageTestEnv(KthStepTestEnv):
+    """10k hit points and 3k shields of damage dealt after k steps."""
+
+    field = "score_by_vital"
+
+    def fill(self, builder, k):
         builder.score_by_vital("total_damage_dealt", life=10 * k, shields=3 * k, energy=99)
-        vital = self._features[0].transform_obs(builder.score(SCORE).game_loop(8).build())["score_by_vital"]
-        return [timestep._replace(observation={**timestep.observation, "score_by_vital": vital})]
+
+
+class IdleTestEnv(KthStepTestEnv):
+    """k idle workers in the player vector after k steps."""
+
+    field = "player"
+
+    def fill(self, builder, k):
+        builder.player_common(idle_worker_count=k)
 
 
 def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
@@ -173,18 +196,6 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     # after its last step a game restarts and that step pays nothing
     np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 13 * 0.05, rtol=1e-6)
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
-
-
-class IdleTestEnv(BeaconTestEnv):
-    """BeaconTestEnv whose k-th observation reports k idle workers in the player vector."""
-
-    def step(self, actions, step_mul=None):
-        timestep = super().step(actions, step_mul)[0]
-        self._idle = 0 if timestep.first() else getattr(self, "_idle", 0) + 1
-        builder = dummy_observation.Builder(self.observation_spec()[0])
-        built = builder.player_common(idle_worker_count=self._idle).score(SCORE).game_loop(8).build()
-        player = self._features[0].transform_obs(built)["player"]
-        return [timestep._replace(observation={**timestep.observation, "player": player})]
 
 
 def test_the_idle_worker_penalty_on_pysc2_reads_the_games_player_vector():
