@@ -184,14 +184,19 @@ class IdleTestEnv(KthStepTestEnv):
         builder.player_common(idle_worker_count=k)
 
 
-def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
-    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8,
-           "damage_reward": 0.05}
-    env = make_train_env(ctx, sc2_env_cls=DamageTestEnv)
+def _shaped_rewards(test_env, steps: int, **shaping) -> np.ndarray:
+    """[steps, 2] training rewards of two pysc2 games of `test_env` whose units do nothing."""
+    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8, **shaping}
+    env = make_train_env(ctx, sc2_env_cls=test_env)
     env.reset(seed=0)
     actions = np.zeros(env.action_space.shape, dtype=np.int64)
-    rewards = [env.step(actions)[1] for _ in range(EPISODE_STEPS + 1)]
+    rewards = np.array([env.step(actions)[1] for _ in range(steps)])
     env.close()
+    return rewards
+
+
+def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
+    rewards = _shaped_rewards(DamageTestEnv, EPISODE_STEPS + 1, damage_reward=0.05)
     # 13 hit points and shields a step (energy is not damage), 0.05 each, beside the map's reward of 1;
     # after its last step a game restarts and that step pays nothing
     np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 13 * 0.05, rtol=1e-6)
@@ -199,13 +204,7 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 
 
 def test_the_idle_worker_penalty_on_pysc2_reads_the_games_player_vector():
-    ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8,
-           "idle_worker_penalty": 0.5}
-    env = make_train_env(ctx, sc2_env_cls=IdleTestEnv)
-    env.reset(seed=0)
-    actions = np.zeros(env.action_space.shape, dtype=np.int64)
-    rewards = np.array([env.step(actions)[1] for _ in range(EPISODE_STEPS - 1)])
-    env.close()
+    rewards = _shaped_rewards(IdleTestEnv, EPISODE_STEPS - 1, idle_worker_penalty=0.5)
     # step k shows k idle workers: 0.5 each per game second (16 game loops), a step being 8 loops
     expected = REWARD - 0.5 * 8 / 16 * np.arange(1, EPISODE_STEPS)
     np.testing.assert_allclose(rewards, np.stack([expected, expected], axis=1), rtol=1e-6)
