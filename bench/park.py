@@ -1,7 +1,9 @@
-"""Carry unfinished learning runs from one machine to the next in the repository.
+"""Carry unfinished learning runs and ablations from one machine to the next in the repository.
 
-    python bench/park.py park      # copy each unfinished run of runs/bench into bench/parked/
-    python bench/park.py unpark    # copy them back into runs/bench; bench/learning.py then resumes them
+    python bench/park.py park      # copy each unfinished run of runs/bench, and each ablation of runs/,
+                                   # into bench/parked/
+    python bench/park.py unpark    # copy them back; bench/learning.py and `perceiver-sc2 ablate ... --resume`
+                                   # then go on from there
 
 A learning run of 1-2M env steps can outlast the machine it started on (a CI-like machine is fresh each
 time, and runs/ is not in git). `park` copies what a resume and the final evaluation need into
@@ -10,6 +12,11 @@ state included) and the policy alone of each older kept checkpoint (the greedy c
 files, so that git stores a checkpoint parked twice only once. It also deletes the parked copies of runs
 whose result in docs/learning is complete. `unpark` never replaces a run directory whose newest
 checkpoint is as far along as the parked one.
+
+An ablation (a directory of runs/ holding `ablation_config.json`) parks into bench/parked/ablations/<name>/:
+its config, the record of every finished trial, and the trial that was cut off (its config, metrics and
+newest checkpoint whole). `unpark` adds the records this machine lacks and the cut-off trial where it is
+further along.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.ablation.command import SPEC_FILE  # noqa: E402
+from agent.ablation.runner import TRIALS  # noqa: E402
 from agent.training.checkpoint import (  # noqa: E402
     CHECKPOINTS,
     LATEST,
@@ -34,6 +43,7 @@ from agent.training.checkpoint import (  # noqa: E402
 from bench.learning import REQUEST, RUNS  # noqa: E402
 
 PARKED = ROOT / "bench" / "parked"
+ABLATIONS = "ablations"  # bench/parked/ablations/<name>: the parked ablations
 RUN_FILES = (REQUEST, "config.json", "metrics.jsonl")
 POLICY_FILES = (POLICY_WEIGHTS, POLICY_META, TRAIN_STATE)  # what evaluating a kept checkpoint reads
 
@@ -52,6 +62,29 @@ def env_steps_of(checkpoint: Path) -> int:
     return int(json.loads((checkpoint / TRAIN_STATE).read_text())["env_steps"])
 
 
+def copy_resumable(run_dir: Path, copy: Path, files: tuple[str, ...], *, older_policies: bool) -> Path:
+    """Copy `files` of run_dir and its newest checkpoint whole (with the policy alone of each older one if
+    `older_policies`) to `copy`, through a `.partial` directory renamed into place: never half a copy.
+    -> the newest checkpoint copied."""
+    newest = latest_checkpoint(run_dir)
+    partial = copy.with_name(copy.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name in files:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, partial / name)
+    shutil.copytree(newest, partial / CHECKPOINTS / newest.name)
+    for older in sorted((run_dir / CHECKPOINTS).glob("iter_*")) if older_policies else []:
+        if older != newest and (older / TRAIN_STATE).is_file():
+            (partial / CHECKPOINTS / older.name).mkdir()
+            for name in POLICY_FILES:
+                shutil.copy2(older / name, partial / CHECKPOINTS / older.name / name)
+    (partial / CHECKPOINTS / LATEST).write_text(newest.name + "\n")
+    shutil.rmtree(copy, ignore_errors=True)
+    partial.rename(copy)
+    return newest
+
+
 def park(runs: Path, parked: Path, results: Path) -> list[str]:
     """Copy every unfinished run with a checkpoint; drop the copies of finished runs. -> what it did."""
     done = []
@@ -62,25 +95,32 @@ def park(runs: Path, parked: Path, results: Path) -> list[str]:
                 shutil.rmtree(copy)
                 done.append(f"removed {copy.relative_to(parked)} (finished)")
             continue
-        newest = latest_checkpoint(run_dir)
-        if newest is None or not (run_dir / REQUEST).is_file():
+        if latest_checkpoint(run_dir) is None or not (run_dir / REQUEST).is_file():
             continue
-        partial = copy.with_name(copy.name + ".partial")  # renamed into place: never half a copy
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        for name in RUN_FILES:
-            if (run_dir / name).is_file():
-                shutil.copy2(run_dir / name, partial / name)
-        shutil.copytree(newest, partial / CHECKPOINTS / newest.name)
-        for older in sorted((run_dir / CHECKPOINTS).glob("iter_*")):
-            if older != newest and (older / TRAIN_STATE).is_file():
-                (partial / CHECKPOINTS / older.name).mkdir()
-                for name in POLICY_FILES:
-                    shutil.copy2(older / name, partial / CHECKPOINTS / older.name / name)
-        (partial / CHECKPOINTS / LATEST).write_text(newest.name + "\n")
-        shutil.rmtree(copy, ignore_errors=True)
-        partial.rename(copy)
+        newest = copy_resumable(run_dir, copy, RUN_FILES, older_policies=True)
         done.append(f"parked {run_dir.parent.name}/{run_dir.name} at {env_steps_of(newest):,} env steps")
+    return done
+
+
+def park_ablations(runs_root: Path, parked: Path) -> list[str]:
+    """Copy each ablation of `runs_root`: its config, finished trials' records and cut-off trial."""
+    done = []
+    for spec in sorted(runs_root.glob(f"*/{SPEC_FILE}")):
+        run_dir, copy = spec.parent, parked / ABLATIONS / spec.parent.name
+        (copy / TRIALS).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(spec, copy / SPEC_FILE)
+        records = sorted((run_dir / TRIALS).glob("*.json"))
+        for record in records:
+            shutil.copy2(record, copy / TRIALS / record.name)
+        for trial in sorted(p for p in (run_dir / TRIALS).glob("*") if p.is_dir()):
+            finished = (run_dir / TRIALS / f"{trial.name}.json").is_file()
+            if finished or trial.name.endswith(".partial") or latest_checkpoint(trial) is None:
+                shutil.rmtree(copy / TRIALS / trial.name, ignore_errors=True)
+                continue
+            newest = copy_resumable(trial, copy / TRIALS / trial.name, ("config.json", "metrics.jsonl"),
+                                    older_policies=False)
+            done.append(f"parked {run_dir.name}/{trial.name} at {env_steps_of(newest):,} env steps")
+        done.append(f"parked {run_dir.name}: {len(records)} finished trials")
     return done
 
 
@@ -103,17 +143,50 @@ def unpark(runs: Path, parked: Path) -> list[str]:
     return done
 
 
+def unpark_ablations(runs_root: Path, parked: Path) -> list[str]:
+    """Add to each parked ablation's run directory the records it lacks, and its cut-off trial where the
+    parked one is further along."""
+    done = []
+    for spec in sorted((parked / ABLATIONS).glob(f"*/{SPEC_FILE}")):
+        copy, run_dir = spec.parent, runs_root / spec.parent.name
+        (run_dir / TRIALS).mkdir(parents=True, exist_ok=True)
+        if not (run_dir / SPEC_FILE).is_file():
+            shutil.copy2(spec, run_dir / SPEC_FILE)
+        added = 0
+        for record in sorted((copy / TRIALS).glob("*.json")):
+            if not (run_dir / TRIALS / record.name).is_file():
+                shutil.copy2(record, run_dir / TRIALS / record.name)
+                added += 1
+        done.append(f"unparked {copy.name}: {added} finished trials added")
+        for trial in sorted(p for p in (copy / TRIALS).glob("*") if p.is_dir()):
+            here = run_dir / TRIALS / trial.name
+            finished = (run_dir / TRIALS / f"{trial.name}.json").is_file()
+            if finished or trial.name.endswith(".partial") or latest_checkpoint(trial) is None:
+                continue
+            newest, mine = latest_checkpoint(trial), latest_checkpoint(here)
+            if mine is not None and env_steps_of(mine) >= env_steps_of(newest):
+                continue
+            shutil.rmtree(here, ignore_errors=True)
+            shutil.copytree(trial, here)
+            done.append(f"unparked {copy.name}/{trial.name} at {env_steps_of(newest):,} env steps")
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("park", "unpark"))
     parser.add_argument("--runs", type=Path, default=RUNS,
                         help="the learning runs (bench/learning.py --runs)")
+    parser.add_argument("--ablations", type=Path, default=ROOT / "runs",
+                        help="where the ablations run (each in a directory of its name)")
     parser.add_argument("--parked", type=Path, default=PARKED, help="where the parked runs go")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "learning",
                         help="the results (bench/learning.py --out): a run with a complete one is finished")
     args = parser.parse_args(argv)
-    lines = park(args.runs, args.parked, args.results) if args.action == "park" else unpark(args.runs,
-                                                                                          args.parked)
+    if args.action == "park":
+        lines = park(args.runs, args.parked, args.results) + park_ablations(args.ablations, args.parked)
+    else:
+        lines = unpark(args.runs, args.parked) + unpark_ablations(args.ablations, args.parked)
     print("\n".join(lines) or "nothing to do")
     return 0
 

@@ -1,7 +1,9 @@
-"""bench/park.py: unfinished learning runs survive a move to a fresh machine, and resume from there."""
+"""bench/park.py: unfinished learning runs and ablations survive a move to a fresh machine, resume there."""
 
 import json
 
+from agent.ablation.command import SPEC_FILE
+from agent.ablation.runner import TRIALS
 from agent.training.checkpoint import latest_checkpoint, save_checkpoint
 from bench import park
 from bench.learning import REQUEST
@@ -61,3 +63,44 @@ def test_a_finished_run_is_not_parked_and_its_archive_goes(tmp_path):
     result.write_text(json.dumps({"config": CONFIG, "paired_vs_scripted": {}}))
     assert park.park(runs, parked, results) == ["removed 2s3z/seed0 (finished)"]
     assert list((parked / "2s3z").iterdir()) == []
+
+
+def make_ablation(root, finished, cut_off):
+    """An ablation directory: its config, a record beside the run directory of each finished trial, and
+    the trial that was cut off."""
+    run_dir = root / "ablation_tiny"
+    (run_dir / TRIALS).mkdir(parents=True)
+    (run_dir / SPEC_FILE).write_text(json.dumps({"name": "ablation_tiny"}))
+    for key, iterations in {**{key: [3] for key in finished}, **cut_off}.items():
+        make_run(run_dir / TRIALS, key, iterations).rename(run_dir / TRIALS / f"{key}.tmp")
+        (run_dir / TRIALS / key).rmdir()
+        (run_dir / TRIALS / f"{key}.tmp").rename(run_dir / TRIALS / key)  # trials/<key>/checkpoints
+    for key in finished:
+        (run_dir / TRIALS / f"{key}.json").write_text(json.dumps({"key": key}))
+    return run_dir
+
+
+def test_an_ablation_parks_its_records_and_the_cut_off_trial_and_resumes_elsewhere(tmp_path):
+    runs, parked = tmp_path / "runs", tmp_path / "parked"
+    make_ablation(runs, ["none_s0"], {"perceiver_io_s0": [2, 4]})
+    assert park.park_ablations(runs, parked) == ["parked ablation_tiny/perceiver_io_s0 at 400 env steps",
+                                                 "parked ablation_tiny: 1 finished trials"]
+    copy = parked / park.ABLATIONS / "ablation_tiny" / TRIALS
+    assert sorted(p.name for p in copy.iterdir()) == ["none_s0.json", "perceiver_io_s0"]
+    assert sorted(p.name for p in (copy / "perceiver_io_s0" / "checkpoints").iterdir()) == [
+        "iter_000004", "latest"]  # the newest checkpoint only: the ablation evaluates the final one
+
+    fresh = tmp_path / "fresh"
+    assert park.unpark_ablations(fresh, parked) == ["unparked ablation_tiny: 1 finished trials added",
+                                                    "unparked ablation_tiny/perceiver_io_s0 at 400 env steps"]
+    run_dir = fresh / "ablation_tiny"
+    assert json.loads((run_dir / SPEC_FILE).read_text()) == {"name": "ablation_tiny"}
+    assert json.loads((run_dir / TRIALS / "none_s0.json").read_text()) == {"key": "none_s0"}
+    newest = latest_checkpoint(run_dir / TRIALS / "perceiver_io_s0")
+    assert (newest / "algorithm" / "state.pkl").read_bytes() == b"optimizer" * 4
+    assert park.unpark_ablations(fresh, parked) == ["unparked ablation_tiny: 0 finished trials added"]
+
+    # the trial finishes on the new machine: parking again drops its checkpoint and keeps its record
+    (run_dir / TRIALS / "perceiver_io_s0.json").write_text(json.dumps({"key": "perceiver_io_s0"}))
+    assert park.park_ablations(fresh, parked) == ["parked ablation_tiny: 2 finished trials"]
+    assert sorted(p.name for p in copy.iterdir()) == ["none_s0.json", "perceiver_io_s0.json"]
