@@ -100,9 +100,11 @@ class PPOSettings:
     # (docs/pilots/roaches_damage.json against roaches_defaults.json).
     damage_reward: float = _f(0.05, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
-    # About a worker's mineral income: 40-42 minerals per worker per minute of real (faster) time, i.e.
-    # 1,344 game loops (Liquipedia, "Resources").
-    idle_worker_penalty: float = _f(0.5, "PPO-only penalty per own worker without an order per game second "
+    # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
+    # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
+    # noise of the team's income; without it greedy play left every worker idle
+    # (docs/pilots/idle_penalty.json against stagger_economy.json).
+    idle_worker_penalty: float = _f(5.0, "PPO-only penalty per own worker without an order per game second "
                                     "(economy maps; 0 = off)", low=0.0)
     stagger_starts: bool = _f(True, "training: game i of n cuts its first episode at i/n of the time limit, "
                               "so each batch spans the whole episode (agent/rllib/train_env.py)")
