@@ -12,7 +12,11 @@ CONFIG = {"run": {"max_env_steps": 1000}}
 
 
 def make_run(runs, name, iterations, *, steps_per_iteration=100):
-    run_dir = runs / name / "seed0"
+    return fill_run(runs / name / "seed0", iterations, steps_per_iteration)
+
+
+def fill_run(run_dir, iterations, steps_per_iteration=100):
+    """A run directory with its request, metrics and a checkpoint at each of `iterations`."""
     run_dir.mkdir(parents=True)
     (run_dir / REQUEST).write_text(json.dumps({"config": CONFIG}))
     (run_dir / "metrics.jsonl").write_text("{}\n")
@@ -72,9 +76,7 @@ def make_ablation(root, finished, cut_off):
     (run_dir / TRIALS).mkdir(parents=True)
     (run_dir / SPEC_FILE).write_text(json.dumps({"name": "ablation_tiny"}))
     for key, iterations in {**{key: [3] for key in finished}, **cut_off}.items():
-        make_run(run_dir / TRIALS, key, iterations).rename(run_dir / TRIALS / f"{key}.tmp")
-        (run_dir / TRIALS / key).rmdir()
-        (run_dir / TRIALS / f"{key}.tmp").rename(run_dir / TRIALS / key)  # trials/<key>/checkpoints
+        fill_run(run_dir / TRIALS / key, iterations)
     for key in finished:
         (run_dir / TRIALS / f"{key}.json").write_text(json.dumps({"key": key}))
     return run_dir
