@@ -11,12 +11,13 @@ from bench.learning import REQUEST
 CONFIG = {"run": {"max_env_steps": 1000}}
 
 
-def make_run(runs, name, iterations, *, steps_per_iteration=100):
-    return fill_run(runs / name / "seed0", iterations, steps_per_iteration)
+def make_run(runs, name, iterations):
+    return fill_run(runs / name / "seed0", iterations)
 
 
-def fill_run(run_dir, iterations, steps_per_iteration=100):
-    """A run directory with its request, metrics and a checkpoint at each of `iterations`."""
+def fill_run(run_dir, iterations):
+    """A run directory with its request, metrics and a checkpoint at each of `iterations` (100 env steps
+    per iteration)."""
     run_dir.mkdir(parents=True)
     (run_dir / REQUEST).write_text(json.dumps({"config": CONFIG}))
     (run_dir / "metrics.jsonl").write_text("{}\n")
@@ -25,7 +26,7 @@ def fill_run(run_dir, iterations, steps_per_iteration=100):
             (tmp / "algorithm").mkdir()
             (tmp / "algorithm" / "state.pkl").write_bytes(b"optimizer" * iteration)
             for name in park.POLICY_FILES:
-                (tmp / name).write_text(json.dumps({"env_steps": iteration * steps_per_iteration}))
+                (tmp / name).write_text(json.dumps({"env_steps": iteration * 100}))
         save_checkpoint(run_dir, iteration, contents, keep=10)
     return run_dir
 
