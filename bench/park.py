@@ -102,6 +102,12 @@ def park(runs: Path, parked: Path, results: Path) -> list[str]:
     return done
 
 
+def cut_off_trials(trials: Path) -> list[Path]:
+    """The trial directories of an ablation that have a checkpoint and no record (not finished)."""
+    return [p for p in sorted(trials.glob("*")) if p.is_dir() and not p.name.endswith(".partial")
+            and not (trials / f"{p.name}.json").is_file() and latest_checkpoint(p) is not None]
+
+
 def park_ablations(runs_root: Path, parked: Path) -> list[str]:
     """Copy each ablation of `runs_root`: its config, finished trials' records and cut-off trial."""
     done = []
@@ -112,11 +118,10 @@ def park_ablations(runs_root: Path, parked: Path) -> list[str]:
         records = sorted((run_dir / TRIALS).glob("*.json"))
         for record in records:
             shutil.copy2(record, copy / TRIALS / record.name)
-        for trial in sorted(p for p in (run_dir / TRIALS).glob("*") if p.is_dir()):
-            finished = (run_dir / TRIALS / f"{trial.name}.json").is_file()
-            if finished or trial.name.endswith(".partial") or latest_checkpoint(trial) is None:
-                shutil.rmtree(copy / TRIALS / trial.name, ignore_errors=True)
-                continue
+        cut_off = cut_off_trials(run_dir / TRIALS)
+        for stale in {p.name for p in (copy / TRIALS).glob("*") if p.is_dir()} - {t.name for t in cut_off}:
+            shutil.rmtree(copy / TRIALS / stale)  # finished since it was parked
+        for trial in cut_off:
             newest = copy_resumable(trial, copy / TRIALS / trial.name, ("config.json", "metrics.jsonl"),
                                     older_policies=False)
             done.append(f"parked {run_dir.name}/{trial.name} at {env_steps_of(newest):,} env steps")
@@ -158,11 +163,10 @@ def unpark_ablations(runs_root: Path, parked: Path) -> list[str]:
                 shutil.copy2(record, run_dir / TRIALS / record.name)
                 added += 1
         done.append(f"unparked {copy.name}: {added} finished trials added")
-        for trial in sorted(p for p in (copy / TRIALS).glob("*") if p.is_dir()):
+        for trial in cut_off_trials(copy / TRIALS):
             here = run_dir / TRIALS / trial.name
-            finished = (run_dir / TRIALS / f"{trial.name}.json").is_file()
-            if finished or trial.name.endswith(".partial") or latest_checkpoint(trial) is None:
-                continue
+            if (run_dir / TRIALS / f"{trial.name}.json").is_file():
+                continue  # finished here
             newest, mine = latest_checkpoint(trial), latest_checkpoint(here)
             if mine is not None and env_steps_of(mine) >= env_steps_of(newest):
                 continue
