@@ -20,9 +20,9 @@ from envs.engine.arena import unpack
 from envs.engine.commands import Commands
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
+from envs.engine.state import COLLECTED_MINERALS, COLLECTED_VESPENE, LOOP, PREV_SCORE, SCORE_UNITS
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
 from envs.engine.state import DONE as GAME_DONE
-from envs.engine.state import LOOP, PREV_SCORE, SCORE_UNITS
 from envs.engine.state import OUTCOME as GAME_OUTCOME
 from envs.engine.state import SCORE as GAME_SCORE
 from envs.entity_kernels import featurize_batch, group_actions
@@ -32,8 +32,8 @@ from envs.raw_schema import Player as PL
 from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
-# columns of `EngineBridge.status` [B, 6]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS = range(6)
+# columns of `EngineBridge.status` [B, 7]
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED = range(7)
 _IDLE = int(PL.idle_worker_count)
 
 
@@ -53,6 +53,7 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
         status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
+        status[g, COLLECTED] = game[g, COLLECTED_MINERALS] + game[g, COLLECTED_VESPENE]
 
 
 @njit(cache=True)
@@ -107,7 +108,7 @@ class EngineBridge:
         self._active = np.ones(B, np.int64)
         self.tags = np.zeros((B, spec.max_entities), np.int64)
         self.dropped = np.zeros(B, np.int64)
-        self.status = np.zeros((B, 6))
+        self.status = np.zeros((B, 7))
         self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
         self.obs = empty_observation(spec, B)
         size = B * spec.max_units  # at most one command per unit

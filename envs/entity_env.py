@@ -23,11 +23,20 @@ from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
-from envs.engine_bridge import DAMAGE_DEALT, DONE, IDLE_WORKERS, OUTCOME, REWARD, SCORE, EngineBridge
+from envs.engine_bridge import (
+    COLLECTED,
+    DAMAGE_DEALT,
+    DONE,
+    IDLE_WORKERS,
+    OUTCOME,
+    REWARD,
+    SCORE,
+    EngineBridge,
+)
 from envs.errors import UserError
 from envs.featurize import FEATURE_BOUND, NUM_UNIT_TYPES, EntitySpec, featurize, new_memory
+from envs.raw_schema import SCORE_COLLECTED_MINERALS, SCORE_COLLECTED_VESPENE, RawFunction, RawObs
 from envs.raw_schema import Player as PL
-from envs.raw_schema import RawFunction, RawObs
 from envs.translate import Translator
 
 
@@ -175,6 +184,10 @@ class _EngineGame:
     def idle_workers(self) -> int:
         return int(self.bridge.status[0, IDLE_WORKERS])
 
+    @property
+    def resources_collected(self) -> float:
+        return float(self.bridge.status[0, COLLECTED])
+
     def close(self):
         pass
 
@@ -216,6 +229,11 @@ class _RawCommandGame:
     @property
     def idle_workers(self) -> int:
         return int(self.last_raw.player[PL.idle_worker_count])
+
+    @property
+    def resources_collected(self) -> float:
+        score = self.last_raw.score_cumulative
+        return float(score[SCORE_COLLECTED_MINERALS] + score[SCORE_COLLECTED_VESPENE])
 
     def close(self):
         if hasattr(self.backend, "close"):
@@ -295,6 +313,11 @@ class EntityEnv(gym.Env):
     def idle_workers(self) -> int:
         """Own workers without an order (the player vector's idle_worker_count)."""
         return self._game.idle_workers
+
+    @property
+    def resources_collected(self) -> float:
+        """Minerals and gas the own workers have brought home since the game (re)started."""
+        return self._game.resources_collected
 
     def close(self):
         if self._game is not None:

@@ -17,7 +17,16 @@ import numpy as np
 from gymnasium.vector.utils import batch_space
 
 from envs.engine import BatchedEngine
-from envs.engine_bridge import DAMAGE_DEALT, DONE, IDLE_WORKERS, OUTCOME, REWARD, SCORE, EngineBridge
+from envs.engine_bridge import (
+    COLLECTED,
+    DAMAGE_DEALT,
+    DONE,
+    IDLE_WORKERS,
+    OUTCOME,
+    REWARD,
+    SCORE,
+    EngineBridge,
+)
 from envs.entity_env import action_space, check_enemy_bot, entity_spec, observation_space
 from envs.errors import UserError
 
@@ -90,6 +99,11 @@ class EntityVectorEnv(gym.vector.VectorEnv):
     def idle_workers(self) -> np.ndarray:
         """[B] each game's own workers without an order (the player vector's idle_worker_count)."""
         return self._bridge.status[:, IDLE_WORKERS].copy()
+
+    @property
+    def resources_collected(self) -> np.ndarray:
+        """[B] minerals and gas each game's workers have brought home since the game (re)started."""
+        return self._bridge.status[:, COLLECTED].copy()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""

@@ -115,6 +115,35 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
     assert bonus_seen > 0
 
 
+def test_the_collection_reward_pays_each_mineral_brought_home_and_leaves_the_score():
+    from agent.rllib.train_env import TrainVectorEnv
+    from envs.action_space import Verb
+    from envs.vector_env import EntityVectorEnv
+
+    map_name, reward_per_mineral = "CollectMineralsAndGas", 0.02
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=reward_per_mineral, stagger=False)
+    plain = EntityVectorEnv(map_name, 2, step_mul=16)
+    obs, _ = plain.reset(seed=0)
+    shaped.reset(seed=0)
+    gather = plain.layout.segment(Verb.GATHER)
+    before = np.zeros(2)
+    for step in range(40):
+        # every worker is sent to its first legal gather target once; then it harvests on its own
+        mask = obs["action_mask"][:, :, gather.start:gather.start + gather.size]
+        actions = np.where(mask.any(-1) & (step == 0), gather.start + mask.argmax(-1), 0)
+        obs, reward, _, _, info = plain.step(actions)
+        _, shaped_reward, _, _, shaped_info = shaped.step(actions)
+        collected = plain.resources_collected
+        # this map's score is the minerals and gas collected: the counter must agree with it
+        np.testing.assert_array_equal(collected, info["score"])
+        np.testing.assert_allclose(shaped_reward, reward + (collected - before) * reward_per_mineral, rtol=1e-6)
+        np.testing.assert_array_equal(shaped_info["score"], info["score"])
+        before = collected
+    plain.close()
+    shaped.close()
+    assert (before >= 5).all()  # each game's workers brought home at least one trip of 5 minerals
+
+
 def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves_the_score():
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb

@@ -184,6 +184,15 @@ class IdleTestEnv(KthStepTestEnv):
         builder.player_common(idle_worker_count=k)
 
 
+class CollectedTestEnv(KthStepTestEnv):
+    """5k minerals and 4k gas collected after k steps."""
+
+    field = "score_cumulative"
+
+    def fill(self, builder, k):
+        builder.score_details(collected_minerals=5 * k, collected_vespene=4 * k)
+
+
 def _shaped_rewards(test_env, steps: int, **shaping) -> np.ndarray:
     """[steps, 2] training rewards of two pysc2 games of `test_env` whose units do nothing."""
     ctx = {"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8, **shaping}
@@ -200,6 +209,13 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     # 13 hit points and shields a step (energy is not damage), 0.05 each, beside the map's reward of 1;
     # after its last step a game restarts and that step pays nothing
     np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 13 * 0.05, rtol=1e-6)
+    np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
+
+
+def test_the_collection_reward_on_pysc2_reads_the_games_score_details():
+    rewards = _shaped_rewards(CollectedTestEnv, EPISODE_STEPS + 1, collection_reward=0.02)
+    # 9 minerals and gas a step, 0.02 each, beside the map's reward; the restart step pays nothing
+    np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 9 * 0.02, rtol=1e-6)
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
 
 

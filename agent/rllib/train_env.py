@@ -29,7 +29,10 @@ class RunnerGames:
     PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed: SMAC's dense
     combat reward (Samvelyan et al. 2019), since a Roach pays 10 only after ~145 hit points of coordinated
     fire, which random play almost never delivers. Both backends count the damage as the game's
-    score_by_vital does. Less `idle_worker_penalty` per own worker without an order per game second
+    score_by_vital does. Plus `collection_reward` x minerals and gas the workers bring home (pysc2's
+    score_cumulative collected_minerals + collected_vespene), for a map whose score pays only for what the
+    income buys: BuildMarines pays a Marine, three structures and a few hundred minerals after the start.
+    Less `idle_worker_penalty` per own worker without an order per game second
     (what pysc2's score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker
     idling one step only delays its next trip, a cost PPO can hardly tell from noise, and trained
     policies left idle workers idle most steps, so that greedy play never sent them to work.
@@ -46,15 +49,19 @@ class RunnerGames:
     (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, idle_worker_penalty: float,
-                           stagger: bool, time_limit_loops: int, step_mul: int) -> None:
+    def _init_runner_games(self, seed_base: int, damage_reward: float, collection_reward: float,
+                           idle_worker_penalty: float, stagger: bool, time_limit_loops: int,
+                           step_mul: int) -> None:
         self.seed_base = seed_base
-        self.damage_reward = float(damage_reward)
+        # the game's running totals that pay per unit of change: name of the property -> reward per unit
+        self.counter_rewards = {name: float(reward) for name, reward in
+                                (("damage_dealt", damage_reward), ("resources_collected", collection_reward))
+                                if reward}
+        self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
         self.idle_step_penalty = float(idle_worker_penalty) * step_mul / LOOPS_PER_GAME_SECOND
         # L: the agent steps of a game that lasts the time limit (its last step may be short)
         self.stagger_steps = -(-int(time_limit_loops) // int(step_mul)) if stagger else 0
         self._cut_at = np.zeros(self.num_envs, dtype=np.int64)  # 0: the game's episode is not cut
-        self._damage = np.zeros(self.num_envs)
         self.worker_index = 0  # set by TrainCallbacks.on_environment_created
         self.finished: deque = deque(maxlen=1000)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -65,7 +72,8 @@ class RunnerGames:
         seeds game i with seed + i) in place of RLlib's `seed`."""
         self._steps[:] = 0
         self._returns[:] = 0.0
-        self._damage[:] = 0.0
+        for counted in self._counted.values():
+            counted[:] = 0.0
         self._cut_at = self.stagger_steps * np.arange(self.num_envs, dtype=np.int64) // self.num_envs
         if isinstance(seed, (int, np.integer)):
             return self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
@@ -74,13 +82,13 @@ class RunnerGames:
     def _shape_cut_and_log(self, was_done, rewards, terminated, truncated, infos):
         """-> (rewards with the shaping added, truncated with the staggered cuts); logs the games
         that ended and marks the ones cut this step in `infos["cut"]` (the caller restarts them next step).
-        `was_done` marks games restarting this step (their damage counts from 0 again and they pay
+        `was_done` marks games restarting this step (their counters start from 0 again and they pay
         nothing)."""
         rewards = np.asarray(rewards, dtype=np.float64)
-        if self.damage_reward:
-            damage = self.damage_dealt
-            rewards = rewards + np.where(was_done, 0.0, damage - self._damage) * self.damage_reward
-            self._damage = damage
+        for name, reward in self.counter_rewards.items():
+            count = getattr(self, name)
+            rewards = rewards + np.where(was_done, 0.0, count - self._counted[name]) * reward
+            self._counted[name] = count
         if self.idle_step_penalty:
             rewards = rewards - np.where(was_done, 0.0, self.idle_workers) * self.idle_step_penalty
         rewards = rewards.astype(np.float32)
@@ -100,10 +108,10 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0,
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, collection_reward: float = 0.0,
                  idle_worker_penalty: float = 0.0, stagger: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, collection_reward, idle_worker_penalty, stagger,
                                 self.entity_spec.time_limit_loops, self._engine_args["step_mul"])
 
     def reset(self, *, seed=None, options=None):
@@ -126,8 +134,8 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
-                 damage_reward: float = 0.0, idle_worker_penalty: float = 0.0, stagger: bool = True,
-                 sc2_env_cls=None, **env_kwargs):
+                 damage_reward: float = 0.0, collection_reward: float = 0.0, idle_worker_penalty: float = 0.0,
+                 stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
             from envs.pysc2_backend import find_game
@@ -140,7 +148,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                                **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, collection_reward, idle_worker_penalty, stagger,
                                 self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
     def reset(self, *, seed=None, options=None):
@@ -163,6 +171,11 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         """[num_envs] each game's own workers without an order."""
         return np.array([env.unwrapped.idle_workers for env in self.envs], dtype=np.float64)
 
+    @property
+    def resources_collected(self) -> np.ndarray:
+        """[num_envs] minerals and gas each game's workers brought home since it (re)started."""
+        return np.array([env.unwrapped.resources_collected for env in self.envs], dtype=np.float64)
+
 
 def make_train_env(ctx: dict, *, sc2_env_cls=None):
     """RLlib env creator: ctx = env_config plus `num_envs` (vector mode). `sc2_env_cls` (pysc2 backend):
@@ -170,8 +183,8 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    shaping = {"damage_reward": float(ctx.pop("damage_reward", 0.0)),
-               "idle_worker_penalty": float(ctx.pop("idle_worker_penalty", 0.0))}
+    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "collection_reward",
+                                                              "idle_worker_penalty")}
     stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))

@@ -100,6 +100,8 @@ class PPOSettings:
     # (docs/pilots/roaches_damage.json against roaches_defaults.json).
     damage_reward: float = _f(0.05, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
+    collection_reward: float = _f(0.0, "PPO-only bonus per mineral or gas a worker brings home, for maps "
+                                  "whose score does not count the income (BuildMarines; 0 = off)", low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
     # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
     # noise of the team's income; without it greedy play left every worker idle
