@@ -115,13 +115,16 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
     assert bonus_seen > 0
 
 
-def test_the_collection_reward_pays_each_mineral_brought_home_and_leaves_the_score():
+@pytest.mark.parametrize("map_name, paid_per_mineral",
+                         [("BuildMarines", 1 / 50), ("CollectMineralsAndGas", 0.0)])
+def test_the_collection_reward_pays_the_income_where_the_score_does_not(map_name, paid_per_mineral):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
     from envs.vector_env import EntityVectorEnv
 
-    map_name, reward_per_mineral = "CollectMineralsAndGas", 0.02
-    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=reward_per_mineral, stagger=False)
+    # BuildMarines scores Marines (50 minerals each): a mineral brought home pays 1/50 of a point there;
+    # CollectMineralsAndGas's score is the income itself and pays nothing more
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
     shaped.reset(seed=0)
@@ -134,9 +137,9 @@ def test_the_collection_reward_pays_each_mineral_brought_home_and_leaves_the_sco
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
         collected = plain.resources_collected
-        # this map's score is the minerals and gas collected: the counter must agree with it
-        np.testing.assert_array_equal(collected, info["score"])
-        np.testing.assert_allclose(shaped_reward, reward + (collected - before) * reward_per_mineral, rtol=1e-6)
+        if map_name == "CollectMineralsAndGas":  # the score is the minerals and gas collected
+            np.testing.assert_array_equal(collected, info["score"])
+        np.testing.assert_allclose(shaped_reward, reward + (collected - before) * paid_per_mineral, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
         before = collected
     plain.close()
@@ -144,13 +147,15 @@ def test_the_collection_reward_pays_each_mineral_brought_home_and_leaves_the_sco
     assert (before >= 5).all()  # each game's workers brought home at least one trip of 5 minerals
 
 
-def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves_the_score():
+@pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])
+def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves_the_score(map_name,
+                                                                                          minerals_per_point):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
     from envs.featurize import entity_features
     from envs.vector_env import EntityVectorEnv
 
-    map_name, penalty, step_mul = "CollectMineralsAndGas", 0.5, 8
+    penalty, step_mul = 0.5, 8
     shaped = TrainVectorEnv(map_name, 2, step_mul=step_mul, idle_worker_penalty=penalty, stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=step_mul)
     obs, _ = plain.reset(seed=0)
@@ -171,8 +176,10 @@ def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
         workers = obs["action_mask"][:, :, gather.start:gather.start + gather.size].any(-1)
         idle_now = (workers & (obs["entities"][:, : workers.shape[1], has_order] == 0)).sum(1)
-        # 0.5 per idle worker per game second of 16 game loops: 0.25 per step of 8 loops
-        np.testing.assert_allclose(shaped_reward, reward - penalty * idle_now * step_mul / 16, rtol=1e-6)
+        # 0.5 minerals per idle worker per game second of 16 game loops: 0.25 per step of 8 loops, paid in
+        # the map's points (a BuildMarines point is a Marine, 50 minerals)
+        expected = reward - penalty / minerals_per_point * idle_now * step_mul / 16
+        np.testing.assert_allclose(shaped_reward, expected, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
         idle_seen |= set(idle_now.tolist())
     plain.close()

@@ -12,6 +12,7 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 
+from envs.engine import map_spec
 from envs.engine.units import LOOPS_PER_GAME_SECOND
 from envs.entity_env import EntityEnv
 from envs.vector_env import EntityVectorEnv
@@ -29,11 +30,13 @@ class RunnerGames:
     PPO's reward is the map reward + `damage_reward` x enemy hit points and shields removed: SMAC's dense
     combat reward (Samvelyan et al. 2019), since a Roach pays 10 only after ~145 hit points of coordinated
     fire, which random play almost never delivers. Both backends count the damage as the game's
-    score_by_vital does. Plus `collection_reward` x minerals and gas the workers bring home (pysc2's
-    score_cumulative collected_minerals + collected_vespene), for a map whose score pays only for what the
-    income buys: BuildMarines pays a Marine, three structures and a few hundred minerals after the start.
-    Less `idle_worker_penalty` per own worker without an order per game second
-    (what pysc2's score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker
+    score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
+    `MapSpec.minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
+    count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
+    the start), `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
+    score_cumulative collected_minerals + collected_vespene). Less `idle_worker_penalty` per own worker
+    without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
+    economy maps have workers): a worker
     idling one step only delays its next trip, a cost PPO can hardly tell from noise, and trained
     policies left idle workers idle most steps, so that greedy play never sent them to work.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
@@ -53,12 +56,15 @@ class RunnerGames:
                            idle_worker_penalty: float, stagger: bool, time_limit_loops: int,
                            step_mul: int) -> None:
         self.seed_base = seed_base
+        game = map_spec(self.map_name)
+        point = game.minerals_per_point()
+        income_reward = 0.0 if game.scores_income() else float(collection_reward) / point
         # the game's running totals that pay per unit of change: name of the property -> reward per unit
         self.counter_rewards = {name: float(reward) for name, reward in
-                                (("damage_dealt", damage_reward), ("resources_collected", collection_reward))
+                                (("damage_dealt", damage_reward), ("resources_collected", income_reward))
                                 if reward}
         self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
-        self.idle_step_penalty = float(idle_worker_penalty) * step_mul / LOOPS_PER_GAME_SECOND
+        self.idle_step_penalty = float(idle_worker_penalty) / point * step_mul / LOOPS_PER_GAME_SECOND
         # L: the agent steps of a game that lasts the time limit (its last step may be short)
         self.stagger_steps = -(-int(time_limit_loops) // int(step_mul)) if stagger else 0
         self._cut_at = np.zeros(self.num_envs, dtype=np.int64)  # 0: the game's episode is not cut

@@ -100,14 +100,18 @@ class PPOSettings:
     # (docs/pilots/roaches_damage.json against roaches_defaults.json).
     damage_reward: float = _f(0.05, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
-    collection_reward: float = _f(0.0, "PPO-only bonus per mineral or gas a worker brings home, for maps "
-                                  "whose score does not count the income (BuildMarines; 0 = off)", low=0.0)
+    # BuildMarines pays a Marine only; a policy trained on the score and the idle penalty alone moved its
+    # workers about (not idle, bringing nothing home) and scored 0 over 490k env steps
+    # (docs/learning/BuildMarines_seed0_no_income_reward.metrics.jsonl).
+    collection_reward: float = _f(1.0, "PPO-only reward per mineral or gas brought home, as a share of its "
+                                  "worth in the map's score, where the score does not count the income "
+                                  "(BuildMarines; 0 = off)", low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
     # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
     # noise of the team's income; without it greedy play left every worker idle
     # (docs/pilots/idle_penalty.json against stagger_economy.json).
-    idle_worker_penalty: float = _f(5.0, "PPO-only penalty per own worker without an order per game second "
-                                    "(economy maps; 0 = off)", low=0.0)
+    idle_worker_penalty: float = _f(5.0, "PPO-only penalty in minerals per own worker without an order per "
+                                    "game second, paid in the map's score (economy maps; 0 = off)", low=0.0)
     stagger_starts: bool = _f(True, "training: game i of n cuts its first episode at i/n of the time limit, "
                               "so each batch spans the whole episode (agent/rllib/train_env.py)")
     vf_loss_coeff: float = _f(0.5, "value-loss weight", low=0.0)
