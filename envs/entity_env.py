@@ -21,6 +21,7 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
+from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine_bridge import (
@@ -35,8 +36,8 @@ from envs.engine_bridge import (
 )
 from envs.errors import UserError
 from envs.featurize import FEATURE_BOUND, NUM_UNIT_TYPES, EntitySpec, featurize, new_memory
-from envs.raw_schema import SCORE_COLLECTED_MINERALS, SCORE_COLLECTED_VESPENE, RawFunction, RawObs
 from envs.raw_schema import Player as PL
+from envs.raw_schema import RawFunction, RawObs
 from envs.translate import Translator
 
 
@@ -233,7 +234,7 @@ class _RawCommandGame:
     @property
     def resources_collected(self) -> float:
         score = self.last_raw.score_cumulative
-        return float(score[SCORE_COLLECTED_MINERALS] + score[SCORE_COLLECTED_VESPENE])
+        return float(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE])
 
     def close(self):
         if hasattr(self.backend, "close"):

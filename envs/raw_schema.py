@@ -95,8 +95,6 @@ class Player(enum.IntEnum):
 
 NUM_PLAYER_COLUMNS = len(Player)  # 11
 NUM_SCORE_COLUMNS = 13  # pysc2.lib.features.ScoreCumulative; column 0 is the map's score
-# the ScoreCumulative columns of resources collected and spent this episode
-SCORE_COLLECTED_MINERALS, SCORE_COLLECTED_VESPENE, SCORE_SPENT_MINERALS, SCORE_SPENT_VESPENE = 7, 8, 11, 12
 
 
 class RawFunction(enum.IntEnum):

@@ -13,11 +13,25 @@ import gymnasium as gym
 import numpy as np
 
 from envs.engine import map_spec
+from envs.engine.economy_data import COST, MARINE
+from envs.engine.maps import SCORE_COLLECTED, SCORE_MARINES
 from envs.engine.units import LOOPS_PER_GAME_SECOND
 from envs.entity_env import EntityEnv
 from envs.vector_env import EntityVectorEnv
 
 SEED_STRIDE = 100_000  # games of different env runners never share a seed below this many games each
+
+
+def minerals_per_point(map_name: str) -> float:
+    """A point of the map's score in minerals, the currency of the economy's shaping: on
+    CollectMineralsAndGas a point is a mineral or gas collected, on BuildMarines a Marine (50 minerals)."""
+    return float(COST[MARINE]) if map_spec(map_name).econ_score == SCORE_MARINES else 1.0
+
+
+def scores_income(map_name: str) -> bool:
+    """Whether the score counts the minerals and gas collected: every map but BuildMarines (the combat
+    maps have no income)."""
+    return map_spec(map_name).econ_score == SCORE_COLLECTED
 
 
 class RunnerGames:
@@ -31,7 +45,7 @@ class RunnerGames:
     combat reward (Samvelyan et al. 2019), since a Roach pays 10 only after ~145 hit points of coordinated
     fire, which random play almost never delivers. Both backends count the damage as the game's
     score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
-    `MapSpec.minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
+    `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
     the start), `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
     score_cumulative collected_minerals + collected_vespene). Less `idle_worker_penalty` per own worker
@@ -56,9 +70,8 @@ class RunnerGames:
                            idle_worker_penalty: float, stagger: bool, time_limit_loops: int,
                            step_mul: int) -> None:
         self.seed_base = seed_base
-        game = map_spec(self.map_name)
-        point = game.minerals_per_point()
-        income_reward = 0.0 if game.scores_income() else float(collection_reward) / point
+        point = minerals_per_point(self.map_name)
+        income_reward = 0.0 if scores_income(self.map_name) else float(collection_reward) / point
         # the game's running totals that pay per unit of change: name of the property -> reward per unit
         self.counter_rewards = {name: float(reward) for name, reward in
                                 (("damage_dealt", damage_reward), ("resources_collected", income_reward))

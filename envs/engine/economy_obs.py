@@ -50,12 +50,6 @@ from envs.engine.state import (
     X,
     Y,
 )
-from envs.raw_schema import (
-    SCORE_COLLECTED_MINERALS,
-    SCORE_COLLECTED_VESPENE,
-    SCORE_SPENT_MINERALS,
-    SCORE_SPENT_VESPENE,
-)
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import Player as PL
 
@@ -66,6 +60,8 @@ P_MINERALS, P_VESPENE, P_FOOD_USED, P_FOOD_CAP = (int(PL.minerals), int(PL.vespe
                                                   int(PL.food_cap))
 P_FOOD_ARMY, P_FOOD_WORKERS, P_IDLE, P_ARMY = (int(PL.food_army), int(PL.food_workers),
                                                int(PL.idle_worker_count), int(PL.army_count))
+# pysc2 lib/features.py ScoreCumulative columns
+S_COLLECTED_MINERALS, S_COLLECTED_VESPENE, S_SPENT_MINERALS, S_SPENT_VESPENE = 7, 8, 11, 12
 
 
 @kernel
@@ -143,7 +139,7 @@ def economy_player(state, g, player, score):
     player[P_FOOD_WORKERS] = workers
     player[P_IDLE] = idle
     player[P_ARMY] = army
-    score[SCORE_COLLECTED_MINERALS] = game[g, COLLECTED_MINERALS]
-    score[SCORE_COLLECTED_VESPENE] = game[g, COLLECTED_VESPENE]
-    score[SCORE_SPENT_MINERALS] = game[g, SPENT_MINERALS]
-    score[SCORE_SPENT_VESPENE] = game[g, SPENT_VESPENE]
+    score[S_COLLECTED_MINERALS] = game[g, COLLECTED_MINERALS]
+    score[S_COLLECTED_VESPENE] = game[g, COLLECTED_VESPENE]
+    score[S_SPENT_MINERALS] = game[g, SPENT_MINERALS]
+    score[S_SPENT_VESPENE] = game[g, SPENT_VESPENE]

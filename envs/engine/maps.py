@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.engine import economy_maps as EM
-from envs.engine.economy_data import COST, DEFAULT_CONTENTS, ECONOMY_FUNCTIONS, MARINE, function_bits
+from envs.engine.economy_data import DEFAULT_CONTENTS, ECONOMY_FUNCTIONS, function_bits
 from envs.engine.state import OWNER_AGENT, OWNER_ENEMY, OWNER_NEUTRAL, SCORE_UNITS
 from envs.engine.units import LOOPS_PER_GAME_SECOND, UNIT_INDEX, UNIT_TYPES
 from envs.errors import UserError
@@ -99,17 +99,6 @@ class MapSpec:
     econ_score: int = SCORE_COLLECTED
     start_minerals: int = 0
     econ_functions: tuple[str, ...] = ()
-
-    def minerals_per_point(self) -> float:
-        """A point of the map's score in minerals, the currency of the economy's shaping rewards: on
-        CollectMineralsAndGas a point is a mineral or gas collected, on BuildMarines a Marine (50
-        minerals)."""
-        return float(COST[MARINE]) if self.econ_score == SCORE_MARINES else 1.0
-
-    def scores_income(self) -> bool:
-        """Whether the score counts the minerals and gas collected (every map but BuildMarines: the combat
-        maps have no income)."""
-        return self.econ_score == SCORE_COLLECTED
 
     def smac_max_reward(self) -> float:
         """SMAC's max_reward (starcraft2.py): SMAC_KILL per enemy + SMAC_WIN + every enemy's full hit
