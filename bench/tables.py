@@ -358,9 +358,9 @@ def _seed_spread(src: dict) -> str:
         metric = runs[0]["metric"]
         for kind, label in (("policy", "greedy"), ("policy_sampled", "sampled")):
             means = [r[kind][metric] for r in runs]
-            shown = [pct(m) if metric == "win_rate" else f"{m:.1f}" for m in means]
-            rows.append([map_name, label, str(len(runs)), ", ".join(shown),
-                         f"{sum(means) / len(means):.3g}", f"{min(means):.3g} to {max(means):.3g}"])
+            shown = pct if metric == "win_rate" else "{:.1f}".format
+            rows.append([map_name, label, str(len(runs)), ", ".join(map(shown, means)),
+                         shown(sum(means) / len(means)), f"{shown(min(means))} to {shown(max(means))}"])
     header = ["map", "policy", "seeds", "per seed", "mean over seeds", "range"]
     return table(header, rows) if rows else ""
 
