@@ -50,9 +50,9 @@ class RunnerGames:
     the start), `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
     score_cumulative collected_minerals + collected_vespene). Less `idle_worker_penalty` per own worker
     without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
-    economy maps have workers): a worker
-    idling one step only delays its next trip, a cost PPO can hardly tell from noise, and trained
-    policies left idle workers idle most steps, so that greedy play never sent them to work.
+    economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
+    tell from noise, and trained policies left idle workers idle most steps, so that greedy play never
+    sent them to work.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
     unscaled; episode scores (progress bar, evaluation) are the map's own.
 
