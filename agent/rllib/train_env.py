@@ -47,7 +47,7 @@ class RunnerGames:
     score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
     `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
-    the start), `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
+    the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
     score_cumulative collected_minerals + collected_vespene). Less `idle_worker_penalty` per own worker
     without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
     economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
