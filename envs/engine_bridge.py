@@ -20,7 +20,7 @@ from envs.engine.arena import unpack
 from envs.engine.commands import Commands
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
-from envs.engine.state import COLLECTED_MINERALS, COLLECTED_VESPENE, LOOP, PREV_SCORE, SCORE_UNITS
+from envs.engine.state import LOOP, PREV_SCORE, SCORE_UNITS, SPENT_MINERALS, SPENT_VESPENE
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
 from envs.engine.state import DONE as GAME_DONE
 from envs.engine.state import OUTCOME as GAME_OUTCOME
@@ -33,7 +33,7 @@ from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
 # columns of `EngineBridge.status` [B, 7]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED = range(7)
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, SPENT = range(7)
 _IDLE = int(PL.idle_worker_count)
 
 
@@ -53,7 +53,7 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
         status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
-        status[g, COLLECTED] = game[g, COLLECTED_MINERALS] + game[g, COLLECTED_VESPENE]
+        status[g, SPENT] = game[g, SPENT_MINERALS] + game[g, SPENT_VESPENE]
 
 
 @njit(cache=True)

@@ -21,17 +21,17 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
-from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
+from envs.engine.economy_obs import S_SPENT_MINERALS, S_SPENT_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine_bridge import (
-    COLLECTED,
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
     OUTCOME,
     REWARD,
     SCORE,
+    SPENT,
     EngineBridge,
 )
 from envs.errors import UserError
@@ -186,8 +186,8 @@ class _EngineGame:
         return int(self.bridge.status[0, IDLE_WORKERS])
 
     @property
-    def resources_collected(self) -> float:
-        return float(self.bridge.status[0, COLLECTED])
+    def resources_spent(self) -> float:
+        return float(self.bridge.status[0, SPENT])
 
     def close(self):
         pass
@@ -232,9 +232,9 @@ class _RawCommandGame:
         return int(self.last_raw.player[PL.idle_worker_count])
 
     @property
-    def resources_collected(self) -> float:
+    def resources_spent(self) -> float:
         score = self.last_raw.score_cumulative
-        return float(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE])
+        return float(score[S_SPENT_MINERALS] + score[S_SPENT_VESPENE])
 
     def close(self):
         if hasattr(self.backend, "close"):
@@ -316,9 +316,9 @@ class EntityEnv(gym.Env):
         return self._game.idle_workers
 
     @property
-    def resources_collected(self) -> float:
-        """Minerals and gas the own workers have brought home since the game (re)started."""
-        return self._game.resources_collected
+    def resources_spent(self) -> float:
+        """Minerals and gas spent on structures and units since the game (re)started."""
+        return self._game.resources_spent
 
     def close(self):
         if self._game is not None:

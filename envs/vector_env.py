@@ -18,13 +18,13 @@ from gymnasium.vector.utils import batch_space
 
 from envs.engine import BatchedEngine
 from envs.engine_bridge import (
-    COLLECTED,
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
     OUTCOME,
     REWARD,
     SCORE,
+    SPENT,
     EngineBridge,
 )
 from envs.entity_env import action_space, check_enemy_bot, entity_spec, observation_space
@@ -101,9 +101,9 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         return self._bridge.status[:, IDLE_WORKERS].copy()
 
     @property
-    def resources_collected(self) -> np.ndarray:
-        """[B] minerals and gas each game's workers have brought home since the game (re)started."""
-        return self._bridge.status[:, COLLECTED].copy()
+    def resources_spent(self) -> np.ndarray:
+        """[B] minerals and gas each game has spent on structures and units since it (re)started."""
+        return self._bridge.status[:, SPENT].copy()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""

@@ -117,34 +117,38 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
 
 @pytest.mark.parametrize("map_name, paid_per_mineral",
                          [("BuildMarines", 1 / 50), ("CollectMineralsAndGas", 0.0)])
-def test_the_collection_reward_pays_the_income_where_the_score_does_not(map_name, paid_per_mineral):
+def test_the_spending_reward_pays_what_the_income_buys_where_the_score_does_not_count_it(map_name,
+                                                                                      paid_per_mineral):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
+    from envs.engine.economy_data import COST, SCV
     from envs.vector_env import EntityVectorEnv
 
-    # BuildMarines scores Marines (50 minerals each): a mineral brought home pays 1/50 of a point there;
+    # BuildMarines scores Marines (50 minerals each): a mineral spent pays 1/50 of a point there;
     # CollectMineralsAndGas's score is the income itself and pays nothing more
-    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, stagger=False)
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, spending_reward=1.0, stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
     shaped.reset(seed=0)
-    gather = plain.layout.segment(Verb.GATHER)
+    gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
     before = np.zeros(2)
-    for step in range(40):
-        # every worker is sent to its first legal gather target once; then it harvests on its own
-        mask = obs["action_mask"][:, :, gather.start:gather.start + gather.size]
-        actions = np.where(mask.any(-1) & (step == 0), gather.start + mask.argmax(-1), 0)
+    for step in range(60):
+        # every worker is sent to its first legal gather target once, and the Command Center trains an
+        # SCV whenever the game allows it
+        mask = obs["action_mask"]
+        gathers = mask[:, :, gather.start:gather.start + gather.size]
+        actions = np.where(gathers.any(-1) & (step == 0), gather.start + gathers.argmax(-1), 0)
+        actions = np.where(mask[:, :, train.start], train.start, actions)
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
-        collected = plain.resources_collected
-        if map_name == "CollectMineralsAndGas":  # the score is the minerals and gas collected
-            np.testing.assert_array_equal(collected, info["score"])
-        np.testing.assert_allclose(shaped_reward, reward + (collected - before) * paid_per_mineral, rtol=1e-6)
+        spent = plain.resources_spent
+        np.testing.assert_allclose(shaped_reward, reward + (spent - before) * paid_per_mineral, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
-        before = collected
+        before = spent
     plain.close()
     shaped.close()
-    assert (before >= 5).all()  # each game's workers brought home at least one trip of 5 minerals
+    # each game paid for SCVs as the income allowed: the start's 50 minerals and more
+    assert (before >= 2 * COST[SCV]).all() and (before % COST[SCV] == 0).all()
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])

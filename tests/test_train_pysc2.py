@@ -184,13 +184,13 @@ class IdleTestEnv(KthStepTestEnv):
         builder.player_common(idle_worker_count=k)
 
 
-class CollectedTestEnv(KthStepTestEnv):
-    """5k minerals and 4k gas collected after k steps."""
+class SpentTestEnv(KthStepTestEnv):
+    """5k minerals and 4k gas spent after k steps."""
 
     field = "score_cumulative"
 
     def fill(self, builder, k):
-        builder.score_details(collected_minerals=5 * k, collected_vespene=4 * k)
+        builder.score_details(spent_minerals=5 * k, spent_vespene=4 * k)
 
 
 def _shaped_rewards(test_env, steps: int, **shaping) -> np.ndarray:
@@ -212,19 +212,19 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
 
 
-def test_the_income_on_pysc2_is_read_from_the_games_score_details():
-    # the collection reward pays this counter's change (its price per map: tests/test_return_scale.py)
+def test_the_spending_on_pysc2_is_read_from_the_games_score_details():
+    # the spending reward pays this counter's change (its price per map: tests/test_return_scale.py)
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
-                         sc2_env_cls=CollectedTestEnv)
+                         sc2_env_cls=SpentTestEnv)
     env.reset(seed=0)
     actions = np.zeros(env.action_space.shape, dtype=np.int64)
-    collected = []
+    spent = []
     for _ in range(3):
         env.step(actions)
-        collected.append(env.resources_collected)
+        spent.append(env.resources_spent)
     env.close()
     # 5 minerals and 4 gas a step since the reset
-    np.testing.assert_array_equal(collected, [[9, 9], [18, 18], [27, 27]])
+    np.testing.assert_array_equal(spent, [[9, 9], [18, 18], [27, 27]])
 
 
 def test_the_idle_worker_penalty_on_pysc2_reads_the_games_player_vector():

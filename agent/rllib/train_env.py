@@ -47,8 +47,10 @@ class RunnerGames:
     score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
     `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
-    the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
-    score_cumulative collected_minerals + collected_vespene). Less `idle_worker_penalty` per own worker
+    the start), plus `spending_reward` x the worth of the minerals and gas spent on structures and units
+    (pysc2's score_cumulative spent_minerals + spent_vespene): paid for what the income buys, a policy
+    has a reason to build the supply and Barracks that Marines need; one paid for the income
+    kept mining and built nothing. Less `idle_worker_penalty` per own worker
     without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
     economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
     tell from noise, and trained policies left idle workers idle most steps, so that greedy play never
@@ -66,15 +68,15 @@ class RunnerGames:
     (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, collection_reward: float,
+    def _init_runner_games(self, seed_base: int, damage_reward: float, spending_reward: float,
                            idle_worker_penalty: float, stagger: bool, time_limit_loops: int,
                            step_mul: int) -> None:
         self.seed_base = seed_base
         point = minerals_per_point(self.map_name)
-        income_reward = 0.0 if scores_income(self.map_name) else float(collection_reward) / point
+        paid_per_mineral = 0.0 if scores_income(self.map_name) else float(spending_reward) / point
         # the game's running totals that pay per unit of change: name of the property -> reward per unit
         self.counter_rewards = {name: float(reward) for name, reward in
-                                (("damage_dealt", damage_reward), ("resources_collected", income_reward))
+                                (("damage_dealt", damage_reward), ("resources_spent", paid_per_mineral))
                                 if reward}
         self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
         self.idle_step_penalty = float(idle_worker_penalty) / point * step_mul / LOOPS_PER_GAME_SECOND
@@ -127,10 +129,10 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, collection_reward: float = 0.0,
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, spending_reward: float = 0.0,
                  idle_worker_penalty: float = 0.0, stagger: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward, collection_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, spending_reward, idle_worker_penalty, stagger,
                                 self.entity_spec.time_limit_loops, self._engine_args["step_mul"])
 
     def reset(self, *, seed=None, options=None):
@@ -153,7 +155,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
-                 damage_reward: float = 0.0, collection_reward: float = 0.0, idle_worker_penalty: float = 0.0,
+                 damage_reward: float = 0.0, spending_reward: float = 0.0, idle_worker_penalty: float = 0.0,
                  stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
@@ -167,7 +169,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                                **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward, collection_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, spending_reward, idle_worker_penalty, stagger,
                                 self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
     def reset(self, *, seed=None, options=None):
@@ -191,9 +193,9 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         return np.array([env.unwrapped.idle_workers for env in self.envs], dtype=np.float64)
 
     @property
-    def resources_collected(self) -> np.ndarray:
-        """[num_envs] minerals and gas each game's workers brought home since it (re)started."""
-        return np.array([env.unwrapped.resources_collected for env in self.envs], dtype=np.float64)
+    def resources_spent(self) -> np.ndarray:
+        """[num_envs] minerals and gas each game has spent on structures and units since it (re)started."""
+        return np.array([env.unwrapped.resources_spent for env in self.envs], dtype=np.float64)
 
 
 def make_train_env(ctx: dict, *, sc2_env_cls=None):
@@ -202,7 +204,7 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "collection_reward",
+    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "spending_reward",
                                                               "idle_worker_penalty")}
     stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")
