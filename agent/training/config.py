@@ -103,7 +103,7 @@ class PPOSettings:
     # BuildMarines pays a Marine only; a policy trained on the score and the idle penalty alone moved its
     # workers about (not idle, bringing nothing home) and scored 0 over 490k env steps
     # (docs/learning/BuildMarines_seed0_no_income_reward.metrics.jsonl); one also paid per mineral brought
-    # home mined, built nothing and scored 0 over 480k (BuildMarines_seed0_collection_reward.metrics.jsonl).
+    # home mined, built nothing and scored 0 over 520k (BuildMarines_seed0_collection_reward.metrics.jsonl).
     spending_reward: float = _f(1.0, "PPO-only reward per mineral or gas spent on structures and units, as a "
                                 "share of its worth in the map's score, where the score does not count the "
                                 "income (BuildMarines; 0 = off)", low=0.0)
