@@ -18,9 +18,20 @@ from numba import njit
 
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
+from envs.engine.economy_data import COST
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
-from envs.engine.state import LOOP, PREV_SCORE, SCORE_UNITS, SPENT_MINERALS, SPENT_VESPENE
+from envs.engine.state import (
+    ALIVE,
+    BUILD_LEFT,
+    LOOP,
+    NUM_SLOTS,
+    OWNER,
+    OWNER_AGENT,
+    PREV_SCORE,
+    SCORE_UNITS,
+    TYPE,
+)
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
 from envs.engine.state import DONE as GAME_DONE
 from envs.engine.state import OUTCOME as GAME_OUTCOME
@@ -33,8 +44,19 @@ from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
 # columns of `EngineBridge.status` [B, 7]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, SPENT = range(7)
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, PRODUCED = range(7)
 _IDLE = int(PL.idle_worker_count)
+
+
+@njit(cache=True)
+def _value_produced(ui, num_slots, g):
+    """Game g's own units alive and finished structures, at their price in minerals and gas
+    (`value_produced` in envs/entity_env.py reads the same from a raw observation)."""
+    value = 0
+    for u in range(num_slots):
+        if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
+            value += COST[ui[g, u, TYPE]]
+    return value
 
 
 @njit(cache=True)
@@ -53,7 +75,7 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
         status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
-        status[g, SPENT] = game[g, SPENT_MINERALS] + game[g, SPENT_VESPENE]
+        status[g, PRODUCED] = _value_produced(state.unit_i, game[g, NUM_SLOTS], g)
 
 
 @njit(cache=True)

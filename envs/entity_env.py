@@ -21,23 +21,25 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
-from envs.engine.economy_obs import S_SPENT_MINERALS, S_SPENT_VESPENE
+from envs.engine.economy_data import COST
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
+from envs.engine.units import UNIT_TYPES
 from envs.engine_bridge import (
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
     OUTCOME,
+    PRODUCED,
     REWARD,
     SCORE,
-    SPENT,
     EngineBridge,
 )
 from envs.errors import UserError
 from envs.featurize import FEATURE_BOUND, NUM_UNIT_TYPES, EntitySpec, featurize, new_memory
+from envs.raw_schema import Alliance, RawFunction, RawObs
+from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import Player as PL
-from envs.raw_schema import RawFunction, RawObs
 from envs.translate import Translator
 
 
@@ -127,6 +129,19 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
     return spaces.MultiDiscrete(np.full(spec.max_units, spec.layout.num_actions, dtype=np.int64))
 
 
+# a unit type's price in minerals and gas by its pysc2 id (0 for the types the economy does not build)
+_PRICE_OF_SC2_ID = {u.sc2_id: int(COST[k]) for k, u in enumerate(UNIT_TYPES)}
+
+
+def value_produced(raw: RawObs) -> float:
+    """The player's own units alive and finished structures at their price in minerals and gas (the
+    engine path computes the same in envs/engine_bridge.py): an SCV or Marine counts once trained, a
+    structure once finished, so a site left half-built counts nothing."""
+    units = raw.raw_units
+    done = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]
+    return float(sum(_PRICE_OF_SC2_ID.get(int(t), 0) for t in done[:, FU.unit_type]))
+
+
 def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int) -> dict:
     """The info of one step: raw score, entities dropped, illegal actions, rejected commands, win/loss."""
     info = {"score": float(score), "dropped": int(dropped), "illegal_actions": int(illegal),
@@ -186,8 +201,8 @@ class _EngineGame:
         return int(self.bridge.status[0, IDLE_WORKERS])
 
     @property
-    def resources_spent(self) -> float:
-        return float(self.bridge.status[0, SPENT])
+    def value_produced(self) -> float:
+        return float(self.bridge.status[0, PRODUCED])
 
     def close(self):
         pass
@@ -232,9 +247,8 @@ class _RawCommandGame:
         return int(self.last_raw.player[PL.idle_worker_count])
 
     @property
-    def resources_spent(self) -> float:
-        score = self.last_raw.score_cumulative
-        return float(score[S_SPENT_MINERALS] + score[S_SPENT_VESPENE])
+    def value_produced(self) -> float:
+        return value_produced(self.last_raw)
 
     def close(self):
         if hasattr(self.backend, "close"):
@@ -316,9 +330,9 @@ class EntityEnv(gym.Env):
         return self._game.idle_workers
 
     @property
-    def resources_spent(self) -> float:
-        """Minerals and gas spent on structures and units since the game (re)started."""
-        return self._game.resources_spent
+    def value_produced(self) -> float:
+        """The own units alive and finished structures at their price in minerals and gas."""
+        return self._game.value_produced
 
     def close(self):
         if self._game is not None:

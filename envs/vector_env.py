@@ -22,9 +22,9 @@ from envs.engine_bridge import (
     DONE,
     IDLE_WORKERS,
     OUTCOME,
+    PRODUCED,
     REWARD,
     SCORE,
-    SPENT,
     EngineBridge,
 )
 from envs.entity_env import action_space, check_enemy_bot, entity_spec, observation_space
@@ -101,9 +101,9 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         return self._bridge.status[:, IDLE_WORKERS].copy()
 
     @property
-    def resources_spent(self) -> np.ndarray:
-        """[B] minerals and gas each game has spent on structures and units since it (re)started."""
-        return self._bridge.status[:, SPENT].copy()
+    def value_produced(self) -> np.ndarray:
+        """[B] each game's own units alive and finished structures at their price in minerals and gas."""
+        return self._bridge.status[:, PRODUCED].copy()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""

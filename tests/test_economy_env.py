@@ -157,3 +157,41 @@ def test_the_scripted_player_harvests_builds_and_trains_through_the_verbs(map_na
     else:
         assert info["score"] > 1000 and {Verb.BUILD_REFINERY, Verb.BUILD_COMMAND_CENTER} <= verbs
     assert rejected <= steps // 50  # what the mask cannot see: the same minerals spent twice in a step
+
+
+def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
+    """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
+    it is built and its price once finished; the engine path's compiled count equals the count read from
+    the raw observation, as the pysc2 path reads it."""
+    from envs.entity_env import value_produced
+    from envs.raw_schema import FeatureUnit as FU
+
+    supply_depot = 19
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    start = 12 * 50 + 400  # 12 SCVs and a Command Center (BurnySc2/sc2-techtree data.json)
+    assert env.value_produced == value_produced(env.last_raw) == start
+    gather, depot = env.layout.segment(Verb.GATHER), env.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
+    ordered, building_steps = False, 0
+    for step in range(400):
+        mask = obs["action_mask"]
+        actions = np.zeros(len(mask), np.int64)  # the Command Center trains nothing: no SCV adds value
+        if step == 0:
+            gathers = mask[:, gather.start:gather.start + gather.size]
+            actions = np.where(gathers.any(-1), gather.start + gathers.argmax(-1), 0)
+        cells = mask[:, depot.start:depot.start + depot.size]
+        if not ordered and cells.any():
+            builder = int(np.flatnonzero(cells.any(-1))[0])
+            actions[builder], ordered = depot.start + cells[builder].argmax(), True
+        obs, _, _, _, _ = env.step(actions)
+        units = env.last_raw.raw_units
+        progress = units[(units[:, FU.unit_type] == supply_depot) & (units[:, FU.alliance] == 1),
+                         FU.build_progress]
+        assert env.value_produced == value_produced(env.last_raw)
+        if len(progress) and progress[0] < 100:
+            building_steps += 1
+            assert env.value_produced == start
+        elif len(progress):
+            break
+    assert building_steps >= 480 // 8 - 1  # the whole build, one agent step of 8 loops at a time
+    assert env.value_produced == start + 100

@@ -117,21 +117,21 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
 
 @pytest.mark.parametrize("map_name, paid_per_mineral",
                          [("BuildMarines", 1 / 50), ("CollectMineralsAndGas", 0.0)])
-def test_the_spending_reward_pays_what_the_income_buys_where_the_score_does_not_count_it(map_name,
-                                                                                      paid_per_mineral):
+def test_the_production_reward_pays_what_the_income_builds_where_the_score_does_not_count_it(map_name,
+                                                                                          paid_per_mineral):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
-    from envs.engine.economy_data import COST, SCV
     from envs.vector_env import EntityVectorEnv
 
-    # BuildMarines scores Marines (50 minerals each): a mineral spent pays 1/50 of a point there;
-    # CollectMineralsAndGas's score is the income itself and pays nothing more
-    shaped = TrainVectorEnv(map_name, 2, step_mul=16, spending_reward=1.0, stagger=False)
+    # BuildMarines scores Marines (50 minerals each): a mineral's worth produced pays 1/50 of a point
+    # there; CollectMineralsAndGas's score is the income itself and pays nothing more
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, production_reward=1.0, stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
-    shaped.reset(seed=0)
+    _, _ = shaped.reset(seed=0)
+    start = before = plain.value_produced  # the start's units, which pay nothing
+    np.testing.assert_array_equal(shaped.value_produced, start)
     gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
-    before = np.zeros(2)
     for step in range(60):
         # every worker is sent to its first legal gather target once, and the Command Center trains an
         # SCV whenever the game allows it
@@ -141,14 +141,14 @@ def test_the_spending_reward_pays_what_the_income_buys_where_the_score_does_not_
         actions = np.where(mask[:, :, train.start], train.start, actions)
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
-        spent = plain.resources_spent
-        np.testing.assert_allclose(shaped_reward, reward + (spent - before) * paid_per_mineral, rtol=1e-6)
+        value = plain.value_produced
+        np.testing.assert_allclose(shaped_reward, reward + (value - before) * paid_per_mineral, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
-        before = spent
+        before = value
     plain.close()
     shaped.close()
-    # each game paid for SCVs as the income allowed: the start's 50 minerals and more
-    assert (before >= 2 * COST[SCV]).all() and (before % COST[SCV] == 0).all()
+    # each game trained SCVs (50 minerals each) as the income allowed: the start's 50 minerals and more
+    assert ((before - start) >= 2 * 50).all() and ((before - start) % 50 == 0).all()
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])

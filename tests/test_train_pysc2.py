@@ -23,12 +23,22 @@ from agent.training.build import policy_kwargs
 from agent.training.config import load_config
 from envs.raw_schema import RawFunction
 from tests.ray_cluster import local_cluster, process_environ, raylet_pid
-from tests.sc2_test_env import MARINE_TAG, REWARD, SCORE, BeaconTestEnv, dummy_observation
+from tests.sc2_test_env import (
+    MARINE,
+    MARINE_TAG,
+    REWARD,
+    SCORE,
+    SELF,
+    BeaconTestEnv,
+    common_pb2,
+    dummy_observation,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
 PROTOBUF = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 EPISODE_STEPS = 10  # pysc2's SC2TestEnv ends every episode after 10 steps
+SUPPLY_DEPOT = 19  # pysc2 lib/units.py Terran.SupplyDepot
 TINY = ["env.num_envs=2", "ppo.train_batch_size=64", "ppo.minibatch_size=32", "ppo.num_epochs=1",
         "model.width=16", "model.key_dim=8", "model.encoder=deepsets", "model.encoder_options={}",
         "run.max_minutes=0", "run.max_env_steps=0",
@@ -184,13 +194,18 @@ class IdleTestEnv(KthStepTestEnv):
         builder.player_common(idle_worker_count=k)
 
 
-class SpentTestEnv(KthStepTestEnv):
-    """5k minerals and 4k gas spent after k steps."""
+class ProducedTestEnv(KthStepTestEnv):
+    """k + 1 own Marines after k steps, beside a Supply Depot half built."""
 
-    field = "score_cumulative"
+    field = "raw_units"
 
     def fill(self, builder, k):
-        builder.score_details(spent_minerals=5 * k, spent_vespene=4 * k)
+        unit, at = dummy_observation.FeatureUnit, common_pb2.Point(x=30.0, y=28.0, z=0)
+        marines = [unit(MARINE, SELF, owner=1, pos=at, radius=0.375, health=45, health_max=45,
+                        is_on_screen=True) for _ in range(k + 1)]
+        depot = unit(SUPPLY_DEPOT, SELF, owner=1, pos=at, radius=1.375, health=200, health_max=400,
+                     build_progress=0.5, is_on_screen=True)
+        builder.feature_units(marines + [depot])
 
 
 def _shaped_rewards(test_env, steps: int, **shaping) -> np.ndarray:
@@ -212,19 +227,19 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
 
 
-def test_the_spending_on_pysc2_is_read_from_the_games_score_details():
-    # the spending reward pays this counter's change (its price per map: tests/test_return_scale.py)
+def test_the_value_produced_on_pysc2_is_read_from_the_games_raw_units():
+    # the production reward pays this counter's change (its price per map: tests/test_return_scale.py)
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
-                         sc2_env_cls=SpentTestEnv)
+                         sc2_env_cls=ProducedTestEnv)
     env.reset(seed=0)
     actions = np.zeros(env.action_space.shape, dtype=np.int64)
-    spent = []
+    produced = []
     for _ in range(3):
         env.step(actions)
-        spent.append(env.resources_spent)
+        produced.append(env.value_produced)
     env.close()
-    # 5 minerals and 4 gas a step since the reset
-    np.testing.assert_array_equal(spent, [[9, 9], [18, 18], [27, 27]])
+    # 50 minerals a Marine; the half-built Supply Depot counts nothing yet
+    np.testing.assert_array_equal(produced, [[100, 100], [150, 150], [200, 200]])
 
 
 def test_the_idle_worker_penalty_on_pysc2_reads_the_games_player_vector():

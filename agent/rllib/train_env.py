@@ -47,10 +47,11 @@ class RunnerGames:
     score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
     `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
-    the start), plus `spending_reward` x the worth of the minerals and gas spent on structures and units
-    (pysc2's score_cumulative spent_minerals + spent_vespene): paid for what the income buys, a policy
-    has a reason to build the supply and Barracks that Marines need; one paid for the income
-    kept mining and built nothing. Less `idle_worker_penalty` per own worker
+    the start), plus `production_reward` x the worth of what the income has produced: each unit trained and
+    structure finished at its price in minerals and gas (`value_produced`), so that building the supply
+    and Barracks that Marines need pays, while a site left half-built pays nothing. A policy paid for
+    the income itself kept mining and built nothing; one paid for spending placed Supply Depots and sent
+    their builders back to mine before they finished. Less `idle_worker_penalty` per own worker
     without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
     economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
     tell from noise, and trained policies left idle workers idle most steps, so that greedy play never
@@ -68,15 +69,15 @@ class RunnerGames:
     (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, spending_reward: float,
+    def _init_runner_games(self, seed_base: int, damage_reward: float, production_reward: float,
                            idle_worker_penalty: float, stagger: bool, time_limit_loops: int,
                            step_mul: int) -> None:
         self.seed_base = seed_base
         point = minerals_per_point(self.map_name)
-        paid_per_mineral = 0.0 if scores_income(self.map_name) else float(spending_reward) / point
+        paid_per_mineral = 0.0 if scores_income(self.map_name) else float(production_reward) / point
         # the game's running totals that pay per unit of change: name of the property -> reward per unit
         self.counter_rewards = {name: float(reward) for name, reward in
-                                (("damage_dealt", damage_reward), ("resources_spent", paid_per_mineral))
+                                (("damage_dealt", damage_reward), ("value_produced", paid_per_mineral))
                                 if reward}
         self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
         self.idle_step_penalty = float(idle_worker_penalty) / point * step_mul / LOOPS_PER_GAME_SECOND
@@ -89,22 +90,27 @@ class RunnerGames:
         self._returns = np.zeros(self.num_envs, dtype=np.float64)
 
     def _reset_seed(self, seed):
-        """A reset restarts every game: clear their counters and return the seed for the vector env (which
+        """A reset restarts every game: clear their logs and return the seed for the vector env (which
         seeds game i with seed + i) in place of RLlib's `seed`."""
         self._steps[:] = 0
         self._returns[:] = 0.0
-        for counted in self._counted.values():
-            counted[:] = 0.0
         self._cut_at = self.stagger_steps * np.arange(self.num_envs, dtype=np.int64) // self.num_envs
         if isinstance(seed, (int, np.integer)):
             return self.seed_base * SEED_STRIDE + self.worker_index * self.num_envs
         return seed
 
+    def _count_from_start(self, reset_result):
+        """After a reset: the counters pay their change from the games' start (where a game starts with
+        units, `value_produced` is not 0)."""
+        for name in self._counted:
+            self._counted[name] = getattr(self, name)
+        return reset_result
+
     def _shape_cut_and_log(self, was_done, rewards, terminated, truncated, infos):
         """-> (rewards with the shaping added, truncated with the staggered cuts); logs the games
         that ended and marks the ones cut this step in `infos["cut"]` (the caller restarts them next step).
-        `was_done` marks games restarting this step (their counters start from 0 again and they pay
-        nothing)."""
+        `was_done` marks games restarting this step (their counters start again from the new game's
+        start and they pay nothing)."""
         rewards = np.asarray(rewards, dtype=np.float64)
         for name, reward in self.counter_rewards.items():
             count = getattr(self, name)
@@ -129,14 +135,14 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, spending_reward: float = 0.0,
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, production_reward: float = 0.0,
                  idle_worker_penalty: float = 0.0, stagger: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward, spending_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, production_reward, idle_worker_penalty, stagger,
                                 self.entity_spec.time_limit_loops, self._engine_args["step_mul"])
 
     def reset(self, *, seed=None, options=None):
-        return super().reset(seed=self._reset_seed(seed), options=options)
+        return self._count_from_start(super().reset(seed=self._reset_seed(seed), options=options))
 
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = super().step(actions)
@@ -155,7 +161,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
-                 damage_reward: float = 0.0, spending_reward: float = 0.0, idle_worker_penalty: float = 0.0,
+                 damage_reward: float = 0.0, production_reward: float = 0.0, idle_worker_penalty: float = 0.0,
                  stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
@@ -169,11 +175,11 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                                **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward, spending_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, production_reward, idle_worker_penalty, stagger,
                                 self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
     def reset(self, *, seed=None, options=None):
-        return super().reset(seed=self._reset_seed(seed), options=options)
+        return self._count_from_start(super().reset(seed=self._reset_seed(seed), options=options))
 
     def step(self, actions):
         was_done = self._autoreset_envs.copy()
@@ -193,9 +199,10 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         return np.array([env.unwrapped.idle_workers for env in self.envs], dtype=np.float64)
 
     @property
-    def resources_spent(self) -> np.ndarray:
-        """[num_envs] minerals and gas each game has spent on structures and units since it (re)started."""
-        return np.array([env.unwrapped.resources_spent for env in self.envs], dtype=np.float64)
+    def value_produced(self) -> np.ndarray:
+        """[num_envs] each game's own units alive and finished structures at their price in minerals and
+        gas."""
+        return np.array([env.unwrapped.value_produced for env in self.envs], dtype=np.float64)
 
 
 def make_train_env(ctx: dict, *, sc2_env_cls=None):
@@ -204,7 +211,7 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "spending_reward",
+    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "production_reward",
                                                               "idle_worker_penalty")}
     stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")

@@ -103,10 +103,12 @@ class PPOSettings:
     # BuildMarines pays a Marine only; a policy trained on the score and the idle penalty alone moved its
     # workers about (not idle, bringing nothing home) and scored 0 over 490k env steps
     # (docs/learning/BuildMarines_seed0_no_income_reward.metrics.jsonl); one also paid per mineral brought
-    # home mined, built nothing and scored 0 over 520k (BuildMarines_seed0_collection_reward.metrics.jsonl).
-    spending_reward: float = _f(1.0, "PPO-only reward per mineral or gas spent on structures and units, as a "
-                                "share of its worth in the map's score, where the score does not count the "
-                                "income (BuildMarines; 0 = off)", low=0.0)
+    # home mined, built nothing and scored 0 over 520k (BuildMarines_seed0_collection_reward.metrics.jsonl);
+    # one paid per mineral spent placed Supply Depots it never finished and scored 0 over 250k
+    # (BuildMarines_seed0_spending_reward.metrics.jsonl).
+    production_reward: float = _f(1.0, "PPO-only reward per mineral or gas worth of the units trained and "
+                                  "structures finished, as a share of its worth in the map's score, where "
+                                  "the score does not count the income (BuildMarines; 0 = off)", low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
     # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
     # noise of the team's income; without it greedy play left every worker idle
