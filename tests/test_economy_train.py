@@ -56,6 +56,15 @@ def test_one_ppo_iteration_trains_on_the_maps_config(ray_session, tmp_path, map_
         assert obs["action_mask"][np.arange(len(actions[0])), actions[0]].all()
         obs, _, _, _, info = env.step(actions[0])
         assert info["illegal_actions"] == 0
+    # bench/economy_trace.py follows its game: the player's state and own units every `every` steps
+    from bench.economy_trace import trace
+
+    record = trace(str(tmp_path), sample=True, every=10, seed=0, steps=25)
+    assert record["map"] == map_name and record["steps"] == 25
+    assert [row["step"] for row in record["rows"]] == [10, 20, 25]
+    first = record["rows"][0]
+    assert first["finished"]["CommandCenter"] == 1 and first["finished"]["SCV"] >= 12
+    assert first["food_used"] >= 12 and first["food_cap"] >= 15
 
 
 @pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)

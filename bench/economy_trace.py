@@ -1,0 +1,96 @@
+"""What an economy policy does in one game: its resources, supply and own units over the game.
+
+    python bench/economy_trace.py runs/bench/BuildMarines/seed0 --sample --out docs/pilots/bm_trace.json
+
+A score of 0 on BuildMarines says nothing of why: no Supply Depot, a depot never finished, a supply cap
+filled with SCVs, or a Barracks that never trains. The checkpoint (or run directory: its latest
+checkpoint) plays one episode of the evaluation seed on its training map, greedy or sampling, and every
+`--every` agent steps the trace records the player's minerals, supply used and cap, idle workers, the
+score, and the own units by type: finished, and under construction. Writes JSON with the date, command and
+commit; prints the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.learning import EVAL_SEED  # noqa: E402
+from bench.provenance import run_info  # noqa: E402
+from envs.errors import UserError  # noqa: E402
+
+
+def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None = None) -> dict:
+    import torch
+
+    from agent.evaluation.agents import AgentSource
+    from envs.engine.units import UNIT_TYPES
+    from envs.raw_schema import Alliance
+    from envs.raw_schema import FeatureUnit as FU
+    from envs.raw_schema import Player as PL
+
+    torch.set_num_threads(1)
+    source = AgentSource(agent, sample=sample)
+    if source.policy is None or not source.policy.economy:
+        raise UserError(f"{agent} is not a checkpoint of an economy map")
+    name_of = {u.sc2_id: u.name for u in UNIT_TYPES}
+    env = source.make_env(source.trained_map).unwrapped
+    games = source.make_games()
+    obs, _ = env.reset(seed=seed)
+    games.start(0, seed)
+    rows, rejected, step, done = [], Counter(), 0, False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(games.act([0], [obs])[0])
+        step, done = step + 1, terminated or truncated or step + 1 == steps
+        raw = env.last_raw
+        rejected.update(why for _, why in raw.action_results)
+        if step % every and not done:
+            continue
+        own = raw.raw_units[raw.raw_units[:, FU.alliance] == Alliance.self]
+        finished = own[:, FU.build_progress] == 100
+        rows.append({
+            "step": step, "game_loop": int(raw.game_loop), "score": float(info["score"]),
+            "minerals": int(raw.player[PL.minerals]), "food_used": int(raw.player[PL.food_used]),
+            "food_cap": int(raw.player[PL.food_cap]), "idle_workers": int(raw.player[PL.idle_worker_count]),
+            "finished": dict(Counter(name_of.get(int(t), str(t)) for t in own[finished, FU.unit_type])),
+            "building": dict(Counter(name_of.get(int(t), str(t)) for t in own[~finished, FU.unit_type])),
+        })
+    env.close()
+    return {"agent": agent, "map": source.trained_map, "sample": sample, "seed": seed, "steps": step,
+            "rows": rows, "rejected_commands": dict(rejected)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.outputs import write_json_atomic
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("agent", help="a checkpoint or run directory trained on an economy map")
+    parser.add_argument("--sample", action="store_true", help="sample the policy's actions (default: greedy)")
+    parser.add_argument("--every", type=int, default=150, help="agent steps between rows")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help="the episode's seed")
+    parser.add_argument("--steps", type=int, help="stop after this many agent steps (default: the game)")
+    parser.add_argument("--out", type=Path, help="JSON file to write")
+    args = parser.parse_args(argv)
+    if args.every < 1 or (args.steps is not None and args.steps < 1):
+        parser.error("--every and --steps must be at least 1")
+    try:
+        record = {**run_info(), **trace(args.agent, sample=args.sample, every=args.every, seed=args.seed,
+                                         steps=args.steps)}
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for row in record["rows"]:
+        print(row["step"], {k: v for k, v in row.items() if k != "step"})
+    print("rejected commands:", record["rejected_commands"])
+    if args.out:
+        write_json_atomic(args.out, record)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
