@@ -1,6 +1,6 @@
 """What an economy policy does in one game: its resources, supply and own units over the game.
 
-    python bench/economy_trace.py runs/bench/BuildMarines/seed0 --sample --out docs/pilots/bm_trace.json
+    python bench/economy_trace.py runs/bench/BuildMarines/seed0 --sample --out docs/traces/BuildMarines.json
 
 A score of 0 on BuildMarines says nothing of why: no Supply Depot, a depot never finished, a supply cap
 filled with SCVs, or a Barracks that never trains. The checkpoint (or run directory: its latest
