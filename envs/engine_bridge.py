@@ -24,6 +24,8 @@ from envs.engine.kernel import step_kernel
 from envs.engine.state import (
     ALIVE,
     BUILD_LEFT,
+    COLLECTED_MINERALS,
+    COLLECTED_VESPENE,
     LOOP,
     NUM_SLOTS,
     OWNER,
@@ -43,8 +45,8 @@ from envs.raw_schema import Player as PL
 from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
-# columns of `EngineBridge.status` [B, 7]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, PRODUCED = range(7)
+# columns of `EngineBridge.status` [B, 8]
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED, PRODUCED = range(8)
 _IDLE = int(PL.idle_worker_count)
 
 
@@ -75,6 +77,7 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
         status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
+        status[g, COLLECTED] = game[g, COLLECTED_MINERALS] + game[g, COLLECTED_VESPENE]
         status[g, PRODUCED] = _value_produced(state.unit_i, game[g, NUM_SLOTS], g)
 
 
@@ -113,9 +116,9 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
 
 class EngineBridge:
     """`reset`, `reset_game`, `observe` and `step` over a `BatchedEngine`. After `observe` and `step`: `obs`
-    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 6] (reward, done,
-    outcome, score, damage dealt, idle workers) and, after a step, `illegal`/`rejected` per game and
-    `last_commands` (valid until the next step)."""
+    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 8] (reward, done,
+    outcome, score, damage dealt, idle workers, resources collected, value produced) and, after a step,
+    `illegal`/`rejected` per game and `last_commands` (valid until the next step)."""
 
     def __init__(self, spec: EntitySpec, engine):
         self.spec, self.engine = spec, engine
@@ -130,7 +133,7 @@ class EngineBridge:
         self._active = np.ones(B, np.int64)
         self.tags = np.zeros((B, spec.max_entities), np.int64)
         self.dropped = np.zeros(B, np.int64)
-        self.status = np.zeros((B, 7))
+        self.status = np.zeros((B, 8))
         self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
         self.obs = empty_observation(spec, B)
         size = B * spec.max_units  # at most one command per unit

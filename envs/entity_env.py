@@ -22,10 +22,12 @@ from gymnasium import spaces
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
 from envs.engine.economy_data import COST
+from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine.units import UNIT_TYPES
 from envs.engine_bridge import (
+    COLLECTED,
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
@@ -201,6 +203,10 @@ class _EngineGame:
         return int(self.bridge.status[0, IDLE_WORKERS])
 
     @property
+    def resources_collected(self) -> float:
+        return float(self.bridge.status[0, COLLECTED])
+
+    @property
     def value_produced(self) -> float:
         return float(self.bridge.status[0, PRODUCED])
 
@@ -245,6 +251,11 @@ class _RawCommandGame:
     @property
     def idle_workers(self) -> int:
         return int(self.last_raw.player[PL.idle_worker_count])
+
+    @property
+    def resources_collected(self) -> float:
+        score = self.last_raw.score_cumulative
+        return float(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE])
 
     @property
     def value_produced(self) -> float:
@@ -328,6 +339,11 @@ class EntityEnv(gym.Env):
     def idle_workers(self) -> int:
         """Own workers without an order (the player vector's idle_worker_count)."""
         return self._game.idle_workers
+
+    @property
+    def resources_collected(self) -> float:
+        """Minerals and gas the own workers have brought home since the game (re)started."""
+        return self._game.resources_collected
 
     @property
     def value_produced(self) -> float:

@@ -18,6 +18,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.engine import BatchedEngine
 from envs.engine_bridge import (
+    COLLECTED,
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
@@ -99,6 +100,11 @@ class EntityVectorEnv(gym.vector.VectorEnv):
     def idle_workers(self) -> np.ndarray:
         """[B] each game's own workers without an order (the player vector's idle_worker_count)."""
         return self._bridge.status[:, IDLE_WORKERS].copy()
+
+    @property
+    def resources_collected(self) -> np.ndarray:
+        """[B] minerals and gas each game's workers have brought home since the game (re)started."""
+        return self._bridge.status[:, COLLECTED].copy()
 
     @property
     def value_produced(self) -> np.ndarray:

@@ -117,20 +117,54 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
 
 @pytest.mark.parametrize("map_name, paid_per_mineral",
                          [("BuildMarines", 1 / 50), ("CollectMineralsAndGas", 0.0)])
-def test_the_production_reward_pays_what_the_income_builds_where_the_score_does_not_count_it(map_name,
-                                                                                          paid_per_mineral):
+def test_the_collection_reward_pays_the_income_where_the_score_does_not(map_name, paid_per_mineral):
+    from agent.rllib.train_env import TrainVectorEnv
+    from envs.action_space import Verb
+    from envs.vector_env import EntityVectorEnv
+
+    # BuildMarines scores Marines (50 minerals each): a mineral brought home pays 1/50 of a point there;
+    # CollectMineralsAndGas's score is the income itself and pays nothing more
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, stagger=False)
+    plain = EntityVectorEnv(map_name, 2, step_mul=16)
+    obs, _ = plain.reset(seed=0)
+    shaped.reset(seed=0)
+    gather = plain.layout.segment(Verb.GATHER)
+    before = np.zeros(2)
+    for step in range(40):
+        # every worker is sent to its first legal gather target once; then it harvests on its own
+        mask = obs["action_mask"][:, :, gather.start:gather.start + gather.size]
+        actions = np.where(mask.any(-1) & (step == 0), gather.start + mask.argmax(-1), 0)
+        obs, reward, _, _, info = plain.step(actions)
+        _, shaped_reward, _, _, shaped_info = shaped.step(actions)
+        collected = plain.resources_collected
+        if map_name == "CollectMineralsAndGas":  # the score is the minerals and gas collected
+            np.testing.assert_array_equal(collected, info["score"])
+        np.testing.assert_allclose(shaped_reward, reward + (collected - before) * paid_per_mineral, rtol=1e-6)
+        np.testing.assert_array_equal(shaped_info["score"], info["score"])
+        before = collected
+    plain.close()
+    shaped.close()
+    assert (before >= 5).all()  # each game's workers brought home at least one trip of 5 minerals
+
+
+@pytest.mark.parametrize("map_name, paid_per_mineral",
+                         [("BuildMarines", 1 / 50), ("CollectMineralsAndGas", 0.0)])
+def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map_name, paid_per_mineral):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
     from envs.vector_env import EntityVectorEnv
 
     # BuildMarines scores Marines (50 minerals each): a mineral's worth produced pays 1/50 of a point
-    # there; CollectMineralsAndGas's score is the income itself and pays nothing more
-    shaped = TrainVectorEnv(map_name, 2, step_mul=16, production_reward=1.0, stagger=False)
+    # there, on top of the 1/50 its collection paid; CollectMineralsAndGas's score is the income itself
+    # and pays nothing more
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, production_reward=1.0,
+                            stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
     _, _ = shaped.reset(seed=0)
     start = before = plain.value_produced  # the start's units, which pay nothing
     np.testing.assert_array_equal(shaped.value_produced, start)
+    collected_before = np.zeros(2)
     gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
     for step in range(60):
         # every worker is sent to its first legal gather target once, and the Command Center trains an
@@ -141,10 +175,11 @@ def test_the_production_reward_pays_what_the_income_builds_where_the_score_does_
         actions = np.where(mask[:, :, train.start], train.start, actions)
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
-        value = plain.value_produced
-        np.testing.assert_allclose(shaped_reward, reward + (value - before) * paid_per_mineral, rtol=1e-6)
+        value, collected = plain.value_produced, plain.resources_collected
+        shaping = (value - before + collected - collected_before) * paid_per_mineral
+        np.testing.assert_allclose(shaped_reward, reward + shaping, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
-        before = value
+        before, collected_before = value, collected
     plain.close()
     shaped.close()
     # each game trained SCVs (50 minerals each) as the income allowed: the start's 50 minerals and more

@@ -194,6 +194,15 @@ class IdleTestEnv(KthStepTestEnv):
         builder.player_common(idle_worker_count=k)
 
 
+class CollectedTestEnv(KthStepTestEnv):
+    """5k minerals and 4k gas collected after k steps."""
+
+    field = "score_cumulative"
+
+    def fill(self, builder, k):
+        builder.score_details(collected_minerals=5 * k, collected_vespene=4 * k)
+
+
 class ProducedTestEnv(KthStepTestEnv):
     """k + 1 own Marines after k steps, beside a Supply Depot half built."""
 
@@ -225,6 +234,21 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     # after its last step a game restarts and that step pays nothing
     np.testing.assert_allclose(rewards[:EPISODE_STEPS - 1], REWARD + 13 * 0.05, rtol=1e-6)
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
+
+
+def test_the_income_on_pysc2_is_read_from_the_games_score_details():
+    # the collection reward pays this counter's change (its price per map: tests/test_return_scale.py)
+    env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
+                         sc2_env_cls=CollectedTestEnv)
+    env.reset(seed=0)
+    actions = np.zeros(env.action_space.shape, dtype=np.int64)
+    collected = []
+    for _ in range(3):
+        env.step(actions)
+        collected.append(env.resources_collected)
+    env.close()
+    # 5 minerals and 4 gas a step since the reset
+    np.testing.assert_array_equal(collected, [[9, 9], [18, 18], [27, 27]])
 
 
 def test_the_value_produced_on_pysc2_is_read_from_the_games_raw_units():

@@ -47,11 +47,12 @@ class RunnerGames:
     score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
     `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
-    the start), plus `production_reward` x the worth of what the income has produced: each unit trained and
-    structure finished at its price in minerals and gas (`value_produced`), so that building the supply
-    and Barracks that Marines need pays, while a site left half-built pays nothing. A policy paid for
-    the income itself kept mining and built nothing; one paid for spending placed Supply Depots and sent
-    their builders back to mine before they finished. Less `idle_worker_penalty` per own worker
+    the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
+    score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of what
+    the income has built: each unit trained and structure finished at its price (`value_produced`), so that
+    a mineral spent on the supply and Barracks that Marines need pays twice and a hoarded one once, while a
+    site left half-built pays nothing. Paid for the income alone, a policy mined and built nothing; paid
+    for what it built alone, it never learnt to mine. Less `idle_worker_penalty` per own worker
     without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
     economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
     tell from noise, and trained policies left idle workers idle most steps, so that greedy play never
@@ -69,15 +70,17 @@ class RunnerGames:
     (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, production_reward: float,
-                           idle_worker_penalty: float, stagger: bool, time_limit_loops: int,
-                           step_mul: int) -> None:
+    def _init_runner_games(self, seed_base: int, damage_reward: float, collection_reward: float,
+                           production_reward: float, idle_worker_penalty: float, stagger: bool,
+                           time_limit_loops: int, step_mul: int) -> None:
         self.seed_base = seed_base
         point = minerals_per_point(self.map_name)
-        paid_per_mineral = 0.0 if scores_income(self.map_name) else float(production_reward) / point
+        per_mineral = 0.0 if scores_income(self.map_name) else 1.0 / point
         # the game's running totals that pay per unit of change: name of the property -> reward per unit
         self.counter_rewards = {name: float(reward) for name, reward in
-                                (("damage_dealt", damage_reward), ("value_produced", paid_per_mineral))
+                                (("damage_dealt", damage_reward),
+                                 ("resources_collected", collection_reward * per_mineral),
+                                 ("value_produced", production_reward * per_mineral))
                                 if reward}
         self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
         self.idle_step_penalty = float(idle_worker_penalty) / point * step_mul / LOOPS_PER_GAME_SECOND
@@ -135,11 +138,13 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, production_reward: float = 0.0,
-                 idle_worker_penalty: float = 0.0, stagger: bool = True, **kwargs):
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, collection_reward: float = 0.0,
+                 production_reward: float = 0.0, idle_worker_penalty: float = 0.0, stagger: bool = True,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward, production_reward, idle_worker_penalty, stagger,
-                                self.entity_spec.time_limit_loops, self._engine_args["step_mul"])
+        self._init_runner_games(seed_base, damage_reward, collection_reward, production_reward,
+                                idle_worker_penalty, stagger, self.entity_spec.time_limit_loops,
+                                self._engine_args["step_mul"])
 
     def reset(self, *, seed=None, options=None):
         return self._count_from_start(super().reset(seed=self._reset_seed(seed), options=options))
@@ -161,8 +166,8 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
-                 damage_reward: float = 0.0, production_reward: float = 0.0, idle_worker_penalty: float = 0.0,
-                 stagger: bool = True, sc2_env_cls=None, **env_kwargs):
+                 damage_reward: float = 0.0, collection_reward: float = 0.0, production_reward: float = 0.0,
+                 idle_worker_penalty: float = 0.0, stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
             from envs.pysc2_backend import find_game
@@ -175,7 +180,8 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                                **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward, production_reward, idle_worker_penalty, stagger,
+        self._init_runner_games(seed_base, damage_reward, collection_reward, production_reward,
+                                idle_worker_penalty, stagger,
                                 self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
     def reset(self, *, seed=None, options=None):
@@ -199,6 +205,11 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         return np.array([env.unwrapped.idle_workers for env in self.envs], dtype=np.float64)
 
     @property
+    def resources_collected(self) -> np.ndarray:
+        """[num_envs] minerals and gas each game's workers brought home since it (re)started."""
+        return np.array([env.unwrapped.resources_collected for env in self.envs], dtype=np.float64)
+
+    @property
     def value_produced(self) -> np.ndarray:
         """[num_envs] each game's own units alive and finished structures at their price in minerals and
         gas."""
@@ -211,8 +222,8 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "production_reward",
-                                                              "idle_worker_penalty")}
+    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "collection_reward",
+                                                              "production_reward", "idle_worker_penalty")}
     stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")
     num_envs = int(ctx.pop("num_envs", 1))

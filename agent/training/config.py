@@ -100,12 +100,16 @@ class PPOSettings:
     # (docs/pilots/roaches_damage.json against roaches_defaults.json).
     damage_reward: float = _f(0.05, "PPO-only bonus per enemy hit point or shield removed (SMAC-style "
                               "shaping; 0 = off)", low=0.0)
-    # BuildMarines pays a Marine only; a policy trained on the score and the idle penalty alone moved its
-    # workers about (not idle, bringing nothing home) and scored 0 over 490k env steps
-    # (docs/learning/BuildMarines_seed0_no_income_reward.metrics.jsonl); one also paid per mineral brought
-    # home mined, built nothing and scored 0 over 520k (BuildMarines_seed0_collection_reward.metrics.jsonl);
-    # one paid per mineral spent placed Supply Depots it never finished and scored 0 over 250k
-    # (BuildMarines_seed0_spending_reward.metrics.jsonl).
+    # BuildMarines pays a Marine only. Trained on the score and the idle penalty alone, the workers moved
+    # about (not idle, bringing nothing home): 0 over 490k env steps
+    # (docs/learning/BuildMarines_seed0_no_income_reward.metrics.jsonl). Paid for the income alone, the
+    # policy mined and built nothing: 0 over 520k (BuildMarines_seed0_collection_reward.metrics.jsonl).
+    # Paid per mineral spent, it placed Supply Depots it never finished: 0 over 250k
+    # (BuildMarines_seed0_spending_reward.metrics.jsonl). Paid for what it built alone, it never learnt to
+    # mine: 0 over 287k (BuildMarines_seed0_production_reward.metrics.jsonl). So both terms pay.
+    collection_reward: float = _f(1.0, "PPO-only reward per mineral or gas brought home, as a share of its "
+                                  "worth in the map's score, where the score does not count the income "
+                                  "(BuildMarines; 0 = off)", low=0.0)
     production_reward: float = _f(1.0, "PPO-only reward per mineral or gas worth of the units trained and "
                                   "structures finished, as a share of its worth in the map's score, where "
                                   "the score does not count the income (BuildMarines; 0 = off)", low=0.0)
