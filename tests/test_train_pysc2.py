@@ -236,34 +236,24 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
     np.testing.assert_allclose(rewards[EPISODE_STEPS], 0.0)
 
 
-def test_the_income_on_pysc2_is_read_from_the_games_score_details():
-    # the collection reward pays this counter's change (its price per map: tests/test_return_scale.py)
+# The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
+# CollectedTestEnv: 5 minerals and 4 gas a step since the reset, from score_details; ProducedTestEnv: 50
+# minerals a Marine from the raw units, the half-built Supply Depot counting nothing yet.
+@pytest.mark.parametrize("test_env, counter, expected", [
+    (CollectedTestEnv, "resources_collected", [9, 18, 27]),
+    (ProducedTestEnv, "value_produced", [100, 150, 200]),
+])
+def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
-                         sc2_env_cls=CollectedTestEnv)
+                         sc2_env_cls=test_env)
     env.reset(seed=0)
     actions = np.zeros(env.action_space.shape, dtype=np.int64)
-    collected = []
+    counts = []
     for _ in range(3):
         env.step(actions)
-        collected.append(env.resources_collected)
+        counts.append(getattr(env, counter))
     env.close()
-    # 5 minerals and 4 gas a step since the reset
-    np.testing.assert_array_equal(collected, [[9, 9], [18, 18], [27, 27]])
-
-
-def test_the_value_produced_on_pysc2_is_read_from_the_games_raw_units():
-    # the production reward pays this counter's change (its price per map: tests/test_return_scale.py)
-    env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
-                         sc2_env_cls=ProducedTestEnv)
-    env.reset(seed=0)
-    actions = np.zeros(env.action_space.shape, dtype=np.int64)
-    produced = []
-    for _ in range(3):
-        env.step(actions)
-        produced.append(env.value_produced)
-    env.close()
-    # 50 minerals a Marine; the half-built Supply Depot counts nothing yet
-    np.testing.assert_array_equal(produced, [[100, 100], [150, 150], [200, 200]])
+    np.testing.assert_array_equal(counts, [[n, n] for n in expected])
 
 
 def test_the_idle_worker_penalty_on_pysc2_reads_the_games_player_vector():
