@@ -5,9 +5,9 @@
 A score of 0 on BuildMarines says nothing of why: no Supply Depot, a depot never finished, a supply cap
 filled with SCVs, or a Barracks that never trains. The checkpoint (or run directory: its latest
 checkpoint) plays one episode of the evaluation seed on its training map, greedy or sampling, and every
-`--every` agent steps the trace records the player's minerals, supply used and cap, idle workers, the
-score, and the own units by type: finished, and under construction. Writes JSON with the date, command and
-commit; prints the rows.
+`--every` agent steps the trace records the minerals and gas collected so far, the player's minerals,
+supply used and cap, idle workers, the score, and the own units by type: finished, and under
+construction. Writes JSON with the date, command and commit; prints the rows.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
     import torch
 
     from agent.evaluation.agents import AgentSource
+    from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
     from envs.engine.units import UNIT_TYPES
     from envs.raw_schema import Alliance
     from envs.raw_schema import FeatureUnit as FU
@@ -51,10 +52,11 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
         rejected.update(why for _, why in raw.action_results)
         if step % every and not done:
             continue
-        own = raw.raw_units[raw.raw_units[:, FU.alliance] == Alliance.self]
+        own, score = raw.raw_units[raw.raw_units[:, FU.alliance] == Alliance.self], raw.score_cumulative
         finished = own[:, FU.build_progress] == 100
         rows.append({
             "step": step, "game_loop": int(raw.game_loop), "score": float(info["score"]),
+            "collected": int(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE]),
             "minerals": int(raw.player[PL.minerals]), "food_used": int(raw.player[PL.food_used]),
             "food_cap": int(raw.player[PL.food_cap]), "idle_workers": int(raw.player[PL.idle_worker_count]),
             "finished": dict(Counter(name_of.get(int(t), str(t)) for t in own[finished, FU.unit_type])),

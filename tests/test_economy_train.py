@@ -65,6 +65,7 @@ def test_one_ppo_iteration_trains_on_the_maps_config(ray_session, tmp_path, map_
     first = record["rows"][0]
     assert first["finished"]["CommandCenter"] == 1 and first["finished"]["SCV"] >= 12
     assert first["food_used"] >= 12 and first["food_cap"] >= 15
+    assert 0 <= first["collected"] <= record["rows"][-1]["collected"]
 
 
 @pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
