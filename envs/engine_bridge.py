@@ -45,20 +45,21 @@ from envs.raw_schema import Player as PL
 from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
-# columns of `EngineBridge.status` [B, 8]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED, PRODUCED = range(8)
+# columns of `EngineBridge.status` [B, 7]
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED = range(7)
 _IDLE = int(PL.idle_worker_count)
 
 
 @njit(cache=True)
-def _value_produced(ui, num_slots, g):
-    """Game g's own units alive and finished structures, at their price in minerals and gas
+def _values_produced(ui, game):
+    """[B] each game's own units alive and finished structures at their price in minerals and gas
     (`value_produced` in envs/entity_env.py reads the same from a raw observation)."""
-    value = 0
-    for u in range(num_slots):
-        if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
-            value += COST[ui[g, u, TYPE]]
-    return value
+    values = np.zeros(game.shape[0])
+    for g in range(game.shape[0]):
+        for u in range(game[g, NUM_SLOTS]):
+            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
+                values[g] += COST[ui[g, u, TYPE]]
+    return values
 
 
 @njit(cache=True)
@@ -78,7 +79,6 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
         status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
         status[g, COLLECTED] = game[g, COLLECTED_MINERALS] + game[g, COLLECTED_VESPENE]
-        status[g, PRODUCED] = _value_produced(state.unit_i, game[g, NUM_SLOTS], g)
 
 
 @njit(cache=True)
@@ -116,8 +116,8 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
 
 class EngineBridge:
     """`reset`, `reset_game`, `observe` and `step` over a `BatchedEngine`. After `observe` and `step`: `obs`
-    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 8] (reward, done,
-    outcome, score, damage dealt, idle workers, resources collected, value produced) and, after a step,
+    (fresh arrays, safe to hand out), `tags` (raw tag per entity slot), `status` [B, 7] (reward, done,
+    outcome, score, damage dealt, idle workers, resources collected) and, after a step,
     `illegal`/`rejected` per game and `last_commands` (valid until the next step)."""
 
     def __init__(self, spec: EntitySpec, engine):
@@ -133,7 +133,7 @@ class EngineBridge:
         self._active = np.ones(B, np.int64)
         self.tags = np.zeros((B, spec.max_entities), np.int64)
         self.dropped = np.zeros(B, np.int64)
-        self.status = np.zeros((B, 8))
+        self.status = np.zeros((B, 7))
         self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
         self.obs = empty_observation(spec, B)
         size = B * spec.max_units  # at most one command per unit
@@ -181,6 +181,11 @@ class EngineBridge:
                                    self._memory_tables, self._memory_arrays, self._new_obs(), self.status,
                                    self.illegal, self.rejected)
         return self.obs
+
+    def values_produced(self) -> np.ndarray:
+        """[B] each game's own units alive and finished structures at their price in minerals and gas:
+        computed when asked (only BuildMarines' shaping reads it), not every step."""
+        return _values_produced(self.engine.state.unit_i, self.engine.state.game)
 
     @property
     def last_commands(self) -> GroupedCommands:

@@ -32,7 +32,6 @@ from envs.engine_bridge import (
     DONE,
     IDLE_WORKERS,
     OUTCOME,
-    PRODUCED,
     REWARD,
     SCORE,
     EngineBridge,
@@ -208,7 +207,7 @@ class _EngineGame:
 
     @property
     def value_produced(self) -> float:
-        return float(self.bridge.status[0, PRODUCED])
+        return float(self.bridge.values_produced()[0])
 
     def close(self):
         pass

@@ -23,7 +23,6 @@ from envs.engine_bridge import (
     DONE,
     IDLE_WORKERS,
     OUTCOME,
-    PRODUCED,
     REWARD,
     SCORE,
     EngineBridge,
@@ -109,7 +108,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
     @property
     def value_produced(self) -> np.ndarray:
         """[B] each game's own units alive and finished structures at their price in minerals and gas."""
-        return self._bridge.status[:, PRODUCED].copy()
+        return self._bridge.values_produced()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""
