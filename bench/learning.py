@@ -121,34 +121,47 @@ def trained_config(run_dir: Path) -> dict:
     return load_policy(run_dir)[1]["config"]
 
 
-def can_resume(run_dir: Path, request: dict) -> bool:
-    """Did `run_dir` start training with the same config, and save a checkpoint since?"""
+def config_changes(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """Each setting that differs between two nested configs, as `key: before -> after`."""
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, "absent"), after.get(key, "absent")
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += config_changes(old, new, f"{prefix}{key}.")
+        elif old != new:
+            changes.append(f"{prefix}{key}: {old} -> {new}")
+    return changes
+
+
+def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, discard: bool = False) -> float:
+    """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds. A run of the same
+    config that was killed part-way goes on from its latest checkpoint. A kept run of another config is
+    thrown away only with `discard`: otherwise this stops and names what differs."""
     from agent.training.checkpoint import latest_checkpoint
 
-    try:
-        started = json.loads((run_dir / REQUEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return started == request and latest_checkpoint(run_dir) is not None
-
-
-def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, resume: bool = False) -> float:
-    """Run `perceiver-sc2 train` for the map's default config; returns wall-clock seconds. With `resume`, a
-    run of the same config that was killed part-way goes on from its latest checkpoint."""
     request = {"config": training_config(map_name, env_steps, extra)}
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
            "--run-dir", str(run_dir)]
     for item in budget_overrides(env_steps, extra):
         cmd += ["--set", item]
-    if resume and can_resume(run_dir, request):
+    kept = run_dir.is_dir() and latest_checkpoint(run_dir) is not None
+    try:
+        started = json.loads((run_dir / REQUEST).read_text())
+    except (OSError, ValueError):
+        started = {"config": {"(its config)": "unrecorded"}}
+    if kept and started == request:
         cmd.append("--resume")
+    elif kept and not discard:
+        changes = config_changes(started["config"], request["config"])
+        raise SystemExit(f"{run_dir} holds a run trained with another config ({'; '.join(changes)}): "
+                         "pass --force to throw it away and train afresh, or --runs to train elsewhere")
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         (run_dir / REQUEST).write_text(json.dumps(request))
-    started = time.perf_counter()
+    started_at = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
-    return time.perf_counter() - started
+    return time.perf_counter() - started_at
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -281,10 +294,10 @@ def is_complete(path: Path, map_name: str, env_steps: int, episodes: int, extra:
 
 
 def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path, extra: list[str],
-              curve_episodes: int = 0, skip_train: bool = False, runs: Path = RUNS) -> dict:
+              curve_episodes: int = 0, skip_train: bool = False, runs: Path = RUNS, force: bool = False) -> dict:
     info = run_info()
     run_dir = runs / map_name / f"seed{seed}"
-    wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra, resume=True)
+    wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra, discard=force)
     rows = read_metrics(run_dir)
     curve = checkpoint_curve(run_dir, map_name, curve_episodes) if curve_episodes else []
     evals = final_evaluation(run_dir, map_name, episodes)
@@ -346,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-train", action="store_true",
                         help="evaluate the existing RUNS/<map>/seed<k> run instead of training again")
     parser.add_argument("--force", action="store_true",
-                        help="run maps whose JSON is already complete for this budget (default: skip them)")
+                        help="run maps whose JSON is already complete for this budget (default: skip them), "
+                             "and throw away a kept run of another config (default: stop, naming what differs)")
     args = parser.parse_args(argv)
     import torch
 
@@ -365,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
                 continue
             s = bench_map(map_name, seed, env_steps, args.episodes, args.out, extra, args.curve_episodes,
-                          args.skip_train, args.runs)
+                          args.skip_train, args.runs, args.force)
             cells = [f"{s[k]['mean']:.1f} [{s[k]['ci_low']:.1f}, {s[k]['ci_high']:.1f}]"
                      for k in ("policy", "policy_sampled", "scripted")]
             met = sum(c["met"] for c in s["goals"].values())

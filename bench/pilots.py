@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the variants' existing runs again with this code, without training")
     parser.add_argument("--note", default="", help="recorded as is, e.g. what code the runs used")
+    parser.add_argument("--force", action="store_true",
+                        help="throw away a kept run of another config (default: stop, naming what differs)")
     args = parser.parse_args(argv)
     import torch
 
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             info = run_info()
             wall = train(args.map, args.env_steps, run_dir,  # a killed pilot goes on where it stopped
-                         ["scale.torch_threads=1", "run.progress=false", *overrides], resume=True)
+                         ["scale.torch_threads=1", "run.progress=false", *overrides], discard=args.force)
             entry = {"overrides": overrides, "trained_on": {k: info[k] for k in PROVENANCE},
                      "wall_seconds_including_startup": round(wall, 1), **training_summary(run_dir)}
         if args.evaluate_only or not (same and done.get("eval_episodes") == args.episodes):

@@ -101,26 +101,31 @@ def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_config(tmp_p
     commands = []
     monkeypatch.setattr(learning.subprocess, "run", lambda cmd, **kwargs: commands.append(cmd))
     run_dir = tmp_path / "MoveToBeacon"
-    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], resume=True)  # nothing to resume: a new run
+    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])  # nothing to resume: a new run
     assert "--resume" not in commands[-1] and "run.max_env_steps=1000" in commands[-1]
     ckpt = run_dir / CHECKPOINTS / checkpoint_name(5)
     ckpt.mkdir(parents=True)
     (ckpt / TRAIN_STATE).write_text("{}")  # killed after its fifth iteration
-    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], resume=True)
+    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])
     assert commands[-1][-1] == "--resume" and ckpt.is_dir()
     request = json.loads((run_dir / learning.REQUEST).read_text())
     request["config"]["ppo"]["num_epochs"] += 1  # started before a default changed
     (run_dir / learning.REQUEST).write_text(json.dumps(request))
-    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], resume=True)  # other defaults start afresh
+    with pytest.raises(SystemExit, match=r"ppo\.num_epochs: 5 -> 4.*--force"):
+        learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])  # kept, not thrown away
+    assert ckpt.is_dir() and len(commands) == 2
+    with pytest.raises(SystemExit, match=r"run\.max_env_steps: 1000 -> 2000"):
+        learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"], discard=False)
+    learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], discard=True)  # asked to: starts afresh
     assert "--resume" not in commands[-1] and not ckpt.exists()
-    ckpt.mkdir(parents=True)
-    (ckpt / TRAIN_STATE).write_text("{}")
-    learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"], resume=True)  # another budget starts afresh
-    assert "--resume" not in commands[-1] and not ckpt.exists()
-    ckpt.mkdir(parents=True)
-    (ckpt / TRAIN_STATE).write_text("{}")
-    learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"])  # pilots: always a new run
-    assert "--resume" not in commands[-1] and not ckpt.exists()
+    assert json.loads((run_dir / learning.REQUEST).read_text())["config"]["ppo"]["num_epochs"] == 4
+
+
+def test_config_changes_names_added_removed_and_changed_settings():
+    before = {"ppo": {"lr": 0.1, "old": 1}, "seed": 0}
+    after = {"ppo": {"lr": 0.2, "new": 2}, "seed": 0}
+    assert learning.config_changes(before, after) == ["ppo.lr: 0.1 -> 0.2", "ppo.new: absent -> 2",
+                                                      "ppo.old: 1 -> absent"]
 
 
 def test_the_verb_histogram_counts_every_unit_step_with_a_choice(tmp_path):
