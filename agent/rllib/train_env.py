@@ -50,9 +50,9 @@ class RunnerGames:
     the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
     score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of what
     the income has built: each unit trained and structure finished at its price (`value_produced`), so that
-    a mineral spent on the supply and Barracks that Marines need pays twice and a hoarded one once, while a
-    site left half-built pays nothing. Paid for the income alone, a policy mined and built nothing; paid
-    for what it built alone, it never learnt to mine. Less `idle_worker_penalty` per own worker
+    at the defaults (1 and 4) a mineral spent on the supply and Barracks that Marines need pays five times
+    what a hoarded one does, and a site left half-built pays nothing. Paid for the income alone, a policy
+    mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it hoarded. Less `idle_worker_penalty` per own worker
     without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
     economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
     tell from noise, and trained policies left idle workers idle most steps, so that greedy play never

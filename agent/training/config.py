@@ -106,11 +106,13 @@ class PPOSettings:
     # policy mined and built nothing: 0 over 520k (BuildMarines_seed0_collection_reward.metrics.jsonl).
     # Paid per mineral spent, it placed Supply Depots it never finished: 0 over 250k
     # (BuildMarines_seed0_spending_reward.metrics.jsonl). Paid for what it built alone, it never learnt to
-    # mine: 0 over 287k (BuildMarines_seed0_production_reward.metrics.jsonl). So both terms pay.
+    # mine: 0 over 287k (BuildMarines_seed0_production_reward.metrics.jsonl). Paid both at 1, it mined and
+    # hoarded: 0 over 583k (BuildMarines_seed0_collection_and_production_reward.metrics.jsonl), so what is
+    # built pays four times what is mined.
     collection_reward: float = _f(1.0, "PPO-only reward per mineral or gas brought home, as a share of its "
                                   "worth in the map's score, where the score does not count the income "
                                   "(BuildMarines; 0 = off)", low=0.0)
-    production_reward: float = _f(1.0, "PPO-only reward per mineral or gas worth of the units trained and "
+    production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of the units trained and "
                                   "structures finished, as a share of its worth in the map's score, where "
                                   "the score does not count the income (BuildMarines; 0 = off)", low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
