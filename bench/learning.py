@@ -2,7 +2,8 @@
 
     python bench/learning.py                  # every map and seed of GOALS; complete ones are skipped,
                                               # a run that was killed resumes from its last checkpoint,
-                                              # and a result or run from other defaults is redone
+                                              # a result from other defaults is redone, and a kept run
+                                              # of other defaults stops it (--force throws that away)
     python bench/learning.py --maps 3m 2s3z   # a subset; on two cores, run two of these side by side
     python bench/learning.py --maps DefeatRoaches --seeds 1 2
 
