@@ -8,6 +8,12 @@ build at a cell a site inside the playable area that overlaps no structure or re
 test the game's placement grid makes). What the observation cannot tell - another worker already on its
 way to the same site, two units spending the same minerals in one step - the game refuses and the env
 counts as rejected commands.
+
+One rule is the layout's, not the game's: a worker on its way to build, or building, may only keep at it
+(no-op). The game would take another order and leave the site half-built. Through pysc2's interface an
+agent commands only the units it selects, so a builder keeps its order unless reselected; here every unit
+chooses every step, and sampling policies pulled their builders back to mining before any Supply Depot
+finished (docs/traces/BuildMarines_spending_reward.json).
 """
 
 from __future__ import annotations
@@ -66,6 +72,14 @@ ECONOMY_SCALARS = (  # scalars after the shared ones, in the order `economy_scal
 
 
 @njit(cache=True)
+def _is_building(row):
+    """A worker whose current order builds a structure (on its way, or building)."""
+    order = row[FU.order_id_0]
+    return row[FU.order_length] > 0 and (order == BUILD_ORDERS[0] or order == BUILD_ORDERS[1] or
+                                          order == BUILD_ORDERS[2] or order == BUILD_ORDERS[3])
+
+
+@njit(cache=True)
 def economy_columns(row, f, start):
     """Write ECONOMY_COLUMNS of one raw unit row into f[start:]."""
     busy = row[FU.order_length] > 0
@@ -75,8 +89,7 @@ def economy_columns(row, f, start):
     f[start + 1] = buff == CARRY_BUFFS[0] or buff == CARRY_BUFFS[1] or buff == CARRY_BUFFS[2] or \
         buff == CARRY_BUFFS[3]
     f[start + 2] = busy and (order == HARVEST_ORDERS[0] or order == HARVEST_ORDERS[1])
-    f[start + 3] = busy and (order == BUILD_ORDERS[0] or order == BUILD_ORDERS[1] or order == BUILD_ORDERS[2]
-                             or order == BUILD_ORDERS[3])
+    f[start + 3] = _is_building(row)
     f[start + 4] = row[FU.order_length] / PRODUCTION_QUEUE
     f[start + 5] = (row[FU.mineral_contents] + row[FU.vespene_contents]) / 1000.0
     f[start + 6] = row[FU.assigned_harvesters] / 16.0
@@ -173,6 +186,9 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
                 out[s, seg_marine] = queue_free and minerals >= MARINE_COST
             continue
         if t != SCV or u[r, FU.alliance] != _SELF:
+            continue
+        if _is_building(u[r]):  # keeps at its structure: no-op only (module docstring)
+            out[s, 1:] = 0
             continue
         for j in range(N):
             out[s, seg_gather + j] = gather_ok and gatherable[j]

@@ -21,13 +21,14 @@ from envs.engine import ECONOMY_MAP_NAMES, MAP_NAMES, BatchedEngine
 from envs.engine.state import MINERALS
 from envs.entity_env import entity_spec
 from envs.featurize import featurize
+from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import Player
 from envs.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 # Written by tests/fixtures/combat_shapes.py from the commit whose checkpoints must keep loading.
 COMBAT_SHAPES = json.loads((ROOT / "tests" / "fixtures" / "combat_shapes.json").read_text())
-SCV, COMMAND_CENTER = 45, 18
+SCV, COMMAND_CENTER, SUPPLY_DEPOT = 45, 18, 19
 
 
 @pytest.mark.parametrize("map_name", MAP_NAMES)
@@ -159,20 +160,16 @@ def test_the_scripted_player_harvests_builds_and_trains_through_the_verbs(map_na
     assert rejected <= steps // 50  # what the mask cannot see: the same minerals spent twice in a step
 
 
-def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
-    """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
-    it is built and its price once finished; the engine path's compiled count equals the count read from
-    the raw observation, as the pysc2 path reads it."""
-    from envs.entity_env import value_produced
-    from envs.raw_schema import FeatureUnit as FU
+def _depots(env):
+    units = env.last_raw.raw_units
+    return units[(units[:, FU.unit_type] == SUPPLY_DEPOT) & (units[:, FU.alliance] == 1), FU.build_progress]
 
-    supply_depot = 19
-    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
-    obs, _ = env.reset(seed=0)
-    start = 12 * 50 + 400  # 12 SCVs and a Command Center (BurnySc2/sc2-techtree data.json)
-    assert env.value_produced == value_produced(env.last_raw) == start
+
+def _build_a_depot(env, obs):
+    """Send the workers to mine, then one of them to build a Supply Depot once it is affordable; yields
+    (observation, builder slot or None) after each step until the depot is finished."""
     gather, depot = env.layout.segment(Verb.GATHER), env.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
-    ordered, building_steps = False, 0
+    builder = None
     for step in range(400):
         mask = obs["action_mask"]
         actions = np.zeros(len(mask), np.int64)  # the Command Center trains nothing: no SCV adds value
@@ -180,18 +177,46 @@ def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
             gathers = mask[:, gather.start:gather.start + gather.size]
             actions = np.where(gathers.any(-1), gather.start + gathers.argmax(-1), 0)
         cells = mask[:, depot.start:depot.start + depot.size]
-        if not ordered and cells.any():
+        if builder is None and cells.any():
             builder = int(np.flatnonzero(cells.any(-1))[0])
-            actions[builder], ordered = depot.start + cells[builder].argmax(), True
+            actions[builder] = depot.start + cells[builder].argmax()
         obs, _, _, _, _ = env.step(actions)
-        units = env.last_raw.raw_units
-        progress = units[(units[:, FU.unit_type] == supply_depot) & (units[:, FU.alliance] == 1),
-                         FU.build_progress]
+        yield obs, builder
+        if len(_depots(env)) and _depots(env)[0] == 100:
+            return
+    raise AssertionError("no Supply Depot finished in 400 steps")
+
+
+def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
+    """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
+    it is built and its price once finished; the engine path's compiled count equals the count read from
+    the raw observation, as the pysc2 path reads it."""
+    from envs.entity_env import value_produced
+
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    start = 12 * 50 + 400  # 12 SCVs and a Command Center (BurnySc2/sc2-techtree data.json)
+    assert env.value_produced == value_produced(env.last_raw) == start
+    building_steps = 0
+    for _ in _build_a_depot(env, obs):
         assert env.value_produced == value_produced(env.last_raw)
-        if len(progress) and progress[0] < 100:
+        if len(_depots(env)) and _depots(env)[0] < 100:
             building_steps += 1
             assert env.value_produced == start
-        elif len(progress):
-            break
     assert building_steps >= 480 // 8 - 1  # the whole build, one agent step of 8 loops at a time
     assert env.value_produced == start + 100
+
+
+def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():
+    """From its build order to the finished Supply Depot (walking there, then building), the builder's one
+    legal action is no-op; then it may mine again."""
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    gather = env.layout.segment(Verb.GATHER)
+    kept_at_it = 0
+    for obs, builder in _build_a_depot(env, obs):
+        if builder is not None and (not len(_depots(env)) or _depots(env)[0] < 100):
+            assert np.flatnonzero(obs["action_mask"][builder]).tolist() == [0]
+            kept_at_it += 1
+    assert kept_at_it >= 480 // 8 - 1
+    assert obs["action_mask"][builder, gather.start:gather.start + gather.size].any()
