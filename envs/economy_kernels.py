@@ -68,7 +68,6 @@ ECONOMY_SCALARS = (  # scalars after the shared ones, in the order `economy_scal
     "food_cap",  # supply provided / 100
     "idle_workers",  # / 12 (the maps' starting SCVs)
 )
-# bits of the allowed-verbs mask (int_params): verb - Verb.GATHER
 
 
 @njit(cache=True)
