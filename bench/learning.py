@@ -295,7 +295,8 @@ def is_complete(path: Path, map_name: str, env_steps: int, episodes: int, extra:
 
 
 def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path, extra: list[str],
-              curve_episodes: int = 0, skip_train: bool = False, runs: Path = RUNS, force: bool = False) -> dict:
+              curve_episodes: int = 0, skip_train: bool = False, runs: Path = RUNS,
+              force: bool = False) -> dict:
     info = run_info()
     run_dir = runs / map_name / f"seed{seed}"
     wall = float("nan") if skip_train else train(map_name, env_steps, run_dir, extra, discard=force)
@@ -360,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-train", action="store_true",
                         help="evaluate the existing RUNS/<map>/seed<k> run instead of training again")
     parser.add_argument("--force", action="store_true",
-                        help="run maps whose JSON is already complete for this budget (default: skip them), "
-                             "and throw away a kept run of another config (default: stop, naming what differs)")
+                        help="run maps whose JSON is already complete for this budget (default: skip "
+                             "them), and throw away a kept run of another config (default: stop, naming "
+                             "what differs)")
     args = parser.parse_args(argv)
     import torch
 

@@ -214,9 +214,9 @@ def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():
     obs, _ = env.reset(seed=0)
     gather = env.layout.segment(Verb.GATHER)
     kept_at_it = 0
-    for obs, builder in _build_a_depot(env, obs):
+    for seen, builder in _build_a_depot(env, obs):
         if builder is not None and (not len(_depots(env)) or _depots(env)[0] < 100):
-            assert np.flatnonzero(obs["action_mask"][builder]).tolist() == [0]
+            assert np.flatnonzero(seen["action_mask"][builder]).tolist() == [0]
             kept_at_it += 1
     assert kept_at_it >= 480 // 8 - 1
-    assert obs["action_mask"][builder, gather.start:gather.start + gather.size].any()
+    assert seen["action_mask"][builder, gather.start:gather.start + gather.size].any()

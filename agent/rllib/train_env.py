@@ -52,11 +52,11 @@ class RunnerGames:
     the income has built: each unit trained and structure finished at its price (`value_produced`), so that
     at the defaults (1 and 4) a mineral spent on the supply and Barracks that Marines need pays five times
     what a hoarded one does, and a site left half-built pays nothing. Paid for the income alone, a policy
-    mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it hoarded. Less `idle_worker_penalty` per own worker
-    without an order per game second (what pysc2's score_cumulative sums as idle_worker_time; only the
-    economy maps have workers): a worker idling one step only delays its next trip, a cost PPO can hardly
-    tell from noise, and trained policies left idle workers idle most steps, so that greedy play never
-    sent them to work.
+    mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it hoarded.
+    Less `idle_worker_penalty` per own worker without an order per game second (what pysc2's
+    score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker idling one
+    step only delays its next trip, a cost PPO can hardly tell from noise, and trained policies left idle
+    workers idle most steps, so that greedy play never sent them to work.
     The learner puts every map's returns on one scale (agent/model/return_scale.py), so rewards reach it
     unscaled; episode scores (progress bar, evaluation) are the map's own.
 
