@@ -6,8 +6,9 @@ A score of 0 on BuildMarines says nothing of why: no Supply Depot, a depot never
 filled with SCVs, or a Barracks that never trains. The checkpoint (or run directory: its latest
 checkpoint) plays one episode of the evaluation seed on its training map, greedy or sampling, and every
 `--every` agent steps the trace records the minerals and gas collected so far, the player's minerals,
-supply used and cap, idle workers, the score, and the own units by type: finished, and under
-construction. Writes JSON with the date, command and commit; prints the rows.
+supply used and cap, idle workers, the score, the own units by type: finished, and under
+construction, and what the SCVs are doing (their current orders by pysc2 name). Writes JSON with the
+date, command and commit; prints the rows.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ from bench.provenance import run_info  # noqa: E402
 from envs.errors import UserError  # noqa: E402
 
 
+def _order_name(unit) -> str:
+    """A raw unit's current order, as pysc2 names it ("none" without one)."""
+    from envs.raw_schema import FeatureUnit as FU
+    from envs.raw_schema import OrderId
+
+    if unit[FU.order_length] == 0:
+        return "none"
+    order = int(unit[FU.order_id_0])
+    return OrderId(order).name if order in OrderId._value2member_map_ else str(order)
+
+
 def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None = None) -> dict:
     import torch
 
@@ -40,6 +52,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
     if source.policy is None or not source.policy.economy:
         raise UserError(f"{agent} is not a checkpoint of an economy map")
     name_of = {u.sc2_id: u.name for u in UNIT_TYPES}
+    scv = next(u.sc2_id for u in UNIT_TYPES if u.name == "SCV")
     env = source.make_env(source.trained_map).unwrapped
     games = source.make_games()
     obs, _ = env.reset(seed=seed)
@@ -61,6 +74,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
             "food_cap": int(raw.player[PL.food_cap]), "idle_workers": int(raw.player[PL.idle_worker_count]),
             "finished": dict(Counter(name_of.get(int(t), str(t)) for t in own[finished, FU.unit_type])),
             "building": dict(Counter(name_of.get(int(t), str(t)) for t in own[~finished, FU.unit_type])),
+            "worker_orders": dict(Counter(_order_name(unit) for unit in own if unit[FU.unit_type] == scv)),
         })
     env.close()
     return {"agent": agent, "map": source.trained_map, "sample": sample, "seed": seed, "steps": step,

@@ -15,6 +15,7 @@ from agent.training.config import load_config
 from envs.engine import ECONOMY_MAP_NAMES
 from envs.errors import UserError
 from envs.featurize import entity_features, scalar_features
+from envs.raw_schema import OrderId
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["env.num_envs=2", "ppo.train_batch_size=128", "ppo.minibatch_size=64", "ppo.num_epochs=1",
@@ -66,6 +67,9 @@ def test_one_ppo_iteration_trains_on_the_maps_config(ray_session, tmp_path, map_
     assert first["finished"]["CommandCenter"] == 1 and first["finished"]["SCV"] >= 12
     assert first["food_used"] >= 12 and first["food_cap"] >= 15
     assert 0 <= first["collected"] <= record["rows"][-1]["collected"]
+    scvs = first["finished"]["SCV"] + first["building"].get("SCV", 0)
+    assert sum(first["worker_orders"].values()) == scvs  # one entry per SCV
+    assert set(first["worker_orders"]) <= {"none", *(order.name for order in OrderId)}
 
 
 @pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
