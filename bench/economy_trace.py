@@ -6,9 +6,10 @@ A score of 0 on BuildMarines says nothing of why: no Supply Depot, a depot never
 filled with SCVs, or a Barracks that never trains. The checkpoint (or run directory: its latest
 checkpoint) plays one episode of the evaluation seed on its training map, greedy or sampling, and every
 `--every` agent steps the trace records the minerals and gas collected so far, the player's minerals,
-supply used and cap, idle workers, the score, the own units by type: finished, and under
-construction, and what the SCVs are doing (their current orders by pysc2 name). Writes JSON with the
-date, command and commit; prints the rows.
+supply used and cap, idle workers (now, and worker-seconds so far: what the idle-worker penalty charges),
+the worth of the units and finished structures (what the production reward pays on), the score, the own
+units by type: finished, and under construction, and what the SCVs are doing (their current orders by
+pysc2 name). Writes JSON with the date, command and commit; prints the rows.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
 
     from agent.evaluation.agents import AgentSource
     from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
-    from envs.engine.units import UNIT_TYPES
+    from envs.engine.units import LOOPS_PER_GAME_SECOND, UNIT_TYPES
     from envs.raw_schema import Alliance
     from envs.raw_schema import FeatureUnit as FU
     from envs.raw_schema import Player as PL
@@ -58,11 +59,15 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
     obs, _ = env.reset(seed=seed)
     games.start(0, seed)
     rows, rejected, step, done = [], Counter(), 0, False
+    idle_seconds, loop = 0.0, int(env.last_raw.game_loop)
     while not done:
         obs, _, terminated, truncated, info = env.step(games.act([0], [obs])[0])
         step, done = step + 1, terminated or truncated or step + 1 == steps
         raw = env.last_raw
         rejected.update(why for _, why in raw.action_results)
+        # what the idle-worker penalty charges: idle workers as observed, for the loops since the last step
+        idle_seconds += raw.player[PL.idle_worker_count] * (int(raw.game_loop) - loop) / LOOPS_PER_GAME_SECOND
+        loop = int(raw.game_loop)
         if step % every and not done:
             continue
         own, score = raw.raw_units[raw.raw_units[:, FU.alliance] == Alliance.self], raw.score_cumulative
@@ -72,6 +77,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
             "collected": int(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE]),
             "minerals": int(raw.player[PL.minerals]), "food_used": int(raw.player[PL.food_used]),
             "food_cap": int(raw.player[PL.food_cap]), "idle_workers": int(raw.player[PL.idle_worker_count]),
+            "idle_worker_seconds": round(float(idle_seconds), 1), "value_produced": int(env.value_produced),
             "finished": dict(Counter(name_of.get(int(t), str(t)) for t in own[finished, FU.unit_type])),
             "building": dict(Counter(name_of.get(int(t), str(t)) for t in own[~finished, FU.unit_type])),
             "worker_orders": dict(Counter(_order_name(unit) for unit in own if unit[FU.unit_type] == scv)),

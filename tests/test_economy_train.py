@@ -70,6 +70,9 @@ def test_one_ppo_iteration_trains_on_the_maps_config(ray_session, tmp_path, map_
     scvs = first["finished"]["SCV"] + first["building"].get("SCV", 0)
     assert sum(first["worker_orders"].values()) == scvs  # one entry per SCV
     assert set(first["worker_orders"]) <= {"none", *(order.name for order in OrderId)}
+    last = record["rows"][-1]
+    assert first["value_produced"] >= 12 * 50 + 400  # the starting SCVs and Command Center
+    assert 0 <= first["idle_worker_seconds"] <= last["idle_worker_seconds"] <= 25 * 8 / 16 * last["food_used"]
 
 
 @pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
