@@ -7,9 +7,9 @@ filled with SCVs, or a Barracks that never trains. The checkpoint (or run direct
 checkpoint) plays one episode of the evaluation seed on its training map, greedy or sampling, and every
 `--every` agent steps the trace records the minerals and gas collected so far, the player's minerals,
 supply used and cap, idle workers (now, and worker-seconds so far: what the idle-worker penalty charges),
-the worth of the units and finished structures (what the production reward pays on), the score, the own
-units by type: finished, and under construction, and what the SCVs are doing (their current orders by
-pysc2 name). Writes JSON with the date, command and commit; prints the rows.
+the worth of the units but workers and of finished structures (what the production reward pays on), the
+score, the own units by type: finished, and under construction, and what the SCVs are doing (their
+current orders by pysc2 name). Writes JSON with the date, command and commit; prints the rows.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from numba import njit
 
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
-from envs.engine.economy_data import COST
+from envs.engine.economy_data import PRODUCTION_WORTH
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
@@ -52,13 +52,13 @@ _IDLE = int(PL.idle_worker_count)
 
 @njit(cache=True)
 def _values_produced(ui, game):
-    """[B] each game's own units alive and finished structures at their price in minerals and gas
-    (`value_produced` in envs/entity_env.py reads the same from a raw observation)."""
+    """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH in minerals and
+    gas (`value_produced` in envs/entity_env.py reads the same from a raw observation)."""
     values = np.zeros(game.shape[0])
     for g in range(game.shape[0]):
         for u in range(game[g, NUM_SLOTS]):
             if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
-                values[g] += COST[ui[g, u, TYPE]]
+                values[g] += PRODUCTION_WORTH[ui[g, u, TYPE]]
     return values
 
 
@@ -183,7 +183,7 @@ class EngineBridge:
         return self.obs
 
     def values_produced(self) -> np.ndarray:
-        """[B] each game's own units alive and finished structures at their price in minerals and gas:
+        """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH (workers 0):
         computed when asked (only BuildMarines' shaping reads it), not every step."""
         return _values_produced(self.engine.state.unit_i, self.engine.state.game)
 

@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
-from envs.engine.economy_data import COST
+from envs.engine.economy_data import PRODUCTION_WORTH
 from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
@@ -131,16 +131,16 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
 
 
 # a unit type's price in minerals and gas by its pysc2 id (0 for the types the economy does not build)
-_PRICE_OF_SC2_ID = {u.sc2_id: int(COST[k]) for k, u in enumerate(UNIT_TYPES)}
+_WORTH_OF_SC2_ID = {u.sc2_id: int(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 
 
 def value_produced(raw: RawObs) -> float:
-    """The player's own units alive and finished structures at their price in minerals and gas (the
-    engine path computes the same in envs/engine_bridge.py): an SCV or Marine counts once trained, a
-    structure once finished, so a site left half-built counts nothing."""
+    """The player's own units alive and finished structures at their `PRODUCTION_WORTH` in minerals and
+    gas, their price but 0 for workers (the engine path computes the same in envs/engine_bridge.py): a
+    Marine counts once trained, a structure once finished, so a site left half-built counts nothing."""
     units = raw.raw_units
     done = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]
-    return float(sum(_PRICE_OF_SC2_ID.get(int(t), 0) for t in done[:, FU.unit_type]))
+    return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) for t in done[:, FU.unit_type]))
 
 
 def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int) -> dict:

@@ -189,13 +189,13 @@ def _build_a_depot(env, obs):
 
 def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
     """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
-    it is built and its price once finished; the engine path's compiled count equals the count read from
-    the raw observation, as the pysc2 path reads it."""
+    it is built and its price once finished, the workers nothing at all; the engine path's compiled count
+    equals the count read from the raw observation, as the pysc2 path reads it."""
     from envs.entity_env import value_produced
 
     env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
     obs, _ = env.reset(seed=0)
-    start = 12 * 50 + 400  # 12 SCVs and a Command Center (BurnySc2/sc2-techtree data.json)
+    start = 400  # a Command Center (BurnySc2/sc2-techtree data.json); its 12 SCVs are workers
     assert env.value_produced == value_produced(env.last_raw) == start
     building_steps = 0
     for _ in _build_a_depot(env, obs):

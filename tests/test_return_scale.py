@@ -166,13 +166,21 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     np.testing.assert_array_equal(shaped.value_produced, start)
     collected_before = np.zeros(2)
     gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
-    for step in range(60):
-        # every worker is sent to its first legal gather target once, and the Command Center trains an
-        # SCV whenever the game allows it
+    depot = plain.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
+    trained, ordered = np.zeros(2, np.int64), np.zeros(2, bool)
+    for step in range(90):
+        # every worker is sent to its first legal gather target once, the Command Center trains an SCV
+        # whenever the game allows it, and a worker builds one Supply Depot once it is affordable
         mask = obs["action_mask"]
         gathers = mask[:, :, gather.start:gather.start + gather.size]
         actions = np.where(gathers.any(-1) & (step == 0), gather.start + gathers.argmax(-1), 0)
         actions = np.where(mask[:, :, train.start], train.start, actions)
+        trained += mask[:, :, train.start].any(-1)
+        cells = mask[:, :, depot.start:depot.start + depot.size]
+        for g in np.flatnonzero(~ordered & cells.any((1, 2))):
+            builder = int(np.flatnonzero(cells[g].any(-1))[0])
+            actions[g, builder] = depot.start + cells[g, builder].argmax()
+            ordered[g] = True
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
         value, collected = plain.value_produced, plain.resources_collected
@@ -182,8 +190,10 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
         before, collected_before = value, collected
     plain.close()
     shaped.close()
-    # each game trained SCVs (50 minerals each) as the income allowed: the start's 50 minerals and more
-    assert ((before - start) >= 2 * 50).all() and ((before - start) % 50 == 0).all()
+    # each game trained SCVs, which count nothing (their worth is their income), and finished its Supply
+    # Depot at its price, 100 minerals
+    assert (trained >= 2).all() and ordered.all()
+    np.testing.assert_array_equal(before - start, [100, 100])
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])
