@@ -18,7 +18,7 @@ from numba import njit
 
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
-from envs.engine.economy_data import PRODUCTION_WORTH
+from envs.engine.economy_data import COST, SCV
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
@@ -48,6 +48,13 @@ from envs.unit_memory import remember_actions
 # columns of `EngineBridge.status` [B, 7]
 REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED = range(7)
 _IDLE = int(PL.idle_worker_count)
+
+
+# What the production reward (agent/rllib/train_env.py) pays on: each unit type at its price, but the
+# worker, whose worth the collection reward already pays as it mines; paid on both, BuildMarines policies
+# trained workers past what the mineral fields could use.
+PRODUCTION_WORTH = COST.copy()
+PRODUCTION_WORTH[SCV] = 0
 
 
 @njit(cache=True)

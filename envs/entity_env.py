@@ -21,7 +21,6 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
-from envs.engine.economy_data import PRODUCTION_WORTH
 from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
@@ -32,6 +31,7 @@ from envs.engine_bridge import (
     DONE,
     IDLE_WORKERS,
     OUTCOME,
+    PRODUCTION_WORTH,
     REWARD,
     SCORE,
     EngineBridge,

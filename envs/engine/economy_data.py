@@ -81,11 +81,6 @@ SCV, MARINE = UNIT_INDEX["SCV"], UNIT_INDEX["Marine"]
 COMMAND_CENTER, SUPPLY_DEPOT = UNIT_INDEX["CommandCenter"], UNIT_INDEX["SupplyDepot"]
 BARRACKS, REFINERY = UNIT_INDEX["Barracks"], UNIT_INDEX["Refinery"]
 MINERAL_FIELD, GEYSER = UNIT_INDEX["MineralField"], UNIT_INDEX["VespeneGeyser"]
-# What the production reward (agent/rllib/train_env.py) pays on: each type at its price, but the worker,
-# whose worth the collection reward already pays as it mines; paid on both, BuildMarines policies trained
-# workers past what the mineral fields could use.
-PRODUCTION_WORTH = COST.copy()
-PRODUCTION_WORTH[SCV] = 0
 DEFAULT_CONTENTS = {name: row[6] for name, row in _ECONOMY_TYPES.items() if row[6]}
 
 # --- per order kind: the unit type it builds or trains (-1: none) and its raw order id
