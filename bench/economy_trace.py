@@ -34,14 +34,17 @@ def _order_name(unit) -> str:
 
     if unit[FU.order_length] == 0:
         return "none"
-    order = int(unit[FU.order_id_0])
-    return OrderId(order).name if order in OrderId._value2member_map_ else str(order)
+    try:
+        return OrderId(int(unit[FU.order_id_0])).name
+    except ValueError:  # an order this project does not name
+        return str(int(unit[FU.order_id_0]))
 
 
 def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None = None) -> dict:
     import torch
 
     from agent.evaluation.agents import AgentSource
+    from envs.engine.economy_data import SCV
     from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
     from envs.engine.units import LOOPS_PER_GAME_SECOND, UNIT_TYPES
     from envs.raw_schema import Alliance
@@ -53,7 +56,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
     if source.policy is None or not source.policy.economy:
         raise UserError(f"{agent} is not a checkpoint of an economy map")
     name_of = {u.sc2_id: u.name for u in UNIT_TYPES}
-    scv = next(u.sc2_id for u in UNIT_TYPES if u.name == "SCV")
+    scv = UNIT_TYPES[SCV].sc2_id
     env = source.make_env(source.trained_map).unwrapped
     games = source.make_games()
     obs, _ = env.reset(seed=seed)

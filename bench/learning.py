@@ -149,11 +149,12 @@ def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, dis
     try:
         started = json.loads((run_dir / REQUEST).read_text())
     except (OSError, ValueError):
-        started = {"config": {"(its config)": "unrecorded"}}
+        started = None
     if kept and started == request:
         cmd.append("--resume")
     elif kept and not discard:
-        changes = config_changes(started["config"], request["config"])
+        changes = (config_changes(started["config"], request["config"]) if started
+                   else ["the config it started with is unrecorded"])
         raise SystemExit(f"{run_dir} holds a run trained with another config ({'; '.join(changes)}): "
                          "pass --force to throw it away and train afresh, or --runs to train elsewhere")
     else:

@@ -130,7 +130,7 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
     return spaces.MultiDiscrete(np.full(spec.max_units, spec.layout.num_actions, dtype=np.int64))
 
 
-# a unit type's price in minerals and gas by its pysc2 id (0 for the types the economy does not build)
+# a unit type's PRODUCTION_WORTH by its pysc2 id (0 for workers and the types the economy does not build)
 _WORTH_OF_SC2_ID = {u.sc2_id: int(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 
 

@@ -107,7 +107,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
 
     @property
     def value_produced(self) -> np.ndarray:
-        """[B] each game's own units alive and finished structures at their price in minerals and gas."""
+        """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH (workers 0)."""
         return self._bridge.values_produced()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:

@@ -116,6 +116,9 @@ def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_config(tmp_p
     assert ckpt.is_dir() and len(commands) == 2
     with pytest.raises(SystemExit, match=r"run\.max_env_steps: 1000 -> 2000"):
         learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"], discard=False)
+    (run_dir / learning.REQUEST).unlink()
+    with pytest.raises(SystemExit, match="the config it started with is unrecorded"):
+        learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])
     learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], discard=True)  # asked to: starts afresh
     assert "--resume" not in commands[-1] and not ckpt.exists()
     assert json.loads((run_dir / learning.REQUEST).read_text())["config"]["ppo"]["num_epochs"] == 4
