@@ -168,8 +168,8 @@ def test_killed_training_resumes_from_the_latest_checkpoint(tmp_path):
     assert f"(iteration {killed_at})" in out.stdout
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == list(range(1, killed_at + 3))
-    steps = [r["env_steps"] for r in rows]
-    assert steps == [256 * (i + 1) for i in range(len(rows))]
+    steps = [0] + [r["env_steps"] for r in rows]
+    assert all(256 <= b - a <= 256 + 3 for a, b in zip(steps, steps[1:])), steps  # see the SIGTERM test
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == f"iter_{killed_at + 2:06d}"
 
 
@@ -209,7 +209,10 @@ def test_sigterm_ends_training_like_ctrl_c_and_checkpoints_what_finished(tmp_pat
     state = json.loads((ckpt / TRAIN_STATE).read_text())
     # The checkpoint holds every finished iteration: its counters, the policy and RLlib's state to resume.
     assert state["iteration"] == len(rows) >= 2 and ckpt.name == f"iter_{len(rows):06d}"
-    assert state["env_steps"] == rows[-1]["env_steps"] == 256 * len(rows)
+    assert state["env_steps"] == rows[-1]["env_steps"]
+    # RLlib's env runner samples at least the batch and at most num_envs - 1 (3) steps more
+    # (SingleAgentEnvRunner.sample's docstring).
+    assert 256 * len(rows) <= state["env_steps"] <= (256 + 3) * len(rows)
     assert state["train_seconds"] == pytest.approx(rows[-1]["train_seconds"], abs=1e-3)
     _, meta = load_policy(ckpt)
     assert meta["iteration"] == len(rows) and meta["policy_kwargs"]["encoder"] == "deepsets"
