@@ -67,6 +67,8 @@ class ModelConfig:
     ordered_decoding: bool = _f(POLICY_DEFAULTS["ordered_decoding"],
                                 doc="units choose in slot order, each seeing the targets chosen before it")
     distance_bias: bool = _f(True, "pointer logits add a learned per-unit gain x unit-entity distance")
+    # Off: on FindAndDefeatZerglings at 2M env steps it scored lower greedy, level sampled, at 1.4x the
+    # time per step (docs/learning/memory/FindAndDefeatZerglings_seed0.json; RESULTS.md "Learning").
     memory: bool = _f(POLICY_DEFAULTS["memory"], "an LSTM core (width cells) carries memory across the steps "
                       "of an episode")
     memory_seq_len: int = _f(32, "with memory: steps per training sequence, unrolled from the state the "
