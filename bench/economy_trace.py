@@ -9,7 +9,11 @@ checkpoint) plays one episode of the evaluation seed on its training map, greedy
 supply used and cap, idle workers (now, and worker-seconds so far: what the idle-worker penalty charges),
 the worth of the units but workers and of finished structures (what the production reward pays on), the
 score, the own units by type: finished, and under construction, and what the SCVs are doing (their
-current orders by pysc2 name). Writes JSON with the date, command and commit; prints the rows.
+current orders by pysc2 name). For each economy verb the trace also sums up, over the unit-steps where
+it was legal, the probability the policy gave it and how often it was the unit's likeliest verb: greedy
+play takes only likeliest verbs, so a verb spread thin as a rate (a few percent per worker per step)
+happens under sampling and never greedily. Writes JSON with the date, command and commit; prints the rows
+and that summary.
 """
 
 from __future__ import annotations
@@ -63,8 +67,12 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
     games.start(0, seed)
     rows, rejected, step, done = [], Counter(), 0, False
     idle_seconds, loop = 0.0, int(env.last_raw.game_loop)
+    choices = VerbChoices(source.policy)
     while not done:
-        obs, _, terminated, truncated, info = env.step(games.act([0], [obs])[0])
+        state = games.states[0]
+        action = games.act([0], [obs])[0]
+        choices.add(obs, action, state)
+        obs, _, terminated, truncated, info = env.step(action)
         step, done = step + 1, terminated or truncated or step + 1 == steps
         raw = env.last_raw
         rejected.update(why for _, why in raw.action_results)
@@ -87,7 +95,51 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
         })
     env.close()
     return {"agent": agent, "map": source.trained_map, "sample": sample, "seed": seed, "steps": step,
-            "rows": rows, "rejected_commands": dict(rejected)}
+            "rows": rows, "rejected_commands": dict(rejected), "economy_verbs": choices.summary()}
+
+
+class VerbChoices:
+    """Per economy verb, over the unit-steps where it was legal: p(verb) as the unit drew its action, and
+    whether the verb was the unit's likeliest (what greedy play would take)."""
+
+    def __init__(self, policy):
+        from envs.action_space import ECONOMY_VERBS
+
+        self.policy, self.verbs = policy, ECONOMY_VERBS
+        self.probabilities: dict[str, list[float]] = {verb.name: [] for verb in ECONOMY_VERBS}
+        self.likeliest: dict[str, int] = dict.fromkeys(self.probabilities, 0)
+
+    def add(self, obs: dict, action, state) -> None:
+        import numpy as np
+        import torch
+
+        from agent.model.deciding import choosing
+        from agent.model.policy import to_tensors
+
+        batch = {key: np.asarray(value)[None] for key, value in obs.items()}
+        mask = torch.as_tensor(batch["action_mask"][0]).bool()
+        if not choosing(mask[None]).any():  # every unit has its one legal action (builders keep building)
+            return
+        with torch.no_grad():  # the distributions the units drew from, given the claims of those before
+            logits, _, _ = self.policy.forward(to_tensors(batch), torch.as_tensor(action)[None], state)
+        layout = self.policy.layout(batch["entity_mask"].shape[1])
+        probs = torch.softmax(logits[0], dim=-1)
+        by_verb = torch.stack([probs[:, s.start:s.start + s.size].sum(-1) for s in layout.segments], dim=-1)
+        top = by_verb.argmax(-1)
+        for verb in self.verbs:
+            seg = layout.segment(verb)
+            for unit in mask[:, seg.start:seg.start + seg.size].any(-1).nonzero().flatten().tolist():
+                self.probabilities[verb.name].append(float(by_verb[unit, int(verb)]))
+                self.likeliest[verb.name] += int(top[unit] == int(verb))
+
+    def summary(self) -> dict:
+        import numpy as np
+
+        return {name: {"legal_unit_steps": len(p),
+                       "median_probability": round(float(np.median(p)), 4) if p else None,
+                       "max_probability": round(max(p), 4) if p else None,
+                       "likeliest_share": round(self.likeliest[name] / len(p), 4) if p else None}
+                for name, p in self.probabilities.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in record["rows"]:
         print(row["step"], {k: v for k, v in row.items() if k != "step"})
     print("rejected commands:", record["rejected_commands"])
+    for verb, choice in record["economy_verbs"].items():
+        print(verb, choice)
     if args.out:
         write_json_atomic(args.out, record)
     return 0

@@ -12,6 +12,7 @@ import pytest
 
 from agent.cli import main
 from agent.training.config import load_config
+from envs.action_space import ECONOMY_VERBS
 from envs.engine import ECONOMY_MAP_NAMES
 from envs.errors import UserError
 from envs.featurize import entity_features, scalar_features
@@ -73,6 +74,15 @@ def test_one_ppo_iteration_trains_on_the_maps_config(ray_session, tmp_path, map_
     last = record["rows"][-1]
     assert first["value_produced"] >= 400  # the starting Command Center (its SCVs are workers)
     assert 0 <= first["idle_worker_seconds"] <= last["idle_worker_seconds"] <= 25 * 8 / 16 * last["food_used"]
+    # per economy verb, where it was legal: its probability and how often it was the likeliest verb
+    verbs = record["economy_verbs"]
+    assert set(verbs) == {verb.name for verb in ECONOMY_VERBS}
+    assert verbs["GATHER"]["legal_unit_steps"] >= 12 * 25  # every SCV may always gather
+    assert verbs["TRAIN_SCV"]["legal_unit_steps"] >= 1  # the Command Center starts with 50 minerals
+    for choice in verbs.values():
+        if choice["legal_unit_steps"]:
+            assert 0 < choice["median_probability"] <= choice["max_probability"] <= 1
+            assert 0 <= choice["likeliest_share"] <= 1
 
 
 @pytest.mark.parametrize("map_name", ECONOMY_MAP_NAMES)
