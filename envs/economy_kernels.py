@@ -9,11 +9,20 @@ test the game's placement grid makes). What the observation cannot tell - anothe
 way to the same site, two units spending the same minerals in one step - the game refuses and the env
 counts as rejected commands.
 
-One rule is the layout's, not the game's: a worker on its way to build, or building, may only keep at it
-(no-op). The game would take another order and leave the site half-built. Through pysc2's interface an
-agent commands only the units it selects, so a builder keeps its order unless reselected; here every unit
-chooses every step, and sampling policies pulled their builders back to mining before any Supply Depot
-finished (docs/traces/BuildMarines_spending_reward.json).
+Two rules are the layout's, not the game's, because every unit chooses every step here where an agent
+through pysc2's interface commands only the units it selects:
+- A worker on its way to build, or building, may only keep at it (no-op). The game would take another
+  order and leave the site half-built; sampling policies pulled their builders back to mining before any
+  Supply Depot finished (docs/traces/BuildMarines_spending_reward.json).
+- Minerals are spent once. The game checks a structure's cost when it is ordered and takes it when the
+  worker starts building, so it accepts as many build orders as workers are given on the same minerals,
+  and all but the first walk to their sites for nothing: in a sampled BuildMarines game, at step 400 one
+  Barracks had been started, 4 more SCVs were walking to other sites with too little left to pay, and 6
+  stood idle after theirs had failed (docs/traces/BuildMarines_workers_unpaid_405k_sampled.json).
+  So a verb that costs minerals is legal only while the bank, less what the workers already on their way
+  to build will pay (`spendable_minerals`), covers it; and of one step's actions the env sends those that
+  cost minerals in slot order while the step's spendable minerals last, the rest becoming no-ops
+  (`withhold_unaffordable`; a step's info counts them as `withheld_actions`).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs.action_space import Verb
 from envs.engine.economy_data import COST, FOOT_H, FOOT_W, PRODUCTION_QUEUE
 from envs.engine.units import UNIT_INDEX, UNIT_TYPES
 from envs.raw_schema import FeatureUnit as FU
@@ -51,6 +61,14 @@ HARVEST_ORDERS = (int(OrderId.Harvest_Gather_SCV), int(OrderId.Harvest_Return_SC
 BUILD_ORDERS = (int(OrderId.Build_SupplyDepot), int(OrderId.Build_Barracks), int(OrderId.Build_CommandCenter),
                 int(OrderId.Build_Refinery))
 
+# The structure each of BUILD_ORDERS places, and what the worker pays when it starts it.
+_BUILT_BY_ORDER = (SUPPLY_DEPOT, BARRACKS, COMMAND_CENTER, REFINERY)
+_ORDER_COST = np.array([*BUILD_COST, REFINERY_COST], np.int64)
+# Minerals per economy verb (action_space.Verb value), 0 for the verbs that cost nothing.
+VERB_COST = np.zeros(max(Verb) + 1, np.int64)
+VERB_COST[[Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS, Verb.BUILD_COMMAND_CENTER]] = BUILD_COST
+VERB_COST[[Verb.BUILD_REFINERY, Verb.TRAIN_SCV, Verb.TRAIN_MARINE]] = REFINERY_COST, SCV_COST, MARINE_COST
+
 ECONOMY_COLUMNS = (  # entity columns after the shared ones, in the order `economy_columns` writes them
     "build_progress",  # 0..1, 1 = finished
     "carrying",  # a worker holding minerals or gas
@@ -76,6 +94,47 @@ def _is_building(row):
     order = row[FU.order_id_0]
     return row[FU.order_length] > 0 and (order == BUILD_ORDERS[0] or order == BUILD_ORDERS[1] or
                                           order == BUILD_ORDERS[2] or order == BUILD_ORDERS[3])
+
+
+@njit(cache=True)
+def spendable_minerals(u, n, player):
+    """The bank less what the own workers on their way to build will pay when they start (raw rows
+    u[:n]): a worker keeps its build order while it constructs, so the orders beyond the own structures
+    under construction of that kind are the ones not yet paid."""
+    unpaid = np.zeros(len(_BUILT_BY_ORDER), np.int64)
+    for r in range(n):
+        if u[r, FU.alliance] != _SELF:
+            continue
+        for k in range(len(_BUILT_BY_ORDER)):
+            if u[r, FU.order_length] > 0 and u[r, FU.order_id_0] == BUILD_ORDERS[k]:
+                unpaid[k] += 1
+            if u[r, FU.unit_type] == _BUILT_BY_ORDER[k] and u[r, FU.build_progress] < 100:
+                unpaid[k] -= 1
+    spendable = player[PL.minerals]
+    for k in range(len(_BUILT_BY_ORDER)):
+        spendable -= max(unpaid[k], 0) * _ORDER_COST[k]
+    return spendable
+
+
+@njit(cache=True)
+def withhold_unaffordable(actions, cost_of_action, spendable, active, sent):
+    """sent [B, U] = actions [B, U], but that in each active game b, taken in slot order, an action whose
+    cost_of_action[a] exceeds what is left of spendable[b] after the earlier units' becomes a no-op (0).
+    Returns how many were withheld per game."""
+    withheld = np.zeros(actions.shape[0], np.int64)
+    for b in range(actions.shape[0]):
+        left = spendable[b]
+        for unit in range(actions.shape[1]):
+            a = actions[b, unit]
+            sent[b, unit] = a
+            if not active[b] or a < 0 or a >= cost_of_action.shape[0] or cost_of_action[a] == 0:
+                continue
+            if cost_of_action[a] <= left:
+                left -= cost_of_action[a]
+            else:
+                sent[b, unit] = 0
+                withheld[b] += 1
+    return withheld
 
 
 @njit(cache=True)
@@ -137,7 +196,7 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
     seg_gather, seg_return, seg_build, seg_refinery, seg_scv, seg_marine = segments[0], segments[1], \
         segments[2:5], segments[5], segments[6], segments[7]
     out[:, seg_gather:] = 0  # the combat part set every action from its first point verb on
-    minerals = player[PL.minerals]
+    minerals = spendable_minerals(u, n, player)
     free_food = player[PL.food_cap] - player[PL.food_used]
     has_depot = False
     for r in range(n):

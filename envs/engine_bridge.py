@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs.economy_kernels import spendable_minerals, withhold_unaffordable
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
 from envs.engine.economy_data import COST, SCV
@@ -90,16 +91,25 @@ def _observe(state, raw, feat, memory, out, status):
 
 @njit(cache=True)
 def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands, feat, memory_tables, memory,
-          out, status, illegal, rejected):
-    """Group the actions into commands, remember them, step the engine with them, featurize: one env step
-    of B games. Returns the number of commands; illegal[b] and rejected[b] count dropped actions and
-    refused commands."""
+          out, status, illegal, rejected, withheld_out):
+    """Group the actions into commands (on an economy map, those the step's minerals pay for), remember
+    them, step the engine with them, featurize: one env step of B games. Returns the number of commands;
+    illegal[b], rejected[b] and withheld_out[b] count dropped actions, refused commands and withheld
+    actions."""
     ibuf, fbuf, layout, bot, step_mul = engine_args
     state, engine_tables, raw, scratch, _ = unpack(ibuf, fbuf, layout)
-    max_selected, function_of_action, slot_of_action, point_of_action, solo_of_action, code_of_function = \
-        tables
+    max_selected, function_of_action, slot_of_action, point_of_action, solo_of_action, code_of_function, \
+        cost_of_action = tables
     verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
+    withheld = np.zeros(actions.shape[0], np.int64)
+    if cost_of_action.max() > 0:  # an economy map: minerals are spent once (envs/economy_kernels.py)
+        spendable = np.empty(actions.shape[0], np.int64)
+        for g in range(actions.shape[0]):  # `raw` still holds the observation the actions were chosen on
+            spendable[g] = spendable_minerals(raw.units[g], raw.counts[g], raw.player[g])
+        sent = np.empty_like(actions)
+        withheld = withhold_unaffordable(actions, cost_of_action, spendable, active, sent)
+        actions = sent
     k, per_game_illegal = group_actions(actions, action_mask, slot_tags, active, max_selected,
                                         function_of_action, slot_of_action, point_of_action, solo_of_action,
                                         ints, unit_tags, points)
@@ -113,6 +123,7 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
                                points[0, :k], points[1, :k], results[:k], result_arg[:k])
     step_kernel(state, engine_tables, engine_commands, bot, step_mul, active, raw, scratch)
     illegal[:] = per_game_illegal
+    withheld_out[:] = withheld
     rejected[:] = 0
     for c in range(k):
         if results[c] != 0:
@@ -131,7 +142,8 @@ class EngineBridge:
         self.spec, self.engine = spec, engine
         self.num_games = B = engine.num_games
         translate = Translator(spec)
-        self._tables = (MAX_SELECTED_UNITS, *translate.kernel_tables(), CODE_OF_FUNCTION)
+        self._tables = (MAX_SELECTED_UNITS, *translate.kernel_tables(), CODE_OF_FUNCTION,
+                        translate.cost_of_action)
         self._memory_tables = translate.memory_tables()
         self.memory = new_memory(spec, B)
         self._memory_arrays = self.memory.arrays()  # updated in place, never replaced
@@ -141,7 +153,7 @@ class EngineBridge:
         self.tags = np.zeros((B, spec.max_entities), np.int64)
         self.dropped = np.zeros(B, np.int64)
         self.status = np.zeros((B, 7))
-        self.illegal, self.rejected = np.zeros(B, np.int64), np.zeros(B, np.int64)
+        self.illegal, self.rejected, self.withheld = (np.zeros(B, np.int64) for _ in range(3))
         self.obs = empty_observation(spec, B)
         size = B * spec.max_units  # at most one command per unit
         self._commands = (np.empty((6, size), np.int64), np.empty(size, np.int64), np.empty((2, size)),
@@ -186,7 +198,7 @@ class EngineBridge:
         self._num_commands = _step(self._engine_args, actions.astype(np.int64, copy=False), mask, self.tags,
                                    self._active, self._tables, self._commands, self._feat,
                                    self._memory_tables, self._memory_arrays, self._new_obs(), self.status,
-                                   self.illegal, self.rejected)
+                                   self.illegal, self.rejected, self.withheld)
         return self.obs
 
     def values_produced(self) -> np.ndarray:

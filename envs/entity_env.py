@@ -143,10 +143,12 @@ def value_produced(raw: RawObs) -> float:
     return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) for t in done[:, FU.unit_type]))
 
 
-def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int) -> dict:
-    """The info of one step: raw score, entities dropped, illegal actions, rejected commands, win/loss."""
+def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int,
+              withheld: int = 0) -> dict:
+    """The info of one step: raw score, entities dropped, illegal actions, rejected commands, actions
+    withheld for want of minerals (the economy maps: envs/economy_kernels.py), win/loss."""
     info = {"score": float(score), "dropped": int(dropped), "illegal_actions": int(illegal),
-            "rejected_commands": int(rejected)}
+            "rejected_commands": int(rejected), "withheld_actions": int(withheld)}
     if done and outcome != 0:
         info["won"] = outcome == 1
     return info
@@ -176,11 +178,12 @@ class _EngineGame:
         bridge = self.bridge
         obs = bridge.step(np.asarray(action).reshape(1, -1))  # the method: a fraction of np.reshape's cost
         self._stepped = True
-        return self._result(obs, int(bridge.illegal[0]), int(bridge.rejected[0]))
+        return self._result(obs, int(bridge.illegal[0]), int(bridge.rejected[0]), int(bridge.withheld[0]))
 
-    def _result(self, obs: dict, illegal: int, rejected: int):
+    def _result(self, obs: dict, illegal: int, rejected: int, withheld: int = 0):
         reward, done, outcome, score = self.bridge.status[0, [REWARD, DONE, OUTCOME, SCORE]].tolist()
-        info = step_info(score, int(self.bridge.dropped[0]), illegal, rejected, done == 1, int(outcome))
+        info = step_info(score, int(self.bridge.dropped[0]), illegal, rejected, done == 1, int(outcome),
+                         withheld)
         return {k: v[0] for k, v in obs.items()}, reward, done == 1, info
 
     @property
@@ -229,14 +232,15 @@ class _RawCommandGame:
         return obs, info
 
     def step(self, action) -> tuple[dict, float, bool, dict]:
+        action, withheld = self._translate.affordable(action, self.last_raw)
         commands, illegal = self._translate(action, self._obs["action_mask"], self._slots, self._memory)
-        return self._observe(self.backend.step(commands), illegal)
+        return self._observe(self.backend.step(commands), illegal, withheld)
 
-    def _observe(self, raw: RawObs, illegal: int):
+    def _observe(self, raw: RawObs, illegal: int, withheld: int = 0):
         self.last_raw = raw
         self._obs, self._slots = featurize(raw, self.spec, self._memory)
         info = step_info(raw.score_cumulative[0], self._slots.num_dropped, illegal, len(raw.action_results),
-                         raw.done, raw.outcome)
+                         raw.done, raw.outcome, withheld)
         return self._obs, float(raw.reward), bool(raw.done), info
 
     @property

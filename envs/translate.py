@@ -2,8 +2,10 @@
 
 Units that chose the same (verb, target) share one command; a command carries at most
 `max_selected_units` tags, and a train verb's one (each structure that chose it trains a unit). Actions
-the mask forbids are dropped here (and counted), so they never reach a backend. What was sent is
-recorded in the games' `UnitMemory` (`unit_memory.remember_actions`), which the next observation reads.
+the mask forbids are dropped here (and counted), so they never reach a backend. On the economy maps the
+actions that cost minerals are sent in slot order while the step's spendable minerals last
+(`Translator.affordable`; envs/economy_kernels.py says why). What was sent is recorded in the games'
+`UnitMemory` (`unit_memory.remember_actions`), which the next observation reads.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from envs.action_space import VERB_TARGET, Target, Verb
+from envs.economy_kernels import VERB_COST, spendable_minerals, withhold_unaffordable
 from envs.entity_kernels import group_actions
 from envs.featurize import EntitySpec, SlotTags
-from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction
+from envs.raw_schema import MAX_SELECTED_UNITS, RawCommand, RawFunction, RawObs
 from envs.unit_memory import UnitMemory, remember_actions
 
 _FUNCTION_OF_VERB = {
@@ -89,12 +92,29 @@ class Translator:
         self._world_point = np.where(is_point[:, None], spec.cell_centres()[chosen], 0.0)
         self._point = np.where(is_point[:, None], pixels[chosen], 0.0)
         self._verb = verbs.astype(np.int64)
+        self._cost = VERB_COST[verbs]  # minerals per action, all 0 on the combat maps
         self._one_game = np.ones(1, np.bool_)
 
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per layout action: raw function id, target entity slot (-1: none), raw target point, one command
         per unit."""
         return self._function, self._slot, self._point, self._solo
+
+    @property
+    def cost_of_action(self) -> np.ndarray:
+        """Per layout action: the minerals it spends (`withhold_unaffordable`'s table)."""
+        return self._cost
+
+    def affordable(self, actions: np.ndarray, raw: RawObs) -> tuple[np.ndarray, int]:
+        """One game: (the actions [U] to send, how many were withheld): those that cost minerals, in slot
+        order, while what the raw observation `raw` leaves spendable covers them; the rest become no-ops."""
+        actions = np.reshape(np.asarray(actions, np.int64), (1, -1))
+        if not self._cost.any():
+            return actions[0], 0
+        spendable = np.array([spendable_minerals(raw.raw_units, len(raw.raw_units), raw.player)])
+        sent = np.empty_like(actions)
+        withheld = withhold_unaffordable(actions, self._cost, spendable, self._one_game, sent)
+        return sent[0], int(withheld[0])
 
     def memory_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """Per layout action, for `remember_actions` after the target slot: verb, world target point."""

@@ -71,7 +71,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         self.restarted[:] = False
         obs = self._bridge.reset(None if seeds is None else [int(s) for s in seeds])
         none = np.zeros(self.num_envs, np.int64)
-        return obs, self._infos(none, none)
+        return obs, self._infos(none, none, none)
 
     def step(self, actions):
         if self._engine is None:
@@ -88,7 +88,8 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         terminated = active & (status[:, DONE] == 1)
         self._needs_reset = terminated.copy()
         truncated = np.zeros(self.num_envs, dtype=bool)
-        return obs, rewards, terminated, truncated, self._infos(bridge.illegal.copy(), bridge.rejected.copy())
+        return obs, rewards, terminated, truncated, self._infos(bridge.illegal.copy(), bridge.rejected.copy(),
+                                                                bridge.withheld.copy())
 
     @property
     def damage_dealt(self) -> np.ndarray:
@@ -110,7 +111,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH (workers 0)."""
         return self._bridge.values_produced()
 
-    def _infos(self, illegal: np.ndarray, rejected: np.ndarray) -> dict:
+    def _infos(self, illegal: np.ndarray, rejected: np.ndarray, withheld: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""
         status, every = self._bridge.status, np.ones(self.num_envs, dtype=bool)
         infos = {
@@ -118,6 +119,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
             "dropped": self._bridge.dropped.copy(), "_dropped": every,
             "illegal_actions": illegal, "_illegal_actions": every,
             "rejected_commands": rejected, "_rejected_commands": every,
+            "withheld_actions": withheld, "_withheld_actions": every,
         }
         outcome = status[:, OUTCOME]
         decided = (status[:, DONE] == 1) & (outcome != 0)

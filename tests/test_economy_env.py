@@ -22,7 +22,7 @@ from envs.engine.state import MINERALS
 from envs.entity_env import entity_spec
 from envs.featurize import featurize
 from envs.raw_schema import FeatureUnit as FU
-from envs.raw_schema import Player
+from envs.raw_schema import OrderId, Player
 from envs.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,7 @@ def test_the_scripted_player_harvests_builds_and_trains_through_the_verbs(map_na
         actions = agent.act(obs)
         verbs |= {env.layout.decode(int(a))[0] for a in actions}
         obs, _, _, _, info = env.step(actions)
-        rejected += info["rejected_commands"]
+        rejected += info["rejected_commands"] + info["withheld_actions"]
     own = env.last_raw.raw_units[env.last_raw.raw_units[:, 1] == 1, 0].tolist()
     assert {Verb.GATHER, Verb.TRAIN_SCV, Verb.BUILD_SUPPLY_DEPOT} <= verbs
     assert own.count(SCV) > 12 and 19 in own  # SCVs trained, a Supply Depot built
@@ -157,7 +157,7 @@ def test_the_scripted_player_harvests_builds_and_trains_through_the_verbs(map_na
         assert info["score"] >= 1 and 21 in own  # a Barracks, and Marines from it
     else:
         assert info["score"] > 1000 and {Verb.BUILD_REFINERY, Verb.BUILD_COMMAND_CENTER} <= verbs
-    assert rejected <= steps // 50  # what the mask cannot see: the same minerals spent twice in a step
+    assert rejected <= steps // 50  # what the mask cannot see: minerals or supply spent twice in a step
 
 
 def _depots(env):
@@ -220,3 +220,48 @@ def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():
             kept_at_it += 1
     assert kept_at_it >= 480 // 8 - 1
     assert seen["action_mask"][builder, gather.start:gather.start + gather.size].any()
+
+
+def test_minerals_are_spent_once_in_a_step_and_while_a_builder_walks():
+    """Two SCVs told to build Supply Depots on under 200 minerals: the first in slot order is sent, the
+    second keeps mining (withheld, and counted), on both paths. While the builder walks to its site its
+    100 minerals are spoken for: the mask lets no one spend them, and once the depot is placed (and paid)
+    they are not counted twice."""
+    from envs.economy_kernels import spendable_minerals
+
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    gather, depot = env.layout.segment(Verb.GATHER), env.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
+    gathers = obs["action_mask"][:, gather.start:gather.start + gather.size]
+    obs, *_ = env.step(np.where(gathers.any(-1), gather.start + gathers.argmax(-1), 0))
+    noop = np.zeros(env.entity_spec.max_units, np.int64)
+    while env.last_raw.player[Player.minerals] < 150:
+        obs, *_ = env.step(noop)
+    bank = int(env.last_raw.player[Player.minerals])
+    assert bank < 200
+    cells = obs["action_mask"][:, depot.start:depot.start + depot.size]
+    first, second = np.flatnonzero(cells.any(-1))[:2]
+    legal = np.flatnonzero(cells[first] & cells[second])
+    actions = noop.copy()
+    actions[first], actions[second] = depot.start + legal[0], depot.start + legal[-1]
+    sent, withheld = Translator(env.entity_spec).affordable(actions, env.last_raw)  # the pysc2 path's
+    assert withheld == 1 and sent[first] == actions[first] and sent[second] == 0
+    obs, _, _, _, info = env.step(actions)
+    assert info["withheld_actions"] == 1 and info["rejected_commands"] == 0 and info["illegal_actions"] == 0
+    orders = {s: env.last_raw.raw_units[list(env.last_raw.raw_units[:, FU.tag]).index(env.slot_tags[s]),
+                                        FU.order_id_0] for s in (first, second)}
+    assert orders[first] == OrderId.Build_SupplyDepot and orders[second] != OrderId.Build_SupplyDepot
+    walked = 0
+    while not len(_depots(env)):
+        raw = env.last_raw
+        spendable = spendable_minerals(raw.raw_units, len(raw.raw_units), raw.player)
+        assert spendable == raw.player[Player.minerals] - 100
+        cells = obs["action_mask"][:, depot.start:depot.start + depot.size]
+        assert cells.any() == (spendable >= 100)
+        cc = _slots(obs, env, COMMAND_CENTER)[0]
+        assert obs["action_mask"][cc, env.layout.encode(Verb.TRAIN_SCV)] == (spendable >= 50)
+        obs, *_ = env.step(noop)
+        walked += 1
+    assert walked >= 1
+    raw = env.last_raw
+    assert spendable_minerals(raw.raw_units, len(raw.raw_units), raw.player) == raw.player[Player.minerals]

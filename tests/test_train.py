@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +170,7 @@ def test_killed_training_resumes_from_the_latest_checkpoint(tmp_path):
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == list(range(1, killed_at + 3))
     steps = [0] + [r["env_steps"] for r in rows]
-    assert all(256 <= b - a <= 256 + 3 for a, b in zip(steps, steps[1:])), steps  # see the SIGTERM test
+    assert all(256 <= b - a <= 256 + 3 for a, b in pairwise(steps)), steps  # see the SIGTERM test
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == f"iter_{killed_at + 2:06d}"
 
 
