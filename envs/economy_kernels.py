@@ -6,8 +6,8 @@ A verb is legal when the game would accept it, as far as the observation tells (
 finished, the minerals and supply, the map's allowed functions, a target of the right kind, and for a
 build at a cell a site inside the playable area that overlaps no structure or resource (the footprint
 test the game's placement grid makes). What the observation cannot tell - another worker already on its
-way to the same site, two units spending the same minerals in one step - the game refuses and the env
-counts as rejected commands.
+way to the same site, two structures training on the last free supply in one step - the game refuses and
+the env counts as rejected commands.
 
 Two rules are the layout's, not the game's, because every unit chooses every step here where an agent
 through pysc2's interface commands only the units it selects:
