@@ -131,12 +131,13 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
 
 
 # a unit type's PRODUCTION_WORTH by its pysc2 id (0 for workers and the types the economy does not build)
-_WORTH_OF_SC2_ID = {u.sc2_id: int(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
+_WORTH_OF_SC2_ID = {u.sc2_id: float(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 
 
 def value_produced(raw: RawObs) -> float:
     """The player's own units alive and finished structures at their `PRODUCTION_WORTH` in minerals and
-    gas, their price but 0 for workers (the engine path computes the same in envs/engine_bridge.py): a
+    gas: a unit's price (a worker's 0), a quarter of a structure's (the engine path computes the same in
+    envs/engine_bridge.py): a
     Marine counts once trained, a structure once finished, so a site left half-built counts nothing."""
     units = raw.raw_units
     done = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]

@@ -189,13 +189,13 @@ def _build_a_depot(env, obs):
 
 def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
     """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
-    it is built and its price once finished, the workers nothing at all; the engine path's compiled count
-    equals the count read from the raw observation, as the pysc2 path reads it."""
+    it is built and a quarter of its price once finished, the workers nothing at all; the engine path's
+    compiled count equals the count read from the raw observation, as the pysc2 path reads it."""
     from envs.entity_env import value_produced
 
     env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
     obs, _ = env.reset(seed=0)
-    start = 400  # a Command Center (BurnySc2/sc2-techtree data.json); its 12 SCVs are workers
+    start = 400 / 4  # a Command Center, a structure (BurnySc2/sc2-techtree data.json); its 12 SCVs: workers
     assert env.value_produced == value_produced(env.last_raw) == start
     building_steps = 0
     for _ in _build_a_depot(env, obs):
@@ -204,7 +204,7 @@ def test_value_produced_counts_a_structure_once_finished_alike_on_both_paths():
             building_steps += 1
             assert env.value_produced == start
     assert building_steps >= 480 // 8 - 1  # the whole build, one agent step of 8 loops at a time
-    assert env.value_produced == start + 100
+    assert env.value_produced == start + 100 / 4
 
 
 def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():

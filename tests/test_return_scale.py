@@ -191,9 +191,9 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     plain.close()
     shaped.close()
     # each game trained SCVs, which count nothing (their worth is their income), and finished its Supply
-    # Depot at its price, 100 minerals
+    # Depot, which counts a quarter of its price of 100 minerals
     assert (trained >= 2).all() and ordered.all()
-    np.testing.assert_array_equal(before - start, [100, 100])
+    np.testing.assert_array_equal(before - start, [25, 25])
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])

@@ -49,12 +49,12 @@ class RunnerGames:
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
     the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
     score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of what
-    the income has built: each unit trained, but workers, and structure finished at its price
-    (`value_produced`; a worker's worth is its income, and paid for both, policies trained workers past
-    what the fields could use), so that at the defaults (1 and 4) a mineral spent on the supply and
-    Barracks that Marines need pays five times what a hoarded one does, and a site left half-built pays
-    nothing. Paid for the income alone, a policy mined and built nothing; for what it built alone, it never
-    learnt to mine; for both alike, it hoarded.
+    the income has built: each unit trained, but workers, at its price and each structure finished at a
+    quarter of it (`value_produced`, envs/engine_bridge.py PRODUCTION_WORTH says why), so that at the
+    defaults (1 and 4) a mineral spent on a Marine pays five times what a hoarded one does, on the supply
+    and Barracks that Marines need twice, and a site left half-built nothing. Paid for the income alone, a
+    policy mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it
+    hoarded.
     Less `idle_worker_penalty` per own worker without an order per game second (what pysc2's
     score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker idling one
     step only delays its next trip, a cost PPO can hardly tell from noise, and trained policies left idle
