@@ -57,7 +57,8 @@ _IDLE = int(PL.idle_worker_count)
 # policies trained workers past what the mineral fields could use), and a structure at a quarter of its
 # price, so that a mineral spent on one pays a quarter of one spent on a unit: at full price a Barracks
 # paid per mineral 80% of what a Marine did with its map point, and a policy built 22 Barracks and trained
-# 2 Marines (docs/traces/BuildMarines_spent_once_200k_sampled.json).
+# 2 Marines (docs/traces/BuildMarines_spent_once_200k_sampled.json). At a quarter the first run hoarded by
+# 200k env steps (…_structures_quarter_200k_sampled.json): the price is not settled (RESULTS, BuildMarines).
 PRODUCTION_WORTH = COST.astype(np.float64)
 PRODUCTION_WORTH[SCV] = 0.0
 PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] /= 4
