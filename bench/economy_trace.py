@@ -118,20 +118,17 @@ class VerbChoices:
         from agent.model.policy import to_tensors
 
         batch = {key: np.asarray(value)[None] for key, value in obs.items()}
-        mask = torch.as_tensor(batch["action_mask"][0]).bool()
-        if not choosing(mask[None]).any():  # every unit has its one legal action (builders keep building)
-            return
+        if not choosing(torch.as_tensor(batch["action_mask"]).bool()).any():
+            return  # every unit has its one legal action (builders keep building)
         with torch.no_grad():  # the distributions the units drew from, given the claims of those before
-            logits, _, _ = self.policy.forward(to_tensors(batch), torch.as_tensor(action)[None], state)
-        layout = self.policy.layout(batch["entity_mask"].shape[1])
-        probs = torch.softmax(logits[0], dim=-1)
-        by_verb = torch.stack([probs[:, s.start:s.start + s.size].sum(-1) for s in layout.segments], dim=-1)
-        top = by_verb.argmax(-1)
+            chosen = self.policy.choosing_forward(to_tensors(batch), torch.as_tensor(action)[None], state)
+        factors = chosen.factors
+        verb_p, legal = factors.verb_log_probs().exp(), factors.verb_legal()  # [L, V] of the deciding units
+        likeliest = verb_p.argmax(-1)  # the verb greedy play takes
         for verb in self.verbs:
-            seg = layout.segment(verb)
-            for unit in mask[:, seg.start:seg.start + seg.size].any(-1).nonzero().flatten().tolist():
-                self.probabilities[verb.name].append(float(by_verb[unit, int(verb)]))
-                self.likeliest[verb.name] += int(top[unit] == int(verb))
+            here = legal[:, verb]
+            self.probabilities[verb.name] += verb_p[here, verb].tolist()
+            self.likeliest[verb.name] += int((likeliest[here] == verb).sum())
 
     def summary(self) -> dict:
         import numpy as np

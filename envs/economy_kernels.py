@@ -117,12 +117,12 @@ def spendable_minerals(u, n, player):
 
 
 @njit(cache=True)
-def withhold_unaffordable(actions, cost_of_action, spendable, active, sent):
+def withhold_unaffordable(actions, cost_of_action, spendable, active, sent, withheld):
     """sent [B, U] = actions [B, U], but that in each active game b, taken in slot order, an action whose
-    cost_of_action[a] exceeds what is left of spendable[b] after the earlier units' becomes a no-op (0).
-    Returns how many were withheld per game."""
-    withheld = np.zeros(actions.shape[0], np.int64)
+    cost_of_action[a] exceeds what is left of spendable[b] after the earlier units' becomes a no-op (0);
+    withheld [B] counts those."""
     for b in range(actions.shape[0]):
+        withheld[b] = 0
         left = spendable[b]
         for unit in range(actions.shape[1]):
             a = actions[b, unit]
@@ -134,7 +134,6 @@ def withhold_unaffordable(actions, cost_of_action, spendable, active, sent):
             else:
                 sent[b, unit] = 0
                 withheld[b] += 1
-    return withheld
 
 
 @njit(cache=True)

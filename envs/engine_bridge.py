@@ -97,24 +97,23 @@ def _observe(state, raw, feat, memory, out, status):
 
 @njit(cache=True)
 def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands, feat, memory_tables, memory,
-          out, status, illegal, rejected, withheld_out):
+          out, status, illegal, rejected, withheld):
     """Group the actions into commands (on an economy map, those the step's minerals pay for), remember
     them, step the engine with them, featurize: one env step of B games. Returns the number of commands;
-    illegal[b], rejected[b] and withheld_out[b] count dropped actions, refused commands and withheld
-    actions."""
+    illegal[b], rejected[b] and withheld[b] count dropped actions, refused commands and withheld actions."""
     ibuf, fbuf, layout, bot, step_mul = engine_args
     state, engine_tables, raw, scratch, _ = unpack(ibuf, fbuf, layout)
     max_selected, function_of_action, slot_of_action, point_of_action, solo_of_action, code_of_function, \
         cost_of_action = tables
     verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
-    withheld = np.zeros(actions.shape[0], np.int64)
+    withheld[:] = 0
     if cost_of_action.max() > 0:  # an economy map: minerals are spent once (envs/economy_kernels.py)
         spendable = np.empty(actions.shape[0], np.int64)
         for g in range(actions.shape[0]):  # `raw` still holds the observation the actions were chosen on
             spendable[g] = spendable_minerals(raw.units[g], raw.counts[g], raw.player[g])
         sent = np.empty_like(actions)
-        withheld = withhold_unaffordable(actions, cost_of_action, spendable, active, sent)
+        withhold_unaffordable(actions, cost_of_action, spendable, active, sent, withheld)
         actions = sent
     k, per_game_illegal = group_actions(actions, action_mask, slot_tags, active, max_selected,
                                         function_of_action, slot_of_action, point_of_action, solo_of_action,
@@ -129,7 +128,6 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
                                points[0, :k], points[1, :k], results[:k], result_arg[:k])
     step_kernel(state, engine_tables, engine_commands, bot, step_mul, active, raw, scratch)
     illegal[:] = per_game_illegal
-    withheld_out[:] = withheld
     rejected[:] = 0
     for c in range(k):
         if results[c] != 0:

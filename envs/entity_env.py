@@ -137,8 +137,8 @@ _WORTH_OF_SC2_ID = {u.sc2_id: float(PRODUCTION_WORTH[k]) for k, u in enumerate(U
 def value_produced(raw: RawObs) -> float:
     """The player's own units alive and finished structures at their `PRODUCTION_WORTH` in minerals and
     gas: a unit's price (a worker's 0), a quarter of a structure's (the engine path computes the same in
-    envs/engine_bridge.py): a
-    Marine counts once trained, a structure once finished, so a site left half-built counts nothing."""
+    envs/engine_bridge.py). A Marine counts once trained, a structure once finished, so a site left
+    half-built counts nothing."""
     units = raw.raw_units
     done = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]
     return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) for t in done[:, FU.unit_type]))

@@ -92,7 +92,7 @@ class Translator:
         self._world_point = np.where(is_point[:, None], spec.cell_centres()[chosen], 0.0)
         self._point = np.where(is_point[:, None], pixels[chosen], 0.0)
         self._verb = verbs.astype(np.int64)
-        self._cost = VERB_COST[verbs]  # minerals per action, all 0 on the combat maps
+        self.cost_of_action = VERB_COST[verbs]  # minerals per action (all 0 on the combat maps)
         self._one_game = np.ones(1, np.bool_)
 
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -100,20 +100,15 @@ class Translator:
         per unit."""
         return self._function, self._slot, self._point, self._solo
 
-    @property
-    def cost_of_action(self) -> np.ndarray:
-        """Per layout action: the minerals it spends (`withhold_unaffordable`'s table)."""
-        return self._cost
-
     def affordable(self, actions: np.ndarray, raw: RawObs) -> tuple[np.ndarray, int]:
         """One game: (the actions [U] to send, how many were withheld): those that cost minerals, in slot
         order, while what the raw observation `raw` leaves spendable covers them; the rest become no-ops."""
         actions = np.reshape(np.asarray(actions, np.int64), (1, -1))
-        if not self._cost.any():
+        if not self.cost_of_action.any():
             return actions[0], 0
         spendable = np.array([spendable_minerals(raw.raw_units, len(raw.raw_units), raw.player)])
-        sent = np.empty_like(actions)
-        withheld = withhold_unaffordable(actions, self._cost, spendable, self._one_game, sent)
+        sent, withheld = np.empty_like(actions), np.zeros(1, np.int64)
+        withhold_unaffordable(actions, self.cost_of_action, spendable, self._one_game, sent, withheld)
         return sent[0], int(withheld[0])
 
     def memory_tables(self) -> tuple[np.ndarray, np.ndarray]:
