@@ -7,9 +7,9 @@ filled with SCVs, or a Barracks that never trains. The checkpoint (or run direct
 checkpoint) plays one episode of the evaluation seed on its training map, greedy or sampling, and every
 `--every` agent steps the trace records the minerals and gas collected so far, the player's minerals,
 supply used and cap, idle workers (now, and worker-seconds so far: what the idle-worker penalty charges),
-the worth of the units but workers and of finished structures (what the production reward pays on), the
-score, the own units by type: finished, and under construction, and what the SCVs are doing (their
-current orders by pysc2 name). For each economy verb the trace also sums up, over the unit-steps where
+the worth of what the player has paid for (what the production reward pays on), the score, the own
+units by type: finished, and under construction, and what the SCVs are doing (their current orders by
+pysc2 name). For each economy verb the trace also sums up, over the unit-steps where
 it was legal, the probability the policy gave it and how often it was the unit's likeliest verb: greedy
 play takes only likeliest verbs, so a verb spread thin as a rate (a few percent per worker per step)
 happens under sampling and never greedily. Writes JSON with the date, command and commit; prints the rows
@@ -89,7 +89,7 @@ def trace(agent: str, *, sample: bool, every: int, seed: int, steps: int | None 
             "minerals": int(raw.player[PL.minerals]), "food_used": int(raw.player[PL.food_used]),
             "food_cap": int(raw.player[PL.food_cap]), "idle_workers": int(raw.player[PL.idle_worker_count]),
             "idle_worker_seconds": round(float(idle_seconds), 1),
-            "value_produced": round(float(env.value_produced), 2),
+            "value_bought": round(float(env.value_bought), 2),
             "finished": dict(Counter(name_of.get(int(t), str(t)) for t in own[finished, FU.unit_type])),
             "building": dict(Counter(name_of.get(int(t), str(t)) for t in own[~finished, FU.unit_type])),
             "worker_orders": dict(Counter(_order_name(unit) for unit in own if unit[FU.unit_type] == scv)),

@@ -19,20 +19,23 @@ from numba import njit
 from envs.economy_kernels import spendable_minerals, withhold_unaffordable
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
-from envs.engine.economy_data import COST, SCV
+from envs.engine.economy_data import COST, PRODUCT, SCV
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
     ALIVE,
-    BUILD_LEFT,
     COLLECTED_MINERALS,
     COLLECTED_VESPENE,
+    KIND,
     LOOP,
+    NUM_ORDERS,
     NUM_SLOTS,
     OWNER,
     OWNER_AGENT,
     PREV_SCORE,
     SCORE_UNITS,
+    TRAIN_MARINE,
+    TRAIN_SCV,
     TYPE,
 )
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
@@ -57,22 +60,26 @@ _IDLE = int(PL.idle_worker_count)
 # policies trained workers past what the mineral fields could use), and a structure at a quarter of its
 # price, so that a mineral spent on one pays a quarter of one spent on a unit: at full price a Barracks
 # paid per mineral 80% of what a Marine did with its map point, and a policy built 22 Barracks and trained
-# 2 Marines (docs/traces/BuildMarines_spent_once_200k_sampled.json). At a quarter the first run hoarded by
-# 200k env steps (…_structures_quarter_200k_sampled.json): the price is not settled (RESULTS, BuildMarines).
+# 2 Marines (docs/traces/BuildMarines_spent_once_200k_sampled.json).
 PRODUCTION_WORTH = COST.astype(np.float64)
 PRODUCTION_WORTH[SCV] = 0.0
 PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] /= 4
 
 
 @njit(cache=True)
-def _values_produced(ui, game):
-    """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH in minerals and
-    gas (`value_produced` in envs/entity_env.py reads the same from a raw observation)."""
+def _values_bought(ui, oi, game):
+    """[B] each game's own units alive, structures begun and units queued for training, at their
+    PRODUCTION_WORTH in minerals and gas: what the player has paid for (`value_bought` in
+    envs/entity_env.py reads the same from a raw observation)."""
     values = np.zeros(game.shape[0])
     for g in range(game.shape[0]):
         for u in range(game[g, NUM_SLOTS]):
-            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
+            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
                 values[g] += PRODUCTION_WORTH[ui[g, u, TYPE]]
+                for k in range(ui[g, u, NUM_ORDERS]):
+                    kind = oi[g, u, k, KIND]
+                    if kind == TRAIN_SCV or kind == TRAIN_MARINE:
+                        values[g] += PRODUCTION_WORTH[PRODUCT[kind]]
     return values
 
 
@@ -205,10 +212,11 @@ class EngineBridge:
                                    self.illegal, self.rejected, self.withheld)
         return self.obs
 
-    def values_produced(self) -> np.ndarray:
-        """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH (workers 0):
-        computed when asked (only BuildMarines' shaping reads it), not every step."""
-        return _values_produced(self.engine.state.unit_i, self.engine.state.game)
+    def values_bought(self) -> np.ndarray:
+        """[B] what each game's player has paid for (units, structures begun, units queued) at their
+        PRODUCTION_WORTH (workers 0): computed when asked (only BuildMarines' shaping reads it)."""
+        state = self.engine.state
+        return _values_bought(state.unit_i, state.order_i, state.game)
 
     @property
     def last_commands(self) -> GroupedCommands:

@@ -21,9 +21,11 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
+from envs.engine.economy_data import PRODUCER, PRODUCT
 from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
+from envs.engine.state import TRAIN_MARINE, TRAIN_SCV
 from envs.engine.units import UNIT_TYPES
 from envs.engine_bridge import (
     COLLECTED,
@@ -132,16 +134,19 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
 
 # a unit type's PRODUCTION_WORTH by its pysc2 id (0 for workers and the types the economy does not build)
 _WORTH_OF_SC2_ID = {u.sc2_id: float(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
+# a production structure's pysc2 id -> the PRODUCTION_WORTH of the one unit the verbs train there
+_QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_WORTH[PRODUCT[kind]])
+                           for kind in (TRAIN_SCV, TRAIN_MARINE)}
 
 
-def value_produced(raw: RawObs) -> float:
-    """The player's own units alive and finished structures at their `PRODUCTION_WORTH` in minerals and
-    gas: a unit's price (a worker's 0), a quarter of a structure's (the engine path computes the same in
-    envs/engine_bridge.py). A Marine counts once trained, a structure once finished, so a site left
-    half-built counts nothing."""
+def value_bought(raw: RawObs) -> float:
+    """What the player has paid for, at `PRODUCTION_WORTH` in minerals and gas: its own units, structures
+    begun (the game takes a structure's cost when its worker starts it) and units queued for training
+    (taken when queued). The engine path computes the same in envs/engine_bridge.py."""
     units = raw.raw_units
-    done = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]
-    return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) for t in done[:, FU.unit_type]))
+    own = units[units[:, FU.alliance] == Alliance.self]
+    return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(int(t), 0)
+                     for t, n in own[:, [FU.unit_type, FU.order_length]]))
 
 
 def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int,
@@ -210,8 +215,8 @@ class _EngineGame:
         return float(self.bridge.status[0, COLLECTED])
 
     @property
-    def value_produced(self) -> float:
-        return float(self.bridge.values_produced()[0])
+    def value_bought(self) -> float:
+        return float(self.bridge.values_bought()[0])
 
     def close(self):
         pass
@@ -262,8 +267,8 @@ class _RawCommandGame:
         return float(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE])
 
     @property
-    def value_produced(self) -> float:
-        return value_produced(self.last_raw)
+    def value_bought(self) -> float:
+        return value_bought(self.last_raw)
 
     def close(self):
         if hasattr(self.backend, "close"):
@@ -350,9 +355,9 @@ class EntityEnv(gym.Env):
         return self._game.resources_collected
 
     @property
-    def value_produced(self) -> float:
-        """The own units alive and finished structures at their price in minerals and gas."""
-        return self._game.value_produced
+    def value_bought(self) -> float:
+        """What the player has paid for (units, structures begun, units queued) at PRODUCTION_WORTH."""
+        return self._game.value_bought
 
     def close(self):
         if self._game is not None:

@@ -107,9 +107,9 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         return self._bridge.status[:, COLLECTED].copy()
 
     @property
-    def value_produced(self) -> np.ndarray:
-        """[B] each game's own units alive and finished structures at their PRODUCTION_WORTH (workers 0)."""
-        return self._bridge.values_produced()
+    def value_bought(self) -> np.ndarray:
+        """[B] what each game's player has paid for at PRODUCTION_WORTH (EngineBridge.values_bought)."""
+        return self._bridge.values_bought()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray, withheld: np.ndarray) -> dict:
         """Vector infos (gymnasium's dict of arrays with `_key` masks), as `entity_env.step_info` per game."""

@@ -154,7 +154,7 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     from envs.action_space import Verb
     from envs.vector_env import EntityVectorEnv
 
-    # BuildMarines scores Marines (50 minerals each): a mineral's worth produced pays 1/50 of a point
+    # BuildMarines scores Marines (50 minerals each): a mineral's worth bought pays 1/50 of a point
     # there, on top of the 1/50 its collection paid; CollectMineralsAndGas's score is the income itself
     # and pays nothing more
     shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, production_reward=1.0,
@@ -162,8 +162,8 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
     _, _ = shaped.reset(seed=0)
-    start = before = plain.value_produced  # the start's units, which pay nothing
-    np.testing.assert_array_equal(shaped.value_produced, start)
+    start = before = plain.value_bought  # the start's units, which pay nothing
+    np.testing.assert_array_equal(shaped.value_bought, start)
     collected_before = np.zeros(2)
     gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
     depot = plain.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
@@ -183,14 +183,14 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
             ordered[g] = True
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
-        value, collected = plain.value_produced, plain.resources_collected
+        value, collected = plain.value_bought, plain.resources_collected
         shaping = (value - before + collected - collected_before) * paid_per_mineral
         np.testing.assert_allclose(shaped_reward, reward + shaping, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
         before, collected_before = value, collected
     plain.close()
     shaped.close()
-    # each game trained SCVs, which count nothing (their worth is their income), and finished its Supply
+    # each game trained SCVs, which count nothing (their worth is their income), and began its Supply
     # Depot, which counts a quarter of its price of 100 minerals
     assert (trained >= 2).all() and ordered.all()
     np.testing.assert_array_equal(before - start, [25, 25])

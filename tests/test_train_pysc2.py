@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
 PROTOBUF = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 EPISODE_STEPS = 10  # pysc2's SC2TestEnv ends every episode after 10 steps
-SUPPLY_DEPOT = 19  # pysc2 lib/units.py Terran.SupplyDepot
+SUPPLY_DEPOT, BARRACKS = 19, 21  # pysc2 lib/units.py Terran
+TRAIN_MARINE_ABILITY = 560  # pysc2 lib/actions.py Train_Marine_quick
 TINY = ["env.num_envs=2", "ppo.train_batch_size=64", "ppo.minibatch_size=32", "ppo.num_epochs=1",
         "model.width=16", "model.key_dim=8", "model.encoder=deepsets", "model.encoder_options={}",
         "run.max_minutes=0", "run.max_env_steps=0",
@@ -167,12 +168,17 @@ class KthStepTestEnv(BeaconTestEnv):
     def fill(self, builder, k: int) -> None:
         raise NotImplementedError
 
+    def edit(self, response, k: int) -> None:
+        """What the builder cannot set, written into its built observation (a ResponseObservation)."""
+
     def step(self, actions, step_mul=None):
         timestep = super().step(actions, step_mul)[0]
         self._k = 0 if timestep.first() else getattr(self, "_k", 0) + 1
         builder = dummy_observation.Builder(self.observation_spec()[0])
         self.fill(builder, self._k)
-        value = self._features[0].transform_obs(builder.score(SCORE).game_loop(8).build())[self.field]
+        response = builder.score(SCORE).game_loop(8).build()
+        self.edit(response, self._k)
+        value = self._features[0].transform_obs(response)[self.field]
         return [timestep._replace(observation={**timestep.observation, self.field: value})]
 
 
@@ -203,8 +209,9 @@ class CollectedTestEnv(KthStepTestEnv):
         builder.score_details(collected_minerals=5 * k, collected_vespene=4 * k)
 
 
-class ProducedTestEnv(KthStepTestEnv):
-    """k + 1 own Marines after k steps, beside a Supply Depot half built."""
+class BoughtTestEnv(KthStepTestEnv):
+    """k + 1 own Marines after k steps, beside a Supply Depot half built and a Barracks training two
+    Marines."""
 
     field = "raw_units"
 
@@ -214,7 +221,13 @@ class ProducedTestEnv(KthStepTestEnv):
                         is_on_screen=True) for _ in range(k + 1)]
         depot = unit(SUPPLY_DEPOT, SELF, owner=1, pos=at, radius=1.375, health=200, health_max=400,
                      build_progress=0.5, is_on_screen=True)
-        builder.feature_units(marines + [depot])
+        barracks = unit(BARRACKS, SELF, owner=1, pos=at, radius=1.8125, health=1000, health_max=1000,
+                        is_on_screen=True)
+        builder.feature_units(marines + [depot, barracks])
+
+    def edit(self, response, k):
+        for _ in range(2):
+            response.observation.raw_data.units[-1].orders.add(ability_id=TRAIN_MARINE_ABILITY)
 
 
 def _shaped_rewards(test_env, steps: int, **shaping) -> np.ndarray:
@@ -237,11 +250,12 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 
 
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
-# CollectedTestEnv: 5 minerals and 4 gas a step since the reset, from score_details; ProducedTestEnv: 50
-# minerals a Marine from the raw units, the half-built Supply Depot counting nothing yet.
+# CollectedTestEnv: 5 minerals and 4 gas a step since the reset, from score_details; BoughtTestEnv: 50
+# minerals a Marine from the raw units, beside what is paid for and not yet made: a quarter of the
+# half-built Supply Depot (25), of the Barracks (37.5) and the two Marines in its queue (100).
 @pytest.mark.parametrize("test_env, counter, expected", [
     (CollectedTestEnv, "resources_collected", [9, 18, 27]),
-    (ProducedTestEnv, "value_produced", [100, 150, 200]),
+    (BoughtTestEnv, "value_bought", [262.5, 312.5, 362.5]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},

@@ -49,12 +49,14 @@ class RunnerGames:
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
     the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
     score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of what
-    the income has built: each unit trained, but workers, at its price and each structure finished at a
-    quarter of it (`value_produced`, envs/engine_bridge.py PRODUCTION_WORTH says why), so that at the
-    defaults (1 and 4) a mineral spent on a Marine pays five times what a hoarded one does, on the supply
-    and Barracks that Marines need twice, and a site left half-built nothing. Paid for the income alone, a
-    policy mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it
-    hoarded.
+    the income has bought: each unit, but workers, at its price and each structure at a quarter of it
+    (`value_bought`, envs/engine_bridge.py PRODUCTION_WORTH says why), so that at the defaults (1 and 4)
+    a mineral spent on a Marine pays five times what a hoarded one does, on the supply and Barracks that
+    Marines need twice. It pays when the game takes the minerals (a unit queued, a structure begun), the
+    step of the choice that spent them, not 40-130 steps later when the unit or structure is done: a
+    purchase cannot be undone here (no cancel verb, no enemy on the economy maps), so the sooner pay buys
+    nothing the later one would not. Paid for the income alone, a policy mined and built nothing; for what
+    it built alone, it never learnt to mine; for both alike, it hoarded.
     Less `idle_worker_penalty` per own worker without an order per game second (what pysc2's
     score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker idling one
     step only delays its next trip, a cost PPO can hardly tell from noise, and trained policies left idle
@@ -82,7 +84,7 @@ class RunnerGames:
         self.counter_rewards = {name: float(reward) for name, reward in
                                 (("damage_dealt", damage_reward),
                                  ("resources_collected", collection_reward * per_mineral),
-                                 ("value_produced", production_reward * per_mineral))
+                                 ("value_bought", production_reward * per_mineral))
                                 if reward}
         self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
         self.idle_step_penalty = float(idle_worker_penalty) / point * step_mul / LOOPS_PER_GAME_SECOND
@@ -106,7 +108,7 @@ class RunnerGames:
 
     def _count_from_start(self, reset_result):
         """After a reset: the counters pay their change from the games' start (where a game starts with
-        units, `value_produced` is not 0)."""
+        units, `value_bought` is not 0)."""
         for name in self._counted:
             self._counted[name] = getattr(self, name)
         return reset_result
@@ -212,10 +214,9 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         return np.array([env.unwrapped.resources_collected for env in self.envs], dtype=np.float64)
 
     @property
-    def value_produced(self) -> np.ndarray:
-        """[num_envs] each game's own units alive and finished structures at their price in minerals and
-        gas."""
-        return np.array([env.unwrapped.value_produced for env in self.envs], dtype=np.float64)
+    def value_bought(self) -> np.ndarray:
+        """[num_envs] what each game's player has paid for, at PRODUCTION_WORTH in minerals and gas."""
+        return np.array([env.unwrapped.value_bought for env in self.envs], dtype=np.float64)
 
 
 def make_train_env(ctx: dict, *, sc2_env_cls=None):
