@@ -140,9 +140,9 @@ _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_W
 
 
 def value_bought(raw: RawObs) -> float:
-    """What the player has paid for, at `PRODUCTION_WORTH` in minerals and gas: its own units, structures
-    begun (the game takes a structure's cost when its worker starts it) and units queued for training
-    (taken when queued). The engine path computes the same in envs/engine_bridge.py."""
+    """What the player has paid for, at `PRODUCTION_WORTH` in minerals and gas: its own units (workers and
+    structures at 0) and the units queued for training, whose minerals the game takes when they are
+    queued. The engine path computes the same in envs/engine_bridge.py."""
     units = raw.raw_units
     own = units[units[:, FU.alliance] == Alliance.self]
     return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(int(t), 0)
@@ -356,7 +356,7 @@ class EntityEnv(gym.Env):
 
     @property
     def value_bought(self) -> float:
-        """What the player has paid for (units, structures begun, units queued) at PRODUCTION_WORTH."""
+        """What the player has paid for (units alive and queued) at PRODUCTION_WORTH."""
         return self._game.value_bought
 
     def close(self):

@@ -187,28 +187,19 @@ def _build_a_depot(env, obs):
     raise AssertionError("no Supply Depot finished in 400 steps")
 
 
-def test_value_bought_counts_a_structure_from_when_its_worker_pays_alike_on_both_paths():
-    """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
-    its worker walks and a quarter of its price from the step the worker begins it (the game takes the
-    minerals then), the workers nothing at all; the engine path's compiled count equals the count read
-    from the raw observation, as the pysc2 path reads it."""
+def test_value_bought_counts_no_worker_and_no_structure_alike_on_both_paths():
+    """The production reward's counter: the Command Center, the SCVs and a Supply Depot (built from
+    the start) count nothing, on the engine's compiled count and on the raw observation's, as the
+    pysc2 path reads it."""
     from envs.entity_env import value_bought
 
     env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
     obs, _ = env.reset(seed=0)
-    start = 400 / 4  # a Command Center, a structure (BurnySc2/sc2-techtree data.json); its 12 SCVs: workers
-    assert env.value_bought == value_bought(env.last_raw) == start
-    walking_steps = building_steps = 0
-    for _, builder in _build_a_depot(env, obs):
-        assert env.value_bought == value_bought(env.last_raw)
-        if not len(_depots(env)):
-            walking_steps += builder is not None  # ordered, not yet begun: nothing paid
-            assert env.value_bought == start
-        elif _depots(env)[0] < 100:
-            building_steps += 1
-            assert env.value_bought == start + 100 / 4
-    assert walking_steps >= 1 and building_steps >= 480 // 8 - 1  # the build: steps of 8 game loops
-    assert env.value_bought == start + 100 / 4
+    building_steps = 0
+    for _ in _build_a_depot(env, obs):
+        assert env.value_bought == value_bought(env.last_raw) == 0
+        building_steps += len(_depots(env)) and _depots(env)[0] < 100
+    assert building_steps >= 480 // 8 - 1  # the whole build (480 game loops), 8 loops a step
 
 
 def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
@@ -222,13 +213,12 @@ def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
     from tests.test_economy import economy, tags
 
     eng, obs = economy(scvs=0, minerals=150, extra=(("SupplyDepot", 34.0, 34.0), ("Barracks", 36.5, 23.5)))
-    structures = (400 + 100 + 150) / 4  # the Command Center, the Supply Depot and the Barracks
-    assert value_bought(obs) == structures
+    assert value_bought(obs) == 0  # structures count nothing
     obs = eng.step([RawCommand(RF.Train_Marine_quick, True, tuple(tags(obs, 21)))] * 3)
     assert int(obs.player[Player.minerals]) == 0  # three queued, paid for, none trained yet
     state = eng._batch.state
     compiled = _values_bought(state.unit_i, state.order_i, state.game)
-    assert value_bought(obs) == compiled[0] == structures + 3 * COST[MARINE]
+    assert value_bought(obs) == compiled[0] == 3 * COST[MARINE]
 
 
 def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():

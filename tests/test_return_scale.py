@@ -165,35 +165,49 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     start = before = plain.value_bought  # the start's units, which pay nothing
     np.testing.assert_array_equal(shaped.value_bought, start)
     collected_before = np.zeros(2)
-    gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
-    depot = plain.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
-    trained, ordered = np.zeros(2, np.int64), np.zeros(2, bool)
-    for step in range(90):
-        # every worker is sent to its first legal gather target once, the Command Center trains an SCV
-        # whenever the game allows it, and a worker builds one Supply Depot once it is affordable
+    segment = {verb: plain.layout.segment(verb) for verb in (Verb.GATHER, Verb.TRAIN_SCV, Verb.TRAIN_MARINE,
+                                                             Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS)}
+    trained = np.zeros(2, np.int64)
+    ordered = {verb: np.zeros(2, bool) for verb in (Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS)}
+    marine_paid = np.full(2, np.nan)  # what the step that queued each game's Marine paid
+    for step in range(400):
+        # every worker is sent to its first legal gather target once, the Command Center trains SCVs
+        # until a Supply Depot is ordered, a worker builds one Supply Depot and then one Barracks once
+        # the game allows it, and the Barracks trains one Marine
         mask = obs["action_mask"]
-        gathers = mask[:, :, gather.start:gather.start + gather.size]
-        actions = np.where(gathers.any(-1) & (step == 0), gather.start + gathers.argmax(-1), 0)
-        actions = np.where(mask[:, :, train.start], train.start, actions)
-        trained += mask[:, :, train.start].any(-1)
-        cells = mask[:, :, depot.start:depot.start + depot.size]
-        for g in np.flatnonzero(~ordered & cells.any((1, 2))):
-            builder = int(np.flatnonzero(cells[g].any(-1))[0])
-            actions[g, builder] = depot.start + cells[g, builder].argmax()
-            ordered[g] = True
+        first = {verb: seg.start + mask[:, :, seg.start:seg.start + seg.size].argmax(-1)
+                 for verb, seg in segment.items()}
+        legal = {verb: mask[:, :, seg.start:seg.start + seg.size].any(-1) for verb, seg in segment.items()}
+        actions = np.where(legal[Verb.GATHER] & (step == 0), first[Verb.GATHER], 0)
+        scv = legal[Verb.TRAIN_SCV] & ~ordered[Verb.BUILD_SUPPLY_DEPOT][:, None]
+        actions = np.where(scv, first[Verb.TRAIN_SCV], actions)
+        trained += scv.any(-1)
+        queue = legal[Verb.TRAIN_MARINE] & np.isnan(marine_paid)[:, None]
+        actions = np.where(queue, first[Verb.TRAIN_MARINE], actions)
+        for verb, done in ordered.items():
+            for g in np.flatnonzero(~done & legal[verb].any(-1) & ~(verb == Verb.BUILD_BARRACKS
+                                                                     & ~ordered[Verb.BUILD_SUPPLY_DEPOT])):
+                builder = int(np.flatnonzero(legal[verb][g])[0])
+                actions[g, builder] = first[verb][g, builder]
+                done[g] = True
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
         value, collected = plain.value_bought, plain.resources_collected
+        marine_paid[queue.any(-1)] = (value - before)[queue.any(-1)]
         shaping = (value - before + collected - collected_before) * paid_per_mineral
         np.testing.assert_allclose(shaped_reward, reward + shaping, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
         before, collected_before = value, collected
+        if not np.isnan(marine_paid).any():
+            break
     plain.close()
     shaped.close()
-    # each game trained SCVs, which count nothing (their worth is their income), and began its Supply
-    # Depot, which counts a quarter of its price of 100 minerals
-    assert (trained >= 2).all() and ordered.all()
-    np.testing.assert_array_equal(before - start, [25, 25])
+    # each game trained SCVs and built a Supply Depot and a Barracks, which count nothing (a worker's
+    # worth is its income, a structure's the units it lets the player buy); its Marine counted its price
+    # of 50 minerals in the step that queued it, before it was trained
+    assert (trained >= 2).all() and all(done.all() for done in ordered.values())
+    np.testing.assert_array_equal(marine_paid, [50, 50])
+    np.testing.assert_array_equal(before - start, [50, 50])
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])

@@ -251,11 +251,11 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
 # CollectedTestEnv: 5 minerals and 4 gas a step since the reset, from score_details; BoughtTestEnv: 50
-# minerals a Marine from the raw units, beside what is paid for and not yet made: a quarter of the
-# half-built Supply Depot (25), of the Barracks (37.5) and the two Marines in its queue (100).
+# minerals a Marine from the raw units, the two in the Barracks' queue among them (paid, not yet
+# trained), the half-built Supply Depot and the Barracks nothing.
 @pytest.mark.parametrize("test_env, counter, expected", [
     (CollectedTestEnv, "resources_collected", [9, 18, 27]),
-    (BoughtTestEnv, "value_bought", [262.5, 312.5, 362.5]),
+    (BoughtTestEnv, "value_bought", [200, 250, 300]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
