@@ -282,16 +282,30 @@ def baselines_economy(src: dict) -> str:
     return table(header, rows) + "\n\n" + measured(data, path)
 
 
-def _ablation(src: dict, path: str) -> str:
+def ablation_grid(src: dict, path: str) -> str:
+    """An ablation grid's table and verdicts as `perceiver-sc2 ablate` reports them (from the committed
+    copy of its ablation.json), with when its trials finished."""
+    from agent.ablation.report import markdown
+
     data = src[path]
-    rows = [[r["arm"], f"{r['final_score']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
-             ", ".join(f"{s:.2f}" for s in r["seed_scores"]), f"{r['params']:,}",
-             f"{1000 * r['gflops_per_step']:.3f} ({1000 * r['encoder_gflops_per_step']:.3f})",
-             f"{r['steps_per_s']:.0f}", f"{r['wall_minutes']:.1f}"] for r in data["rows"]]
-    header = ["arm", "final score [95% CI]", "per seed", "params", "MFLOP/step (encoder)", "steps/s",
-              "wall min"]
-    budget = f"{data['budget_env_steps']:,} env steps per trial, seeds {data['seeds']}. "
-    return table(header, rows) + "\n\n" + budget + measured(data, path)
+    trials = list(data["trials"].values())
+    finished = sorted(t["finished_at"][:10] for t in trials if t.get("finished_at"))
+    commits = sorted({t["commit"][:7] for t in trials if t.get("commit")})
+    unrecorded = sum(not t.get("commit") for t in trials)
+    when = f"{len(trials)} trials"
+    if finished:
+        when += f", finished {finished[0]}" + (f" to {finished[-1]}" if finished[-1] != finished[0] else "")
+    if commits:
+        when += f", at commits {', '.join(commits)}"
+    if unrecorded:
+        when += f" ({unrecorded} finished before trials recorded their commit)"
+    return f"{markdown(data)}\n\n{when}. Report: {measured(data, path)}"
+
+
+def _ablation_paths() -> dict[str, str]:
+    """block name -> docs/ablation/<grid>/ablation.json, for each grid whose report is committed."""
+    return {f"ablation_{p.parent.name}": str(p.relative_to(ROOT))
+            for p in sorted((ROOT / "docs" / "ablation").glob("*/ablation.json"))}
 
 
 def _learning_paths() -> list[str]:
@@ -568,10 +582,8 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "baselines_minigames": (("docs/baselines_minigames.json",), baselines_minigames),
     "baselines_duels": (("docs/baselines_duels.json",), baselines_duels),
     "baselines_economy": (("docs/baselines_economy.json",), baselines_economy),
-    "ablation_short": (("docs/ablation_defeat_roaches_short.json",),
-                       lambda src: _ablation(src, "docs/ablation_defeat_roaches_short.json")),
-    "ablation_full": (("docs/ablation_defeat_roaches.json",),
-                      lambda src: _ablation(src, "docs/ablation_defeat_roaches.json")),
+    **{name: ((path,), lambda src, path=path: ablation_grid(src, path))
+       for name, path in _ablation_paths().items()},
     "learning": (tuple(_learning_paths()), learning),
     "learning_pace": (tuple(_learning_paths()), learning_pace),
     "pilots": (tuple(_pilot_paths()), pilots),

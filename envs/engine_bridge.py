@@ -24,6 +24,7 @@ from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
     ALIVE,
+    BUILD_LEFT,
     COLLECTED_MINERALS,
     COLLECTED_VESPENE,
     KIND,
@@ -57,25 +58,26 @@ _IDLE = int(PL.idle_worker_count)
 
 # What the production reward (agent/rllib/train_env.py) pays on, per unit type: a unit at its price but
 # the worker, whose worth the collection reward already pays as it mines (paid on both, BuildMarines
-# policies trained workers past what the mineral fields could use), and no structure: a structure is
-# worth the units it lets the player buy. Paid at its price, a policy built 22 Barracks and trained 2
-# Marines (docs/traces/BuildMarines_spent_once_200k_sampled.json); at a quarter, 35 Supply Depots, the
-# cheapest purchase that paid, and no Barracks, whose 150 minerals must be saved
-# (…_bought_quarter_100k_sampled.json).
+# policies trained workers past what the mineral fields could use), and a structure at half its price.
+# Structures must pay something: with neither they nor the income paid, no policy saved the 150 minerals
+# of a Barracks (docs/traces/BuildMarines_units_paid_100k_sampled.json). At full price a Barracks paid
+# per mineral 80% of a Marine with its map point and a policy built 22 Barracks, 2 Marines
+# (…_spent_once_200k_sampled.json); at a quarter, by 100k env steps one run had built a single Barracks
+# and another none (…_structures_quarter_100k_sampled.json, …_bought_quarter_100k_sampled.json).
 PRODUCTION_WORTH = COST.astype(np.float64)
 PRODUCTION_WORTH[SCV] = 0.0
-PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] = 0.0
+PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] /= 2
 
 
 @njit(cache=True)
 def _values_bought(ui, oi, game):
-    """[B] each game's own units alive and queued for training, at their PRODUCTION_WORTH in minerals and
-    gas: what the player has paid for (`value_bought` in envs/entity_env.py reads the same from a raw
+    """[B] each game's own units alive and queued for training and its finished structures, at their
+    PRODUCTION_WORTH in minerals and gas (`value_bought` in envs/entity_env.py reads the same from a raw
     observation)."""
     values = np.zeros(game.shape[0])
     for g in range(game.shape[0]):
         for u in range(game[g, NUM_SLOTS]):
-            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
+            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
                 values[g] += PRODUCTION_WORTH[ui[g, u, TYPE]]
                 for k in range(ui[g, u, NUM_ORDERS]):
                     kind = oi[g, u, k, KIND]
@@ -214,8 +216,8 @@ class EngineBridge:
         return self.obs
 
     def values_bought(self) -> np.ndarray:
-        """[B] what each game's player has paid for (units alive and queued) at their PRODUCTION_WORTH
-        (workers and structures 0): computed when asked (only BuildMarines' shaping reads it)."""
+        """[B] each game's units alive and queued and finished structures at their PRODUCTION_WORTH
+        (workers 0): computed when asked (only BuildMarines' shaping reads it)."""
         state = self.engine.state
         return _values_bought(state.unit_i, state.order_i, state.game)
 

@@ -71,7 +71,8 @@ ENTITY_CAPS = {
     "bio_vs_zerg_128": EntityCaps(max_entities=256, max_units=128),
     "bio_vs_zerg_250": EntityCaps(max_entities=500, max_units=250),
     # the economy maps: the resources, the start's 12 SCVs and Command Center, and room for the SCVs and
-    # structures sensible play adds (every own unit acts; BuildMarines' Marines beyond U do not need to)
+    # structures sensible play adds (the units that act and the structures that train hold action slots;
+    # BuildMarines' Marines beyond U do not need to act)
     "CollectMineralsAndGas": EntityCaps(max_entities=64, max_units=40),
     "BuildMarines": EntityCaps(max_entities=64, max_units=40),
 }
@@ -140,11 +141,11 @@ _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_W
 
 
 def value_bought(raw: RawObs) -> float:
-    """What the player has paid for, at `PRODUCTION_WORTH` in minerals and gas: its own units (workers and
-    structures at 0) and the units queued for training, whose minerals the game takes when they are
-    queued. The engine path computes the same in envs/engine_bridge.py."""
+    """What the player's income has bought, at `PRODUCTION_WORTH` in minerals and gas: its own units
+    (workers at 0) and finished structures, and the units queued for training, whose minerals the game
+    takes when they are queued. The engine path computes the same in envs/engine_bridge.py."""
     units = raw.raw_units
-    own = units[units[:, FU.alliance] == Alliance.self]
+    own = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]
     return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(int(t), 0)
                      for t, n in own[:, [FU.unit_type, FU.order_length]]))
 
@@ -356,7 +357,7 @@ class EntityEnv(gym.Env):
 
     @property
     def value_bought(self) -> float:
-        """What the player has paid for (units alive and queued) at PRODUCTION_WORTH."""
+        """Units alive and queued and finished structures at PRODUCTION_WORTH (`value_bought`)."""
         return self._game.value_bought
 
     def close(self):

@@ -15,6 +15,8 @@ from numba import njit
 
 from envs.economy_kernels import ECONOMY_COLUMNS, economy_columns, economy_mask, economy_scalars
 from envs.engine._numba_cache import ENGINE_SOURCES, refresh
+from envs.engine.economy_data import PRODUCER
+from envs.engine.units import UNIT_TYPES, Flag
 from envs.raw_schema import FeatureUnit as FU
 from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
 
@@ -30,6 +32,13 @@ OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the
 # layout's V verbs (the unit's previous action), then (dx, dy) from the unit to its order's target, then
 # the own units whose order targets this entity / U, then on the economy maps economy_kernels' columns.
 LAST_VERB_COLUMN = 16
+# By pysc2 unit type id: own structures that train nothing (Supply Depot, Refinery). No verb applies to
+# them, so they are observed among the entities and leave the action slots to the units that act: a
+# BuildMarines policy's Supply Depots once held most of the 40 slots, and the SCVs trained after them,
+# without one, idled to the end of the game.
+_PASSIVE = np.zeros(4096, np.bool_)
+_PASSIVE[[t.sc2_id for k, t in enumerate(UNIT_TYPES)
+          if t.flags & Flag.STRUCTURE and k not in PRODUCER]] = True
 
 
 def num_columns(num_verbs: int, economy: bool) -> int:
@@ -58,16 +67,21 @@ def _nearest_first(rows, n_rows, pos, anchor):
 def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
     """Fill rows_out [N] with one game's raw row indices (-1 = empty slot); return the number dropped.
 
-    Slots 0..U-1: own units, each in its slot for as long as it lives (`assign_own_slots`). Slots U..N-1:
-    visible enemies nearest the own units first, then neutrals nearest first, then the own units left
-    without an action slot (tag order). What does not fit is dropped."""
+    Slots 0..U-1: own units that act, each in its slot for as long as it lives (`assign_own_slots`).
+    Slots U..N-1: visible enemies nearest the own units first, then neutrals nearest first, then the own
+    units left without an action slot (tag order), then the own structures that train nothing (`_PASSIVE`).
+    What does not fit is dropped."""
     own = np.empty(n, np.int64)
+    passive = np.empty(n, np.int64)
     enemy = np.empty(n, np.int64)
     neutral = np.empty(n, np.int64)
-    n_own = n_enemy = n_neutral = 0
+    n_own = n_passive = n_enemy = n_neutral = 0
     for r in range(n):
         a = units[r, FU.alliance]
-        if a == _SELF or a == _ALLY:
+        if (a == _SELF or a == _ALLY) and _PASSIVE[min(max(units[r, FU.unit_type], 0), len(_PASSIVE) - 1)]:
+            passive[n_passive] = r
+            n_passive += 1
+        elif a == _SELF or a == _ALLY:
             own[n_own] = r
             n_own += 1
         elif a == _ENEMY:
@@ -93,11 +107,11 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
     U, N = memory_units.shape[0], rows_out.shape[0]
     rows_out[U:] = -1
     slot = U
-    for group, size in ((enemy, n_enemy), (neutral, n_neutral), (overflow, n_overflow)):
+    for group, size in ((enemy, n_enemy), (neutral, n_neutral), (overflow, n_overflow), (passive, n_passive)):
         for k in range(min(size, N - slot)):
             rows_out[slot] = group[k]
             slot += 1
-    return n_enemy + n_neutral + n_overflow - (slot - U)
+    return n_enemy + n_neutral + n_overflow + n_passive - (slot - U)
 
 
 @njit(cache=True)

@@ -1,13 +1,15 @@
 """Raw pysc2-schema observation -> fixed-size entity observation, for every backend.
 
-Slots. Own units (alliance self or ally) hold the action slots 0..U-1: a unit keeps its slot for as
+Slots. Own units (alliance self or ally) that act hold the action slots 0..U-1 (structures that train
+nothing, a Supply Depot or a Refinery, have no verb and hold none): a unit keeps its slot for as
 long as it is in the observation; one that is gone frees its slot (left empty, where only the no-op is
 legal), and own units without a slot take the lowest free slots in tag order. The assignment is per
 game, kept across the steps of an episode in an `envs.unit_memory.UnitMemory` and cleared on reset.
 Slots U..N-1 hold, in this order: the visible enemies nearest first, the neutrals nearest first
 (distance to the nearest own unit, or to the map centre when there is none), then the own units that
-got no action slot (they cannot act), in tag order. What does not fit is dropped and counted: own
-units without an action slot first (highest tags first), then neutrals, then enemies (farthest first).
+got no action slot (they cannot act), in tag order, then the own structures that train nothing. What
+does not fit is dropped and counted: those structures first, then own units without an action slot
+(highest tags first), then neutrals, then enemies (farthest first).
 
 Features: `EntitySpec.entity_features` per slot (padding is all zero), `EntitySpec.scalar_features` per
 game: `ENTITY_FEATURES` and `SCALAR_FEATURES` on the combat maps; the economy maps' one-hot of the last

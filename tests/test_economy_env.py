@@ -187,19 +187,45 @@ def _build_a_depot(env, obs):
     raise AssertionError("no Supply Depot finished in 400 steps")
 
 
-def test_value_bought_counts_no_worker_and_no_structure_alike_on_both_paths():
-    """The production reward's counter: the Command Center, the SCVs and a Supply Depot (built from
-    the start) count nothing, on the engine's compiled count and on the raw observation's, as the
-    pysc2 path reads it."""
+def test_a_structure_that_trains_nothing_is_observed_but_takes_no_action_slot():
+    """A Supply Depot has no verb: it sits among the entities after the action slots, which keep the
+    SCVs and the Command Center (it trains), built or building alike."""
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    start, _ = env.reset(seed=0)
+    U = env.entity_spec.max_units
+    seen_building = False
+    for obs, _ in _build_a_depot(env, start):
+        raw = env.last_raw.raw_units
+        depots = raw[(raw[:, FU.unit_type] == SUPPLY_DEPOT) & (raw[:, FU.alliance] == 1), FU.tag]
+        if not len(depots):
+            continue
+        seen_building |= bool(_depots(env)[0] < 100)
+        slot = list(env.slot_tags).index(depots[0])
+        assert slot >= U and obs["entity_mask"][slot]  # observed; action rows are the first U slots only
+        acting = {int(t) for t in env.slot_tags[:U] if t}
+        own = raw[(raw[:, FU.alliance] == 1) & (raw[:, FU.unit_type] != SUPPLY_DEPOT), FU.tag]
+        assert acting == {int(t) for t in own}  # every SCV and the Command Center
+    assert seen_building
+
+
+def test_value_bought_counts_a_structure_once_finished_alike_on_both_paths():
+    """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
+    it is built and half its price once finished, the workers nothing at all; the engine path's compiled
+    count equals the count read from the raw observation, as the pysc2 path reads it."""
     from envs.entity_env import value_bought
 
     env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
     obs, _ = env.reset(seed=0)
+    start = 400 / 2  # a Command Center, a structure (BurnySc2/sc2-techtree data.json); its 12 SCVs: workers
+    assert env.value_bought == value_bought(env.last_raw) == start
     building_steps = 0
     for _ in _build_a_depot(env, obs):
-        assert env.value_bought == value_bought(env.last_raw) == 0
-        building_steps += len(_depots(env)) and _depots(env)[0] < 100
-    assert building_steps >= 480 // 8 - 1  # the whole build (480 game loops), 8 loops a step
+        assert env.value_bought == value_bought(env.last_raw)
+        if len(_depots(env)) and _depots(env)[0] < 100:
+            building_steps += 1
+            assert env.value_bought == start
+    assert building_steps >= 480 // 8 - 1  # the whole build, one agent step of 8 loops at a time
+    assert env.value_bought == start + 100 / 2
 
 
 def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
@@ -213,12 +239,13 @@ def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
     from tests.test_economy import economy, tags
 
     eng, obs = economy(scvs=0, minerals=150, extra=(("SupplyDepot", 34.0, 34.0), ("Barracks", 36.5, 23.5)))
-    assert value_bought(obs) == 0  # structures count nothing
+    structures = (400 + 100 + 150) / 2  # the Command Center, the Supply Depot and the Barracks
+    assert value_bought(obs) == structures
     obs = eng.step([RawCommand(RF.Train_Marine_quick, True, tuple(tags(obs, 21)))] * 3)
     assert int(obs.player[Player.minerals]) == 0  # three queued, paid for, none trained yet
     state = eng._batch.state
     compiled = _values_bought(state.unit_i, state.order_i, state.game)
-    assert value_bought(obs) == compiled[0] == 3 * COST[MARINE]
+    assert value_bought(obs) == compiled[0] == structures + 3 * COST[MARINE]
 
 
 def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():

@@ -252,10 +252,10 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
 # CollectedTestEnv: 5 minerals and 4 gas a step since the reset, from score_details; BoughtTestEnv: 50
 # minerals a Marine from the raw units, the two in the Barracks' queue among them (paid, not yet
-# trained), the half-built Supply Depot and the Barracks nothing.
+# trained), half the Barracks' price (75) and nothing for the half-built Supply Depot.
 @pytest.mark.parametrize("test_env, counter, expected", [
     (CollectedTestEnv, "resources_collected", [9, 18, 27]),
-    (BoughtTestEnv, "value_bought", [200, 250, 300]),
+    (BoughtTestEnv, "value_bought", [275, 325, 375]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},

@@ -24,6 +24,7 @@ from agent.model.policy import EntityPolicy
 from agent.outputs import atomic_path, write_json_atomic, write_text_atomic
 from agent.training.build import env_kwargs, policy_kwargs
 from envs.entity_env import EntityEnv
+from envs.run_record import run_info
 
 CURVE_POINTS = 60  # learning curves are resampled onto this many points for the seed bands
 COLUMNS = ("arm", "encoder", "seeds", *(f"{m}_{a}{s}" for m in MODES for a in ("mean", "iqm")
@@ -132,11 +133,14 @@ def _ci(value, low, high) -> str:
     return f"{_fmt(value)} [{_fmt(low)}, {_fmt(high)}]"
 
 
-def markdown(spec, summary: dict) -> str:
+def markdown(summary: dict) -> str:
+    """The report's table and verdicts from its JSON (`ablation.json`: the grid's name, budget, seeds and
+    evaluation episodes beside `summarize`'s output), so that docs can render a committed copy."""
     rows = summary["rows"]
-    lines = [f"Ablation `{spec.name}`: {spec.budget_env_steps:,} env steps per trial, training seeds "
-             f"{list(spec.seeds)}; each trial's final checkpoint plays episodes {spec.eval_seed}.."
-             f"{spec.eval_seed + spec.eval_episodes - 1}. Per seed: the mean score of those episodes; across "
+    first = summary["eval_seed"]
+    lines = [f"Ablation `{summary['name']}`: {summary['budget_env_steps']:,} env steps per trial, training "
+             f"seeds {summary['seeds']}; each trial's final checkpoint plays episodes {first}.."
+             f"{first + summary['eval_episodes'] - 1}. Per seed: the mean score of those episodes; across "
              "seeds: mean and interquartile mean (IQM) with stratified-bootstrap 95% CIs (rliable).", "",
              "| arm | seeds | greedy mean [95% CI] | greedy IQM | sampled mean [95% CI] | sampled IQM "
              "| params (encoder) | MFLOP forward | MFLOP train / env step | ms / env step | train min |",
@@ -215,8 +219,9 @@ def write_report(spec, records: dict[str, dict], run_dir: Path) -> str:
     """Write ablation.md/.csv/.json and the two PNGs into run_dir; return the markdown."""
     run_dir = Path(run_dir)
     records = {k: r for k, r in records.items() if r["arm"] in spec.arms}
-    summary = summarize(spec, records)
-    table = markdown(spec, summary)
+    summary = {"name": spec.name, "budget_env_steps": spec.budget_env_steps, "seeds": list(spec.seeds),
+               "eval_episodes": spec.eval_episodes, "eval_seed": spec.eval_seed, **summarize(spec, records)}
+    table = markdown(summary)
     write_text_atomic(run_dir / "ablation.md", table + "\n")
     with atomic_path(run_dir / "ablation.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
@@ -224,10 +229,10 @@ def write_report(spec, records: dict[str, dict], run_dir: Path) -> str:
         for r in summary["rows"]:
             seeds = {f"{m}_seed_scores": " ".join(map(str, r[f"{m}_seed_scores"])) for m in MODES}
             writer.writerow({**r, **seeds})
-    keep = ("arm", "seed", "iterations", "env_steps", "train_seconds", "greedy", "sampled")
+    keep = ("arm", "seed", "iterations", "env_steps", "train_seconds", "greedy", "sampled", "finished_at",
+            "commit")
     write_json_atomic(run_dir / "ablation.json", {
-        "name": spec.name, "budget_env_steps": spec.budget_env_steps, "seeds": list(spec.seeds),
-        "eval_episodes": spec.eval_episodes, "eval_seed": spec.eval_seed, **summary,
-        "trials": {k: {x: r[x] for x in keep} for k, r in records.items()}})
+        **run_info(), **summary,
+        "trials": {k: {x: r.get(x) for x in keep} for k, r in records.items()}})
     plot(spec, records, summary, run_dir)
     return table

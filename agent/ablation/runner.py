@@ -19,6 +19,7 @@ from agent.outputs import read_json, write_json_atomic
 from agent.rllib.ray_session import stop_requested
 from agent.training.checkpoint import latest_checkpoint
 from agent.training.loop import Trainer, read_metrics
+from envs.run_record import run_info
 
 TRIALS = "trials"
 MODES = ("greedy", "sampled")
@@ -80,6 +81,7 @@ def run_trial(trial, run_dir: Path, *, episodes: int, seed: int, log=print) -> d
         "curve": [{"iteration": r["iteration"], "env_steps": r["env_steps"],
                    "train_seconds": r["train_seconds"], "score": r["episode_score"]} for r in rows],
         "finished_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "commit": run_info()["commit"],  # of the session that finished it (a resumed trial's last one)
     }
     write_json_atomic(Path(run_dir) / TRIALS / f"{trial.key}.json", record)
     return record

@@ -48,14 +48,14 @@ class RunnerGames:
     `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
     the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
-    score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of the
-    units the income buys, but workers, at their price (`value_bought`; envs/engine_bridge.py
-    PRODUCTION_WORTH says why workers and structures count nothing), so that at the defaults (1 and 4) a
-    mineral spent on a Marine pays five times what a hoarded one does. It pays when the game takes the
-    minerals (a unit queued), the step of the choice that spent them, not 50 steps later when the unit is
-    trained: a queued unit cannot be undone here (no cancel verb, no enemy on the economy maps), so the
-    sooner pay buys nothing the later one would not. Paid for the income alone, a policy mined and built
-    nothing; for what it built alone, it never learnt to mine; for both alike, it hoarded.
+    score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of what
+    the income buys (`value_bought`; envs/engine_bridge.py PRODUCTION_WORTH says why): each unit, but
+    workers, at its price from the step it is queued (the game takes the minerals then, and here nothing
+    undoes it: no cancel verb, no enemy on the economy maps), so the choice that spent them is paid at
+    once, not 50 steps later; and each structure at half its price once finished, so that at the defaults
+    (1 and 4) a mineral spent on a Marine pays five times what a hoarded one does, on a structure three
+    times, and a site left half-built nothing. Paid for the income alone, a policy mined and built nothing;
+    for what it built alone, it never learnt to mine; for both alike, it hoarded.
     Less `idle_worker_penalty` per own worker without an order per game second (what pysc2's
     score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker idling one
     step only delays its next trip, a cost PPO can hardly tell from noise, and trained policies left idle

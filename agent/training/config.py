@@ -114,11 +114,11 @@ class PPOSettings:
     collection_reward: float = _f(1.0, "PPO-only reward per mineral or gas brought home, as a share of its "
                                   "worth in the map's score, where the score does not count the income "
                                   "(BuildMarines; 0 = off)", low=0.0)
-    production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of the units the income "
-                                  "buys (not workers, not structures: envs/engine_bridge.py "
-                                  "PRODUCTION_WORTH), paid when the game takes the minerals, as a share of "
-                                  "its worth in the map's score, where the score does not count the income "
-                                  "(BuildMarines; 0 = off)",
+    production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of what the income buys: "
+                                  "units (not workers) at their price once queued, structures at half of "
+                                  "it once finished (envs/engine_bridge.py PRODUCTION_WORTH), as a share "
+                                  "of its worth in the map's score, where the score does not count the "
+                                  "income (BuildMarines; 0 = off)",
                                   low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
     # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
