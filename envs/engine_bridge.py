@@ -24,11 +24,9 @@ from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
     ALIVE,
-    BUILD_LEFT,
-    COLLECTED_MINERALS,
-    COLLECTED_VESPENE,
     KIND,
     LOOP,
+    MINERALS,
     NUM_ORDERS,
     NUM_SLOTS,
     OWNER,
@@ -38,6 +36,7 @@ from envs.engine.state import (
     TRAIN_MARINE,
     TRAIN_SCV,
     TYPE,
+    VESPENE,
 )
 from envs.engine.state import DAMAGE_DEALT as GAME_DAMAGE_DEALT
 from envs.engine.state import DONE as GAME_DONE
@@ -52,32 +51,30 @@ from envs.translate import GroupedCommands, Translator
 from envs.unit_memory import remember_actions
 
 # columns of `EngineBridge.status` [B, 7]
-REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, COLLECTED = range(7)
+REWARD, DONE, OUTCOME, SCORE, DAMAGE_DEALT, IDLE_WORKERS, BANKED = range(7)
 _IDLE = int(PL.idle_worker_count)
 
 
 # What the production reward (agent/rllib/train_env.py) pays on, per unit type: a unit at its price but
-# the worker, whose worth the collection reward already pays as it mines (paid on both, BuildMarines
-# policies trained workers past what the mineral fields could use), and a structure at half its price.
-# Structures must pay something: with neither they nor the income paid, no policy saved the 150 minerals
-# of a Barracks (docs/traces/BuildMarines_units_paid_100k_sampled.json). At full price a Barracks paid
-# per mineral 80% of a Marine with its map point and a policy built 22 Barracks, 2 Marines
-# (…_spent_once_200k_sampled.json); at a quarter, by 100k env steps one run had built a single Barracks
-# and another none (…_structures_quarter_100k_sampled.json, …_bought_quarter_100k_sampled.json).
+# the worker, whose worth is what it mines, and a structure at a quarter of its price, which at the
+# default production reward (4, against the bank reward's 1) pays back what the structure cost, so that
+# it is neither a gain (paid at full price, a policy built 22 Barracks and trained 2 Marines:
+# docs/traces/BuildMarines_spent_once_200k_sampled.json; at half, 55 Supply Depots and no Barracks:
+# …_structures_half_100k_sampled.json) nor a loss, and a Barracks is worth the Marines it trains.
 PRODUCTION_WORTH = COST.astype(np.float64)
 PRODUCTION_WORTH[SCV] = 0.0
-PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] /= 2
+PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] /= 4
 
 
 @njit(cache=True)
 def _values_bought(ui, oi, game):
-    """[B] each game's own units alive and queued for training and its finished structures, at their
-    PRODUCTION_WORTH in minerals and gas (`value_bought` in envs/entity_env.py reads the same from a raw
-    observation)."""
+    """[B] each game's own units alive, structures begun and units queued for training, at their
+    PRODUCTION_WORTH in minerals and gas: what the player has paid for (`value_bought` in
+    envs/entity_env.py reads the same from a raw observation)."""
     values = np.zeros(game.shape[0])
     for g in range(game.shape[0]):
         for u in range(game[g, NUM_SLOTS]):
-            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, BUILD_LEFT] == 0:
+            if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
                 values[g] += PRODUCTION_WORTH[ui[g, u, TYPE]]
                 for k in range(ui[g, u, NUM_ORDERS]):
                     kind = oi[g, u, k, KIND]
@@ -102,7 +99,7 @@ def _observe(state, raw, feat, memory, out, status):
         status[g, SCORE] = game[g, GAME_SCORE] / SCORE_UNITS
         status[g, DAMAGE_DEALT] = game[g, GAME_DAMAGE_DEALT] / 2.0
         status[g, IDLE_WORKERS] = raw.player[g, _IDLE]
-        status[g, COLLECTED] = game[g, COLLECTED_MINERALS] + game[g, COLLECTED_VESPENE]
+        status[g, BANKED] = game[g, MINERALS] + game[g, VESPENE]
 
 
 @njit(cache=True)
@@ -216,8 +213,8 @@ class EngineBridge:
         return self.obs
 
     def values_bought(self) -> np.ndarray:
-        """[B] each game's units alive and queued and finished structures at their PRODUCTION_WORTH
-        (workers 0): computed when asked (only BuildMarines' shaping reads it)."""
+        """[B] what each game's player has paid for (units, structures begun, units queued) at their
+        PRODUCTION_WORTH (workers 0): computed when asked (only BuildMarines' shaping reads it)."""
         state = self.engine.state
         return _values_bought(state.unit_i, state.order_i, state.game)
 

@@ -22,13 +22,12 @@ from gymnasium import spaces
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
 from envs.engine.economy_data import PRODUCER, PRODUCT
-from envs.engine.economy_obs import S_COLLECTED_MINERALS, S_COLLECTED_VESPENE
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine.state import TRAIN_MARINE, TRAIN_SCV
 from envs.engine.units import UNIT_TYPES
 from envs.engine_bridge import (
-    COLLECTED,
+    BANKED,
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
@@ -141,11 +140,11 @@ _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_W
 
 
 def value_bought(raw: RawObs) -> float:
-    """What the player's income has bought, at `PRODUCTION_WORTH` in minerals and gas: its own units
-    (workers at 0) and finished structures, and the units queued for training, whose minerals the game
-    takes when they are queued. The engine path computes the same in envs/engine_bridge.py."""
+    """What the player has paid for, at `PRODUCTION_WORTH` in minerals and gas: its own units, structures
+    begun (the game takes a structure's cost when its worker starts it) and units queued for training
+    (taken when queued). The engine path computes the same in envs/engine_bridge.py."""
     units = raw.raw_units
-    own = units[(units[:, FU.alliance] == Alliance.self) & (units[:, FU.build_progress] == 100)]
+    own = units[units[:, FU.alliance] == Alliance.self]
     return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(int(t), 0)
                      for t, n in own[:, [FU.unit_type, FU.order_length]]))
 
@@ -212,8 +211,8 @@ class _EngineGame:
         return int(self.bridge.status[0, IDLE_WORKERS])
 
     @property
-    def resources_collected(self) -> float:
-        return float(self.bridge.status[0, COLLECTED])
+    def resources_banked(self) -> float:
+        return float(self.bridge.status[0, BANKED])
 
     @property
     def value_bought(self) -> float:
@@ -263,9 +262,8 @@ class _RawCommandGame:
         return int(self.last_raw.player[PL.idle_worker_count])
 
     @property
-    def resources_collected(self) -> float:
-        score = self.last_raw.score_cumulative
-        return float(score[S_COLLECTED_MINERALS] + score[S_COLLECTED_VESPENE])
+    def resources_banked(self) -> float:
+        return float(self.last_raw.player[PL.minerals] + self.last_raw.player[PL.vespene])
 
     @property
     def value_bought(self) -> float:
@@ -351,13 +349,13 @@ class EntityEnv(gym.Env):
         return self._game.idle_workers
 
     @property
-    def resources_collected(self) -> float:
-        """Minerals and gas the own workers have brought home since the game (re)started."""
-        return self._game.resources_collected
+    def resources_banked(self) -> float:
+        """The player's minerals and gas in the bank (what the workers brought home, less what was spent)."""
+        return self._game.resources_banked
 
     @property
     def value_bought(self) -> float:
-        """Units alive and queued and finished structures at PRODUCTION_WORTH (`value_bought`)."""
+        """What the player has paid for (units, structures begun, units queued) at PRODUCTION_WORTH."""
         return self._game.value_bought
 
     def close(self):

@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.engine import BatchedEngine
 from envs.engine_bridge import (
-    COLLECTED,
+    BANKED,
     DAMAGE_DEALT,
     DONE,
     IDLE_WORKERS,
@@ -102,9 +102,9 @@ class EntityVectorEnv(gym.vector.VectorEnv):
         return self._bridge.status[:, IDLE_WORKERS].copy()
 
     @property
-    def resources_collected(self) -> np.ndarray:
-        """[B] minerals and gas each game's workers have brought home since the game (re)started."""
-        return self._bridge.status[:, COLLECTED].copy()
+    def resources_banked(self) -> np.ndarray:
+        """[B] each game's minerals and gas in the bank (brought home, less what was spent)."""
+        return self._bridge.status[:, BANKED].copy()
 
     @property
     def value_bought(self) -> np.ndarray:

@@ -117,34 +117,41 @@ def test_damage_shaping_adds_the_enemy_hit_points_removed_and_leaves_the_score()
 
 @pytest.mark.parametrize("map_name, paid_per_mineral",
                          [("BuildMarines", 1 / 50), ("CollectMineralsAndGas", 0.0)])
-def test_the_collection_reward_pays_the_income_where_the_score_does_not(map_name, paid_per_mineral):
+def test_the_bank_reward_pays_the_income_and_charges_the_spending_where_the_score_does_not(map_name,
+                                                                                          paid_per_mineral):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
     from envs.vector_env import EntityVectorEnv
 
-    # BuildMarines scores Marines (50 minerals each): a mineral brought home pays 1/50 of a point there;
-    # CollectMineralsAndGas's score is the income itself and pays nothing more
-    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, stagger=False)
+    # BuildMarines scores Marines (50 minerals each): a mineral brought home pays 1/50 of a point there,
+    # one spent is charged as much; CollectMineralsAndGas's score is the income itself and pays nothing
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, bank_reward=1.0, stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
     shaped.reset(seed=0)
-    gather = plain.layout.segment(Verb.GATHER)
-    before = np.zeros(2)
+    gather, train = plain.layout.segment(Verb.GATHER), plain.layout.segment(Verb.TRAIN_SCV)
+    start = before = plain.resources_banked  # the map's starting 50 minerals
+    paid = []
     for step in range(40):
-        # every worker is sent to its first legal gather target once; then it harvests on its own
-        mask = obs["action_mask"][:, :, gather.start:gather.start + gather.size]
-        actions = np.where(mask.any(-1) & (step == 0), gather.start + mask.argmax(-1), 0)
+        # every worker is sent to its first legal gather target once, then harvests on its own; the
+        # Command Center trains one SCV at once, spending the bank's 50 minerals
+        mask = obs["action_mask"]
+        gathers = mask[:, :, gather.start:gather.start + gather.size]
+        actions = np.where(gathers.any(-1) & (step == 0), gather.start + gathers.argmax(-1), 0)
+        actions = np.where(mask[:, :, train.start] & (step == 0), train.start, actions)
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
-        collected = plain.resources_collected
+        banked = plain.resources_banked
         if map_name == "CollectMineralsAndGas":  # the score is the minerals and gas collected
-            np.testing.assert_array_equal(collected, info["score"])
-        np.testing.assert_allclose(shaped_reward, reward + (collected - before) * paid_per_mineral, rtol=1e-6)
+            np.testing.assert_array_equal(banked, start - 50 + info["score"])
+        np.testing.assert_allclose(shaped_reward, reward + (banked - before) * paid_per_mineral, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
-        before = collected
+        paid.append(banked - before)
+        before = banked
     plain.close()
     shaped.close()
-    assert (before >= 5).all()  # each game's workers brought home at least one trip of 5 minerals
+    np.testing.assert_array_equal(paid[0], [-50, -50])  # the SCV, bought before any trip ended
+    assert (before - start >= 5 - 50).all()  # each game's workers brought home at least one trip
 
 
 @pytest.mark.parametrize("map_name, paid_per_mineral",
@@ -157,14 +164,14 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     # BuildMarines scores Marines (50 minerals each): a mineral's worth bought pays 1/50 of a point
     # there, on top of the 1/50 its collection paid; CollectMineralsAndGas's score is the income itself
     # and pays nothing more
-    shaped = TrainVectorEnv(map_name, 2, step_mul=16, collection_reward=1.0, production_reward=1.0,
+    shaped = TrainVectorEnv(map_name, 2, step_mul=16, bank_reward=1.0, production_reward=1.0,
                             stagger=False)
     plain = EntityVectorEnv(map_name, 2, step_mul=16)
     obs, _ = plain.reset(seed=0)
     _, _ = shaped.reset(seed=0)
     start = before = plain.value_bought  # the start's units, which pay nothing
     np.testing.assert_array_equal(shaped.value_bought, start)
-    collected_before = np.zeros(2)
+    banked_before = plain.resources_banked
     segment = {verb: plain.layout.segment(verb) for verb in (Verb.GATHER, Verb.TRAIN_SCV, Verb.TRAIN_MARINE,
                                                              Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS)}
     trained = np.zeros(2, np.int64)
@@ -192,22 +199,22 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
                 done[g] = True
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
-        value, collected = plain.value_bought, plain.resources_collected
+        value, banked = plain.value_bought, plain.resources_banked
         marine_paid[queue.any(-1)] = (value - before)[queue.any(-1)]
-        shaping = (value - before + collected - collected_before) * paid_per_mineral
+        shaping = (value - before + banked - banked_before) * paid_per_mineral
         np.testing.assert_allclose(shaped_reward, reward + shaping, rtol=1e-6)
         np.testing.assert_array_equal(shaped_info["score"], info["score"])
-        before, collected_before = value, collected
+        before, banked_before = value, banked
         if not np.isnan(marine_paid).any():
             break
     plain.close()
     shaped.close()
     # each game trained SCVs, which count nothing (a worker's worth is its income), and built a Supply
-    # Depot and a Barracks, which count half their price once finished; its Marine counted its price of
-    # 50 minerals in the step that queued it, before it was trained
+    # Depot and a Barracks, which count a quarter of their price; its Marine counted its price of 50
+    # minerals in the step that queued it, before it was trained
     assert (trained >= 2).all() and all(done.all() for done in ordered.values())
     np.testing.assert_array_equal(marine_paid, [50, 50])
-    np.testing.assert_array_equal(before - start, [(100 + 150) / 2 + 50] * 2)
+    np.testing.assert_array_equal(before - start, [(100 + 150) / 4 + 50] * 2)
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])

@@ -200,13 +200,13 @@ class IdleTestEnv(KthStepTestEnv):
         builder.player_common(idle_worker_count=k)
 
 
-class CollectedTestEnv(KthStepTestEnv):
-    """5k minerals and 4k gas collected after k steps."""
+class BankedTestEnv(KthStepTestEnv):
+    """5k minerals and 4k gas in the bank after k steps."""
 
-    field = "score_cumulative"
+    field = "player"
 
     def fill(self, builder, k):
-        builder.score_details(collected_minerals=5 * k, collected_vespene=4 * k)
+        builder.player_common(minerals=5 * k, vespene=4 * k)
 
 
 class BoughtTestEnv(KthStepTestEnv):
@@ -250,12 +250,12 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 
 
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
-# CollectedTestEnv: 5 minerals and 4 gas a step since the reset, from score_details; BoughtTestEnv: 50
+# BankedTestEnv: 5 minerals and 4 gas a step since the reset, from the player vector; BoughtTestEnv: 50
 # minerals a Marine from the raw units, the two in the Barracks' queue among them (paid, not yet
-# trained), half the Barracks' price (75) and nothing for the half-built Supply Depot.
+# trained), and a quarter of the price of the Barracks (37.5) and of the half-built Supply Depot (25).
 @pytest.mark.parametrize("test_env, counter, expected", [
-    (CollectedTestEnv, "resources_collected", [9, 18, 27]),
-    (BoughtTestEnv, "value_bought", [275, 325, 375]),
+    (BankedTestEnv, "resources_banked", [9, 18, 27]),
+    (BoughtTestEnv, "value_bought", [262.5, 312.5, 362.5]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},

@@ -35,7 +35,7 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
         .environment(env=env_name, env_config={**env_kwargs(cfg), "backend": cfg.env.backend,
                                                      "seed_base": cfg.seed,
                                                      "damage_reward": ppo.damage_reward,
-                                                     "collection_reward": ppo.collection_reward,
+                                                     "bank_reward": ppo.bank_reward,
                                                      "production_reward": ppo.production_reward,
                                                      "idle_worker_penalty": ppo.idle_worker_penalty,
                                                      "stagger": ppo.stagger_starts})

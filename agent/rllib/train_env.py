@@ -47,15 +47,18 @@ class RunnerGames:
     score_by_vital does. The economy's shaping is priced in minerals and paid in the map's score at
     `minerals_per_point` (a BuildMarines point is a Marine, 50 minerals). Where the score does not
     count the income (BuildMarines pays a Marine only, three structures and a few hundred minerals after
-    the start), plus `collection_reward` x the worth of the minerals and gas the workers bring home (pysc2's
-    score_cumulative collected_minerals + collected_vespene) and `production_reward` x the worth of what
-    the income buys (`value_bought`; envs/engine_bridge.py PRODUCTION_WORTH says why): each unit, but
-    workers, at its price from the step it is queued (the game takes the minerals then, and here nothing
-    undoes it: no cancel verb, no enemy on the economy maps), so the choice that spent them is paid at
-    once, not 50 steps later; and each structure at half its price once finished, so that at the defaults
-    (1 and 4) a mineral spent on a Marine pays five times what a hoarded one does, on a structure three
-    times, and a site left half-built nothing. Paid for the income alone, a policy mined and built nothing;
-    for what it built alone, it never learnt to mine; for both alike, it hoarded.
+    the start), plus `bank_reward` x the worth of the change in the bank (the player's minerals and gas:
+    paid as the workers bring them home, charged back as they are spent) and `production_reward` x the
+    worth of what the income buys (`value_bought`; envs/engine_bridge.py PRODUCTION_WORTH says why): each
+    unit, but workers, at its price and each structure at a quarter of it, paid in the step the game
+    takes the minerals (a unit queued, a structure begun: here nothing undoes it, with no cancel verb and
+    no enemy on the economy maps), so the choice that spent them is paid at once. At the defaults (1 and
+    4) a mineral spent on a Marine pays 3 of its worth more than one left in the bank (4 for the Marine,
+    less the 1 charged back) and the map's point besides, one spent on a structure as much as one left
+    in the bank, one spent on a worker 1 less until it has mined it back. Paid for the income alone, a
+    policy mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it
+    hoarded; paid for the income and not charged for spending it, it spent every 50 or 100 minerals as
+    it had them and never saved the 150 of a Barracks.
     Less `idle_worker_penalty` per own worker without an order per game second (what pysc2's
     score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker idling one
     step only delays its next trip, a cost PPO can hardly tell from noise, and trained policies left idle
@@ -73,7 +76,7 @@ class RunnerGames:
     (agent/rllib/callbacks.py).
     """
 
-    def _init_runner_games(self, seed_base: int, damage_reward: float, collection_reward: float,
+    def _init_runner_games(self, seed_base: int, damage_reward: float, bank_reward: float,
                            production_reward: float, idle_worker_penalty: float, stagger: bool,
                            time_limit_loops: int, step_mul: int) -> None:
         self.seed_base = seed_base
@@ -82,7 +85,7 @@ class RunnerGames:
         # the game's running totals that pay per unit of change: name of the property -> reward per unit
         self.counter_rewards = {name: float(reward) for name, reward in
                                 (("damage_dealt", damage_reward),
-                                 ("resources_collected", collection_reward * per_mineral),
+                                 ("resources_banked", bank_reward * per_mineral),
                                  ("value_bought", production_reward * per_mineral))
                                 if reward}
         self._counted = {name: np.zeros(self.num_envs) for name in self.counter_rewards}
@@ -141,11 +144,11 @@ class RunnerGames:
 class TrainVectorEnv(RunnerGames, EntityVectorEnv):
     """The engine vector env for training (RunnerGames)."""
 
-    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, collection_reward: float = 0.0,
+    def __init__(self, *args, seed_base: int = 0, damage_reward: float = 0.0, bank_reward: float = 0.0,
                  production_reward: float = 0.0, idle_worker_penalty: float = 0.0, stagger: bool = True,
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_runner_games(seed_base, damage_reward, collection_reward, production_reward,
+        self._init_runner_games(seed_base, damage_reward, bank_reward, production_reward,
                                 idle_worker_penalty, stagger, self.entity_spec.time_limit_loops,
                                 self._engine_args["step_mul"])
 
@@ -169,7 +172,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
     """
 
     def __init__(self, map_name: str, num_envs: int = 1, *, backend: str, step_mul: int, seed_base: int = 0,
-                 damage_reward: float = 0.0, collection_reward: float = 0.0, production_reward: float = 0.0,
+                 damage_reward: float = 0.0, bank_reward: float = 0.0, production_reward: float = 0.0,
                  idle_worker_penalty: float = 0.0, stagger: bool = True, sc2_env_cls=None, **env_kwargs):
         if backend == "pysc2":  # fail as this runner starts, not at its first sample
             from envs import pysc2_compat
@@ -183,7 +186,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
                                **env_kwargs)] * num_envs,
             autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
         self.map_name = map_name
-        self._init_runner_games(seed_base, damage_reward, collection_reward, production_reward,
+        self._init_runner_games(seed_base, damage_reward, bank_reward, production_reward,
                                 idle_worker_penalty, stagger,
                                 self.envs[0].unwrapped.entity_spec.time_limit_loops, step_mul)
 
@@ -208,9 +211,9 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
         return np.array([env.unwrapped.idle_workers for env in self.envs], dtype=np.float64)
 
     @property
-    def resources_collected(self) -> np.ndarray:
-        """[num_envs] minerals and gas each game's workers brought home since it (re)started."""
-        return np.array([env.unwrapped.resources_collected for env in self.envs], dtype=np.float64)
+    def resources_banked(self) -> np.ndarray:
+        """[num_envs] each game's minerals and gas in the bank."""
+        return np.array([env.unwrapped.resources_banked for env in self.envs], dtype=np.float64)
 
     @property
     def value_bought(self) -> np.ndarray:
@@ -224,7 +227,7 @@ def make_train_env(ctx: dict, *, sc2_env_cls=None):
     ctx = dict(ctx)
     backend = ctx.pop("backend", "engine")
     seed_base = int(ctx.pop("seed_base", 0))
-    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "collection_reward",
+    shaping = {name: float(ctx.pop(name, 0.0)) for name in ("damage_reward", "bank_reward",
                                                               "production_reward", "idle_worker_penalty")}
     stagger = bool(ctx.pop("stagger", True))
     map_name = ctx.pop("map_name")

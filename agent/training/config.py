@@ -110,15 +110,17 @@ class PPOSettings:
     # (BuildMarines_seed0_spending_reward.metrics.jsonl). Paid for what it built alone, it never learnt to
     # mine: 0 over 287k (BuildMarines_seed0_production_reward.metrics.jsonl). Paid both at 1, it mined and
     # hoarded: 0 over 583k (BuildMarines_seed0_collection_and_production_reward.metrics.jsonl), so what is
-    # built pays four times what is mined.
-    collection_reward: float = _f(1.0, "PPO-only reward per mineral or gas brought home, as a share of its "
-                                  "worth in the map's score, where the score does not count the income "
-                                  "(BuildMarines; 0 = off)", low=0.0)
-    production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of what the income buys: "
-                                  "units (not workers) at their price once queued, structures at half of "
-                                  "it once finished (envs/engine_bridge.py PRODUCTION_WORTH), as a share "
-                                  "of its worth in the map's score, where the score does not count the "
-                                  "income (BuildMarines; 0 = off)",
+    # built pays four times what is mined. Paid for the income but not charged for spending it, policies
+    # spent each 50 or 100 minerals on SCVs and Supply Depots as soon as they had them, and never the 150
+    # of a Barracks (docs/RESULTS.md, BuildMarines): the bank reward charges back what is spent.
+    bank_reward: float = _f(1.0, "PPO-only reward per mineral or gas the bank gains (brought home) and "
+                            "charge per one it loses (spent), as a share of its worth in the map's score, "
+                            "where the score does not count the income (BuildMarines; 0 = off)", low=0.0)
+    production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of what the income buys, "
+                                  "paid when the game takes the minerals: units (not workers) at their "
+                                  "price, structures at a quarter of it (envs/engine_bridge.py "
+                                  "PRODUCTION_WORTH), as a share of its worth in the map's score, where the "
+                                  "score does not count the income (BuildMarines; 0 = off)",
                                   low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
     # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
