@@ -56,26 +56,35 @@ _IDLE = int(PL.idle_worker_count)
 
 
 # What the production reward (agent/rllib/train_env.py) pays on, per unit type: a unit at its price but
-# the worker, whose worth is what it mines, and a structure at a quarter of its price, which at the
-# default production reward (4, against the bank reward's 1) pays back what the structure cost, so that
-# it is neither a gain (paid at full price, a policy built 22 Barracks and trained 2 Marines:
-# docs/traces/BuildMarines_spent_once_200k_sampled.json; at half, 55 Supply Depots and no Barracks:
-# …_structures_half_100k_sampled.json) nor a loss, and a Barracks is worth the Marines it trains.
+# the worker, whose worth is what it mines. A structure is worth its price once, the first of its type the
+# player owns (what it unlocks: the first Supply Depot the Barracks, the first Barracks the Marines), and
+# nothing after, so that the bank reward charges every later one its cost: with each structure paid back
+# what it cost, a policy spent every 100 minerals on a Supply Depot and never held the 150 of a Barracks
+# (docs/traces/BuildMarines_bank_quarter_100k_sampled.json); paid at full price, it built 22 Barracks and
+# trained 2 Marines (…_spent_once_200k_sampled.json).
 PRODUCTION_WORTH = COST.astype(np.float64)
 PRODUCTION_WORTH[SCV] = 0.0
-PRODUCTION_WORTH[[k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]] /= 4
+_STRUCTURES = [k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]
+FIRST_OF_TYPE_WORTH = np.zeros_like(PRODUCTION_WORTH)
+FIRST_OF_TYPE_WORTH[_STRUCTURES] = PRODUCTION_WORTH[_STRUCTURES]
+PRODUCTION_WORTH[_STRUCTURES] = 0.0
 
 
 @njit(cache=True)
 def _values_bought(ui, oi, game):
-    """[B] each game's own units alive, structures begun and units queued for training, at their
-    PRODUCTION_WORTH in minerals and gas: what the player has paid for (`value_bought` in
-    envs/entity_env.py reads the same from a raw observation)."""
+    """[B] what each game's player has paid for, in minerals and gas: its own units alive and queued for
+    training at their PRODUCTION_WORTH, and each structure type it owns (begun or finished) at the
+    FIRST_OF_TYPE_WORTH of its first (`value_bought` in envs/entity_env.py reads the same from a raw
+    observation)."""
     values = np.zeros(game.shape[0])
+    owned = np.zeros(len(FIRST_OF_TYPE_WORTH), np.bool_)
     for g in range(game.shape[0]):
+        owned[:] = False
         for u in range(game[g, NUM_SLOTS]):
             if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
-                values[g] += PRODUCTION_WORTH[ui[g, u, TYPE]]
+                t = ui[g, u, TYPE]
+                values[g] += PRODUCTION_WORTH[t] + (0.0 if owned[t] else FIRST_OF_TYPE_WORTH[t])
+                owned[t] = True
                 for k in range(ui[g, u, NUM_ORDERS]):
                     kind = oi[g, u, k, KIND]
                     if kind == TRAIN_SCV or kind == TRAIN_MARINE:
@@ -213,8 +222,8 @@ class EngineBridge:
         return self.obs
 
     def values_bought(self) -> np.ndarray:
-        """[B] what each game's player has paid for (units, structures begun, units queued) at their
-        PRODUCTION_WORTH (workers 0): computed when asked (only BuildMarines' shaping reads it)."""
+        """[B] what each game's player has paid for (`_values_bought`): computed when asked (only
+        BuildMarines' shaping reads it)."""
         state = self.engine.state
         return _values_bought(state.unit_i, state.order_i, state.game)
 

@@ -30,6 +30,7 @@ from envs.engine_bridge import (
     BANKED,
     DAMAGE_DEALT,
     DONE,
+    FIRST_OF_TYPE_WORTH,
     IDLE_WORKERS,
     OUTCOME,
     PRODUCTION_WORTH,
@@ -132,21 +133,24 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
     return spaces.MultiDiscrete(np.full(spec.max_units, spec.layout.num_actions, dtype=np.int64))
 
 
-# a unit type's PRODUCTION_WORTH by its pysc2 id (0 for workers and the types the economy does not build)
+# a unit type's PRODUCTION_WORTH and FIRST_OF_TYPE_WORTH by its pysc2 id (0 for the types the economy
+# does not build)
 _WORTH_OF_SC2_ID = {u.sc2_id: float(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
+_FIRST_WORTH_OF_SC2_ID = {u.sc2_id: float(FIRST_OF_TYPE_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 # a production structure's pysc2 id -> the PRODUCTION_WORTH of the one unit the verbs train there
 _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_WORTH[PRODUCT[kind]])
                            for kind in (TRAIN_SCV, TRAIN_MARINE)}
 
 
 def value_bought(raw: RawObs) -> float:
-    """What the player has paid for, at `PRODUCTION_WORTH` in minerals and gas: its own units, structures
-    begun (the game takes a structure's cost when its worker starts it) and units queued for training
-    (taken when queued). The engine path computes the same in envs/engine_bridge.py."""
-    units = raw.raw_units
-    own = units[units[:, FU.alliance] == Alliance.self]
-    return float(sum(_WORTH_OF_SC2_ID.get(int(t), 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(int(t), 0)
-                     for t, n in own[:, [FU.unit_type, FU.order_length]]))
+    """What the player has paid for, in minerals and gas: its own units and the units queued for training
+    (paid when queued) at `PRODUCTION_WORTH`, and each structure type it owns, begun or finished, at the
+    `FIRST_OF_TYPE_WORTH` of its first. The engine path computes the same in envs/engine_bridge.py."""
+    own = raw.raw_units[raw.raw_units[:, FU.alliance] == Alliance.self]
+    types, queued = own[:, FU.unit_type].tolist(), own[:, FU.order_length].tolist()
+    units = sum(_WORTH_OF_SC2_ID.get(t, 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(t, 0)
+                for t, n in zip(types, queued, strict=True))
+    return float(units + sum(_FIRST_WORTH_OF_SC2_ID.get(t, 0) for t in set(types)))
 
 
 def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int,
@@ -355,7 +359,7 @@ class EntityEnv(gym.Env):
 
     @property
     def value_bought(self) -> float:
-        """What the player has paid for (units, structures begun, units queued) at PRODUCTION_WORTH."""
+        """What the player has paid for (`value_bought`)."""
         return self._game.value_bought
 
     def close(self):

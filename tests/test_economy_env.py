@@ -209,15 +209,15 @@ def test_a_structure_that_trains_nothing_is_observed_but_takes_no_action_slot():
 
 
 def test_value_bought_counts_a_structure_from_when_its_worker_pays_alike_on_both_paths():
-    """The production reward's counter: a Supply Depot (100 minerals, 480 game loops) adds nothing while
-    its worker walks and a quarter of its price from the step the worker begins it (the game takes the
-    minerals then), the workers nothing at all; the engine path's compiled count equals the count read
-    from the raw observation, as the pysc2 path reads it."""
+    """The production reward's counter: the first Supply Depot (100 minerals, 480 game loops) adds nothing
+    while its worker walks and its price from the step the worker begins it (the game takes the minerals
+    then), the workers nothing at all; the engine path's compiled count equals the count read from the
+    raw observation, as the pysc2 path reads it."""
     from envs.entity_env import value_bought
 
     env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
     obs, _ = env.reset(seed=0)
-    start = 400 / 4  # a Command Center, a structure (BurnySc2/sc2-techtree data.json); its 12 SCVs: workers
+    start = 400  # the first Command Center (BurnySc2/sc2-techtree data.json); its 12 SCVs are workers
     assert env.value_bought == value_bought(env.last_raw) == start
     walking_steps = building_steps = 0
     for _, builder in _build_a_depot(env, obs):
@@ -227,14 +227,14 @@ def test_value_bought_counts_a_structure_from_when_its_worker_pays_alike_on_both
             assert env.value_bought == start
         elif _depots(env)[0] < 100:
             building_steps += 1
-            assert env.value_bought == start + 100 / 4
+            assert env.value_bought == start + 100
     assert walking_steps >= 1 and building_steps >= 480 // 8 - 1  # the build: steps of 8 game loops
-    assert env.value_bought == start + 100 / 4
+    assert env.value_bought == start + 100
 
 
 def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
-    """Marines count their price from the step they are queued (the game takes the minerals then), on the
-    engine's compiled count and on the raw observation's."""
+    """Marines count their price from the step they are queued (the game takes the minerals then), and a
+    second structure of a type nothing, on the engine's compiled count and on the raw observation's."""
     from envs.engine.economy_data import COST, MARINE
     from envs.engine_bridge import _values_bought
     from envs.entity_env import value_bought
@@ -242,8 +242,9 @@ def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
     from envs.raw_schema import RawFunction as RF
     from tests.test_economy import economy, tags
 
-    eng, obs = economy(scvs=0, minerals=150, extra=(("SupplyDepot", 34.0, 34.0), ("Barracks", 36.5, 23.5)))
-    structures = (400 + 100 + 150) / 4  # the Command Center, the Supply Depot and the Barracks
+    eng, obs = economy(scvs=0, minerals=150, extra=(("SupplyDepot", 34.0, 34.0), ("SupplyDepot", 38.0, 34.0),
+                                                    ("Barracks", 36.5, 23.5)))
+    structures = 400 + 100 + 150  # the first Command Center, Supply Depot and Barracks
     assert value_bought(obs) == structures
     obs = eng.step([RawCommand(RF.Train_Marine_quick, True, tuple(tags(obs, 21)))] * 3)
     assert int(obs.player[Player.minerals]) == 0  # three queued, paid for, none trained yet

@@ -72,7 +72,7 @@ def test_one_ppo_iteration_trains_on_the_maps_config(ray_session, tmp_path, map_
     assert sum(first["worker_orders"].values()) == scvs  # one entry per SCV
     assert set(first["worker_orders"]) <= {"none", *(order.name for order in OrderId)}
     last = record["rows"][-1]
-    assert first["value_bought"] >= 400 / 4  # the starting Command Center, a structure (SCVs: workers)
+    assert first["value_bought"] >= 400  # the starting Command Center, a first of its type (SCVs: workers)
     assert 0 <= first["idle_worker_seconds"] <= last["idle_worker_seconds"] <= 25 * 8 / 16 * last["food_used"]
     # per economy verb, where it was legal: its probability and how often it was the likeliest verb
     verbs = record["economy_verbs"]

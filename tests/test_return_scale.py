@@ -209,12 +209,12 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
             break
     plain.close()
     shaped.close()
-    # each game trained SCVs, which count nothing (a worker's worth is its income), and built a Supply
-    # Depot and a Barracks, which count a quarter of their price; its Marine counted its price of 50
-    # minerals in the step that queued it, before it was trained
+    # each game trained SCVs, which count nothing (a worker's worth is its income), and built its first
+    # Supply Depot and Barracks, which count their price; its Marine counted its price of 50 minerals in
+    # the step that queued it, before it was trained
     assert (trained >= 2).all() and all(done.all() for done in ordered.values())
     np.testing.assert_array_equal(marine_paid, [50, 50])
-    np.testing.assert_array_equal(before - start, [(100 + 150) / 4 + 50] * 2)
+    np.testing.assert_array_equal(before - start, [100 + 150 + 50] * 2)
 
 
 @pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])

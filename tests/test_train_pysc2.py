@@ -252,10 +252,10 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
 # BankedTestEnv: 5 minerals and 4 gas a step since the reset, from the player vector; BoughtTestEnv: 50
 # minerals a Marine from the raw units, the two in the Barracks' queue among them (paid, not yet
-# trained), and a quarter of the price of the Barracks (37.5) and of the half-built Supply Depot (25).
+# trained), and the price of the first Barracks (150) and of the first, half-built, Supply Depot (100).
 @pytest.mark.parametrize("test_env, counter, expected", [
     (BankedTestEnv, "resources_banked", [9, 18, 27]),
-    (BoughtTestEnv, "value_bought", [262.5, 312.5, 362.5]),
+    (BoughtTestEnv, "value_bought", [450, 500, 550]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},

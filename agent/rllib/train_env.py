@@ -50,15 +50,16 @@ class RunnerGames:
     the start), plus `bank_reward` x the worth of the change in the bank (the player's minerals and gas:
     paid as the workers bring them home, charged back as they are spent) and `production_reward` x the
     worth of what the income buys (`value_bought`; envs/engine_bridge.py PRODUCTION_WORTH says why): each
-    unit, but workers, at its price and each structure at a quarter of it, paid in the step the game
-    takes the minerals (a unit queued, a structure begun: here nothing undoes it, with no cancel verb and
-    no enemy on the economy maps), so the choice that spent them is paid at once. At the defaults (1 and
-    4) a mineral spent on a Marine pays 3 of its worth more than one left in the bank (4 for the Marine,
-    less the 1 charged back) and the map's point besides, one spent on a structure as much as one left
-    in the bank, one spent on a worker 1 less until it has mined it back. Paid for the income alone, a
-    policy mined and built nothing; for what it built alone, it never learnt to mine; for both alike, it
-    hoarded; paid for the income and not charged for spending it, it spent every 50 or 100 minerals as
-    it had them and never saved the 150 of a Barracks.
+    unit, but workers, at its price, and the first structure of each type at its price (later ones
+    nothing), paid in the step the game takes the minerals (a unit queued, a structure begun: here nothing
+    undoes it, with no cancel verb and no enemy on the economy maps), so the choice that spent them is
+    paid at once. At the defaults (1 and 4) a mineral spent on a Marine pays 3 of its worth more than one
+    left in the bank (4 for the Marine, less the 1 charged back) and the map's point besides, one spent on
+    a first Supply Depot or Barracks as much, on a later structure or a worker 1 less (a worker until it
+    has mined its price back). Paid for the income alone, a policy mined and built nothing; for what it
+    built alone, it never learnt to mine; for both alike, it hoarded; paid for the income and not charged
+    for spending it, or paid back each structure's cost, it spent every 50 or 100 minerals as it had them
+    and never saved the 150 of a Barracks.
     Less `idle_worker_penalty` per own worker without an order per game second (what pysc2's
     score_cumulative sums as idle_worker_time; only the economy maps have workers): a worker idling one
     step only delays its next trip, a cost PPO can hardly tell from noise, and trained policies left idle

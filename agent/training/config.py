@@ -118,9 +118,10 @@ class PPOSettings:
                             "where the score does not count the income (BuildMarines; 0 = off)", low=0.0)
     production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of what the income buys, "
                                   "paid when the game takes the minerals: units (not workers) at their "
-                                  "price, structures at a quarter of it (envs/engine_bridge.py "
-                                  "PRODUCTION_WORTH), as a share of its worth in the map's score, where the "
-                                  "score does not count the income (BuildMarines; 0 = off)",
+                                  "price, the first structure of each type at its price, later ones "
+                                  "nothing (envs/engine_bridge.py PRODUCTION_WORTH), as a share of its "
+                                  "worth in the map's score, where the score does not count the income "
+                                  "(BuildMarines; 0 = off)",
                                   low=0.0)
     # Ten times a worker's mineral income (40-42 minerals per worker per minute of real, faster, time, i.e.
     # 1,344 game loops: Liquipedia, "Resources"), so that an idle worker's own choice outweighs the
