@@ -218,7 +218,7 @@ class TrainGamesVectorEnv(RunnerGames, gym.vector.SyncVectorEnv):
 
     @property
     def value_bought(self) -> np.ndarray:
-        """[num_envs] what each game's player has paid for, at PRODUCTION_WORTH in minerals and gas."""
+        """[num_envs] what each game's player has paid for (envs/entity_env.py `value_bought`)."""
         return np.array([env.unwrapped.value_bought for env in self.envs], dtype=np.float64)
 
 
