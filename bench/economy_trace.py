@@ -9,11 +9,11 @@ checkpoint) plays one episode of the evaluation seed on its training map, greedy
 supply used and cap, idle workers (now, and worker-seconds so far: what the idle-worker penalty charges),
 the worth of what the player has paid for (what the production reward pays on), the score, the own
 units by type: finished, and under construction, and what the SCVs are doing (their current orders by
-pysc2 name). For each economy verb the trace also sums up, over the unit-steps where
-it was legal, the probability the policy gave it and how often it was the unit's likeliest verb: greedy
-play takes only likeliest verbs, so a verb spread thin as a rate (a few percent per worker per step)
-happens under sampling and never greedily. Writes JSON with the date, command and commit; prints the rows
-and that summary.
+pysc2 name). For each economy verb the trace also sums up, over the unit-steps where it was legal, the
+probability the policy gave it and how often it was the unit's likeliest verb: greedy play takes only
+likeliest verbs, so a verb spread thin as a rate (a few percent per worker per step) happens under
+sampling and never greedily. Writes JSON with the date, command and commit; prints the rows and that
+summary.
 """
 
 from __future__ import annotations

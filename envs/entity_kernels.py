@@ -78,12 +78,13 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
     n_own = n_passive = n_enemy = n_neutral = 0
     for r in range(n):
         a = units[r, FU.alliance]
-        if (a == _SELF or a == _ALLY) and _PASSIVE[min(max(units[r, FU.unit_type], 0), len(_PASSIVE) - 1)]:
-            passive[n_passive] = r
-            n_passive += 1
-        elif a == _SELF or a == _ALLY:
-            own[n_own] = r
-            n_own += 1
+        if a == _SELF or a == _ALLY:
+            if _PASSIVE[min(max(units[r, FU.unit_type], 0), len(_PASSIVE) - 1)]:
+                passive[n_passive] = r
+                n_passive += 1
+            else:
+                own[n_own] = r
+                n_own += 1
         elif a == _ENEMY:
             enemy[n_enemy] = r
             n_enemy += 1

@@ -108,7 +108,7 @@ class EntityVectorEnv(gym.vector.VectorEnv):
 
     @property
     def value_bought(self) -> np.ndarray:
-        """[B] what each game's player has paid for at PRODUCTION_WORTH (EngineBridge.values_bought)."""
+        """[B] what each game's player has paid for (envs/entity_env.py `value_bought`)."""
         return self._bridge.values_bought()
 
     def _infos(self, illegal: np.ndarray, rejected: np.ndarray, withheld: np.ndarray) -> dict:

@@ -140,6 +140,22 @@ def test_iqm_trims_a_quarter_each_side_and_verdicts_need_separate_intervals():
     assert verdict("a", "c", estimates) == "c beats a"
 
 
+def test_the_intervals_of_the_same_scores_do_not_depend_on_what_drew_random_numbers_before():
+    """A report made twice from the same trials states the same intervals; the caller's global NumPy
+    random state is left as it was."""
+    scores = {"a": [218.1, 157.3, 179.1, 212.7, 152.2], "b": [254.0, 226.6, 261.3, 194.0, 240.2]}
+    np.random.seed(1)
+    first = interval_estimates(scores), improvement_probabilities(scores)
+    after = np.random.random()
+    np.random.seed(1)
+    np.random.random(17)  # a different draw history before the second report
+    second = interval_estimates(scores), improvement_probabilities(scores)
+    assert first == second
+    np.random.seed(1)
+    interval_estimates(scores)
+    assert np.random.random() == after
+
+
 def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
     """One trial of 12 iterations, a checkpoint every iteration, SIGKILL once one is on disk: --resume
     restores the latest and trains only the rest; what was trained before the kill stays in the curve."""

@@ -10,6 +10,7 @@ of the other (Mann-Whitney), with its CI.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -34,6 +35,19 @@ def _rliable():
     return library, metrics
 
 
+@contextmanager
+def _bootstrap_seed(seed: int):
+    """rliable's bootstraps draw their resamples from NumPy's global generator (`np.random.choice` in
+    rliable 1.2.0's `update_indices`), not from the `random_state` they take: seed it for the call, so
+    that a report made twice from the same trials has the same intervals, and restore it after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def _matrix(scores) -> np.ndarray:
     """Seeds' scores as rliable's [runs, tasks] matrix (one map: one task)."""
     return np.asarray(scores, dtype=float).reshape(-1, 1)
@@ -49,10 +63,9 @@ def interval_estimates(per_seed: dict[str, list[float]], *, seed: int = 0) -> di
     def aggregates(x):
         return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)])
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _bootstrap_seed(seed):
         warnings.simplefilter("ignore")
-        points, intervals = library.get_interval_estimates(
-            scores, aggregates, reps=REPS, random_state=np.random.RandomState(seed))
+        points, intervals = library.get_interval_estimates(scores, aggregates, reps=REPS)
     return {arm: {name: (float(points[arm][i]), float(intervals[arm][0, i]), float(intervals[arm][1, i]))
                   for i, name in enumerate(("mean", "iqm"))} for arm in scores}
 
@@ -64,10 +77,10 @@ def improvement_probabilities(per_seed: dict[str, list[float]], *, seed: int = 0
     pairs = {f"{x}\t{y}": (_matrix(per_seed[x]), _matrix(per_seed[y])) for x in arms for y in arms if x != y}
     if not pairs:
         return {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _bootstrap_seed(seed):
         warnings.simplefilter("ignore")
         points, intervals = library.get_interval_estimates(
-            pairs, metrics.probability_of_improvement, reps=REPS, random_state=np.random.RandomState(seed))
+            pairs, metrics.probability_of_improvement, reps=REPS)
     return {tuple(key.split("\t")): (float(points[key]), *map(float, intervals[key][:, 0])) for key in pairs}
 
 
