@@ -96,11 +96,11 @@ def _values_bought(ui, oi, game):
 def _observe(state, raw, feat, memory, out, status):
     """Featurize every game's engine observation into `out`; per-game status into `status`."""
     game = state.game
-    int_params, float_params, type_lut, order_kind, sites = feat
+    int_params, float_params, type_lut, order_kind, sites, passive_type = feat
     entities, unit_type, entity_mask, scalars, action_mask, tags, dropped = out
     featurize_batch(raw.units, raw.positions, raw.radii, raw.counts, game[:, LOOP], raw.player, int_params,
-                    float_params, type_lut, order_kind, sites, memory, entities, unit_type, entity_mask,
-                    scalars, action_mask, tags, dropped)
+                    float_params, type_lut, order_kind, sites, passive_type, memory, entities, unit_type,
+                    entity_mask, scalars, action_mask, tags, dropped)
     for g in range(game.shape[0]):
         status[g, REWARD] = (game[g, GAME_SCORE] - game[g, PREV_SCORE]) / SCORE_UNITS
         status[g, DONE] = game[g, GAME_DONE]

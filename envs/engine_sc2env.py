@@ -34,8 +34,9 @@ _features, _named_array, _environment = _p.features, _p.named_array, _p.environm
 
 __all__ = ["EngineSC2Env"]
 
-# The raw functions the engine executes (its public command set), plus the economy functions an economy
-# map allows (MapSpec.econ_functions); the rest it rejects with a reason.
+# The raw functions the engine executes (its public command set) on a map that allows unit commands
+# (MapSpec.unit_commands), plus the economy functions an economy map allows (MapSpec.econ_functions); the
+# rest it rejects with a reason.
 _ENGINE_FUNCTIONS = (
     RawFunction.no_op, RawFunction.Move_pt, RawFunction.Move_unit, RawFunction.Attack_pt,
     RawFunction.Attack_unit, RawFunction.Smart_pt, RawFunction.Smart_unit, RawFunction.Stop_quick,
@@ -44,7 +45,8 @@ _ENGINE_FUNCTIONS = (
 
 def _available(spec) -> np.ndarray:
     economy = (RawFunction[name] for name in spec.econ_functions)
-    return np.array(sorted({int(fn) for fn in (*_ENGINE_FUNCTIONS, *economy)}), np.int32)
+    unit = _ENGINE_FUNCTIONS if spec.unit_commands else (RawFunction.no_op,)
+    return np.array(sorted({int(fn) for fn in (*unit, *economy)}), np.int32)
 _ERROR_CODE = 3  # s2clientprotocol error.proto ActionResult.Error: the engine's reasons are free text
 
 

@@ -110,6 +110,7 @@ def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: in
             time_limit_loops=int(game.time_limit_s * LOOPS_PER_GAME_SECOND),
             map_size=tuple(game.map_size),
             economy_verbs=tuple(v for v, f in _ECONOMY_FUNCTION.items() if f.name in game.econ_functions),
+            unit_commands=game.unit_commands,
         )
     except ValueError as err:
         raise UserError(f"bad entity settings for {map_name}: {err}") from None

@@ -15,7 +15,8 @@ from numba import njit
 
 from envs.economy_kernels import ECONOMY_COLUMNS, economy_columns, economy_mask, economy_scalars
 from envs.engine._numba_cache import ENGINE_SOURCES, refresh
-from envs.engine.economy_data import PRODUCER
+from envs.action_space import Verb
+from envs.engine.economy_data import BARRACKS, COMMAND_CENTER, SCV
 from envs.engine.units import UNIT_TYPES, Flag
 from envs.raw_schema import FeatureUnit as FU
 from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
@@ -32,13 +33,27 @@ OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the
 # layout's V verbs (the unit's previous action), then (dx, dy) from the unit to its order's target, then
 # the own units whose order targets this entity / U, then on the economy maps economy_kernels' columns.
 LAST_VERB_COLUMN = 16
-# By pysc2 unit type id: own structures that train nothing (Supply Depot, Refinery). No verb applies to
-# them, so they are observed among the entities and leave the action slots to the units that act: a
-# BuildMarines policy's Supply Depots once held most of the 40 slots, and the SCVs trained after them,
-# without one, idled to the end of the game.
-_PASSIVE = np.zeros(4096, np.bool_)
-_PASSIVE[[t.sc2_id for k, t in enumerate(UNIT_TYPES)
-          if t.flags & Flag.STRUCTURE and k not in PRODUCER]] = True
+_TRAINED_BY = {Verb.TRAIN_SCV: COMMAND_CENTER, Verb.TRAIN_MARINE: BARRACKS}
+_WORKER_VERBS = (Verb.GATHER, Verb.RETURN, Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS,
+                 Verb.BUILD_COMMAND_CENTER, Verb.BUILD_REFINERY)
+
+
+def passive_types(unit_commands: bool, economy_verbs) -> np.ndarray:
+    """By pysc2 unit type id: the own units no verb of the map applies to. They are observed among the
+    entities and leave the action slots to the units that act: a BuildMarines policy's Supply Depots once
+    held most of the 40 slots, and the SCVs trained after them, without one, idled to the end of the game.
+    A structure acts if it trains a unit the map allows; a unit that moves acts if the map allows unit
+    commands, and an SCV also if the map allows one of its economy verbs."""
+    passive = np.zeros(4096, np.bool_)
+    for k, t in enumerate(UNIT_TYPES):
+        if t.flags & Flag.RESOURCE or t.flags & Flag.NEUTRAL_MARKER:
+            continue
+        if t.flags & Flag.STRUCTURE:
+            acts = any(_TRAINED_BY.get(v) == k for v in economy_verbs)
+        else:
+            acts = unit_commands or (k == SCV and any(v in _WORKER_VERBS for v in economy_verbs))
+        passive[t.sc2_id] = not acts
+    return passive
 
 
 def num_columns(num_verbs: int, economy: bool) -> int:
@@ -64,12 +79,12 @@ def _nearest_first(rows, n_rows, pos, anchor):
 
 
 @njit(cache=True)
-def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
+def _slot_rows(units, pos, n, memory_units, map_w, map_h, passive_type, rows_out):
     """Fill rows_out [N] with one game's raw row indices (-1 = empty slot); return the number dropped.
 
     Slots 0..U-1: own units that act, each in its slot for as long as it lives (`assign_own_slots`).
     Slots U..N-1: visible enemies nearest the own units first, then neutrals nearest first, then the own
-    units left without an action slot (tag order), then the own structures that train nothing (`_PASSIVE`).
+    units left without an action slot (tag order), then the own units no verb applies to (`passive_types`).
     What does not fit is dropped."""
     own = np.empty(n, np.int64)
     passive = np.empty(n, np.int64)
@@ -79,7 +94,7 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
     for r in range(n):
         a = units[r, FU.alliance]
         if a == _SELF or a == _ALLY:
-            if _PASSIVE[min(max(units[r, FU.unit_type], 0), len(_PASSIVE) - 1)]:
+            if passive_type[min(max(units[r, FU.unit_type], 0), len(passive_type) - 1)]:
                 passive[n_passive] = r
                 n_passive += 1
             else:
@@ -117,14 +132,15 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, rows_out):
 
 @njit(cache=True)
 def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_params, type_lut, order_kind,
-                    sites, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
+                    sites, passive_type, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
     """Write the entity observation of every game b into the [B, ...] output arrays, and update the
     games' `UnitMemory` arrays (slots, orders, slot positions).
 
     int_params: U, seg_move, seg_attack, seg_points, num_actions, num_verbs V, economy (0/1), the
-    economy verbs allowed (bits), then the economy segments (economy_kernels.economy_mask);
-    float_params: map width, map height, time limit in loops, feature bound, the playable area (x0, y0,
-    x1, y1); order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per order id; sites: economy_mask's."""
+    economy verbs allowed (bits), the economy segments (economy_kernels.economy_mask), whether the map
+    allows unit commands (0/1); float_params: map width, map height, time limit in loops, feature bound,
+    the playable area (x0, y0, x1, y1); order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per order id; sites:
+    economy_mask's; passive_type: `passive_types` of the map."""
     U, seg_move, seg_attack, seg_points, num_actions = int_params[0], int_params[1], int_params[2], \
         int_params[3], int_params[4]
     num_verbs, economy, allowed = int_params[5], int_params[6] == 1, int_params[7]
@@ -143,7 +159,7 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
         u = units[b]
         p = pos[b]
         mu, mp = mem_units[b], mem_points[b]
-        dropped[b] = _slot_rows(u, p, n, mu, map_w, map_h, rows)
+        dropped[b] = _slot_rows(u, p, n, mu, map_w, map_h, passive_type, rows)
         slot_of_row[:n] = -1
         for s in range(N):
             if rows[s] >= 0:
@@ -223,20 +239,22 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
         for c in range(sc.shape[0]):
             sc[c] = min(max(sc[c], 0.0), bound)
         _fill_action_mask(entity_mask[b], entities[b, :, 1], U, seg_move, seg_attack, seg_points, num_actions,
-                          action_mask[b])
+                          int_params[16] == 1, action_mask[b])
         if economy:
             economy_mask(u, p, n, rows, player[b], int_params[8:16], allowed, float_params[4:8], sites,
                          action_mask[b])
 
 
 @njit(cache=True)
-def _fill_action_mask(entity_mask, is_enemy, U, seg_move, seg_attack, seg_points, num_actions, out):
-    """[U, A]: absent units may only no-op; present units may stop, move to any other entity, attack
-    visible enemies, and move or attack-move to any cell."""
+def _fill_action_mask(entity_mask, is_enemy, U, seg_move, seg_attack, seg_points, num_actions, unit_commands,
+                      out):
+    """[U, A]: absent units, and every unit on a map without unit commands, may only no-op (of the
+    combat verbs); present units may stop, move to any other entity, attack visible enemies, and move or
+    attack-move to any cell."""
     N = entity_mask.shape[0]
     for unit in range(U):
         out[unit, 0] = 1  # no-op is always legal
-        if entity_mask[unit] == 0:
+        if entity_mask[unit] == 0 or not unit_commands:
             continue
         out[unit, 1] = 1
         for j in range(N):

@@ -27,7 +27,7 @@ import numpy as np
 
 from envs.action_space import ECONOMY_VERBS, ActionLayout, Verb, layout_verbs
 from envs.economy_kernels import BUILT_AT_CELL, ECONOMY_COLUMNS, ECONOMY_SCALARS, FOOTPRINT
-from envs.entity_kernels import ORDER_ATTACK, ORDER_MOVE, featurize_batch, num_columns
+from envs.entity_kernels import ORDER_ATTACK, ORDER_MOVE, featurize_batch, num_columns, passive_types
 from envs.raw_schema import ATTACK_ORDERS, MOVE_ORDERS, NUM_PLAYER_COLUMNS, NUM_UNIT_COLUMNS, OrderId, RawObs
 from envs.unit_memory import UnitMemory
 
@@ -128,6 +128,7 @@ class EntitySpec:
     raw_resolution: int = 64
     # the economy verbs the map allows (their layout and features exist only when it allows any)
     economy_verbs: tuple[Verb, ...] = ()
+    unit_commands: bool = True  # whether the map allows stop, move and attack (MapSpec.unit_commands)
 
     def __post_init__(self):
         if not 1 <= self.max_units <= self.max_entities:
@@ -159,7 +160,7 @@ class EntitySpec:
         allowed = sum(1 << (v - Verb.GATHER) for v in self.economy_verbs)
         economy = [layout.segment(v).start if self.economy else 0 for v in ECONOMY_VERBS]
         ints = [self.max_units, *starts, layout.num_actions, len(layout.verbs), int(self.economy), allowed,
-                *economy]
+                *economy, int(self.unit_commands)]
         floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND, *self.playable]
         return np.array(ints, np.int64), np.array(floats, np.float64)
 
@@ -168,6 +169,11 @@ class EntitySpec:
         (pysc2 floors a raw point to its pixel and hands the game that pixel's centre: lib/features.py
         transform_action, lib/transform.py PixelToCoord)."""
         return np.floor(world_to_raw(self.cell_centres(), self)) + 0.5
+
+    @cached_property
+    def passive_types(self) -> np.ndarray:
+        """By pysc2 unit type id: the own units that take no action slot (`entity_kernels.passive_types`)."""
+        return passive_types(self.unit_commands, self.economy_verbs)
 
     @cached_property
     def build_sites(self) -> np.ndarray:
@@ -251,7 +257,7 @@ def empty_observation(spec: EntitySpec, batch: int, zeroed: bool = True) -> dict
 
 def featurize_tables(spec: EntitySpec) -> tuple[np.ndarray, ...]:
     """The constant inputs of `entity_kernels.featurize_batch`: int params, float params, unit-type index,
-    order kind of each order id, build sites."""
+    order kind of each order id, build sites, the unit types that take no action slot."""
     int_params, float_params = spec.kernel_params
-    return int_params, float_params, _TYPE_INDEX, _ORDER_KIND, spec.build_sites
+    return int_params, float_params, _TYPE_INDEX, _ORDER_KIND, spec.build_sites, spec.passive_types
 

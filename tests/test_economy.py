@@ -158,6 +158,10 @@ def test_supply_block_stops_production_until_a_depot_finishes():
      "this map does not allow that function"),
     (lambda o: RawCommand(RF.Harvest_Return_quick, False, (tags(o, 45)[0],)),
      "the worker carries nothing"),
+    (lambda o: RawCommand(RF.Move_pt, False, (tags(o, 45)[0],), (34.0, 64 - 34.0)),
+     "this map does not allow that function"),  # BuildMarines removes the unit commands
+    (lambda o: RawCommand(RF.Stop_quick, False, (tags(o, 45)[0],)),
+     "this map does not allow that function"),
 ])
 def test_an_illegal_command_is_rejected_with_a_reason_and_the_game_goes_on(command, reason):
     eng, obs = economy(minerals=200)

@@ -136,7 +136,8 @@ def test_masked_random_play_runs_a_thousand_steps_without_a_refused_command(map_
             obs, _ = env.reset()
             ended += 1
     assert ended == (1 if map_name == "CollectMineralsAndGas" else 0)  # 840 and 1800 steps a game
-    assert {Verb.GATHER, Verb.TRAIN_SCV, Verb.MOVE_POINT} <= chosen
+    assert {Verb.GATHER, Verb.TRAIN_SCV} <= chosen
+    assert (Verb.MOVE_POINT in chosen) == (map_name != "BuildMarines")  # it removes the unit commands
 
 
 @pytest.mark.parametrize(("map_name", "steps"), [("CollectMineralsAndGas", 400), ("BuildMarines", 700)])
@@ -206,6 +207,31 @@ def test_a_structure_that_trains_nothing_is_observed_but_takes_no_action_slot():
         own = raw[(raw[:, FU.alliance] == 1) & (raw[:, FU.unit_type] != SUPPLY_DEPOT), FU.tag]
         assert acting == {int(t) for t in own}  # every SCV and the Command Center
     assert seen_building
+
+
+def test_build_marines_masks_the_unit_commands_and_its_marines_take_no_action_slot():
+    """BuildMarines allows no move, attack or stop (pysc2 docs/mini_games.md), so a Marine has no verb:
+    it is observed after the action slots, and no unit may choose a combat verb but no-op; on
+    CollectMineralsAndGas an SCV may still move."""
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    agent = economy_agent("BuildMarines", env.entity_spec, env)
+    U, combat_end = env.entity_spec.max_units, env.layout.segment(Verb.GATHER).start
+    for _ in range(700):
+        assert not obs["action_mask"][:, 1:combat_end].any()
+        assert obs["action_mask"][:, combat_end:].any()  # the SCVs' and Command Center's verbs
+        obs, _, _, _, info = env.step(agent.act(obs))
+        raw = env.last_raw.raw_units
+        marines = {int(t) for t in raw[(raw[:, FU.unit_type] == 48) & (raw[:, FU.alliance] == 1), FU.tag]}
+        if marines:
+            break
+    assert marines and info["rejected_commands"] == 0
+    assert not marines & {int(t) for t in env.slot_tags[:U]}
+    assert marines <= {int(t) for t in env.slot_tags[U:]}
+    gas = gym.make("perceiver_sc2/CollectMineralsAndGas-v0").unwrapped
+    obs, _ = gas.reset(seed=0)
+    move = gas.layout.segment(Verb.MOVE_POINT)
+    assert obs["action_mask"][:, move.start:move.start + move.size].any()
 
 
 def test_value_bought_counts_a_structure_from_when_its_worker_pays_alike_on_both_paths():

@@ -31,6 +31,9 @@ def test_each_economy_map_offers_the_functions_it_allows():
     assert economy <= gas and economy <= marines and not economy & combat
     assert raw.Build_Refinery_pt.id in gas and raw.Build_Refinery_pt.id not in marines
     assert raw.Train_Marine_quick.id in marines
+    # BuildMarines removes the unit commands (pysc2 docs/mini_games.md); the other maps keep them
+    unit_commands = {raw.Move_pt.id, raw.Attack_unit.id, raw.Stop_quick.id, raw.Smart_pt.id}
+    assert unit_commands <= gas and unit_commands <= combat and not unit_commands & marines
 
 
 def test_pysc2_run_loop_plays_the_scripted_economy_players():

@@ -17,11 +17,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.engine.economy_commands import economy_command
+from envs.engine.economy_commands import NOT_ON_THIS_MAP, economy_command
 from envs.engine.economy_data import CMD_FIRST_ECONOMY
 from envs.engine.jit import kernel
 from envs.engine.lookup import FAR
-from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1
+from envs.engine.maps import FOG, MAP_HEIGHT, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1, UNIT_COMMANDS
 from envs.engine.obs import visible_to
 from envs.engine.orders import (  # noqa: F401  (the result codes are this module's interface too)
     ACCEPTED,
@@ -110,6 +110,8 @@ def check(state, tables, cmds, k, slots):
     g, f, queued = cmds.game[k], cmds.code[k], cmds.queued[k] == 1
     if state.game[g, DONE] == 1:
         return GAME_OVER, 0, -1, 0.0, 0.0
+    if f != CMD_NO_OP and tables.map_i[UNIT_COMMANDS] == 0:
+        return NOT_ON_THIS_MAP, 0, -1, 0.0, 0.0
     ui, tf, mf = state.unit_i, tables.type_f, tables.map_f
     need_weapon = f == CMD_ATTACK_POINT or f == CMD_ATTACK_UNIT
     moves = f != CMD_STOP and f != CMD_HOLD

@@ -39,9 +39,10 @@ RULES, KILL_REWARD, LOSS_REWARD, WIN_REWARD, TIME_LIMIT_LOOPS, END_WHEN_AGENT_DE
 NEAR_COUNT, SMAC_REWARD = 15, 16
 CELL_LISTS = 17  # a CELL_MODES value: whether the kernels find nearby units through grid.py's cell lists
 # economy maps: the score (SCORE_COLLECTED: minerals + gas collected; SCORE_MARINES: Marines trained),
-# the starting minerals, and the economy functions the map allows (economy_data.function_bits)
-ECON_SCORE, START_MINERALS, ECON_FUNCTIONS = 18, 19, 20
-NUM_MAP_INTS = 21
+# the starting minerals, and the economy functions the map allows (economy_data.function_bits); whether
+# the map allows the unit commands (move, attack, smart, stop, hold position)
+ECON_SCORE, START_MINERALS, ECON_FUNCTIONS, UNIT_COMMANDS = 18, 19, 20, 21
+NUM_MAP_INTS = 22
 SCORE_COLLECTED, SCORE_MARINES = 0, 1
 # --- cell-list modes (MapSpec.cell_lists); `auto` uses them in loops with grid.CELL_LIST_MIN units or more
 CELL_MODES = {"never": 0, "always": 1, "auto": 2}
@@ -99,6 +100,7 @@ class MapSpec:
     econ_score: int = SCORE_COLLECTED
     start_minerals: int = 0
     econ_functions: tuple[str, ...] = ()
+    unit_commands: bool = True  # False: units may not move, attack, stop or hold position
 
     def smac_max_reward(self) -> float:
         """SMAC's max_reward (starcraft2.py): SMAC_KILL per enemy + SMAC_WIN + every enemy's full hit
@@ -145,6 +147,7 @@ class MapSpec:
         mi[ECON_SCORE] = self.econ_score
         mi[START_MINERALS] = self.start_minerals
         mi[ECON_FUNCTIONS] = function_bits(self.econ_functions)
+        mi[UNIT_COMMANDS] = self.unit_commands
         groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
         groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
         places = [(o, UNIT_INDEX[n], x, y, c) for n, o, x, y, c in self.placements]
@@ -172,7 +175,7 @@ _ARENA = dict(playable=(4.0, 4.0, 60.0, 60.0), left=(14.0, 17.0, 18.0, 47.0), ri
 
 
 def _economy(name: str, seconds: int, resources: tuple, score: int, functions: tuple[str, ...],
-             max_units: int) -> MapSpec:
+             max_units: int, unit_commands: bool = True) -> MapSpec:
     """An economy minigame (economy_maps.py): 12 SCVs and a Command Center, these resources, 50 minerals
     (pysc2 docs/mini_games.md)."""
     own = [("CommandCenter", OWNER_AGENT, *EM.COMMAND_CENTER_AT, 0)]
@@ -180,11 +183,12 @@ def _economy(name: str, seconds: int, resources: tuple, score: int, functions: t
     neutral = [(n, OWNER_NEUTRAL, x, y, c or DEFAULT_CONTENTS[n]) for n, x, y, c in resources]
     return MapSpec(name, EM.PLAYABLE, time_limit_s=seconds, rules=RULES_ECONOMY, max_units=max_units,
                    end_when_agent_dead=False, placements=tuple(own + neutral), econ_score=score,
-                   start_minerals=50, econ_functions=functions)
+                   start_minerals=50, econ_functions=functions, unit_commands=unit_commands)
 
 
-# BuildMarines allows only what building Marines needs (pysc2 docs/mini_games.md; which functions the map
-# keeps is not listed: *our reading*, no Refinery and no Command Center).
+# BuildMarines "limits the available actions of the units ... Actions that are not required for building
+# Marines have been removed" (pysc2 docs/mini_games.md): no unit commands (move, attack, stop). Which
+# economy functions it keeps is not listed: *our reading*, no Refinery and no Command Center.
 _BUILD_MARINES_FUNCTIONS = ("Harvest_Gather_unit", "Harvest_Return_quick", "Build_SupplyDepot_pt",
                             "Build_Barracks_pt", "Train_SCV_quick", "Train_Marine_quick")
 
@@ -230,7 +234,7 @@ MAPS: dict[str, MapSpec] = {
         _economy("CollectMineralsAndGas", 420, EM.COLLECT_RESOURCES, SCORE_COLLECTED,
                  tuple(ECONOMY_FUNCTIONS), max_units=116),
         _economy("BuildMarines", 900, EM.BUILD_MARINES_RESOURCES, SCORE_MARINES, _BUILD_MARINES_FUNCTIONS,
-                 max_units=340),
+                 max_units=340, unit_commands=False),
     )
 }
 
