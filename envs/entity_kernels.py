@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from envs.action_space import Verb
 from envs.economy_kernels import ECONOMY_COLUMNS, economy_columns, economy_mask, economy_scalars
 from envs.engine._numba_cache import ENGINE_SOURCES, refresh
-from envs.action_space import Verb
 from envs.engine.economy_data import BARRACKS, COMMAND_CENTER, SCV
 from envs.engine.units import UNIT_TYPES, Flag
 from envs.raw_schema import FeatureUnit as FU
@@ -132,7 +132,8 @@ def _slot_rows(units, pos, n, memory_units, map_w, map_h, passive_type, rows_out
 
 @njit(cache=True)
 def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_params, type_lut, order_kind,
-                    sites, passive_type, memory, entities, unit_type, entity_mask, scalars, action_mask, tags, dropped):
+                    sites, passive_type, memory, entities, unit_type, entity_mask, scalars, action_mask, tags,
+                    dropped):
     """Write the entity observation of every game b into the [B, ...] output arrays, and update the
     games' `UnitMemory` arrays (slots, orders, slot positions).
 

@@ -22,15 +22,15 @@ PER_WORKER = 41.0
 SATURATED = 8 * 5 * 60 / 2.786
 
 
-def economy(map_name="BuildMarines", scvs=12, minerals=50, extra=(), step_mul=8, seed=0):
-    """An economy map with `scvs` SCVs beside the Command Center, `minerals` in the bank and `extra`
-    own units (name, x, y) placed finished (a Refinery with a full geyser's gas)."""
+def economy(map_name="BuildMarines", scvs=12, minerals=50, extra=(), step_mul=8, seed=0, mining=False):
+    """An economy map with `scvs` SCVs beside the Command Center (idle unless `mining`), `minerals` in
+    the bank and `extra` own units (name, x, y) placed finished (a Refinery with a full geyser's gas)."""
     base = map_spec(map_name)
     pl = [p for p in base.placements if p[0] != "SCV"]
     pl += [("SCV", 1, 26.0 + 0.3 * (i % 4), 24.0 + 0.35 * i, 0) for i in range(scvs)]
     pl += [(name, 1, x, y, 2250 if name == "Refinery" else 0) for name, x, y in extra]
     spec = dataclasses.replace(base, placements=tuple(pl), start_minerals=minerals,
-                               max_units=base.max_units + scvs)
+                               max_units=base.max_units + scvs, workers_mining=mining)
     eng = Engine(spec, seed=seed, step_mul=step_mul)
     return eng, eng.reset()
 
@@ -197,20 +197,23 @@ def test_gas_three_workers_saturate_a_refinery():
     assert four < 1.1 * three
 
 
-@pytest.mark.parametrize("map_name, fields, geysers, loops", [
-    ("CollectMineralsAndGas", 16, 4, 420 * 16), ("BuildMarines", 8, 0, 900 * 16)])
-def test_the_maps_start_as_pysc2_describes(map_name, fields, geysers, loops):
+@pytest.mark.parametrize("map_name, fields, geysers, loops, mining", [
+    ("CollectMineralsAndGas", 16, 4, 420 * 16, False), ("BuildMarines", 8, 0, 900 * 16, True)])
+def test_the_maps_start_as_pysc2_describes(map_name, fields, geysers, loops, mining):
     """pysc2 docs/mini_games.md: 12 SCVs, a Command Center, the fields and geysers, 50 minerals, 12/15
-    supply; pysc2 maps/mini_games.py: 420 and 900 game seconds."""
+    supply; pysc2 maps/mini_games.py: 420 and 900 game seconds. BuildMarines' SCVs start mining and
+    bring home what 12 workers do in its 15 game minutes; CollectMineralsAndGas' stand idle."""
     eng = Engine(map_name, seed=0)
     obs = eng.reset()
     kinds = obs.raw_units[:, FU.unit_type].tolist()
     assert (kinds.count(45), kinds.count(18), kinds.count(341), kinds.count(342)) == (12, 1, fields, geysers)
     assert (obs.player[PL.minerals], obs.player[PL.food_used], obs.player[PL.food_cap]) == (50, 12, 15)
-    assert obs.player[PL.idle_worker_count] == 12
+    assert obs.player[PL.idle_worker_count] == (0 if mining else 12)
     while not obs.done:
         obs = eng.step([])
-    assert obs.game_loop == loops and obs.score_cumulative[0] == 0  # idle workers collect nothing
+    assert obs.game_loop == loops and obs.score_cumulative[0] == 0  # no Marine; idle workers collect nothing
+    income = 12 * PER_WORKER * loops / GAME_MINUTE if mining else 0
+    assert int(obs.player[PL.minerals]) - 50 == pytest.approx(income, rel=0.1)
 
 
 def test_a_worker_finding_its_field_taken_moves_to_a_free_one_nearby():

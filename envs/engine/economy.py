@@ -46,11 +46,13 @@ from envs.engine.economy_data import (
     MINERALS_PER_TRIP,
     PRODUCT,
     REFINERY,
+    SCV,
     SUPPLY_DEPOT,
 )
 from envs.engine.jit import hot, inline, kernel
 from envs.engine.lookup import FAR, valid_unit
 from envs.engine.maps import ECON_SCORE, PLAY_X0, PLAY_X1, PLAY_Y0, PLAY_Y1, SCORE_MARINES
+from envs.engine.orders import push_order
 from envs.engine.rules import spawn
 from envs.engine.state import (
     ALIVE,
@@ -188,6 +190,18 @@ def nearest_of_type(state, g, x, y, typ, owner, finished):
         if d < best_d:
             best, best_d = v, d
     return best
+
+
+@kernel
+def start_mining(state, g):
+    """Give every own worker a gather order on the mineral field nearest it (the engine's hopping then
+    spreads them over the free fields)."""
+    uf, ui = state.unit_f, state.unit_i
+    for u in range(state.game[g, NUM_SLOTS]):
+        if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT and ui[g, u, TYPE] == SCV:
+            r = nearest_of_type(state, g, uf[g, u, X], uf[g, u, Y], MINERAL_FIELD, OWNER_NEUTRAL, False)
+            if r >= 0:
+                push_order(state, g, u, GATHER, False, r, 0.0, 0.0)
 
 
 # ------------------------------------------------------------------ movement

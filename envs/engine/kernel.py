@@ -13,10 +13,10 @@ from envs.engine.arena import unpack
 from envs.engine.bots import bot_orders
 from envs.engine.combat import act, collide, note_moved, side_boxes
 from envs.engine.commands import Commands, apply_commands
-from envs.engine.economy import economy_loop
+from envs.engine.economy import economy_loop, start_mining
 from envs.engine.grid import AGENT_GRID, ENEMY_GRID, build, grids_on
 from envs.engine.jit import hot
-from envs.engine.maps import RULES, RULES_ECONOMY
+from envs.engine.maps import RULES, RULES_ECONOMY, WORKERS_MINING
 from envs.engine.obs import write_obs
 from envs.engine.reward import end_step, note_enemies
 from envs.engine.rng import randint
@@ -80,6 +80,8 @@ def reset_kernel(state, tables, games, seeds, reseed, loop_limit, out, scratch):
         state.game[g, NEXT_UID] = FIRST_UID
         state.game[g, LOOP_LIMIT] = loop_limit
         initial_spawn(state, tables, g, scratch)
+        if tables.map_i[WORKERS_MINING] == 1:
+            start_mining(state, g)
         note_enemies(state, g)  # SMAC's reward counts from here (reward.end_step)
         write_obs(state, tables, g, out)
 

@@ -40,9 +40,10 @@ NEAR_COUNT, SMAC_REWARD = 15, 16
 CELL_LISTS = 17  # a CELL_MODES value: whether the kernels find nearby units through grid.py's cell lists
 # economy maps: the score (SCORE_COLLECTED: minerals + gas collected; SCORE_MARINES: Marines trained),
 # the starting minerals, and the economy functions the map allows (economy_data.function_bits); whether
-# the map allows the unit commands (move, attack, smart, stop, hold position)
-ECON_SCORE, START_MINERALS, ECON_FUNCTIONS, UNIT_COMMANDS = 18, 19, 20, 21
-NUM_MAP_INTS = 22
+# the map allows the unit commands (move, attack, smart, stop, hold position); whether its workers start
+# mining
+ECON_SCORE, START_MINERALS, ECON_FUNCTIONS, UNIT_COMMANDS, WORKERS_MINING = 18, 19, 20, 21, 22
+NUM_MAP_INTS = 23
 SCORE_COLLECTED, SCORE_MARINES = 0, 1
 # --- cell-list modes (MapSpec.cell_lists); `auto` uses them in loops with grid.CELL_LIST_MIN units or more
 CELL_MODES = {"never": 0, "always": 1, "auto": 2}
@@ -101,6 +102,7 @@ class MapSpec:
     start_minerals: int = 0
     econ_functions: tuple[str, ...] = ()
     unit_commands: bool = True  # False: units may not move, attack, stop or hold position
+    workers_mining: bool = False  # the workers start with a gather order on the field nearest each
 
     def smac_max_reward(self) -> float:
         """SMAC's max_reward (starcraft2.py): SMAC_KILL per enemy + SMAC_WIN + every enemy's full hit
@@ -148,6 +150,7 @@ class MapSpec:
         mi[START_MINERALS] = self.start_minerals
         mi[ECON_FUNCTIONS] = function_bits(self.econ_functions)
         mi[UNIT_COMMANDS] = self.unit_commands
+        mi[WORKERS_MINING] = self.workers_mining
         groups = [(OWNER_AGENT, UNIT_INDEX[n], c) for n, c in self.agent]
         groups += [(OWNER_ENEMY, UNIT_INDEX[n], c) for n, c in self.enemy]
         places = [(o, UNIT_INDEX[n], x, y, c) for n, o, x, y, c in self.placements]
@@ -175,7 +178,7 @@ _ARENA = dict(playable=(4.0, 4.0, 60.0, 60.0), left=(14.0, 17.0, 18.0, 47.0), ri
 
 
 def _economy(name: str, seconds: int, resources: tuple, score: int, functions: tuple[str, ...],
-             max_units: int, unit_commands: bool = True) -> MapSpec:
+             max_units: int, **rules) -> MapSpec:
     """An economy minigame (economy_maps.py): 12 SCVs and a Command Center, these resources, 50 minerals
     (pysc2 docs/mini_games.md)."""
     own = [("CommandCenter", OWNER_AGENT, *EM.COMMAND_CENTER_AT, 0)]
@@ -183,12 +186,14 @@ def _economy(name: str, seconds: int, resources: tuple, score: int, functions: t
     neutral = [(n, OWNER_NEUTRAL, x, y, c or DEFAULT_CONTENTS[n]) for n, x, y, c in resources]
     return MapSpec(name, EM.PLAYABLE, time_limit_s=seconds, rules=RULES_ECONOMY, max_units=max_units,
                    end_when_agent_dead=False, placements=tuple(own + neutral), econ_score=score,
-                   start_minerals=50, econ_functions=functions, unit_commands=unit_commands)
+                   start_minerals=50, econ_functions=functions, **rules)
 
 
 # BuildMarines "limits the available actions of the units ... Actions that are not required for building
 # Marines have been removed" (pysc2 docs/mini_games.md): no unit commands (move, attack, stop). Which
-# economy functions it keeps is not listed: *our reading*, no Refinery and no Command Center.
+# economy functions it keeps is not listed: *our reading*, no Refinery and no Command Center. Its SCVs
+# start mining (*unverified*: the docs say only that they stand beside the Command Center, and an agent
+# without the unit commands could not send an idle worker back to work but by a build or gather verb).
 _BUILD_MARINES_FUNCTIONS = ("Harvest_Gather_unit", "Harvest_Return_quick", "Build_SupplyDepot_pt",
                             "Build_Barracks_pt", "Train_SCV_quick", "Train_Marine_quick")
 
@@ -234,7 +239,7 @@ MAPS: dict[str, MapSpec] = {
         _economy("CollectMineralsAndGas", 420, EM.COLLECT_RESOURCES, SCORE_COLLECTED,
                  tuple(ECONOMY_FUNCTIONS), max_units=116),
         _economy("BuildMarines", 900, EM.BUILD_MARINES_RESOURCES, SCORE_MARINES, _BUILD_MARINES_FUNCTIONS,
-                 max_units=340, unit_commands=False),
+                 max_units=340, unit_commands=False, workers_mining=True),
     )
 }
 
