@@ -7,6 +7,7 @@ reproduced by checking out the commit.
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def engine_commit() -> str | None:
     return _git("log", "-1", "--format=%H", "--", *SIMULATION).strip() or None
 
 
-def engine_changed_since(commit: str) -> bool:
+def _engine_differs(commit: str) -> bool:
     """Whether the engine's code in the work tree differs from `commit`'s in more than comment lines (an
     unknown commit counts as changed): a comment does not move a score."""
     try:
@@ -45,6 +46,24 @@ def engine_changed_since(commit: str) -> bool:
     except OSError:
         return True
     return done.returncode != 0
+
+
+def equivalence_records() -> list[dict]:
+    """bench/engine_equivalence.py's records: engine changes that left some maps' games identical."""
+    path = ROOT / "docs" / "engine_equivalence.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def engine_changed_since(commit: str, maps: set[str] | None = None) -> bool:
+    """Whether the engine may have moved a figure measured on `commit`'s engine: its code differs, and no
+    chain of equivalence records leads from `commit` to the present engine with every map of `maps` among
+    each record's identical games (a figure whose maps are not known, `maps` None, counts as changed)."""
+    if not _engine_differs(commit):
+        return False
+    if not maps:
+        return True
+    return all(engine_changed_since(record["to"], maps) for record in equivalence_records()
+               if record["from"] == commit and maps <= set(record["identical"]))
 
 
 def run_info(argv: list[str] | None = None) -> dict:

@@ -50,6 +50,22 @@ def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def maps_named(data) -> set[str] | None:
+    """The maps a source file names (every string in it that is a map's name); None if it names none."""
+    from envs.engine.maps import MAPS
+
+    found, todo = set(), [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            todo += item
+        elif isinstance(item, str) and item in MAPS:
+            found.add(item)
+    return found or None
+
+
 def measured(data: dict, path: str) -> str:
     """One line saying when, on which commit and by which command a source file was written."""
     date = data.get("date") or data.get("meta", {}).get("date")
@@ -65,7 +81,8 @@ def measured(data: dict, path: str) -> str:
     commands = data.get("commands") or ([data["command"]] if data.get("command") else [])
     command = "; " + " and ".join(f"`{c}`" for c in commands) if commands else ""
     line = f"{when} ({path}{command})."
-    if data.get("engine_commit") and engine_commit() and engine_changed_since(data["engine_commit"]):
+    if data.get("engine_commit") and engine_commit() and engine_changed_since(data["engine_commit"],
+                                                                              maps_named(data)):
         line += (f" **Stale: the engine's code changed since commit {data['engine_commit'][:7]}**, on "
                  "which this was measured; rerun the command.")
     return line

@@ -66,6 +66,36 @@ def test_a_comment_does_not_change_the_engine_but_code_does(repo):
     assert provenance.engine_changed_since("b" * 40)  # a commit this repository does not have
 
 
+def test_an_engine_change_that_left_a_maps_games_identical_does_not_stale_its_figures(repo):
+    measured = _commit(repo, "envs/engine/rules.py", "A = 1\n")
+    changed = _commit(repo, "envs/engine/rules.py", "A = 2\n")
+
+    def record(old, new, identical):
+        path = repo / "docs" / "engine_equivalence.json"
+        path.parent.mkdir(exist_ok=True)
+        records = json.loads(path.read_text()) if path.exists() else []
+        path.write_text(json.dumps(records + [{"from": old, "to": new, "identical": identical}]))
+
+    record(measured, changed, ["3m", "2s3z"])
+    assert not provenance.engine_changed_since(measured, {"3m"})
+    assert not provenance.engine_changed_since(measured, {"3m", "2s3z"})
+    assert provenance.engine_changed_since(measured, {"3m", "BuildMarines"})
+    assert provenance.engine_changed_since(measured, None)  # a figure whose maps are not known
+    later = _commit(repo, "envs/engine/rules.py", "A = 3\n")
+    assert provenance.engine_changed_since(measured, {"3m"})  # a change no record has checked
+    record(changed, later, ["3m"])
+    assert not provenance.engine_changed_since(measured, {"3m"})  # checked step by step
+    assert provenance.engine_changed_since(measured, {"2s3z"})
+
+
+def test_the_equivalence_digest_is_the_same_for_the_same_games_and_differs_for_others():
+    from bench.engine_equivalence import digest
+
+    assert digest("3m", 2, 20) == digest("3m", 2, 20)
+    assert digest("3m", 2, 20) != digest("3m", 1, 20)
+    assert digest("BuildMarines", 1, 20) != digest("CollectMineralsAndGas", 1, 20)
+
+
 def test_paired_counts_and_mean_difference_game_by_game():
     out = learning.paired({"scores": [30.0, 10.0, 20.0, 5.0]}, {"scores": [10.0, 10.0, 25.0, 5.0]})
     assert out["mean_difference"] == pytest.approx(3.75)

@@ -217,9 +217,35 @@ def test_the_production_reward_pays_what_the_income_builds_beside_the_income(map
     np.testing.assert_array_equal(before - start, [100 + 150 + 50] * 2)
 
 
-@pytest.mark.parametrize("map_name, minerals_per_point", [("CollectMineralsAndGas", 1), ("BuildMarines", 50)])
-def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves_the_score(map_name,
-                                                                                          minerals_per_point):
+def _send_idle_workers(step, obs, idle, segment, memo):
+    """Game g sends one more of its idle workers to gather every (g + 1) steps, so the two games' idle
+    counts differ."""
+    actions = np.zeros(idle.shape, dtype=np.int64)
+    for g in range(2):
+        if step % (g + 1) == 0 and idle[g].any():
+            u = np.flatnonzero(idle[g])[0]
+            actions[g, u] = segment["gather"].start + np.flatnonzero(obs["action_mask"][g, u,
+                                                                     segment["gather"].start:])[0]
+    return actions
+
+
+def _build_a_depot_in_game_0(step, obs, idle, segment, memo):
+    """Game 0's first worker builds one Supply Depot once it may, and stands idle when it is finished."""
+    actions = np.zeros(idle.shape, dtype=np.int64)
+    depot = segment["depot"]
+    cells = obs["action_mask"][0, :, depot.start:depot.start + depot.size]
+    if "builder" not in memo and cells.any():
+        memo["builder"] = np.flatnonzero(cells.any(-1))[0]
+        actions[0, memo["builder"]] = depot.start + cells[memo["builder"]].argmax()
+    return actions
+
+
+@pytest.mark.parametrize("map_name, minerals_per_point, play, steps, idle_counts", [
+    ("CollectMineralsAndGas", 1, _send_idle_workers, 30, set(range(12))),  # 11 after the first order, to 0
+    ("BuildMarines", 50, _build_a_depot_in_game_0, 120, {0, 1}),  # its SCVs start mining
+])
+def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves_the_score(
+        map_name, minerals_per_point, play, steps, idle_counts):
     from agent.rllib.train_env import TrainVectorEnv
     from envs.action_space import Verb
     from envs.featurize import entity_features
@@ -230,18 +256,16 @@ def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves
     plain = EntityVectorEnv(map_name, 2, step_mul=step_mul)
     obs, _ = plain.reset(seed=0)
     shaped.reset(seed=0)
-    gather, has_order = plain.layout.segment(Verb.GATHER), entity_features(True).index("has_order")
-    idle_seen = set()
-    for step in range(30):
-        # the workers are the units that may gather; game g sends one more of its idle workers to work
-        # every (g + 1) steps, so the two games' idle counts differ
+    segment = {"gather": plain.layout.segment(Verb.GATHER),
+               "depot": plain.layout.segment(Verb.BUILD_SUPPLY_DEPOT)}
+    has_order = entity_features(True).index("has_order")
+    gather = segment["gather"]
+    idle_seen, memo = set(), {}
+    for step in range(steps):
+        # the workers are the units that may gather
         workers = obs["action_mask"][:, :, gather.start:gather.start + gather.size].any(-1)
         idle = workers & (obs["entities"][:, : workers.shape[1], has_order] == 0)
-        actions = np.zeros(idle.shape, dtype=np.int64)
-        for g in range(2):
-            if step % (g + 1) == 0 and idle[g].any():
-                u = np.flatnonzero(idle[g])[0]
-                actions[g, u] = gather.start + np.flatnonzero(obs["action_mask"][g, u, gather.start:])[0]
+        actions = play(step, obs, idle, segment, memo)
         obs, reward, _, _, info = plain.step(actions)
         _, shaped_reward, _, _, shaped_info = shaped.step(actions)
         workers = obs["action_mask"][:, :, gather.start:gather.start + gather.size].any(-1)
@@ -254,4 +278,4 @@ def test_the_idle_worker_penalty_charges_each_worker_without_an_order_and_leaves
         idle_seen |= set(idle_now.tolist())
     plain.close()
     shaped.close()
-    assert idle_seen == set(range(12))  # 11 after the first order, down to none
+    assert idle_seen == idle_counts
