@@ -37,12 +37,12 @@ def engine_commit() -> str | None:
     return _git("log", "-1", "--format=%H", "--", *SIMULATION).strip() or None
 
 
-def _engine_differs(commit: str) -> bool:
-    """Whether the engine's code in the work tree differs from `commit`'s in more than comment lines (an
-    unknown commit counts as changed): a comment does not move a score."""
+def _engine_differs(commit: str, other: str | None = None) -> bool:
+    """Whether the engine's code at `commit` differs from the work tree's (or `other`'s) in more than
+    comment lines (an unknown commit counts as changed): a comment does not move a score."""
     try:
-        done = subprocess.run(["git", "diff", "--quiet", "--ignore-matching-lines=^\\s*#", commit, "--",
-                               *SIMULATION], cwd=ROOT, capture_output=True)
+        done = subprocess.run(["git", "diff", "--quiet", "--ignore-matching-lines=^\\s*#", commit,
+                               *([other] if other else []), "--", *SIMULATION], cwd=ROOT, capture_output=True)
     except OSError:
         return True
     return done.returncode != 0
@@ -56,14 +56,15 @@ def equivalence_records() -> list[dict]:
 
 def engine_changed_since(commit: str, maps: set[str] | None = None) -> bool:
     """Whether the engine may have moved a figure measured on `commit`'s engine: its code differs, and no
-    chain of equivalence records leads from `commit` to the present engine with every map of `maps` among
-    each record's identical games (a figure whose maps are not known, `maps` None, counts as changed)."""
+    chain of equivalence records, each from an engine with the same code, leads to the present engine with
+    every map of `maps` among each record's identical games (a figure whose maps are not known, `maps`
+    None, counts as changed)."""
     if not _engine_differs(commit):
         return False
     if not maps:
         return True
     return all(engine_changed_since(record["to"], maps) for record in equivalence_records()
-               if record["from"] == commit and maps <= set(record["identical"]))
+               if maps <= set(record["identical"]) and not _engine_differs(record["from"], commit))
 
 
 def run_info(argv: list[str] | None = None) -> dict:

@@ -51,7 +51,8 @@ def pct(x: float) -> str:
 
 
 def maps_named(data) -> set[str] | None:
-    """The maps a source file names (every string in it that is a map's name); None if it names none."""
+    """The maps a source file names (every string in it that is a map's name or a map's config path, such
+    as configs/DefeatRoaches.yaml); None if it names none."""
     from envs.engine.maps import MAPS
 
     found, todo = set(), [data]
@@ -61,8 +62,8 @@ def maps_named(data) -> set[str] | None:
             todo += [*item.keys(), *item.values()]
         elif isinstance(item, list):
             todo += item
-        elif isinstance(item, str) and item in MAPS:
-            found.add(item)
+        elif isinstance(item, str):
+            found |= {name for name in (item, Path(item).stem) if name in MAPS}
     return found or None
 
 

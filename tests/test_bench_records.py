@@ -86,6 +86,11 @@ def test_an_engine_change_that_left_a_maps_games_identical_does_not_stale_its_fi
     record(changed, later, ["3m"])
     assert not provenance.engine_changed_since(measured, {"3m"})  # checked step by step
     assert provenance.engine_changed_since(measured, {"2s3z"})
+    # a figure measured on another commit with `measured`'s engine shares its records
+    again = _commit(repo, "envs/engine/rules.py", "# the engine of `measured`\nA = 1\n")
+    _commit(repo, "envs/engine/rules.py", "A = 3\n")
+    assert not provenance.engine_changed_since(again, {"3m"})
+    assert provenance.engine_changed_since(again, {"2s3z"})
 
 
 def test_the_equivalence_digest_is_the_same_for_the_same_games_and_differs_for_others():
