@@ -219,7 +219,8 @@ def write_report(spec, records: dict[str, dict], run_dir: Path) -> str:
     """Write ablation.md/.csv/.json and the two PNGs into run_dir; return the markdown."""
     run_dir = Path(run_dir)
     records = {k: r for k, r in records.items() if r["arm"] in spec.arms}
-    summary = {"name": spec.name, "budget_env_steps": spec.budget_env_steps, "seeds": list(spec.seeds),
+    summary = {"name": spec.name, "map": spec.arm_config(spec.arms[0]).env.map,
+               "budget_env_steps": spec.budget_env_steps, "seeds": list(spec.seeds),
                "eval_episodes": spec.eval_episodes, "eval_seed": spec.eval_seed, **summarize(spec, records)}
     table = markdown(summary)
     write_text_atomic(run_dir / "ablation.md", table + "\n")
