@@ -112,7 +112,7 @@ def test_killed_ablation_resumes_to_the_uninterrupted_results_and_writes_the_tab
     table = (run_dir / "ablation.md").read_text()
     assert "| perceiver_io |" in table and "| deepsets |" in table
     report = json.loads((run_dir / "ablation.json").read_text())
-    assert report["budget_env_steps"] == 512 and report["map"] == spec.trials[0].cfg.env.map  # its figures' map
+    assert report["budget_env_steps"] == 512 and report["map"] == spec.trials[0].cfg.env.map
     for png in ("learning_curves.png", "final_scores.png"):
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"resumed part took {time.time() - started:.0f} s")
