@@ -9,7 +9,7 @@ test the game's placement grid makes). What the observation cannot tell - anothe
 way to the same site, two structures training on the last free supply in one step - the game refuses and
 the env counts as rejected commands.
 
-Two rules are the layout's, not the game's, because every unit chooses every step here where an agent
+Three rules are the layout's, not the game's, because every unit chooses every step here where an agent
 through pysc2's interface commands only the units it selects:
 - A worker on its way to build, or building, may only keep at it (no-op). The game would take another
   order and leave the site half-built; sampling policies pulled their builders back to mining before any
@@ -23,6 +23,12 @@ through pysc2's interface commands only the units it selects:
   to build will pay (`spendable_minerals`), covers it; and of one step's actions the env sends those that
   cost minerals in slot order while the step's spendable minerals last, the rest becoming no-ops
   (`withhold_unaffordable`; a step's info counts them as `withheld_actions`).
+- One worker a step may build: the first in slot order that is not already building. With every worker
+  free to build, a worker that held back changed nothing, as another built on the same minerals a step
+  later, so no worker's choice carried the cost of a needless structure: a BuildMarines policy bought a
+  Supply Depot whenever it had 100 minerals, 39 in a game, and never saved the 150 of a Barracks
+  (docs/traces/BuildMarines_mining_start_200k_sampled.json). A player through pysc2 also sends one
+  worker at a time.
 """
 
 from __future__ import annotations
@@ -229,6 +235,7 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
                     taken = True
             geyser_free[j] = not taken
     gather_ok = (allowed & 1) == 1
+    builder_free = True  # no worker given the build verbs yet this step
     for s in range(U):
         r = rows[s]
         if r < 0:
@@ -247,13 +254,15 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
         if _is_building(u[r]):  # keeps at its structure: no-op only (module docstring)
             out[s, 1:] = 0
             continue
+        builds = builder_free  # the step's one builder (module docstring)
+        builder_free = False
         for j in range(N):
             out[s, seg_gather + j] = gather_ok and gatherable[j]
-            out[s, seg_refinery + j] = geyser_free[j]
+            out[s, seg_refinery + j] = builds and geyser_free[j]
         buff = u[r, FU.buff_id_0]
         carrying = buff == CARRY_BUFFS[0] or buff == CARRY_BUFFS[1] or buff == CARRY_BUFFS[2] or \
             buff == CARRY_BUFFS[3]
         out[s, seg_return] = (allowed >> 1) & 1 == 1 and carrying
         for v in range(3):
             for c in range(G):
-                out[s, seg_build[v] + c] = build_ok[v, c]
+                out[s, seg_build[v] + c] = builds and build_ok[v, c]

@@ -295,34 +295,39 @@ def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():
 
 
 def test_minerals_are_spent_once_in_a_step_and_while_a_builder_walks():
-    """Two SCVs told to build Supply Depots on under 200 minerals: the first in slot order is sent, the
-    second keeps mining (withheld, and counted), on both paths. While the builder walks to its site its
-    100 minerals are spoken for: the mask lets no one spend them, and once the depot is placed (and paid)
-    they are not counted twice."""
+    """One worker a step may build: the first SCV in slot order. A Supply Depot and an SCV ordered on
+    under 150 minerals: the first in slot order is sent, the other keeps its order (withheld, and
+    counted), on both paths. While the builder walks to its site its 100 minerals are spoken for: the mask
+    lets no one spend them, and once the depot is placed (and paid) they are not counted twice."""
     from envs.economy_kernels import spendable_minerals
 
     env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
     obs, _ = env.reset(seed=0)
-    gather, depot = env.layout.segment(Verb.GATHER), env.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
-    gathers = obs["action_mask"][:, gather.start:gather.start + gather.size]
-    obs, *_ = env.step(np.where(gathers.any(-1), gather.start + gathers.argmax(-1), 0))
+    depot, train = env.layout.segment(Verb.BUILD_SUPPLY_DEPOT), env.layout.encode(Verb.TRAIN_SCV)
     noop = np.zeros(env.entity_spec.max_units, np.int64)
-    while env.last_raw.player[Player.minerals] < 150:
+    while env.last_raw.player[Player.minerals] < 100:
         obs, *_ = env.step(noop)
-    bank = int(env.last_raw.player[Player.minerals])
-    assert bank < 200
+    assert env.last_raw.player[Player.minerals] < 150
+    scvs = sorted(_slots(obs, env, SCV))
     cells = obs["action_mask"][:, depot.start:depot.start + depot.size]
-    first, second = np.flatnonzero(cells.any(-1))[:2]
-    legal = np.flatnonzero(cells[first] & cells[second])
+    assert np.flatnonzero(cells.any(-1)).tolist() == [scvs[0]]  # the one builder
+    cc = _slots(obs, env, COMMAND_CENTER)[0]
     actions = noop.copy()
-    actions[first], actions[second] = depot.start + legal[0], depot.start + legal[-1]
+    actions[scvs[0]], actions[cc] = depot.start + np.flatnonzero(cells[scvs[0]])[0], train
+    first, second = sorted((scvs[0], cc))
     sent, withheld = Translator(env.entity_spec).affordable(actions, env.last_raw)  # the pysc2 path's
     assert withheld == 1 and sent[first] == actions[first] and sent[second] == 0
     obs, _, _, _, info = env.step(actions)
     assert info["withheld_actions"] == 1 and info["rejected_commands"] == 0 and info["illegal_actions"] == 0
-    orders = {s: env.last_raw.raw_units[list(env.last_raw.raw_units[:, FU.tag]).index(env.slot_tags[s]),
-                                        FU.order_id_0] for s in (first, second)}
-    assert orders[first] == OrderId.Build_SupplyDepot and orders[second] != OrderId.Build_SupplyDepot
+    while not obs["action_mask"][:, depot.start:depot.start + depot.size].any():
+        obs, *_ = env.step(noop)
+    cells = obs["action_mask"][:, depot.start:depot.start + depot.size]
+    builder = int(np.flatnonzero(cells.any(-1))[0])
+    actions = noop.copy()
+    actions[builder] = depot.start + np.flatnonzero(cells[builder])[0]
+    obs, *_ = env.step(actions)
+    row = list(env.last_raw.raw_units[:, FU.tag]).index(env.slot_tags[builder])
+    assert env.last_raw.raw_units[row, FU.order_id_0] == OrderId.Build_SupplyDepot
     walked = 0
     while not len(_depots(env)):
         raw = env.last_raw

@@ -30,6 +30,7 @@ VERB_OF_FUNCTION = {
 }
 # the cell builds in the order of EntitySpec.build_sites
 CELL_BUILDS = (Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS, Verb.BUILD_COMMAND_CENTER)
+BUILDS = (*CELL_BUILDS, Verb.BUILD_REFINERY)
 
 
 class RawPlayerAgent(Agent):
@@ -54,6 +55,9 @@ class RawPlayerAgent(Agent):
                 unit = slot_of.get(int(tag), self.spec.max_units)
                 if unit >= self.spec.max_units:
                     continue
+                if verb in BUILDS:  # one worker a step may build (envs/economy_kernels.py): that one builds
+                    builders = np.flatnonzero(mask[:, seg.start:seg.start + seg.size].any(-1))
+                    unit = int(builders[0]) if len(builders) else unit
                 action = self._action(verb, seg, cmd.target, slot_of, mask[unit])
                 if action is not None and mask[unit, action]:
                     actions[unit] = action
