@@ -107,11 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name the commit to compare against")
     sys.path.insert(0, str(ROOT))  # not for --digest, whose `envs` is the PYTHONPATH's
 
-    from bench.provenance import SIMULATION, _git, engine_commit, run_info
+    from bench.provenance import SIMULATION, engine_commit, git, run_info
 
-    if _git("status", "--porcelain", "--", *SIMULATION).strip():
+    if git("status", "--porcelain", "--", *SIMULATION).strip():
         raise SystemExit("commit the engine's changes first: the record names the committed engine")
-    old = _git("rev-parse", "--verify", f"{args.old}^{{commit}}").strip()
+    old = git("rev-parse", "--verify", f"{args.old}^{{commit}}").strip()
     if not old:
         raise SystemExit(f"unknown commit: {args.old}")
     new = engine_commit()

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE_PATHS = ("agent", "envs", "perceiver_io", "configs", "bench", "pyproject.toml")
 
 
-def _git(*args: str) -> str:
+def git(*args: str) -> str:
+    """git's output in this repository; "" if git fails or is missing."""
     try:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
@@ -34,7 +35,7 @@ SIMULATION = ("envs/engine", ":(exclude)envs/engine/_numba_cache.py")
 
 def engine_commit() -> str | None:
     """The last commit that changed envs/engine: scores measured before it may have moved since."""
-    return _git("log", "-1", "--format=%H", "--", *SIMULATION).strip() or None
+    return git("log", "-1", "--format=%H", "--", *SIMULATION).strip() or None
 
 
 def _engine_differs(commit: str, other: str | None = None) -> bool:
@@ -74,11 +75,11 @@ def run_info(argv: list[str] | None = None) -> dict:
     script = Path(argv[0])
     if script.is_absolute() and script.is_relative_to(ROOT):
         script = script.relative_to(ROOT)
-    changed = _git("status", "--porcelain", "--", *CODE_PATHS)
+    changed = git("status", "--porcelain", "--", *CODE_PATHS)
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", str(script), *argv[1:]]),
-        "commit": _git("rev-parse", "HEAD").strip() or None,
+        "commit": git("rev-parse", "HEAD").strip() or None,
         "engine_commit": engine_commit(),
         "uncommitted": [line[3:] for line in changed.splitlines()],  # porcelain: "XY path"
     }
