@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maps", nargs="*", help="default: every map both engines know")
     parser.add_argument("--digest", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.digest:
-        print(json.dumps({m: digest(m, args.games, args.steps) for m in args.maps}))
+    if args.digest:  # the maps this commit's engine knows
+        from envs.engine.maps import MAPS
+
+        print(json.dumps({m: digest(m, args.games, args.steps) for m in args.maps if m in MAPS}))
         return 0
     if not args.old:
         parser.error("name the commit to compare against")
@@ -123,17 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), old], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            known = json.loads(subprocess.run(
-                [sys.executable, "-c", "import json; from envs.engine import MAP_NAMES, ECONOMY_MAP_NAMES; "
-                 "print(json.dumps([*MAP_NAMES, *ECONOMY_MAP_NAMES]))"], cwd=tree, capture_output=True,
-                text=True, check=True, env={**os.environ, "PYTHONPATH": str(tree)}).stdout)
-            maps = [m for m in maps if m in known]
             print(f"{len(maps)} maps, {args.games} games of {args.steps} steps each, on {old[:7]} and "
                   f"{new[:7]}", file=sys.stderr)
             before = digests(tree, maps, args.games, args.steps)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
     after = digests(ROOT, maps, args.games, args.steps)
+    maps = [m for m in maps if m in before]  # those both engines know
     identical = [m for m in maps if before[m] == after[m]]
     record = {"from": old, "to": new, "games": args.games, "steps": args.steps, "identical": identical,
               "changed": [m for m in maps if m not in identical], **run_info()}

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from envs.action_space import Verb
+from envs.action_space import ECONOMY_VERBS, Verb
 from envs.economy_kernels import ECONOMY_COLUMNS, economy_columns, economy_mask, economy_scalars
 from envs.engine._numba_cache import ENGINE_SOURCES, refresh
-from envs.engine.economy_data import BARRACKS, COMMAND_CENTER, SCV
+from envs.engine.economy_data import PRODUCER, SCV
+from envs.engine.state import TRAIN_MARINE, TRAIN_SCV
 from envs.engine.units import UNIT_TYPES, Flag
 from envs.raw_schema import FeatureUnit as FU
 from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
@@ -33,9 +34,9 @@ OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the
 # layout's V verbs (the unit's previous action), then (dx, dy) from the unit to its order's target, then
 # the own units whose order targets this entity / U, then on the economy maps economy_kernels' columns.
 LAST_VERB_COLUMN = 16
-_TRAINED_BY = {Verb.TRAIN_SCV: COMMAND_CENTER, Verb.TRAIN_MARINE: BARRACKS}
-_WORKER_VERBS = (Verb.GATHER, Verb.RETURN, Verb.BUILD_SUPPLY_DEPOT, Verb.BUILD_BARRACKS,
-                 Verb.BUILD_COMMAND_CENTER, Verb.BUILD_REFINERY)
+# the unit type each train verb trains at (economy_data.PRODUCER); the other economy verbs are a worker's
+_TRAINED_BY = {Verb.TRAIN_SCV: PRODUCER[TRAIN_SCV], Verb.TRAIN_MARINE: PRODUCER[TRAIN_MARINE]}
+_WORKER_VERBS = tuple(v for v in ECONOMY_VERBS if v not in _TRAINED_BY)
 
 
 def passive_types(unit_commands: bool, economy_verbs) -> np.ndarray:
