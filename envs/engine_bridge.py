@@ -19,11 +19,13 @@ from numba import njit
 from envs.economy_kernels import spendable_minerals, withhold_unaffordable
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
-from envs.engine.economy_data import COST, PRODUCT, SCV
+from envs.engine.economy import food
+from envs.engine.economy_data import COST, FOOD_PROVIDED, PRODUCT, SCV, SUPPLY_DEPOT
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
     ALIVE,
+    BUILD_LEFT,
     KIND,
     LOOP,
     MINERALS,
@@ -61,34 +63,58 @@ _IDLE = int(PL.idle_worker_count)
 # nothing after, so that the bank reward charges every later one its cost: with each structure paid back
 # what it cost, a policy spent every 100 minerals on a Supply Depot and never held the 150 of a Barracks
 # (docs/traces/BuildMarines_bank_quarter_100k_sampled.json); paid at full price, it built 22 Barracks and
-# trained 2 Marines (…_spent_once_200k_sampled.json).
+# trained 2 Marines (…_spent_once_200k_sampled.json). Supply Depots are the exception: `depots_worth_paying`.
 PRODUCTION_WORTH = COST.astype(np.float64)
 PRODUCTION_WORTH[SCV] = 0.0
 _STRUCTURES = [k for k, t in enumerate(UNIT_TYPES) if t.flags & Flag.STRUCTURE]
 FIRST_OF_TYPE_WORTH = np.zeros_like(PRODUCTION_WORTH)
 FIRST_OF_TYPE_WORTH[_STRUCTURES] = PRODUCTION_WORTH[_STRUCTURES]
 PRODUCTION_WORTH[_STRUCTURES] = 0.0
+FIRST_OF_TYPE_WORTH[SUPPLY_DEPOT] = 0.0
+DEPOT_SUPPLY = int(FOOD_PROVIDED[SUPPLY_DEPOT])
 
 
 @njit(cache=True)
-def _values_bought(ui, oi, game):
+def depots_worth_paying(depots, used, other_cap):
+    """How many of the player's `depots` Supply Depots (begun or finished) the production reward counts at
+    their price: those whose supply is in use or within one depot's supply of it, with `used` the supply
+    taken (units and queued ones) and `other_cap` what the finished non-depot structures provide. A depot
+    begun while fewer than 8 supply are left is paid at once, one begun earlier when the units fill it to
+    that point. Paid only as the first of its type, a later depot cost its price at once and paid only
+    through Marines trained a minute later; trained so, a policy gave the depot a median 0.44 where one
+    was legal, never the most, and its greedy play built nothing
+    (docs/traces/BuildMarines_one_builder_seed0_1600k.json)."""
+    needed = -(-max(0, used + DEPOT_SUPPLY - other_cap) // DEPOT_SUPPLY)
+    return min(depots, needed)
+
+
+@njit(cache=True)
+def _values_bought(state):
     """[B] what each game's player has paid for, in minerals and gas: its own units alive and queued for
-    training at their PRODUCTION_WORTH, and each structure type it owns (begun or finished) at the
-    FIRST_OF_TYPE_WORTH of its first (`value_bought` in envs/entity_env.py reads the same from a raw
-    observation)."""
+    training at their PRODUCTION_WORTH, each structure type it owns (begun or finished) at the
+    FIRST_OF_TYPE_WORTH of its first, and its Supply Depots at their price as `depots_worth_paying` counts
+    them (`value_bought` in envs/entity_env.py reads the same from a raw observation)."""
+    ui, oi, game = state.unit_i, state.order_i, state.game
     values = np.zeros(game.shape[0])
     owned = np.zeros(len(FIRST_OF_TYPE_WORTH), np.bool_)
     for g in range(game.shape[0]):
         owned[:] = False
+        depots = finished_depots = 0
         for u in range(game[g, NUM_SLOTS]):
             if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
                 t = ui[g, u, TYPE]
                 values[g] += PRODUCTION_WORTH[t] + (0.0 if owned[t] else FIRST_OF_TYPE_WORTH[t])
                 owned[t] = True
+                if t == SUPPLY_DEPOT:
+                    depots += 1
+                    finished_depots += ui[g, u, BUILD_LEFT] == 0
                 for k in range(ui[g, u, NUM_ORDERS]):
                     kind = oi[g, u, k, KIND]
                     if kind == TRAIN_SCV or kind == TRAIN_MARINE:
                         values[g] += PRODUCTION_WORTH[PRODUCT[kind]]
+        used, cap = food(state, g)
+        other_cap = cap - DEPOT_SUPPLY * finished_depots
+        values[g] += COST[SUPPLY_DEPOT] * depots_worth_paying(depots, used, other_cap)
     return values
 
 
@@ -224,8 +250,7 @@ class EngineBridge:
     def values_bought(self) -> np.ndarray:
         """[B] what each game's player has paid for (`_values_bought`): computed when asked (only
         BuildMarines' shaping reads it)."""
-        state = self.engine.state
-        return _values_bought(state.unit_i, state.order_i, state.game)
+        return _values_bought(self.engine.state)
 
     @property
     def last_commands(self) -> GroupedCommands:

@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from envs.action_space import Verb
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
-from envs.engine.economy_data import PRODUCER, PRODUCT
+from envs.engine.economy_data import COST, PRODUCER, PRODUCT, SUPPLY_DEPOT
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine.state import TRAIN_MARINE, TRAIN_SCV
@@ -29,6 +29,7 @@ from envs.engine.units import UNIT_TYPES
 from envs.engine_bridge import (
     BANKED,
     DAMAGE_DEALT,
+    DEPOT_SUPPLY,
     DONE,
     FIRST_OF_TYPE_WORTH,
     IDLE_WORKERS,
@@ -37,6 +38,7 @@ from envs.engine_bridge import (
     REWARD,
     SCORE,
     EngineBridge,
+    depots_worth_paying,
 )
 from envs.errors import UserError
 from envs.featurize import FEATURE_BOUND, NUM_UNIT_TYPES, EntitySpec, featurize, new_memory
@@ -138,6 +140,7 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
 # does not build)
 _WORTH_OF_SC2_ID = {u.sc2_id: float(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 _FIRST_WORTH_OF_SC2_ID = {u.sc2_id: float(FIRST_OF_TYPE_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
+_DEPOT_SC2_ID = UNIT_TYPES[SUPPLY_DEPOT].sc2_id
 # a production structure's pysc2 id -> the PRODUCTION_WORTH of the one unit the verbs train there
 _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_WORTH[PRODUCT[kind]])
                            for kind in (TRAIN_SCV, TRAIN_MARINE)}
@@ -145,13 +148,19 @@ _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_W
 
 def value_bought(raw: RawObs) -> float:
     """What the player has paid for, in minerals and gas: its own units and the units queued for training
-    (paid when queued) at `PRODUCTION_WORTH`, and each structure type it owns, begun or finished, at the
-    `FIRST_OF_TYPE_WORTH` of its first. The engine path computes the same in envs/engine_bridge.py."""
+    (paid when queued) at `PRODUCTION_WORTH`, each structure type it owns, begun or finished, at the
+    `FIRST_OF_TYPE_WORTH` of its first, and its Supply Depots at their price as `depots_worth_paying`
+    counts them. The engine path computes the same in envs/engine_bridge.py."""
     own = raw.raw_units[raw.raw_units[:, FU.alliance] == Alliance.self]
     types, queued = own[:, FU.unit_type].tolist(), own[:, FU.order_length].tolist()
     units = sum(_WORTH_OF_SC2_ID.get(t, 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(t, 0)
                 for t, n in zip(types, queued, strict=True))
-    return float(units + sum(_FIRST_WORTH_OF_SC2_ID.get(t, 0) for t in set(types)))
+    depots = own[own[:, FU.unit_type] == _DEPOT_SC2_ID]
+    finished_depots = int((depots[:, FU.build_progress] == 100).sum())
+    other_cap = int(raw.player[PL.food_cap]) - DEPOT_SUPPLY * finished_depots
+    paid_depots = depots_worth_paying(len(depots), int(raw.player[PL.food_used]), other_cap)
+    return float(units + sum(_FIRST_WORTH_OF_SC2_ID.get(t, 0) for t in set(types))
+                 + COST[SUPPLY_DEPOT] * paid_depots)
 
 
 def step_info(score: float, dropped: int, illegal: int, rejected: int, done: bool, outcome: int,

@@ -258,25 +258,44 @@ def test_value_bought_counts_a_structure_from_when_its_worker_pays_alike_on_both
     assert env.value_bought == start + 100
 
 
-def test_value_bought_counts_each_unit_queued_alike_on_both_paths():
-    """Marines count their price from the step they are queued (the game takes the minerals then), and a
-    second structure of a type nothing, on the engine's compiled count and on the raw observation's."""
-    from envs.engine.economy_data import COST, MARINE
+def test_value_bought_counts_each_unit_queued_and_each_depot_it_fills_alike_on_both_paths():
+    """Marines count their price from the step they are queued (the game takes the minerals and the
+    supply then), a second Barracks nothing, and a Supply Depot its price once the supply in use comes
+    within 8 of its own: 15 SCVs use 15 of 31 (the Command Center's 15 and two depots' 16), so one depot
+    counts; three Marines queued bring the use to 18, within 8 of the second depot's supply, which then
+    counts too. On the engine's compiled count and on the raw observation's."""
+    from envs.engine.economy_data import COST, MARINE, SUPPLY_DEPOT
     from envs.engine_bridge import _values_bought
     from envs.entity_env import value_bought
     from envs.raw_schema import RawCommand
     from envs.raw_schema import RawFunction as RF
     from tests.test_economy import economy, tags
 
-    eng, obs = economy(scvs=0, minerals=150, extra=(("SupplyDepot", 34.0, 34.0), ("SupplyDepot", 38.0, 34.0),
-                                                    ("Barracks", 36.5, 23.5)))
-    structures = 400 + 100 + 150  # the first Command Center, Supply Depot and Barracks
-    assert value_bought(obs) == structures
-    obs = eng.step([RawCommand(RF.Train_Marine_quick, True, tuple(tags(obs, 21)))] * 3)
+    eng, obs = economy(scvs=15, minerals=150, extra=(("SupplyDepot", 34.0, 34.0), ("SupplyDepot", 38.0, 34.0),
+                                                     ("Barracks", 36.5, 23.5), ("Barracks", 36.5, 19.5)))
+    structures = 400 + 150  # the first Command Center and Barracks
+    assert (obs.player[Player.food_used], obs.player[Player.food_cap]) == (15, 31)
+    assert value_bought(obs) == _values_bought(eng._batch.state)[0] == structures + COST[SUPPLY_DEPOT]
+    obs = eng.step([RawCommand(RF.Train_Marine_quick, True, tuple(tags(obs, 21)[:1]))] * 3)
     assert int(obs.player[Player.minerals]) == 0  # three queued, paid for, none trained yet
-    state = eng._batch.state
-    compiled = _values_bought(state.unit_i, state.order_i, state.game)
-    assert value_bought(obs) == compiled[0] == structures + 3 * COST[MARINE]
+    assert obs.player[Player.food_used] == 18
+    assert value_bought(obs) == _values_bought(eng._batch.state)[0] == \
+        structures + 3 * COST[MARINE] + 2 * COST[SUPPLY_DEPOT]
+
+
+@pytest.mark.parametrize("depots, used, other_cap, paid", [
+    (1, 12, 15, 1),  # BuildMarines' start: 12 of 15 used, a first depot is needed at once
+    (1, 7, 15, 0),  # 8 left without it: not yet
+    (3, 23, 15, 2),  # 23 of 39: the third depot's supply is 16 away
+    (3, 24, 15, 3),  # within 8
+    (2, 40, 15, 2),  # supply-blocked: only the depots there count
+    (0, 14, 15, 0),
+])
+def test_a_supply_depot_counts_once_the_supply_in_use_comes_within_one_depot_of_it(depots, used, other_cap,
+                                                                                    paid):
+    from envs.engine_bridge import depots_worth_paying
+
+    assert depots_worth_paying(depots, used, other_cap) == paid
 
 
 def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():

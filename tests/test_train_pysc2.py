@@ -160,10 +160,10 @@ def test_pysc2_backend_settings_the_game_cannot_honour_fail_fast():
 
 
 class KthStepTestEnv(BeaconTestEnv):
-    """BeaconTestEnv whose observation k steps after a reset shows, in its `field`, what `fill(builder, k)`
+    """BeaconTestEnv whose observation k steps after a reset shows, in its `fields`, what `fill(builder, k)`
     sets in pysc2's dummy observation builder."""
 
-    field = ""
+    fields: tuple[str, ...] = ()
 
     def fill(self, builder, k: int) -> None:
         raise NotImplementedError
@@ -178,14 +178,14 @@ class KthStepTestEnv(BeaconTestEnv):
         self.fill(builder, self._k)
         response = builder.score(SCORE).game_loop(8).build()
         self.edit(response, self._k)
-        value = self._features[0].transform_obs(response)[self.field]
-        return [timestep._replace(observation={**timestep.observation, self.field: value})]
+        built = self._features[0].transform_obs(response)
+        return [timestep._replace(observation={**timestep.observation, **{f: built[f] for f in self.fields}})]
 
 
 class DamageTestEnv(KthStepTestEnv):
     """10k hit points and 3k shields of damage dealt after k steps."""
 
-    field = "score_by_vital"
+    fields = ("score_by_vital",)
 
     def fill(self, builder, k):
         builder.score_by_vital("total_damage_dealt", life=10 * k, shields=3 * k, energy=99)
@@ -194,7 +194,7 @@ class DamageTestEnv(KthStepTestEnv):
 class IdleTestEnv(KthStepTestEnv):
     """k idle workers in the player vector after k steps."""
 
-    field = "player"
+    fields = ("player",)
 
     def fill(self, builder, k):
         builder.player_common(idle_worker_count=k)
@@ -203,7 +203,7 @@ class IdleTestEnv(KthStepTestEnv):
 class BankedTestEnv(KthStepTestEnv):
     """5k minerals and 4k gas in the bank after k steps."""
 
-    field = "player"
+    fields = ("player",)
 
     def fill(self, builder, k):
         builder.player_common(minerals=5 * k, vespene=4 * k)
@@ -211,9 +211,9 @@ class BankedTestEnv(KthStepTestEnv):
 
 class BoughtTestEnv(KthStepTestEnv):
     """k + 1 own Marines after k steps, beside a Supply Depot half built and a Barracks training two
-    Marines."""
+    Marines; k + 6 of 15 supply used (the Marines, the two queued and three SCVs not shown)."""
 
-    field = "raw_units"
+    fields = ("raw_units", "player")
 
     def fill(self, builder, k):
         unit, at = dummy_observation.FeatureUnit, common_pb2.Point(x=30.0, y=28.0, z=0)
@@ -224,6 +224,7 @@ class BoughtTestEnv(KthStepTestEnv):
         barracks = unit(BARRACKS, SELF, owner=1, pos=at, radius=1.8125, health=1000, health_max=1000,
                         is_on_screen=True)
         builder.feature_units(marines + [depot, barracks])
+        builder.player_common(food_used=k + 6, food_cap=15)
 
     def edit(self, response, k):
         for _ in range(2):
@@ -252,10 +253,11 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
 # BankedTestEnv: 5 minerals and 4 gas a step since the reset, from the player vector; BoughtTestEnv: 50
 # minerals a Marine from the raw units, the two in the Barracks' queue among them (paid, not yet
-# trained), and the price of the first Barracks (150) and of the first, half-built, Supply Depot (100).
+# trained), the price of the first Barracks (150), and from the second step that of the half-built
+# Supply Depot (100), once the supply used (8 of 15) comes within the 8 it adds.
 @pytest.mark.parametrize("test_env, counter, expected", [
     (BankedTestEnv, "resources_banked", [9, 18, 27]),
-    (BoughtTestEnv, "value_bought", [450, 500, 550]),
+    (BoughtTestEnv, "value_bought", [350, 500, 550]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},

@@ -47,6 +47,9 @@ def build_ppo_config(cfg: TrainConfig, *, env_creator=make_train_env, callbacks=
             rollout_fragment_length="auto",
             num_cpus_per_env_runner=1,
             env_runner_cls=SnapshotEnvRunner,
+            # RLlib drops remote samples after 60 s by default, and the iteration then trains on none: on a
+            # busy machine a runner's first batch (imports, numba compiles) takes longer. Wait instead.
+            sample_timeout_s=None,
         )
         .learners(num_learners=scale.num_learners, num_cpus_per_learner=1 if scale.num_learners else 0,
                   num_gpus_per_learner=scale.num_gpus_per_learner)

@@ -50,12 +50,14 @@ class RunnerGames:
     the start), plus `bank_reward` x the worth of the change in the bank (the player's minerals and gas:
     paid as the workers bring them home, charged back as they are spent) and `production_reward` x the
     worth of what the income buys (`value_bought`; envs/engine_bridge.py PRODUCTION_WORTH says why): each
-    unit, but workers, at its price, and the first structure of each type at its price (later ones
-    nothing), paid in the step the game takes the minerals (a unit queued, a structure begun: here nothing
+    unit, but workers, at its price, the first Barracks (or Refinery, Command Center) at its price (later
+    ones nothing), and each Supply Depot at its price once the supply in use comes within one depot's
+    supply of it (`depots_worth_paying`: at once for the depot that a nearly full supply needs), paid in
+    the step the game takes the minerals (a unit queued, a structure begun: here nothing
     undoes it, with no cancel verb and no enemy on the economy maps), so the choice that spent them is
     paid at once. At the defaults (1 and 4) a mineral spent on a Marine pays 3 of its worth more than one
     left in the bank (4 for the Marine, less the 1 charged back) and the map's point besides, one spent on
-    a first Supply Depot or Barracks as much, on a later structure or a worker 1 less (a worker until it
+    a first Barracks or a needed Supply Depot as much, on a later structure or a worker 1 less (a worker until it
     has mined its price back). Paid for the income alone, a policy mined and built nothing; for what it
     built alone, it never learnt to mine; for both alike, it hoarded; paid for the income and not charged
     for spending it, or paid back each structure's cost, it spent every 50 or 100 minerals as it had them

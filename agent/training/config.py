@@ -119,7 +119,8 @@ class PPOSettings:
     production_reward: float = _f(4.0, "PPO-only reward per mineral or gas worth of what the income buys, "
                                   "paid when the game takes the minerals: units (not workers) at their "
                                   "price, the first structure of each type at its price, later ones "
-                                  "nothing (envs/engine_bridge.py PRODUCTION_WORTH), as a share of its "
+                                  "nothing, but a Supply Depot once the supply in use comes within 8 "
+                                  "of it (envs/engine_bridge.py PRODUCTION_WORTH), as a share of its "
                                   "worth in the map's score, where the score does not count the income "
                                   "(BuildMarines; 0 = off)",
                                   low=0.0)
