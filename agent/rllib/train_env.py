@@ -56,9 +56,9 @@ class RunnerGames:
     the step the game takes the minerals (a unit queued, a structure begun: here nothing
     undoes it, with no cancel verb and no enemy on the economy maps), so the choice that spent them is
     paid at once. At the defaults (1 and 4) a mineral spent on a Marine pays 3 of its worth more than one
-    left in the bank (4 for the Marine, less the 1 charged back) and the map's point besides, one spent on
-    a first Barracks or a needed Supply Depot as much, on a later structure or a worker 1 less (a worker until it
-    has mined its price back). Paid for the income alone, a policy mined and built nothing; for what it
+    left in the bank (4 for the Marine, less the 1 charged back) and the map's point besides, one spent on a
+    first Barracks or a needed Supply Depot as much, on a later structure or a worker 1 less (a worker until
+    it has mined its price back). Paid for the income alone, a policy mined and built nothing; for what it
     built alone, it never learnt to mine; for both alike, it hoarded; paid for the income and not charged
     for spending it, or paid back each structure's cost, it spent every 50 or 100 minerals as it had them
     and never saved the 150 of a Barracks.
