@@ -7,7 +7,8 @@ Every agent plays the same seeded episodes (episode k uses seed 1,000,000 + k, t
 evaluates trained policies on), and every per-episode score is kept, so any two rows of a file can be
 compared game by game. Writes, under --out (default docs/):
 - baselines_minigames.json: `perceiver-sc2 evaluate --agent scripted random` on the five pysc2 minigames;
-- baselines_duels.json: the same on SMAC's 3m, 8m, 2s3z, 3s5z and 27m_vs_30m against each enemy bot (win rates);
+- baselines_duels.json: the same on SMAC's 3m, 8m, 2s3z, 3s5z and 27m_vs_30m against each enemy bot (win
+  rates);
 - baselines_pysc2.json: pysc2's raw-interface scripted agents, unmodified, through `envs.EngineSC2Env` and
   pysc2's `run_loop`, beside pysc2's no-op `BaseAgent`;
 - baselines_economy.json: the economy minigames (CollectMineralsAndGas, BuildMarines): `perceiver-sc2
