@@ -19,8 +19,7 @@ from numba import njit
 from envs.economy_kernels import spendable_minerals, withhold_unaffordable
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
-from envs.engine.economy import food
-from envs.engine.economy_data import COST, FOOD_PROVIDED, PRODUCT, SCV, SUPPLY_DEPOT
+from envs.engine.economy_data import COST, FOOD_MAX, FOOD_PROVIDED, FOOD_USED, PRODUCT, SCV, SUPPLY_DEPOT
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
@@ -77,14 +76,14 @@ DEPOT_SUPPLY = int(FOOD_PROVIDED[SUPPLY_DEPOT])
 @njit(cache=True)
 def depots_worth_paying(depots, used, other_cap):
     """How many of the player's `depots` Supply Depots (begun or finished) the production reward counts at
-    their price: those whose supply is in use or within one depot's supply of it, with `used` the supply
-    taken (units and queued ones) and `other_cap` what the finished non-depot structures provide. A depot
-    begun while fewer than 8 supply are left is paid at once, one begun earlier when the units fill it to
-    that point. Paid only as the first of its type, a later depot cost its price at once and paid only
-    through Marines trained a minute later; trained so, a policy gave the depot a median 0.44 where one
-    was legal, never the most, and its greedy play built nothing
-    (docs/traces/BuildMarines_one_builder_seed0_1600k.json)."""
-    needed = -(-max(0, used + DEPOT_SUPPLY - other_cap) // DEPOT_SUPPLY)
+    their price: those whose supply is in use or within one depot's supply of it, below the supply
+    ceiling, with `used` the supply taken (units and queued ones) and `other_cap` what its finished other
+    structures provide. A depot begun while fewer than 8 supply are left is paid at once, one begun
+    earlier when the units fill it to that point, one past the ceiling never. Paid only as the first of
+    its type, a later depot cost its price at once and paid only through Marines trained a minute later;
+    trained so, a policy gave the depot a median 0.44 where one was legal, never the most, and its greedy
+    play built nothing (docs/traces/BuildMarines_one_builder_seed0_1600k.json)."""
+    needed = -(-max(0, min(used + DEPOT_SUPPLY, FOOD_MAX) - other_cap) // DEPOT_SUPPLY)
     return min(depots, needed)
 
 
@@ -99,21 +98,22 @@ def _values_bought(state):
     owned = np.zeros(len(FIRST_OF_TYPE_WORTH), np.bool_)
     for g in range(game.shape[0]):
         owned[:] = False
-        depots = finished_depots = 0
+        depots = used = other_cap = 0
         for u in range(game[g, NUM_SLOTS]):
             if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
                 t = ui[g, u, TYPE]
                 values[g] += PRODUCTION_WORTH[t] + (0.0 if owned[t] else FIRST_OF_TYPE_WORTH[t])
                 owned[t] = True
+                used += FOOD_USED[t]
                 if t == SUPPLY_DEPOT:
                     depots += 1
-                    finished_depots += ui[g, u, BUILD_LEFT] == 0
+                elif ui[g, u, BUILD_LEFT] == 0:
+                    other_cap += FOOD_PROVIDED[t]
                 for k in range(ui[g, u, NUM_ORDERS]):
                     kind = oi[g, u, k, KIND]
                     if kind == TRAIN_SCV or kind == TRAIN_MARINE:
                         values[g] += PRODUCTION_WORTH[PRODUCT[kind]]
-        used, cap = food(state, g)
-        other_cap = cap - DEPOT_SUPPLY * finished_depots
+                        used += FOOD_USED[PRODUCT[kind]]
         values[g] += COST[SUPPLY_DEPOT] * depots_worth_paying(depots, used, other_cap)
     return values
 

@@ -283,6 +283,20 @@ def test_value_bought_counts_each_unit_queued_and_each_depot_it_fills_alike_on_b
         structures + 3 * COST[MARINE] + 2 * COST[SUPPLY_DEPOT]
 
 
+def test_depots_past_the_supply_ceiling_count_alike_on_both_paths():
+    """30 finished Supply Depots and a Command Center provide 255 supply, shown as the ceiling of 200; 12
+    SCVs use 12 of it, so one depot counts, on the engine's compiled count and on the raw observation's."""
+    from envs.engine.economy_data import COST, SUPPLY_DEPOT
+    from envs.engine_bridge import _values_bought
+    from envs.entity_env import value_bought
+    from tests.test_economy import economy
+
+    depots = tuple(("SupplyDepot", 14.0 + 2 * (i % 10), 36.0 + 2 * (i // 10)) for i in range(30))
+    eng, obs = economy(scvs=12, extra=depots)
+    assert (obs.player[Player.food_used], obs.player[Player.food_cap]) == (12, 200)
+    assert value_bought(obs) == _values_bought(eng._batch.state)[0] == 400 + COST[SUPPLY_DEPOT]
+
+
 @pytest.mark.parametrize("depots, used, other_cap, paid", [
     (1, 12, 15, 1),  # BuildMarines' start: 12 of 15 used, a first depot is needed at once
     (1, 7, 15, 0),  # 8 left without it: not yet
@@ -290,6 +304,8 @@ def test_value_bought_counts_each_unit_queued_and_each_depot_it_fills_alike_on_b
     (3, 24, 15, 3),  # within 8
     (2, 40, 15, 2),  # supply-blocked: only the depots there count
     (0, 14, 15, 0),
+    (56, 12, 15, 1),  # depots nobody will use: the one needed
+    (30, 200, 15, 24),  # at the ceiling of 200: the 24 depots that reach it from the Command Center's 15
 ])
 def test_a_supply_depot_counts_once_the_supply_in_use_comes_within_one_depot_of_it(depots, used, other_cap,
                                                                                     paid):

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "MoveToBeacon.yaml"
 PROTOBUF = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 EPISODE_STEPS = 10  # pysc2's SC2TestEnv ends every episode after 10 steps
-SUPPLY_DEPOT, BARRACKS = 19, 21  # pysc2 lib/units.py Terran
+COMMAND_CENTER, SUPPLY_DEPOT, BARRACKS = 18, 19, 21  # pysc2 lib/units.py Terran
 TRAIN_MARINE_ABILITY = 560  # pysc2 lib/actions.py Train_Marine_quick
 TINY = ["env.num_envs=2", "ppo.train_batch_size=64", "ppo.minibatch_size=32", "ppo.num_epochs=1",
         "model.width=16", "model.key_dim=8", "model.encoder=deepsets", "model.encoder_options={}",
@@ -210,8 +210,9 @@ class BankedTestEnv(KthStepTestEnv):
 
 
 class BoughtTestEnv(KthStepTestEnv):
-    """k + 1 own Marines after k steps, beside a Supply Depot half built and a Barracks training two
-    Marines; k + 6 of 15 supply used (the Marines, the two queued and three SCVs not shown)."""
+    """k + 1 own Marines after k steps, beside a Command Center, a Supply Depot half built and a Barracks
+    training two Marines; k + 6 of the Command Center's 15 supply used (the Marines, the two queued and
+    three SCVs not shown)."""
 
     fields = ("raw_units", "player")
 
@@ -221,9 +222,11 @@ class BoughtTestEnv(KthStepTestEnv):
                         is_on_screen=True) for _ in range(k + 1)]
         depot = unit(SUPPLY_DEPOT, SELF, owner=1, pos=at, radius=1.375, health=200, health_max=400,
                      build_progress=0.5, is_on_screen=True)
+        base = unit(COMMAND_CENTER, SELF, owner=1, pos=at, radius=2.75, health=1500, health_max=1500,
+                    is_on_screen=True)
         barracks = unit(BARRACKS, SELF, owner=1, pos=at, radius=1.8125, health=1000, health_max=1000,
                         is_on_screen=True)
-        builder.feature_units(marines + [depot, barracks])
+        builder.feature_units([base] + marines + [depot, barracks])
         builder.player_common(food_used=k + 6, food_cap=15)
 
     def edit(self, response, k):
@@ -253,11 +256,11 @@ def test_the_damage_reward_on_pysc2_reads_the_games_score_by_vital():
 # The economy rewards pay these counters' change (their price per map: tests/test_return_scale.py).
 # BankedTestEnv: 5 minerals and 4 gas a step since the reset, from the player vector; BoughtTestEnv: 50
 # minerals a Marine from the raw units, the two in the Barracks' queue among them (paid, not yet
-# trained), the price of the first Barracks (150), and from the second step that of the half-built
-# Supply Depot (100), once the supply used (8 of 15) comes within the 8 it adds.
+# trained), the price of the first Command Center (400) and Barracks (150), and from the second step that
+# of the half-built Supply Depot (100), once the supply used (8 of 15) comes within the 8 it adds.
 @pytest.mark.parametrize("test_env, counter, expected", [
     (BankedTestEnv, "resources_banked", [9, 18, 27]),
-    (BoughtTestEnv, "value_bought", [350, 500, 550]),
+    (BoughtTestEnv, "value_bought", [750, 900, 950]),
 ])
 def test_the_economy_counters_on_pysc2_read_the_games_observation(test_env, counter, expected):
     env = make_train_env({"map_name": "MoveToBeacon", "backend": "pysc2", "num_envs": 2, "step_mul": 8},
