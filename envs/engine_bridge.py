@@ -58,7 +58,7 @@ _IDLE = int(PL.idle_worker_count)
 
 # What the production reward (agent/rllib/train_env.py) pays on, per unit type: a unit at its price but
 # the worker, whose worth is what it mines. A structure is worth its price once, the first of its type the
-# player owns (what it unlocks: the first Supply Depot the Barracks, the first Barracks the Marines), and
+# player owns (what it unlocks: the first Barracks the Marines), and
 # nothing after, so that the bank reward charges every later one its cost: with each structure paid back
 # what it cost, a policy spent every 100 minerals on a Supply Depot and never held the 150 of a Barracks
 # (docs/traces/BuildMarines_bank_quarter_100k_sampled.json); paid at full price, it built 22 Barracks and
