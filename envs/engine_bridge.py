@@ -19,7 +19,8 @@ from numba import njit
 from envs.economy_kernels import spendable_minerals, withhold_unaffordable
 from envs.engine.arena import unpack
 from envs.engine.commands import Commands
-from envs.engine.economy_data import COST, FOOD_MAX, FOOD_PROVIDED, FOOD_USED, PRODUCT, SCV, SUPPLY_DEPOT
+from envs.engine.economy import food
+from envs.engine.economy_data import COST, FOOD_MAX, FOOD_PROVIDED, PRODUCT, SCV, SUPPLY_DEPOT
 from envs.engine.engine import CODE_OF_FUNCTION, kernel_codes
 from envs.engine.kernel import step_kernel
 from envs.engine.state import (
@@ -98,13 +99,12 @@ def _values_bought(state):
     owned = np.zeros(len(FIRST_OF_TYPE_WORTH), np.bool_)
     for g in range(game.shape[0]):
         owned[:] = False
-        depots = used = other_cap = 0
+        depots = other_cap = 0
         for u in range(game[g, NUM_SLOTS]):
             if ui[g, u, ALIVE] == 1 and ui[g, u, OWNER] == OWNER_AGENT:
                 t = ui[g, u, TYPE]
                 values[g] += PRODUCTION_WORTH[t] + (0.0 if owned[t] else FIRST_OF_TYPE_WORTH[t])
                 owned[t] = True
-                used += FOOD_USED[t]
                 if t == SUPPLY_DEPOT:
                     depots += 1
                 elif ui[g, u, BUILD_LEFT] == 0:
@@ -113,7 +113,7 @@ def _values_bought(state):
                     kind = oi[g, u, k, KIND]
                     if kind == TRAIN_SCV or kind == TRAIN_MARINE:
                         values[g] += PRODUCTION_WORTH[PRODUCT[kind]]
-                        used += FOOD_USED[PRODUCT[kind]]
+        used, _ = food(state, g)  # units and the ones queued, as the game counts supply
         values[g] += COST[SUPPLY_DEPOT] * depots_worth_paying(depots, used, other_cap)
     return values
 
