@@ -29,6 +29,13 @@ through pysc2's interface commands only the units it selects:
   Supply Depot whenever it had 100 minerals, 39 in a game, and never saved the 150 of a Barracks
   (docs/traces/BuildMarines_mining_start_200k_sampled.json). A player through pysc2 also sends one
   worker at a time.
+
+One more keeps a degenerate spend out of the choices: a Supply Depot is offered only while the supply
+free, counting what the structures under way will add, is below two depots' worth (`DEPOT_HEADROOM`).
+Paid for the depots its supply needed, a BuildMarines policy went on to buy one whenever it had 100
+minerals, 57 in a game, and never saved the 150 of a Barracks
+(docs/traces/BuildMarines_needed_depots_300k.json): once all income goes to depots, one now costs no
+more than one later, so nothing taught it to save. No sensible player wants more headroom.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import numpy as np
 from numba import njit
 
 from envs.action_space import Verb
-from envs.engine.economy_data import COST, FOOT_H, FOOT_W, PRODUCTION_QUEUE
+from envs.engine.economy_data import COST, FOOD_MAX, FOOD_PROVIDED, FOOT_H, FOOT_W, PRODUCTION_QUEUE
 from envs.engine.units import UNIT_INDEX, UNIT_TYPES
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import OrderId
@@ -57,6 +64,14 @@ MINERAL_FIELD, GEYSER = _sc2_id("MineralField"), _sc2_id("VespeneGeyser")
 FOOTPRINT = np.zeros((max(t.sc2_id for t in UNIT_TYPES) + 1, 2), np.int64)
 for _t in UNIT_TYPES:
     FOOTPRINT[_t.sc2_id] = FOOT_W[UNIT_INDEX[_t.name]], FOOT_H[UNIT_INDEX[_t.name]]
+# Supply provided by raw unit-type id.
+SUPPLY_PROVIDED = np.zeros(FOOTPRINT.shape[0], np.int64)
+for _t in UNIT_TYPES:
+    SUPPLY_PROVIDED[_t.sc2_id] = FOOD_PROVIDED[UNIT_INDEX[_t.name]]
+# Free supply (counting what is under way) below which a Supply Depot is offered: two depots' worth, as
+# five Barracks and a Command Center producing use 8 supply in the time a depot takes to build (Marine
+# 400 loops, SCV 272, depot 480: envs/engine/economy_data.py).
+DEPOT_HEADROOM = 2 * int(SUPPLY_PROVIDED[_sc2_id("SupplyDepot")])
 # The three structures built at a cell, in the order of the BUILD_*_POINT verbs (action_space.Verb):
 BUILT_AT_CELL = (SUPPLY_DEPOT, BARRACKS, COMMAND_CENTER)
 BUILD_COST = np.array([COST[UNIT_INDEX[n]] for n in ("SupplyDepot", "Barracks", "CommandCenter")], np.int64)
@@ -103,23 +118,41 @@ def _is_building(row):
 
 
 @njit(cache=True)
-def spendable_minerals(u, n, player):
-    """The bank less what the own workers on their way to build will pay when they start (raw rows
-    u[:n]): a worker keeps its build order while it constructs, so the orders beyond the own structures
-    under construction of that kind are the ones not yet paid."""
-    unpaid = np.zeros(len(_BUILT_BY_ORDER), np.int64)
+def unstarted_builds(u, n):
+    """Per kind of _BUILT_BY_ORDER, the own build orders whose structure is not begun (raw rows u[:n]): a
+    worker keeps its build order while it constructs, so the orders beyond the own structures under
+    construction of that kind are the ones not yet begun, nor paid."""
+    unstarted = np.zeros(len(_BUILT_BY_ORDER), np.int64)
     for r in range(n):
         if u[r, FU.alliance] != _SELF:
             continue
         for k in range(len(_BUILT_BY_ORDER)):
             if u[r, FU.order_length] > 0 and u[r, FU.order_id_0] == BUILD_ORDERS[k]:
-                unpaid[k] += 1
+                unstarted[k] += 1
             if u[r, FU.unit_type] == _BUILT_BY_ORDER[k] and u[r, FU.build_progress] < 100:
-                unpaid[k] -= 1
-    spendable = player[PL.minerals]
+                unstarted[k] -= 1
+    return np.maximum(unstarted, 0)
+
+
+@njit(cache=True)
+def spendable_minerals(u, n, player):
+    """The bank less what the own workers on their way to build will pay when they start them."""
+    return player[PL.minerals] - (unstarted_builds(u, n) * _ORDER_COST).sum()
+
+
+@njit(cache=True)
+def supply_under_way(u, n):
+    """The supply that the own structures under construction, and the build orders not yet begun, will add
+    when they finish (raw rows u[:n])."""
+    coming = 0
+    for r in range(n):
+        t = u[r, FU.unit_type]
+        if u[r, FU.alliance] == _SELF and 0 <= t < SUPPLY_PROVIDED.shape[0] and u[r, FU.build_progress] < 100:
+            coming += SUPPLY_PROVIDED[t]
+    unstarted = unstarted_builds(u, n)
     for k in range(len(_BUILT_BY_ORDER)):
-        spendable -= max(unpaid[k], 0) * _ORDER_COST[k]
-    return spendable
+        coming += unstarted[k] * SUPPLY_PROVIDED[_BUILT_BY_ORDER[k]]
+    return coming
 
 
 @njit(cache=True)
@@ -203,6 +236,8 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
     out[:, seg_gather:] = 0  # the combat part set every action from its first point verb on
     minerals = spendable_minerals(u, n, player)
     free_food = player[PL.food_cap] - player[PL.food_used]
+    cap_to_come = player[PL.food_cap] + supply_under_way(u, n)
+    depot_offered = cap_to_come - player[PL.food_used] < DEPOT_HEADROOM and cap_to_come < FOOD_MAX
     has_depot = False
     for r in range(n):
         has_depot = has_depot or _finished_own(u, r, SUPPLY_DEPOT)
@@ -211,6 +246,8 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
         if (allowed >> (2 + v)) & 1 == 0 or minerals < BUILD_COST[v]:
             continue
         if BUILT_AT_CELL[v] == BARRACKS and not has_depot:
+            continue
+        if BUILT_AT_CELL[v] == SUPPLY_DEPOT and not depot_offered:
             continue
         w, h = FOOTPRINT[BUILT_AT_CELL[v], 0], FOOTPRINT[BUILT_AT_CELL[v], 1]
         for c in range(G):

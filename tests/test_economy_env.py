@@ -329,6 +329,43 @@ def test_a_builder_may_only_keep_at_its_structure_until_it_is_finished():
     assert seen["action_mask"][builder, gather.start:gather.start + gather.size].any()
 
 
+def test_a_supply_depot_is_offered_only_below_two_depots_of_free_supply():
+    """A player that builds a Supply Depot whenever one is offered and mines with every idle worker: the
+    depot is offered exactly while it is affordable and the free supply, counting the depots under way
+    (begun, or ordered and not begun), is under 16; so it never holds more than 23 in hand, and is held
+    back with 100 minerals to spend and a worker free to build once two are under way."""
+    from envs.economy_kernels import spendable_minerals
+
+    env = gym.make("perceiver_sc2/BuildMarines-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    gather, depot = env.layout.segment(Verb.GATHER), env.layout.segment(Verb.BUILD_SUPPLY_DEPOT)
+    held_back = built = 0
+    for _ in range(900):
+        raw, mask = env.last_raw, obs["action_mask"]
+        units = raw.raw_units[(raw.raw_units[:, FU.alliance] == 1)]
+        depots, orders = units[:, FU.unit_type] == SUPPLY_DEPOT, units[:, FU.order_id_0]
+        unfinished = int((depots & (units[:, FU.build_progress] < 100)).sum())
+        ordered = int(((units[:, FU.order_length] > 0) & (orders == OrderId.Build_SupplyDepot)).sum())
+        headroom = raw.player[Player.food_cap] + 8 * max(unfinished, ordered) - raw.player[Player.food_used]
+        affordable = spendable_minerals(raw.raw_units, len(raw.raw_units), raw.player) >= 100
+        assert headroom < 24
+        cells = mask[:, depot.start:depot.start + depot.size]
+        assert cells.any() == (affordable and headroom < 16)
+        held_back += affordable and headroom >= 16
+        actions = np.zeros(len(mask), np.int64)
+        for slot in range(env.entity_spec.max_units):
+            row = np.flatnonzero(raw.raw_units[:, FU.tag] == env.slot_tags[slot])
+            gathers = mask[slot, gather.start:gather.start + gather.size]
+            if len(row) and raw.raw_units[row[0], FU.order_length] == 0 and gathers.any():
+                actions[slot] = gather.start + gathers.argmax()
+        if cells.any():
+            builder = int(np.flatnonzero(cells.any(-1))[0])
+            actions[builder] = depot.start + cells[builder].argmax()
+            built += 1
+        obs, *_ = env.step(actions)
+    assert held_back > 0 and built == 2  # 12 of 15 used: depots at 3 and 11 free, none at 19
+
+
 def test_minerals_are_spent_once_in_a_step_and_while_a_builder_walks():
     """One worker a step may build: the first SCV in slot order. A Supply Depot and an SCV ordered on
     under 150 minerals: the first in slot order is sent, the other keeps its order (withheld, and
