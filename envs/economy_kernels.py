@@ -69,8 +69,8 @@ SUPPLY_PROVIDED = np.zeros(FOOTPRINT.shape[0], np.int64)
 for _t in UNIT_TYPES:
     SUPPLY_PROVIDED[_t.sc2_id] = FOOD_PROVIDED[UNIT_INDEX[_t.name]]
 # Free supply (counting what is under way) below which a Supply Depot is offered: two depots' worth, as
-# five Barracks and a Command Center producing use 8 supply in the time a depot takes to build (Marine
-# 400 loops, SCV 272, depot 480: envs/engine/economy_data.py).
+# eight Barracks (the scripted player's most) and a Command Center producing use about 11 supply in the
+# time a depot takes to build (Marine 400 loops, SCV 272, depot 480: envs/engine/economy_data.py).
 DEPOT_HEADROOM = 2 * int(SUPPLY_PROVIDED[_sc2_id("SupplyDepot")])
 # The three structures built at a cell, in the order of the BUILD_*_POINT verbs (action_space.Verb):
 BUILT_AT_CELL = (SUPPLY_DEPOT, BARRACKS, COMMAND_CENTER)
@@ -135,21 +135,25 @@ def unstarted_builds(u, n):
 
 
 @njit(cache=True)
-def spendable_minerals(u, n, player):
-    """The bank less what the own workers on their way to build will pay when they start them."""
-    return player[PL.minerals] - (unstarted_builds(u, n) * _ORDER_COST).sum()
+def _spendable(player, unstarted):
+    return player[PL.minerals] - (unstarted * _ORDER_COST).sum()
 
 
 @njit(cache=True)
-def supply_under_way(u, n):
-    """The supply that the own structures under construction, and the build orders not yet begun, will add
-    when they finish (raw rows u[:n])."""
+def spendable_minerals(u, n, player):
+    """The bank less what the own workers on their way to build will pay when they start them."""
+    return _spendable(player, unstarted_builds(u, n))
+
+
+@njit(cache=True)
+def supply_under_way(u, n, unstarted):
+    """The supply that the own structures under construction (raw rows u[:n]), and the build orders not yet
+    begun (`unstarted`, as `unstarted_builds` counts them), will add when they finish."""
     coming = 0
     for r in range(n):
         t = u[r, FU.unit_type]
         if u[r, FU.alliance] == _SELF and 0 <= t < SUPPLY_PROVIDED.shape[0] and u[r, FU.build_progress] < 100:
             coming += SUPPLY_PROVIDED[t]
-    unstarted = unstarted_builds(u, n)
     for k in range(len(_BUILT_BY_ORDER)):
         coming += unstarted[k] * SUPPLY_PROVIDED[_BUILT_BY_ORDER[k]]
     return coming
@@ -234,9 +238,10 @@ def economy_mask(u, pos, n, rows, player, segments, allowed, playable, sites, ou
     seg_gather, seg_return, seg_build, seg_refinery, seg_scv, seg_marine = segments[0], segments[1], \
         segments[2:5], segments[5], segments[6], segments[7]
     out[:, seg_gather:] = 0  # the combat part set every action from its first point verb on
-    minerals = spendable_minerals(u, n, player)
+    unstarted = unstarted_builds(u, n)
+    minerals = _spendable(player, unstarted)
     free_food = player[PL.food_cap] - player[PL.food_used]
-    cap_to_come = player[PL.food_cap] + supply_under_way(u, n)
+    cap_to_come = player[PL.food_cap] + supply_under_way(u, n, unstarted)
     depot_offered = cap_to_come - player[PL.food_used] < DEPOT_HEADROOM and cap_to_come < FOOD_MAX
     has_depot = False
     for r in range(n):

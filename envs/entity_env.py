@@ -20,8 +20,9 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.action_space import Verb
+from envs.economy_kernels import SUPPLY_PROVIDED
 from envs.engine import ENEMY_BOTS, BatchedEngine, MapSpec, map_spec
-from envs.engine.economy_data import COST, FOOD_PROVIDED, PRODUCER, PRODUCT, SUPPLY_DEPOT
+from envs.engine.economy_data import COST, PRODUCER, PRODUCT, SUPPLY_DEPOT
 from envs.engine.engine import REASONS
 from envs.engine.maps import LOOPS_PER_GAME_SECOND
 from envs.engine.state import TRAIN_MARINE, TRAIN_SCV
@@ -140,7 +141,6 @@ def action_space(spec: EntitySpec) -> spaces.MultiDiscrete:
 _WORTH_OF_SC2_ID = {u.sc2_id: float(PRODUCTION_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 _FIRST_WORTH_OF_SC2_ID = {u.sc2_id: float(FIRST_OF_TYPE_WORTH[k]) for k, u in enumerate(UNIT_TYPES)}
 _DEPOT_SC2_ID = UNIT_TYPES[SUPPLY_DEPOT].sc2_id
-_SUPPLY_OF_SC2_ID = {u.sc2_id: int(FOOD_PROVIDED[k]) for k, u in enumerate(UNIT_TYPES)}  # supply provided
 # a production structure's pysc2 id -> the PRODUCTION_WORTH of the one unit the verbs train there
 _QUEUED_WORTH_OF_SC2_ID = {UNIT_TYPES[PRODUCER[kind]].sc2_id: float(PRODUCTION_WORTH[PRODUCT[kind]])
                            for kind in (TRAIN_SCV, TRAIN_MARINE)}
@@ -155,9 +155,8 @@ def value_bought(raw: RawObs) -> float:
     types, queued = own[:, FU.unit_type].tolist(), own[:, FU.order_length].tolist()
     units = sum(_WORTH_OF_SC2_ID.get(t, 0) + n * _QUEUED_WORTH_OF_SC2_ID.get(t, 0)
                 for t, n in zip(types, queued, strict=True))
-    finished = own[:, FU.build_progress] == 100
-    other_cap = sum(_SUPPLY_OF_SC2_ID.get(t, 0) for t in own[finished, FU.unit_type].tolist()
-                    if t != _DEPOT_SC2_ID)
+    other = own[(own[:, FU.build_progress] == 100) & (own[:, FU.unit_type] != _DEPOT_SC2_ID), FU.unit_type]
+    other_cap = int(SUPPLY_PROVIDED[other[other < len(SUPPLY_PROVIDED)]].sum())
     depots = int((own[:, FU.unit_type] == _DEPOT_SC2_ID).sum())
     paid_depots = depots_worth_paying(depots, int(raw.player[PL.food_used]), other_cap)
     return float(units + sum(_FIRST_WORTH_OF_SC2_ID.get(t, 0) for t in set(types))
