@@ -588,6 +588,21 @@ def encoder_step(src: dict) -> str:
     return table(header, rows) + "\n\n" + note
 
 
+SHARD_PLANNERS = "docs/shard_planners.json"
+
+
+def shard_planners(src: dict) -> str:
+    """bench/shard_planners.py: each scripted planner's CollectMineralShards score at each step_mul."""
+    run = src[SHARD_PLANNERS]
+    step_muls = sorted({r["step_mul"] for r in run["rows"]}, reverse=True)
+    cell = {(r["planner"], r["step_mul"]): ci(r) for r in run["rows"]}
+    planners = list(dict.fromkeys(r["planner"] for r in run["rows"]))
+    rows = [[p, *(cell.get((p, m), "-") for m in step_muls)] for p in planners]
+    note = (f"{run['episodes']} episodes from seed {run['eval_seed']:,} per cell. "
+            f"{measured(run, SHARD_PLANNERS)}")
+    return table(["planner", *(f"step_mul {m}" for m in step_muls)], rows) + "\n\n" + note
+
+
 # name -> (source files, renderer)
 BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
@@ -608,6 +623,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "train_speed": (tuple(_train_speed_paths()), train_speed),
     "learner_update": (tuple(_learner_paths()), learner_update),
     "encoder_step": ((ENCODER_STEP,), encoder_step),
+    "shard_planners": ((SHARD_PLANNERS,), shard_planners),
     "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
                         *_learning_paths()), readme_results),
 }
