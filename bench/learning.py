@@ -115,6 +115,17 @@ def training_config(map_name: str, env_steps: int, extra: list[str]) -> dict:
     return load_config(ROOT / "configs" / f"{map_name}.yaml", budget_overrides(env_steps, extra)).to_dict()
 
 
+def interface(map_name: str) -> dict:
+    """What a policy on the map observes and can do: its entity and scalar features and its verbs. A new
+    feature or verb changes what a network is, not its config, so results and killed runs are reused only
+    for the same interface too."""
+    from envs.entity_env import entity_spec
+
+    spec = entity_spec(map_name)
+    return {"verbs": [verb.name for verb in spec.layout.verbs], "entity_features": list(spec.entity_features),
+            "scalar_features": list(spec.scalar_features)}
+
+
 def trained_config(run_dir: Path) -> dict:
     """The config the run's final checkpoint was trained with."""
     from agent.training.checkpoint import load_policy
@@ -140,7 +151,7 @@ def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, dis
     thrown away only with `discard`: otherwise this stops and names what differs."""
     from agent.training.checkpoint import latest_checkpoint
 
-    request = {"config": training_config(map_name, env_steps, extra)}
+    request = {"config": training_config(map_name, env_steps, extra), "interface": interface(map_name)}
     cmd = [sys.executable, "-m", "agent.cli", "train", str(ROOT / "configs" / f"{map_name}.yaml"),
            "--run-dir", str(run_dir)]
     for item in budget_overrides(env_steps, extra):
@@ -155,6 +166,8 @@ def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, dis
     elif kept and not discard:
         changes = (config_changes(started["config"], request["config"]) if started
                    else ["the config it started with is unrecorded"])
+        if started and started.get("interface") != request["interface"]:
+            changes.append("the policy's features or verbs")
         raise SystemExit(f"{run_dir} holds a run trained with another config ({'; '.join(changes)}): "
                          "pass --force to throw it away and train afresh, or --runs to train elsewhere")
     else:
@@ -285,13 +298,14 @@ def plot(map_name: str, seed: int, rows: list[dict], evals: dict, goal: Goal, pa
 
 
 def is_complete(path: Path, map_name: str, env_steps: int, episodes: int, extra: list[str]) -> bool:
-    """A JSON from a finished run of this config (defaults, budget, overrides) and evaluation: nothing to
-    redo."""
+    """A JSON from a finished run of this config (defaults, budget, overrides), interface and evaluation:
+    nothing to redo."""
     try:
         done = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
     return (done.get("config") == training_config(map_name, env_steps, extra)
+            and done.get("interface") == interface(map_name)
             and done.get("eval_episodes") == episodes and "paired_vs_scripted" in done)
 
 
@@ -321,6 +335,7 @@ def bench_map(map_name: str, seed: int, env_steps: int, episodes: int, out: Path
         **evals,
         "extra_overrides": extra,
         "config": trained_config(run_dir),
+        "interface": json.loads((run_dir / REQUEST).read_text()).get("interface"),
         "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],  # 1, 5 and 15 minutes
     }

@@ -6,10 +6,12 @@ Two planners play the same seeded evaluation episodes at several `step_mul` (gam
 decisions; pysc2's minigame scores are at 8):
 - nearest: the scripted agent (agent/evaluation/scripted.py), each Marine to its nearest shard not
   claimed by the other;
-- pair: both Marines at once, to the two distinct shards that minimise the sum of their distances.
+- pair: both Marines at once, to the two distinct shards that minimise the sum of their distances;
+- route: each Marine keeps a route of up to three shards no one else has on theirs, one order a decision:
+  an idle Marine moves to the nearest such shard, a busy one queues the nearest to its route's end.
 A Marine sent to a shard stops when it takes it and waits for the next decision, so a coarser interval
-leaves it idle longer: the gap between step_mul 8 and 2 bounds what any one-order-per-decision planner
-loses to waiting.
+leaves it idle longer: the gap between step_mul 8 and 2 bounds what the first two lose to waiting, and
+the route planner's queued moves are the entity action space's way not to wait.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from agent.evaluation.evaluate import EVAL_SEED, summarize  # noqa: E402
 from agent.evaluation.run_loop import play  # noqa: E402
-from agent.evaluation.scripted import CollectMineralShards  # noqa: E402
+from agent.evaluation.scripted import CollectMineralShards, F  # noqa: E402
 from agent.outputs import write_json_atomic  # noqa: E402
 from bench.learning import SUMMARY_KEYS  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 from envs.action_space import Verb  # noqa: E402
 from envs.entity_env import EntityEnv  # noqa: E402
+from envs.entity_kernels import OFFSET_SCALE  # noqa: E402
+from envs.unit_memory import QUEUE_LIMIT  # noqa: E402
 
 MAP = "CollectMineralShards"
 
@@ -54,7 +58,30 @@ class PairPlanner(CollectMineralShards):
         return actions
 
 
-PLANNERS = {"nearest": CollectMineralShards, "pair": PairPlanner}
+class RoutePlanner(CollectMineralShards):
+    """Each Marine's route (its current order and the moves queued behind it) grows by one shard a
+    decision up to ROUTE_LENGTH, from the shards on no Marine's route, nearest to where the route ends."""
+
+    ROUTE_LENGTH = 3
+
+    def act(self, obs):
+        ents, xy = obs["entities"], self._xy(obs)
+        free = [s for s in self._slots(obs, "is_neutral") if ents[s, F["targeted_by"]] == 0]
+        actions = np.zeros(self.spec.max_units, dtype=np.int64)
+        for unit in self._units(obs):
+            busy = ents[unit, F["has_order"]] > 0.5
+            queued = round(ents[unit, F["queued_moves"]] * QUEUE_LIMIT)
+            if not free or (busy and queued + 1 >= self.ROUTE_LENGTH):
+                continue
+            end = xy[unit] + ents[unit, [F["end_dx"], F["end_dy"]]] * OFFSET_SCALE if busy else xy[unit]
+            nearest = min(free, key=lambda s: np.linalg.norm(xy[s] - end))
+            free.remove(nearest)
+            verb = Verb.QUEUE_MOVE_ENTITY if busy else Verb.MOVE_ENTITY
+            actions[unit] = self.layout.encode(verb, int(nearest))
+        return actions
+
+
+PLANNERS = {"nearest": CollectMineralShards, "pair": PairPlanner, "route": RoutePlanner}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Layout of the A choices of one unit:
 
     [no_op] [stop] [move to entity j, j < N] [attack entity j, j < N]
-    [move to cell c, c < G] [attack-move to cell c, c < G]
+    [move to cell c, c < G] [attack-move to cell c, c < G] [then move to entity j, j < N]
 
 and on the economy maps (`economy=True`) the economy's verbs after them:
 
@@ -38,15 +38,18 @@ class Verb(enum.IntEnum):
     ATTACK_ENTITY = 3
     MOVE_POINT = 4
     ATTACK_POINT = 5
+    # after the unit's current orders (pysc2's `queued` argument): a unit that takes one mineral shard walks
+    # on to the next without waiting for a decision
+    QUEUE_MOVE_ENTITY = 6
     # the economy's (pysc2 RAW_FUNCTIONS Harvest_*, Build_*, Train_*), on the economy maps only
-    GATHER = 6  # a mineral field or an own Refinery
-    RETURN = 7  # carry the cargo to the nearest Command Center
-    BUILD_SUPPLY_DEPOT = 8
-    BUILD_BARRACKS = 9
-    BUILD_COMMAND_CENTER = 10
-    BUILD_REFINERY = 11  # on a vespene geyser
-    TRAIN_SCV = 12  # a Command Center's verb
-    TRAIN_MARINE = 13  # a Barracks' verb
+    GATHER = 7  # a mineral field or an own Refinery
+    RETURN = 8  # carry the cargo to the nearest Command Center
+    BUILD_SUPPLY_DEPOT = 9
+    BUILD_BARRACKS = 10
+    BUILD_COMMAND_CENTER = 11
+    BUILD_REFINERY = 12  # on a vespene geyser
+    TRAIN_SCV = 13  # a Command Center's verb
+    TRAIN_MARINE = 14  # a Barracks' verb
 
 
 VERB_TARGET = {
@@ -56,6 +59,7 @@ VERB_TARGET = {
     Verb.ATTACK_ENTITY: Target.ENTITY,
     Verb.MOVE_POINT: Target.POINT,
     Verb.ATTACK_POINT: Target.POINT,
+    Verb.QUEUE_MOVE_ENTITY: Target.ENTITY,
     Verb.GATHER: Target.ENTITY,
     Verb.RETURN: Target.NONE,
     Verb.BUILD_SUPPLY_DEPOT: Target.POINT,
@@ -65,7 +69,7 @@ VERB_TARGET = {
     Verb.TRAIN_SCV: Target.NONE,
     Verb.TRAIN_MARINE: Target.NONE,
 }
-COMBAT_VERBS = tuple(Verb)[: Verb.ATTACK_POINT + 1]
+COMBAT_VERBS = tuple(Verb)[: Verb.QUEUE_MOVE_ENTITY + 1]
 ECONOMY_VERBS = tuple(Verb)[Verb.GATHER :]
 
 

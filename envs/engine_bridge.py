@@ -146,7 +146,7 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
     ibuf, fbuf, layout, bot, step_mul = engine_args
     state, engine_tables, raw, scratch, _ = unpack(ibuf, fbuf, layout)
     max_selected, function_of_action, slot_of_action, point_of_action, solo_of_action, code_of_function, \
-        cost_of_action = tables
+        cost_of_action, queued_of_action = tables
     verb_of_action, world_point_of_action = memory_tables
     ints, unit_tags, points, results, result_arg = commands
     withheld[:] = 0
@@ -165,7 +165,7 @@ def _step(engine_args, actions, action_mask, slot_tags, active, tables, commands
     codes = np.empty(k, np.int64)
     if kernel_codes(ints[2, :k], ints[4, :k], code_of_function, max_selected, codes) >= 0:
         raise ValueError("translate produced a command the engine does not support")
-    queued = np.zeros(k, np.int64)
+    queued = queued_of_action[ints[1, :k]]
     engine_commands = Commands(ints[0, :k], codes, queued, ints[3, :k], ints[4, :k], unit_tags, ints[5, :k],
                                points[0, :k], points[1, :k], results[:k], result_arg[:k])
     step_kernel(state, engine_tables, engine_commands, bot, step_mul, active, raw, scratch)
@@ -189,8 +189,9 @@ class EngineBridge:
         self.num_games = B = engine.num_games
         translate = Translator(spec)
         self._tables = (MAX_SELECTED_UNITS, *translate.kernel_tables(), CODE_OF_FUNCTION,
-                        translate.cost_of_action)
+                        translate.cost_of_action, translate.queued_of_action)
         self._memory_tables = translate.memory_tables()
+        self._queued_of_action = translate.queued_of_action
         self.memory = new_memory(spec, B)
         self._memory_arrays = self.memory.arrays()  # updated in place, never replaced
         self._engine_args = engine.kernel_args()
@@ -258,4 +259,5 @@ class EngineBridge:
         views of buffers the next step overwrites."""
         ints, tags, points, results, _ = self._commands
         k = self._num_commands
-        return GroupedCommands(ints[:, :k], tags, points[:, :k], self.illegal.copy(), results[:k])
+        return GroupedCommands(ints[:, :k], tags, points[:, :k], self.illegal.copy(), self._queued_of_action,
+                               results[:k])

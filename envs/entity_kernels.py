@@ -20,7 +20,20 @@ from envs.engine.economy_data import PRODUCER, SCV
 from envs.engine.state import TRAIN_MARINE, TRAIN_SCV
 from envs.engine.units import UNIT_TYPES, Flag
 from envs.raw_schema import FeatureUnit as FU
-from envs.unit_memory import LAST_VERB, ORDER_VERB, ORDER_X, ORDER_Y, X, Y, assign_own_slots, resolve_orders
+from envs.unit_memory import (
+    END_X,
+    END_Y,
+    LAST_VERB,
+    ORDER_VERB,
+    ORDER_X,
+    ORDER_Y,
+    QUEUE_LIMIT,
+    QUEUED,
+    X,
+    Y,
+    assign_own_slots,
+    resolve_orders,
+)
 
 _HERE = Path(__file__).resolve().parent
 # What this package's cached kernels compile in (engine_bridge's step calls the engine's step kernel).
@@ -32,7 +45,8 @@ _SELF, _ALLY, _NEUTRAL, _ENEMY = 1, 2, 3, 4  # pysc2 PlayerRelative
 OFFSET_SCALE = 16.0  # world distance of an offset feature 1.0 (a quarter of the 64-wide minigame maps)
 # Columns after the 16 written one by one below (names: `featurize.entity_features`): a one-hot over the
 # layout's V verbs (the unit's previous action), then (dx, dy) from the unit to its order's target, then
-# the own units whose order targets this entity / U, then on the economy maps economy_kernels' columns.
+# the own units whose orders target this entity / U, then the unit's queued moves / QUEUE_LIMIT and (dx, dy)
+# to where its last order aims, then on the economy maps economy_kernels' columns.
 LAST_VERB_COLUMN = 16
 # the unit type each train verb trains at (economy_data.PRODUCER); the other economy verbs are a worker's
 _TRAINED_BY = {Verb.TRAIN_SCV: PRODUCER[TRAIN_SCV], Verb.TRAIN_MARINE: PRODUCER[TRAIN_MARINE]}
@@ -59,7 +73,7 @@ def passive_types(unit_commands: bool, economy_verbs) -> np.ndarray:
 
 def num_columns(num_verbs: int, economy: bool) -> int:
     """Entity feature columns with a layout of `num_verbs` verbs."""
-    return LAST_VERB_COLUMN + num_verbs + 3 + (len(ECONOMY_COLUMNS) if economy else 0)
+    return LAST_VERB_COLUMN + num_verbs + 6 + (len(ECONOMY_COLUMNS) if economy else 0)
 
 
 ORDER_MOVE, ORDER_ATTACK = 1, 2  # order kinds of featurize_batch's `order_kind` table
@@ -140,14 +154,14 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
 
     int_params: U, seg_move, seg_attack, seg_points, num_actions, num_verbs V, economy (0/1), the
     economy verbs allowed (bits), the economy segments (economy_kernels.economy_mask), whether the map
-    allows unit commands (0/1); float_params: map width, map height, time limit in loops, feature bound,
-    the playable area (x0, y0, x1, y1); order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per order id; sites:
-    economy_mask's; passive_type: `passive_types` of the map."""
-    U, seg_move, seg_attack, seg_points, num_actions = int_params[0], int_params[1], int_params[2], \
-        int_params[3], int_params[4]
+    allows unit commands (0/1), seg_queue; float_params: map width, map height, time limit in loops,
+    feature bound, the playable area (x0, y0, x1, y1); order_kind: ORDER_MOVE, ORDER_ATTACK or 0 per
+    order id; sites: economy_mask's; passive_type: `passive_types` of the map."""
+    U, seg_move, seg_attack, seg_points = int_params[0], int_params[1], int_params[2], int_params[3]
     num_verbs, economy, allowed = int_params[5], int_params[6] == 1, int_params[7]
     order_column = LAST_VERB_COLUMN + num_verbs  # (dx, dy) from the unit to its order's target
     targeted_column = order_column + 2
+    queue_column = targeted_column + 1  # queued moves, then (dx, dy) to the last order's aim
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
     mem_units, mem_points = memory
     B = counts.shape[0]
@@ -219,9 +233,12 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
                 if mu[s, ORDER_VERB] != 0:
                     f[order_column] = (mp[s, ORDER_X] - p[r, 0]) / OFFSET_SCALE
                     f[order_column + 1] = (mp[s, ORDER_Y] - p[r, 1]) / OFFSET_SCALE
+                    f[queue_column] = mu[s, QUEUED] / QUEUE_LIMIT
+                    f[queue_column + 1] = (mp[s, END_X] - p[r, 0]) / OFFSET_SCALE
+                    f[queue_column + 2] = (mp[s, END_Y] - p[r, 1]) / OFFSET_SCALE
             f[targeted_column] = targeted[s] / U
             if economy:
-                economy_columns(u[r], f, targeted_column + 1)
+                economy_columns(u[r], f, queue_column + 3)
             for c in range(f.shape[0]):
                 f[c] = min(max(f[c], -bound), bound)
             t = u[r, FU.unit_type]
@@ -240,19 +257,20 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
             economy_scalars(player[b], sc, 4)
         for c in range(sc.shape[0]):
             sc[c] = min(max(sc[c], 0.0), bound)
-        _fill_action_mask(entity_mask[b], entities[b, :, 1], U, seg_move, seg_attack, seg_points, num_actions,
-                          int_params[16] == 1, action_mask[b])
+        _fill_action_mask(entity_mask[b], entities[b, :, 1], mu[:, QUEUED], U, seg_move, seg_attack,
+                          seg_points, int_params[17], int_params[16] == 1, action_mask[b])
         if economy:
             economy_mask(u, p, n, rows, player[b], int_params[8:16], allowed, float_params[4:8], sites,
                          action_mask[b])
 
 
 @njit(cache=True)
-def _fill_action_mask(entity_mask, is_enemy, U, seg_move, seg_attack, seg_points, num_actions, unit_commands,
-                      out):
+def _fill_action_mask(entity_mask, is_enemy, queued, U, seg_move, seg_attack, seg_points, seg_queue,
+                      unit_commands, out):
     """[U, A]: absent units, and every unit on a map without unit commands, may only no-op (of the
-    combat verbs); present units may stop, move to any other entity, attack visible enemies, and move or
-    attack-move to any cell."""
+    combat verbs); present units may stop, move to any other entity, attack visible enemies, move or
+    attack-move to any cell, and queue a move to any other entity while they hold fewer than QUEUE_LIMIT
+    queued."""
     N = entity_mask.shape[0]
     for unit in range(U):
         out[unit, 0] = 1  # no-op is always legal
@@ -262,7 +280,8 @@ def _fill_action_mask(entity_mask, is_enemy, U, seg_move, seg_attack, seg_points
         for j in range(N):
             out[unit, seg_move + j] = entity_mask[j] == 1 and j != unit
             out[unit, seg_attack + j] = is_enemy[j] > 0.5
-        for a in range(seg_points, num_actions):
+            out[unit, seg_queue + j] = out[unit, seg_move + j] and queued[unit] < QUEUE_LIMIT
+        for a in range(seg_points, seg_queue):  # the two point verbs' cells
             out[unit, a] = 1
 
 

@@ -92,7 +92,10 @@ _SHARED_FEATURES = (
     # one-hot over the layout's verbs of the unit's previous action, `entity_features`):
     "order_dx",  # the unit's current order's target (the entity while visible, else the point) minus
     "order_dy",  # the unit's position, / 16; 0 without an order given by the env (raw order_length 0 ends it)
-    "targeted_by",  # for every entity: own units whose current order targets it, / U
+    "targeted_by",  # for every entity: own units whose orders (current or queued) target it, / U
+    "queued_moves",  # moves queued behind the unit's current order / unit_memory.QUEUE_LIMIT
+    "end_dx",  # where the unit's last order (queued or current) aims minus its position, / 16; 0 without
+    "end_dy",  # an order
 )
 ENTITY_FEATURES = entity_features(economy=False)  # the combat maps'
 NUM_ENTITY_FEATURES = len(ENTITY_FEATURES)
@@ -160,7 +163,7 @@ class EntitySpec:
         allowed = sum(1 << (v - Verb.GATHER) for v in self.economy_verbs)
         economy = [layout.segment(v).start if self.economy else 0 for v in ECONOMY_VERBS]
         ints = [self.max_units, *starts, layout.num_actions, len(layout.verbs), int(self.economy), allowed,
-                *economy, int(self.unit_commands)]
+                *economy, int(self.unit_commands), layout.segment(Verb.QUEUE_MOVE_ENTITY).start]
         floats = [*self.map_size, self.time_limit_loops, FEATURE_BOUND, *self.playable]
         return np.array(ints, np.int64), np.array(floats, np.float64)
 

@@ -25,6 +25,7 @@ _FUNCTION_OF_VERB = {
     Verb.ATTACK_ENTITY: RawFunction.Attack_unit,
     Verb.MOVE_POINT: RawFunction.Move_pt,
     Verb.ATTACK_POINT: RawFunction.Attack_pt,
+    Verb.QUEUE_MOVE_ENTITY: RawFunction.Move_unit,  # queued
     Verb.GATHER: RawFunction.Harvest_Gather_unit,
     Verb.RETURN: RawFunction.Harvest_Return_quick,
     Verb.BUILD_SUPPLY_DEPOT: RawFunction.Build_SupplyDepot_pt,
@@ -42,11 +43,13 @@ _SOLO = (Verb.TRAIN_SCV, Verb.TRAIN_MARINE)  # one command per unit
 class GroupedCommands:
     """Raw commands of a batch of games as flat arrays: command k belongs to game[k], is action[k] of the
     layout, calls RawFunction function[k] with unit tags tags[start[k] : start[k] + count[k]] and targets
-    unit target_tag[k] (entity verbs) or raw point (px[k], py[k]) (point verbs)."""
+    unit target_tag[k] (entity verbs) or raw point (px[k], py[k]) (point verbs), after the units' current
+    orders where queued[k] is 1."""
 
     def __init__(self, ints: np.ndarray, tags: np.ndarray, points: np.ndarray, illegal: np.ndarray,
-                 results: np.ndarray | None = None):
+                 queued_of_action: np.ndarray, results: np.ndarray | None = None):
         self.game, self.action, self.function, self.start, self.count, self.target_tag = ints
+        self.queued = queued_of_action[self.action]
         self.tags = tags
         self.px, self.py = points
         self.illegal = illegal  # [B] actions dropped as illegal
@@ -56,17 +59,16 @@ class GroupedCommands:
         """The commands as pysc2 RawCommands (of every game, in order; one game's for a batch of one)."""
         tags = self.tags.tolist()
         commands = []
-        for fn, start, count, target_tag, px, py in zip(
-                self.function.tolist(), self.start.tolist(), self.count.tolist(), self.target_tag.tolist(),
-                self.px.tolist(), self.py.tolist(), strict=True):
+        for fn, queued, start, count, target_tag, px, py in zip(
+                self.function.tolist(), self.queued.tolist(), self.start.tolist(), self.count.tolist(),
+                self.target_tag.tolist(), self.px.tolist(), self.py.tolist(), strict=True):
             target = target_tag if fn in _UNIT_TARGET else (px, py) if fn in _POINT_TARGET else None
-            commands.append(RawCommand(fn, False, tuple(tags[start : start + count]), target))
+            commands.append(RawCommand(fn, bool(queued), tuple(tags[start : start + count]), target))
         return commands
 
     def engine_arrays(self) -> tuple:
-        """The arguments of `BatchedEngine.step_grouped` (never queued)."""
-        queued = np.zeros(len(self.game), np.int64)
-        return (self.game, self.function, queued, self.start, self.count, self.tags, self.target_tag,
+        """The arguments of `BatchedEngine.step_grouped`."""
+        return (self.game, self.function, self.queued, self.start, self.count, self.tags, self.target_tag,
                 self.px, self.py)
 
 
@@ -84,6 +86,7 @@ class Translator:
         is_point = np.array([k is Target.POINT for k in kind])
         self._slot = np.where([k is Target.ENTITY for k in kind], target, -1)
         self._solo = np.isin(verbs, _SOLO)
+        self.queued_of_action = (verbs == Verb.QUEUE_MOVE_ENTITY).astype(np.int64)
         # Each cell's target is the centre of the raw pixel holding the cell's centre [G, 2], so every
         # backend sends the unit to the same world point (EntitySpec.target_pixels).
         pixels = spec.target_pixels()
@@ -127,7 +130,7 @@ class Translator:
         ints, tags, points = np.empty((6, size), np.int64), np.empty(size, np.int64), np.empty((2, size))
         k, illegal = group_actions(np.ascontiguousarray(actions, np.int64), action_mask, slot_tags, active,
                                    self.max_selected_units, *self.kernel_tables(), ints, tags, points)
-        return GroupedCommands(ints[:, :k], tags, points[:, :k], illegal)
+        return GroupedCommands(ints[:, :k], tags, points[:, :k], illegal, self.queued_of_action)
 
     def __call__(self, actions: np.ndarray, action_mask: np.ndarray, slots: SlotTags,
                  memory: UnitMemory | None = None) -> tuple[list[RawCommand], int]:

@@ -10,10 +10,11 @@ this state in a `UnitMemory` and update it with the kernels below, so they agree
 - `assign_own_slots` (featurize): a living own unit keeps its slot; a unit that is gone frees its slot;
   units without a slot take the lowest free ones in tag order, and their memory starts empty.
 - `remember_actions` (translate): each slotted unit's verb as sent (an action the mask forbids is
-  dropped, so it counts as a no-op); a stop ends the remembered order, a targeted verb replaces it, a
-  no-op keeps it.
-- `resolve_orders` (featurize): an order ends when the unit reports no order (raw order_length 0);
-  an entity order follows its target while the target is visible and keeps its last seen point after.
+  dropped, so it counts as a no-op); a stop ends the remembered orders, a targeted verb replaces them, a
+  queued move appends its target behind them (or is the order, on an idle unit), a no-op keeps them.
+- `resolve_orders` (featurize): the orders end when the unit reports none (raw order_length 0), and the
+  first ones end while the unit reports fewer than are remembered (orders finish in turn); an entity
+  order follows its target while the target is visible and keeps its last seen point after.
 """
 
 from __future__ import annotations
@@ -28,17 +29,22 @@ _NO_OP, _STOP = int(Verb.NO_OP), int(Verb.STOP)
 _ENTITY_VERBS = (int(Verb.MOVE_ENTITY), int(Verb.ATTACK_ENTITY), int(Verb.GATHER), int(Verb.BUILD_REFINERY))
 _IN_PLACE_VERBS = (int(Verb.RETURN), int(Verb.TRAIN_SCV), int(Verb.TRAIN_MARINE))  # no target: the order
 # point is the unit's own position
+_MOVE_ENTITY, _QUEUE = int(Verb.MOVE_ENTITY), int(Verb.QUEUE_MOVE_ENTITY)
 NO_VERB = -1  # LAST_VERB of a unit that has not acted since it took its slot
+QUEUE_LIMIT = 3  # queued moves a unit may hold behind its current order (the mask offers no more)
 
-# columns of UnitMemory.units [B, U, 4], per action slot
+# columns of UnitMemory.units [B, U, 5 + QUEUE_LIMIT], per action slot
 SLOT_TAG = 0  # tag of the own unit holding the slot, 0 = free
 LAST_VERB = 1  # verb of the unit's previous action (`envs.action_space.Verb`), NO_VERB = none yet
 ORDER_VERB = 2  # verb of the unit's current commanded order, NO_OP = none
 ORDER_TAG = 3  # target tag of an entity order
-# columns of UnitMemory.points [B, N, 4], per entity slot
+QUEUED = 4  # moves queued behind the current order; their target tags follow in QUEUE_TAG + k
+QUEUE_TAG = 5
+# columns of UnitMemory.points [B, N, 6], per entity slot
 X, Y = 0, 1  # world position of the slot's entity in the latest observation
 ORDER_X, ORDER_Y = 2, 3  # action slots: the world point the unit's order aims at (an entity order:
 # where its target was last seen)
+END_X, END_Y = 4, 5  # action slots: where its last order, queued or current, aims (last seen)
 
 
 class UnitMemory:
@@ -47,8 +53,8 @@ class UnitMemory:
     dispatcher time on every call."""
 
     def __init__(self, num_games: int, max_units: int, max_entities: int):
-        self.units = np.zeros((num_games, max_units, 4), np.int64)
-        self.points = np.zeros((num_games, max_entities, 4))
+        self.units = np.zeros((num_games, max_units, QUEUE_TAG + QUEUE_LIMIT), np.int64)
+        self.points = np.zeros((num_games, max_entities, 6))
         self.clear()
 
     def clear(self, game: int | None = None) -> None:
@@ -57,6 +63,7 @@ class UnitMemory:
         units[..., SLOT_TAG] = 0
         units[..., LAST_VERB] = NO_VERB
         units[..., ORDER_VERB] = _NO_OP
+        units[..., QUEUED] = 0
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return self.units, self.points
@@ -65,7 +72,7 @@ class UnitMemory:
 @njit(cache=True)
 def assign_own_slots(raw, own, n_own, units, rows_out, overflow):
     """One game: own units (raw rows own[:n_own]) into action slots 0..U-1 of rows_out (-1 = empty), with
-    the game's memory `units` [U, 4]. Returns how many own rows got no slot; they are written to
+    the game's memory `units` [U, columns]. Returns how many own rows got no slot; they are written to
     overflow[:count], in tag order."""
     U = units.shape[0]
     placed = np.zeros(n_own, np.bool_)
@@ -105,32 +112,55 @@ def assign_own_slots(raw, own, n_own, units, rows_out, overflow):
         units[u, SLOT_TAG] = raw[r, FU.tag]
         units[u, LAST_VERB] = NO_VERB
         units[u, ORDER_VERB] = _NO_OP
+        units[u, QUEUED] = 0
         rows_out[u] = r
     return n_overflow
 
 
 @njit(cache=True)
+def _pop_order(units, u):
+    """The unit's first queued move becomes its current order."""
+    units[u, ORDER_VERB] = _MOVE_ENTITY
+    units[u, ORDER_TAG] = units[u, QUEUE_TAG]
+    for k in range(units[u, QUEUED] - 1):
+        units[u, QUEUE_TAG + k] = units[u, QUEUE_TAG + k + 1]
+    units[u, QUEUED] -= 1
+
+
+@njit(cache=True)
+def _last_seen(raw, pos, n, tag, points, u, cx, cy, slot_of_row, targeted):
+    """Point the unit's (cx, cy) columns at the visible unit `tag` and count it in `targeted`."""
+    for t in range(n):
+        if raw[t, FU.tag] == tag:
+            points[u, cx] = pos[t, 0]
+            points[u, cy] = pos[t, 1]
+            if slot_of_row[t] >= 0:
+                targeted[slot_of_row[t]] += 1.0
+            return
+
+
+@njit(cache=True)
 def resolve_orders(raw, pos, n, rows, units, points, slot_of_row, targeted):
     """One game: end the orders its units no longer carry, move entity orders' points to their visible
-    targets, and count in targeted[s] the units whose order targets the entity in slot s."""
+    targets, and count in targeted[s] the units whose orders, current or queued, target the entity in
+    slot s."""
     targeted[:] = 0.0
     for u in range(units.shape[0]):
         r = rows[u]
-        verb = units[u, ORDER_VERB]
-        if r < 0 or verb == _NO_OP:
+        if r < 0 or units[u, ORDER_VERB] == _NO_OP:
             continue
         if raw[r, FU.order_length] == 0:
             units[u, ORDER_VERB] = _NO_OP
+            units[u, QUEUED] = 0
             continue
-        if verb not in _ENTITY_VERBS:
-            continue
-        for t in range(n):
-            if raw[t, FU.tag] == units[u, ORDER_TAG]:
-                points[u, ORDER_X] = pos[t, 0]
-                points[u, ORDER_Y] = pos[t, 1]
-                if slot_of_row[t] >= 0:
-                    targeted[slot_of_row[t]] += 1.0
-                break
+        while units[u, QUEUED] > 0 and raw[r, FU.order_length] < 1 + units[u, QUEUED]:
+            _pop_order(units, u)
+        if units[u, ORDER_VERB] in _ENTITY_VERBS:
+            _last_seen(raw, pos, n, units[u, ORDER_TAG], points, u, ORDER_X, ORDER_Y, slot_of_row, targeted)
+        points[u, END_X] = points[u, ORDER_X]
+        points[u, END_Y] = points[u, ORDER_Y]
+        for k in range(units[u, QUEUED]):
+            _last_seen(raw, pos, n, units[u, QUEUE_TAG + k], points, u, END_X, END_Y, slot_of_row, targeted)
 
 
 @njit(cache=True)
@@ -155,8 +185,17 @@ def remember_actions(actions, action_mask, slot_tags, active, slot_of_action, ve
             units[b, u, LAST_VERB] = verb
             if verb == _NO_OP:
                 continue
-            units[b, u, ORDER_VERB] = _NO_OP if verb == _STOP else verb
             j = slot_of_action[a]
+            if verb == _QUEUE and units[b, u, ORDER_VERB] != _NO_OP:
+                if units[b, u, QUEUED] == QUEUE_LIMIT:  # the mask offers no more; the oldest wins
+                    continue
+                units[b, u, QUEUE_TAG + units[b, u, QUEUED]] = slot_tags[b, j]
+                units[b, u, QUEUED] += 1
+                points[b, u, END_X] = points[b, j, X]
+                points[b, u, END_Y] = points[b, j, Y]
+                continue
+            units[b, u, ORDER_VERB] = _NO_OP if verb == _STOP else _MOVE_ENTITY if verb == _QUEUE else verb
+            units[b, u, QUEUED] = 0
             if j >= 0:
                 units[b, u, ORDER_TAG] = slot_tags[b, j]
                 points[b, u, ORDER_X] = points[b, j, X]
@@ -167,3 +206,5 @@ def remember_actions(actions, action_mask, slot_tags, active, slot_of_action, ve
             else:
                 points[b, u, ORDER_X] = point_of_action[a, 0]
                 points[b, u, ORDER_Y] = point_of_action[a, 1]
+            points[b, u, END_X] = points[b, u, ORDER_X]
+            points[b, u, END_Y] = points[b, u, ORDER_Y]

@@ -115,9 +115,14 @@ def test_a_map_is_complete_only_for_the_same_config_and_episodes(tmp_path):
     assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, [])
     config = learning.training_config("MoveToBeacon", 80_000, ["seed=1"])
     assert config["seed"] == 1 and config["run"]["max_env_steps"] == 80_000
-    done = {"config": config, "eval_episodes": 100, "paired_vs_scripted": {}}
+    done = {"config": config, "interface": learning.interface("MoveToBeacon"), "eval_episodes": 100,
+            "paired_vs_scripted": {}}
     path.write_text(json.dumps(done))
     assert learning.is_complete(path, "MoveToBeacon", 80_000, 100, ["seed=1"])
+    older = {**done, "interface": {**done["interface"], "verbs": done["interface"]["verbs"][:-1]}}
+    path.write_text(json.dumps(older))  # a result from before a verb was added
+    assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, ["seed=1"])
+    path.write_text(json.dumps(done))
     assert not learning.is_complete(path, "MoveToBeacon", 90_000, 100, ["seed=1"])
     assert not learning.is_complete(path, "MoveToBeacon", 80_000, 20, ["seed=1"])
     assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, [])
@@ -151,6 +156,11 @@ def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_config(tmp_p
     assert ckpt.is_dir() and len(commands) == 2
     with pytest.raises(SystemExit, match=r"run\.max_env_steps: 1000 -> 2000"):
         learning.train("MoveToBeacon", 2000, run_dir, ["seed=1"], discard=False)
+    request["config"]["ppo"]["num_epochs"] -= 1
+    request["interface"]["entity_features"].pop()  # started before a feature was added
+    (run_dir / learning.REQUEST).write_text(json.dumps(request))
+    with pytest.raises(SystemExit, match="the policy's features or verbs"):
+        learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])
     (run_dir / learning.REQUEST).unlink()
     with pytest.raises(SystemExit, match="the config it started with is unrecorded"):
         learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])

@@ -41,12 +41,10 @@ def test_combat_maps_keep_their_spaces_and_parameter_shapes(map_name):
     kwargs = policy_kwargs(cfg)
     assert {k: kwargs[k] for k in frozen["policy_kwargs"]} == frozen["policy_kwargs"]
     assert kwargs["economy"] is False
-    # the frozen kwargs (a checkpoint's, without the economy and keep-bias keys) build the same network,
-    # and today's adds only the keep bias's one scalar
+    # the frozen kwargs (a checkpoint's) build the same network as today's
     shapes = [{k: list(v.shape) for k, v in EntityPolicy(**args).state_dict().items()}
               for args in (frozen["policy_kwargs"], kwargs)]
-    assert shapes[0] == frozen["parameters"]
-    assert shapes[1] == {"keep_gain": [], **frozen["parameters"]}
+    assert shapes[0] == shapes[1] == frozen["parameters"]
 
 
 def test_the_economy_layout_appends_its_verbs_to_the_combat_layout():

@@ -157,7 +157,8 @@ def test_every_engine_map_has_caps_and_derived_caps_fit_the_map():
         spec, own_caps = entity_spec(name), ENTITY_CAPS[name]
         assert (spec.max_entities, spec.max_units) == (own_caps.max_entities, own_caps.max_units)
         derived = entity_spec(name, max_entities=caps.max_entities, max_units=caps.max_units)
-        assert derived.layout.num_actions == 2 + 2 * caps.max_entities + 2 * spec.grid_size**2
+        # no-op, stop; move, attack, queued move to an entity; move, attack-move to a cell
+        assert derived.layout.num_actions == 2 + 3 * caps.max_entities + 2 * spec.grid_size**2
 
 
 def test_same_seed_same_episode_different_seed_different_map():
@@ -354,8 +355,8 @@ def test_command_features_after_a_scripted_sequence_in_a_real_game():
     actions[units[1]] = layout.encode(Verb.STOP)
     obs, *_ = env.step(actions)
     e, raw = obs["entities"], env.last_raw
-    assert e[units[0], last].tolist() == [0, 0, 0, 0, 1, 0]
-    assert e[units[1], last].tolist() == [0, 1, 0, 0, 0, 0]
+    assert (e[units[0], last] == np.eye(len(COMBAT_VERBS))[Verb.MOVE_POINT]).all()
+    assert (e[units[1], last] == np.eye(len(COMBAT_VERBS))[Verb.STOP]).all()
     assert (e[units[2:]][:, last] == np.eye(len(COMBAT_VERBS))[Verb.NO_OP]).all()
     assert _has_order(raw, tags[0])
     np.testing.assert_array_equal(e[units[0], target], offset(tags[0], cells[cell]))
@@ -376,7 +377,7 @@ def test_command_features_after_a_scripted_sequence_in_a_real_game():
         walked += 1
     assert 1 <= walked < 20 and not _has_order(env.last_raw, tags[0])
     assert obs["entities"][units[0], target].tolist() == [0, 0]
-    assert obs["entities"][units[0], last].tolist() == [1, 0, 0, 0, 0, 0]
+    assert (obs["entities"][units[0], last] == np.eye(len(COMBAT_VERBS))[Verb.NO_OP]).all()
 
     # A new episode starts with nothing remembered.
     obs, _ = env.reset()

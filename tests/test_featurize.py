@@ -8,6 +8,7 @@ from envs.featurize import ENTITY_FEATURES, OTHER_UNIT_TYPE, EntitySpec, featuri
 from envs.raw_schema import FeatureUnit as FU
 from envs.raw_schema import RawFunction
 from envs.translate import Translator
+from envs.unit_memory import QUEUE_LIMIT
 from tests.raw_units import BEACON, MARINE, ROACH, raw_obs, unit
 
 F = {name: i for i, name in enumerate(ENTITY_FEATURES)}
@@ -87,7 +88,11 @@ def test_action_mask():
     assert np.flatnonzero(mask[0, attack.start : attack.start + attack.size]).tolist() == [4, 5, 6]
     move = layout.segment(Verb.MOVE_ENTITY)
     assert np.flatnonzero(mask[0, move.start : move.start + move.size]).tolist() == [1, 4, 5, 6, 7]
-    assert mask[0, layout.segment(Verb.ATTACK_POINT).start :].all()
+    cells = layout.segment(Verb.ATTACK_POINT)
+    assert mask[0, cells.start : cells.start + cells.size].all()
+    queue = layout.segment(Verb.QUEUE_MOVE_ENTITY)  # a queued move goes wherever a move goes
+    queued, moved = (mask[0, seg.start : seg.start + seg.size] for seg in (queue, move))
+    assert (queued == moved).all()
 
 
 def test_translate_groups_targets_and_flips_points():
@@ -237,7 +242,8 @@ def test_last_verb_order_target_and_targeted_by_after_known_commands():
     translate(np.array([attack, attack, 0, 0]), obs["action_mask"], slots, memory)
     obs, slots = scene(26.0)
     e = obs["entities"]
-    assert e[0, last].tolist() == [0, 0, 0, 1, 0, 0] and e[1, last].tolist() == [0, 0, 0, 1, 0, 0]
+    attacked = np.eye(len(COMBAT_VERBS))[Verb.ATTACK_ENTITY].tolist()
+    assert e[0, last].tolist() == attacked and e[1, last].tolist() == attacked
     assert e[0, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 26) / 16, 0.0]
     assert e[1, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 24) / 16, (28 - 24) / 16]
     assert e[:, F["targeted_by"]].tolist() == [0, 0, 0, 0, 2 / 4] + [0] * 11
@@ -247,7 +253,8 @@ def test_last_verb_order_target_and_targeted_by_after_known_commands():
     translate(np.array([0, layout.encode(Verb.MOVE_POINT, cell), 0, 0]), obs["action_mask"], slots, memory)
     obs, slots = scene(27.0, roach_visible=False)
     e = obs["entities"]
-    assert e[0, last].tolist() == [1, 0, 0, 0, 0, 0] and e[1, last].tolist() == [0, 0, 0, 0, 1, 0]
+    one_hot = np.eye(len(COMBAT_VERBS)).tolist()
+    assert e[0, last].tolist() == one_hot[Verb.NO_OP] and e[1, last].tolist() == one_hot[Verb.MOVE_POINT]
     assert e[0, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 27) / 16, 0.0]
     cx, cy = s.cell_centres()[cell]
     np.testing.assert_array_equal(e[1, [F["order_dx"], F["order_dy"]]],
@@ -260,7 +267,7 @@ def test_last_verb_order_target_and_targeted_by_after_known_commands():
     e = obs["entities"]
     assert slots.tags[4] == 700 and e[4, F["targeted_by"]] == 1 / 4
     assert e[0, [F["order_dx"], F["order_dy"]]].tolist() == [(34 - 28) / 16, (20 - 28) / 16]
-    assert e[1, last].tolist() == [0, 1, 0, 0, 0, 0]
+    assert e[1, last].tolist() == one_hot[Verb.STOP]
     assert e[1, [F["order_dx"], F["order_dy"]]].tolist() == [0, 0]
     # 501 reports no order any more (it arrived, or the game dropped it): its order is forgotten for good,
     # even once it carries an order again that the env did not give.
@@ -273,6 +280,55 @@ def test_last_verb_order_target_and_targeted_by_after_known_commands():
     memory.clear()
     obs, _ = scene(28.0)
     assert obs["entities"][:, last[0]:].sum() == 0
+
+
+def test_queued_moves_are_sent_queued_remembered_in_turn_and_limited():
+    s = spec(U=4)
+    memory, translate, layout = new_memory(s), Translator(s), s.layout
+    shards = [(30.0 + 2 * k, 20.0, 700 + k) for k in range(QUEUE_LIMIT + 2)]
+
+    def scene(orders, taken=0):
+        units = [unit(MARINE, 1, 28.0, 20.0, tag=501)]
+        units += [unit(BEACON, 3, x, y, tag=tag) for x, y, tag in shards[taken:]]
+        raw = raw_obs(units)
+        raw.raw_units[0, FU.order_length] = orders
+        return featurize(raw, s, memory)
+
+    def slot(obs_slots, tag):
+        return int(np.flatnonzero(obs_slots.tags == tag)[0])
+
+    obs, slots = scene(0)
+    queue = layout.segment(Verb.QUEUE_MOVE_ENTITY)
+    # An idle Marine's queued move is its order; later ones queue behind it, up to QUEUE_LIMIT.
+    for k, (_, _, tag) in enumerate(shards[: QUEUE_LIMIT + 1]):
+        actions = np.array([layout.encode(Verb.QUEUE_MOVE_ENTITY, slot(slots, tag)), 0, 0, 0])
+        commands, illegal = translate(actions, obs["action_mask"], slots, memory)
+        assert illegal == 0 and [(c.function, c.queued, c.target) for c in commands] == [
+            (RawFunction.Move_unit, True, tag)]
+        obs, slots = scene(k + 1)
+        assert obs["entities"][0, F["queued_moves"]] == np.float32(k / QUEUE_LIMIT)
+        x_end = shards[k][0]
+        assert obs["entities"][0, [F["end_dx"], F["end_dy"]]].tolist() == [(x_end - 28) / 16, 0.0]
+        assert obs["entities"][0, [F["order_dx"], F["order_dy"]]].tolist() == [(30 - 28) / 16, 0.0]
+    # Four orders held: no further queued move is offered, a plain move still is.
+    assert obs["action_mask"][0, queue.start : queue.start + queue.size].sum() == 0
+    assert obs["action_mask"][0, layout.encode(Verb.MOVE_ENTITY, slot(slots, shards[-1][2]))] == 1
+    targeted = obs["entities"][:, F["targeted_by"]]
+    assert [targeted[slot(slots, tag)] for _, _, tag in shards] == [1 / 4] * (QUEUE_LIMIT + 1) + [0]
+    # The game reports two orders fewer: the first two ended, the third is the current one.
+    obs, slots = scene(QUEUE_LIMIT - 1, taken=2)
+    e = obs["entities"][0]
+    assert e[F["queued_moves"]] == np.float32((QUEUE_LIMIT - 2) / QUEUE_LIMIT)
+    assert e[[F["order_dx"], F["order_dy"]]].tolist() == [(34 - 28) / 16, 0.0]
+    assert obs["action_mask"][0, queue.start : queue.start + queue.size].sum() > 0
+    # A plain move replaces the whole queue.
+    translate(np.array([layout.encode(Verb.MOVE_ENTITY, slot(slots, shards[-1][2])), 0, 0, 0]),
+              obs["action_mask"], slots, memory)
+    obs, slots = scene(1, taken=2)
+    e = obs["entities"][0]
+    assert e[F["queued_moves"]] == 0
+    assert e[F["end_dx"]] == e[F["order_dx"]] == np.float32((shards[-1][0] - 28) / 16)
+    assert obs["entities"][:, F["targeted_by"]].sum() == np.float32(1 / 4)
 
 
 def test_an_illegal_action_is_remembered_as_the_no_op_it_became():

@@ -11,7 +11,7 @@ import torch
 
 from agent.model.encoders import ENCODERS
 from agent.model.policy import FLOAT_MIN, EntityPolicy, choose, greedy
-from envs.action_space import ActionLayout, Target, Verb
+from envs.action_space import COMBAT_VERBS, ActionLayout, Target, Verb
 from envs.errors import UserError
 from tests.policy_loss import loss_and_grads
 
@@ -203,7 +203,7 @@ def test_verb_marginal_is_independent_of_the_number_of_legal_targets():
     obs["action_mask"][:] = 1
     few = {k: v.clone() for k, v in obs.items()}
     seg = ActionLayout(max_entities=8, grid_size=GRID).segment(Verb.ATTACK_ENTITY)
-    few["action_mask"][..., seg.start + 3 : seg.start + seg.size] = 0
+    few["action_mask"][..., seg.start + 1 : seg.start + seg.size] = 0  # only the first target left
     p_all, p_few = probs(policy, obs), probs(policy, few)
     attack = slice(seg.start, seg.start + seg.size)
     assert torch.allclose(p_all[..., attack].sum(-1), p_few[..., attack].sum(-1), atol=1e-5)
@@ -231,9 +231,10 @@ def test_noop_bias_makes_an_untrained_unit_keep_its_order():
     obs["action_mask"][:] = 1
     p_plain = probs(EntityPolicy(**kwargs).eval(), obs)[..., 0]
     p_bias = probs(EntityPolicy(**kwargs, noop_bias=2.0).eval(), obs)[..., 0]
-    # Six legal verbs with near-zero initial logits: 1/6 without the bonus, e^2 / (e^2 + 5) with it.
-    assert torch.allclose(p_plain, torch.full_like(p_plain, 1 / 6), atol=0.02)
-    expected = math.exp(2.0) / (math.exp(2.0) + 5)
+    # n legal verbs with near-zero initial logits: 1/n without the bonus, e^2 / (e^2 + n - 1) with it.
+    n = len(COMBAT_VERBS)
+    assert torch.allclose(p_plain, torch.full_like(p_plain, 1 / n), atol=0.02)
+    expected = math.exp(2.0) / (math.exp(2.0) + n - 1)
     assert torch.allclose(p_bias, torch.full_like(p_bias, expected), atol=0.02)
 
 
@@ -247,10 +248,11 @@ def test_a_unit_with_an_order_keeps_it_by_the_keep_bias_and_learns_it():
     obs["entities"][:, 0, 2] = 1.0  # unit 0 has an order, the others have none
     policy = EntityPolicy(**kwargs, keep_bias=3.0).eval()
     p_noop = probs(policy, obs)[..., 0]
-    # Six legal verbs with near-zero initial logits: e^3 / (e^3 + 5) with an order, 1/6 without.
-    kept = math.exp(3) / (math.exp(3) + 5)
+    # n legal verbs with near-zero initial logits: e^3 / (e^3 + n - 1) with an order, 1/n without.
+    n = len(COMBAT_VERBS)
+    kept = math.exp(3) / (math.exp(3) + n - 1)
     assert torch.allclose(p_noop[:, 0], torch.full_like(p_noop[:, 0], kept), atol=0.02)
-    assert torch.allclose(p_noop[:, 1:], torch.full_like(p_noop[:, 1:], 1 / 6), atol=0.02)
+    assert torch.allclose(p_noop[:, 1:], torch.full_like(p_noop[:, 1:], 1 / n), atol=0.02)
     # The bonus is a parameter: PPO's gradient on the ordered unit's no-op moves it.
     logits, _, _ = policy.train()(obs, torch.zeros(2, U, dtype=torch.long))
     torch.log_softmax(logits[:, 0], -1)[:, 0].sum().backward()
@@ -307,7 +309,8 @@ def test_decode_gives_the_logits_that_training_recomputes():
     layout = ActionLayout(max_entities=8, grid_size=GRID)
     verbs = torch.as_tensor(layout.verb_of_action)[actions]
     slots = torch.as_tensor(layout.target_of_action)[actions]
-    entity_verbs = (verbs == Verb.MOVE_ENTITY) | (verbs == Verb.ATTACK_ENTITY)
+    pointers = torch.tensor([Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.QUEUE_MOVE_ENTITY])
+    entity_verbs = torch.isin(verbs, pointers)
     both = entity_verbs.all(dim=1)
     assert both.sum() > 10 and (slots[both, 0] != slots[both, 1]).all()
 

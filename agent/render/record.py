@@ -41,7 +41,9 @@ class OrderTracker:
             if tag == 0 or not action_mask[unit, action]:  # padding, or an illegal choice (a no-op)
                 continue
             verb, target = self.layout.decode(action)
-            if verb in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY):
+            if verb == Verb.QUEUE_MOVE_ENTITY and tag in self.orders:  # only the current order is drawn
+                continue
+            if verb in (Verb.MOVE_ENTITY, Verb.ATTACK_ENTITY, Verb.QUEUE_MOVE_ENTITY):
                 order = Order(attack=verb == Verb.ATTACK_ENTITY, target_tag=int(slot_tags[target]))
             elif verb in (Verb.MOVE_POINT, Verb.ATTACK_POINT):
                 order = Order(attack=verb == Verb.ATTACK_POINT, target_xy=tuple(self.cells[target]))
