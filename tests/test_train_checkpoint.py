@@ -75,9 +75,9 @@ def test_load_policy_rebuilds_the_same_network(tmp_path):
         "unit_type": torch.randint(0, 7, (3, 6)),
         "entity_mask": torch.ones(3, 6, dtype=torch.int8),
         "scalars": torch.randn(3, 2),
-        "action_mask": torch.ones(3, 2, 2 + 2 * 6 + 2 * 4, dtype=torch.int8),
+        "action_mask": torch.ones(3, 2, policy.layout(6).num_actions, dtype=torch.int8),
     }
-    actions = torch.randint(0, 2 + 2 * 6 + 2 * 4, (3, 2))
+    actions = torch.randint(0, policy.layout(6).num_actions, (3, 2))
     with torch.no_grad():
         assert torch.equal(policy(obs, actions)[0], loaded(obs, actions)[0])
 
