@@ -128,15 +128,14 @@ def _pop_order(units, u):
 
 
 @njit(cache=True)
-def _last_seen(raw, pos, n, tag, points, u, cx, cy, slot_of_row, targeted):
-    """Point the unit's (cx, cy) columns at the visible unit `tag` and count it in `targeted`."""
+def _visible(raw, n, tag, slot_of_row, targeted):
+    """Row of the unit `tag` in this observation (-1: out of sight); its slot is counted in `targeted`."""
     for t in range(n):
         if raw[t, FU.tag] == tag:
-            points[u, cx] = pos[t, 0]
-            points[u, cy] = pos[t, 1]
             if slot_of_row[t] >= 0:
                 targeted[slot_of_row[t]] += 1.0
-            return
+            return t
+    return -1
 
 
 @njit(cache=True)
@@ -156,11 +155,16 @@ def resolve_orders(raw, pos, n, rows, units, points, slot_of_row, targeted):
         while units[u, QUEUED] > 0 and raw[r, FU.order_length] < 1 + units[u, QUEUED]:
             _pop_order(units, u)
         if units[u, ORDER_VERB] in _ENTITY_VERBS:
-            _last_seen(raw, pos, n, units[u, ORDER_TAG], points, u, ORDER_X, ORDER_Y, slot_of_row, targeted)
-        points[u, END_X] = points[u, ORDER_X]
-        points[u, END_Y] = points[u, ORDER_Y]
-        for k in range(units[u, QUEUED]):
-            _last_seen(raw, pos, n, units[u, QUEUE_TAG + k], points, u, END_X, END_Y, slot_of_row, targeted)
+            t = _visible(raw, n, units[u, ORDER_TAG], slot_of_row, targeted)
+            if t >= 0:
+                points[u, ORDER_X], points[u, ORDER_Y] = pos[t, 0], pos[t, 1]
+        last = units[u, QUEUED] - 1
+        if last < 0:
+            points[u, END_X], points[u, END_Y] = points[u, ORDER_X], points[u, ORDER_Y]
+        for k in range(last + 1):
+            t = _visible(raw, n, units[u, QUEUE_TAG + k], slot_of_row, targeted)
+            if t >= 0 and k == last:
+                points[u, END_X], points[u, END_Y] = pos[t, 0], pos[t, 1]
 
 
 @njit(cache=True)

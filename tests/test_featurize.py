@@ -287,9 +287,9 @@ def test_queued_moves_are_sent_queued_remembered_in_turn_and_limited():
     memory, translate, layout = new_memory(s), Translator(s), s.layout
     shards = [(30.0 + 2 * k, 20.0, 700 + k) for k in range(QUEUE_LIMIT + 2)]
 
-    def scene(orders, taken=0):
+    def scene(orders, taken=0, hidden=()):
         units = [unit(MARINE, 1, 28.0, 20.0, tag=501)]
-        units += [unit(BEACON, 3, x, y, tag=tag) for x, y, tag in shards[taken:]]
+        units += [unit(BEACON, 3, x, y, tag=tag) for x, y, tag in shards[taken:] if tag not in hidden]
         raw = raw_obs(units)
         raw.raw_units[0, FU.order_length] = orders
         return featurize(raw, s, memory)
@@ -321,6 +321,11 @@ def test_queued_moves_are_sent_queued_remembered_in_turn_and_limited():
     assert e[F["queued_moves"]] == np.float32((QUEUE_LIMIT - 2) / QUEUE_LIMIT)
     assert e[[F["order_dx"], F["order_dy"]]].tolist() == [(34 - 28) / 16, 0.0]
     assert obs["action_mask"][0, queue.start : queue.start + queue.size].sum() > 0
+    # The last queued target out of sight: the route still ends where it was last seen.
+    x_last, _, tag_last = shards[QUEUE_LIMIT]
+    obs, slots = scene(QUEUE_LIMIT - 1, taken=2, hidden=(tag_last,))
+    assert obs["entities"][0, F["end_dx"]] == np.float32((x_last - 28) / 16)
+    obs, slots = scene(QUEUE_LIMIT - 1, taken=2)
     # A plain move replaces the whole queue.
     translate(np.array([layout.encode(Verb.MOVE_ENTITY, slot(slots, shards[-1][2])), 0, 0, 0]),
               obs["action_mask"], slots, memory)
