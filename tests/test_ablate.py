@@ -158,7 +158,8 @@ def test_the_intervals_of_the_same_scores_do_not_depend_on_what_drew_random_numb
 
 def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
     """One trial of 12 iterations, a checkpoint every iteration, SIGKILL once one is on disk: --resume
-    restores the latest and trains only the rest; what was trained before the kill stays in the curve."""
+    restores the latest and trains only the rest; what was trained before the kill stays in the curve,
+    and the record says where it was resumed."""
     run_dir = tmp_path / "abl"
     trial_dir = run_dir / "trials" / "deepsets__seed0"
     data = _tiny(seeds=[0], budget_env_steps=12 * 256, arms={"deepsets": {"encoder": "deepsets"}})
@@ -179,12 +180,14 @@ def test_a_trial_killed_after_a_checkpoint_continues_from_it(tmp_path):
         proc.wait()
     kept = (trial_dir / "metrics.jsonl").read_text().splitlines()
     latest = latest_checkpoint(trial_dir)
+    latest_env_steps = json.loads((latest / "train_state.json").read_text())["env_steps"]
     assert 1 <= len(kept) < 12 and not (run_dir / "trials" / "deepsets__seed0.json").exists()
     out = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"deepsets__seed0: resumed from {latest.name}" in out.stdout
     record = json.loads((run_dir / "trials" / "deepsets__seed0.json").read_text())
     assert [r["iteration"] for r in record["curve"]] == list(range(1, 13))
+    assert record["resumed_at_env_steps"] == [latest_env_steps] and latest_env_steps > 0
     assert (trial_dir / "metrics.jsonl").read_text().splitlines()[0] == kept[0]
 
 

@@ -5,7 +5,9 @@ A trial trains with the `train` loop (agent/training/loop.py) in `trials/<key>/`
 one Ray session: on two cores one trial already uses both. Its record, `trials/<key>.json`, is written
 atomically once its evaluation ends, and marks the trial done. A killed ablation resumes where it
 stopped: finished trials are kept, and the trial that was cut off continues from its latest checkpoint
-(`run.checkpoint_every` iterations apart), or starts again when it had none.
+(`run.checkpoint_every` iterations apart), or starts again when it had none. A continued trial has its
+weights and optimiser state back but plays new games from there, so its scores are not those of an
+uninterrupted run; its record lists the env steps it was resumed at.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from envs.run_record import run_info
 
 TRIALS = "trials"
 MODES = ("greedy", "sampled")
+RESUMES = "resumed_at_env_steps.json"  # in the trial's folder: one entry per resumed session
 
 
 def load_records(run_dir: Path) -> dict[str, dict]:
@@ -41,10 +44,16 @@ def train_trial(trial, trial_dir: Path, log=print) -> None:
     try:
         if ckpt is not None:
             trainer.restore(ckpt)
+            write_json_atomic(trial_dir / RESUMES, _resumes(trial_dir) + [trainer.env_steps])
             log(f"  {trial.key}: resumed from {ckpt.name} ({trainer.env_steps} env steps)")
         trainer.train()
     finally:
         trainer.close()
+
+
+def _resumes(trial_dir: Path) -> list[int]:
+    path = trial_dir / RESUMES
+    return read_json(path) if path.exists() else []
 
 
 def evaluate_trial(trial, trial_dir: Path, *, episodes: int, seed: int) -> dict[str, dict]:
@@ -76,6 +85,7 @@ def run_trial(trial, run_dir: Path, *, episodes: int, seed: int, log=print) -> d
         "eval_seconds": time.perf_counter() - trained,
         "session_seconds": trained - started,
         "eval_seed": seed,
+        "resumed_at_env_steps": _resumes(trial_dir),
         **evals,
         # Training curve: the running mean of the last sampled training games (agent/rllib/callbacks.py).
         "curve": [{"iteration": r["iteration"], "env_steps": r["env_steps"],
