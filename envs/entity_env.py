@@ -113,6 +113,7 @@ def entity_spec(map_name: str, *, max_entities: int | None = None, max_units: in
             map_size=tuple(game.map_size),
             economy_verbs=tuple(v for v, f in _ECONOMY_FUNCTION.items() if f.name in game.econ_functions),
             unit_commands=game.unit_commands,
+            fog=game.fog,
         )
     except ValueError as err:
         raise UserError(f"bad entity settings for {map_name}: {err}") from None

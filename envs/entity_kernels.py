@@ -33,6 +33,7 @@ from envs.unit_memory import (
     Y,
     assign_own_slots,
     resolve_orders,
+    see_cells,
 )
 
 _HERE = Path(__file__).resolve().parent
@@ -150,7 +151,7 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
                     sites, passive_type, memory, entities, unit_type, entity_mask, scalars, action_mask, tags,
                     dropped):
     """Write the entity observation of every game b into the [B, ...] output arrays, and update the
-    games' `UnitMemory` arrays (slots, orders, slot positions).
+    games' `UnitMemory` arrays (slots, orders, slot positions, cells seen).
 
     int_params: U, seg_move, seg_attack, seg_points, num_actions, num_verbs V, economy (0/1), the
     economy verbs allowed (bits), the economy segments (economy_kernels.economy_mask), whether the map
@@ -163,7 +164,8 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
     targeted_column = order_column + 2
     queue_column = targeted_column + 1  # queued moves, then (dx, dy) to the last order's aim
     map_w, map_h, time_limit, bound = float_params[0], float_params[1], float_params[2], float_params[3]
-    mem_units, mem_points = memory
+    mem_units, mem_points, mem_cells = memory
+    num_cells = mem_cells.shape[1]  # 0 on a map without fog
     B = counts.shape[0]
     N = entities.shape[1]
     rows = np.empty(N, np.int64)
@@ -255,6 +257,10 @@ def featurize_batch(units, pos, radii, counts, loops, player, int_params, float_
         sc[3] = dropped[b] / N
         if economy:
             economy_scalars(player[b], sc, 4)
+        if num_cells > 0:  # the last scalars: time since each cell was seen / the time limit (1: never)
+            see_cells(u, p, n, mem_cells[b], loops[b], float_params[4:8])
+            for k in range(num_cells):
+                sc[sc.shape[0] - num_cells + k] = min((loops[b] - mem_cells[b, k]) / time_limit, 1.0)
         for c in range(sc.shape[0]):
             sc[c] = min(max(sc[c], 0.0), bound)
         _fill_action_mask(entity_mask[b], entities[b, :, 1], mu[:, QUEUED], U, seg_move, seg_attack,

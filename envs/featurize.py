@@ -13,8 +13,10 @@ does not fit is dropped and counted: those structures first, then own units with
 
 Features: `EntitySpec.entity_features` per slot (padding is all zero), `EntitySpec.scalar_features` per
 game: `ENTITY_FEATURES` and `SCALAR_FEATURES` on the combat maps; the economy maps' one-hot of the last
-verb covers their verbs too, and their economy columns and scalars follow (`envs.economy_kernels`). The
-columns after the first 16 say what the env commanded each unit (`envs.unit_memory`), so they need no
+verb covers their verbs too, and their economy columns and scalars follow (`envs.economy_kernels`); on a
+map with fog one scalar per point-target cell follows, the game time since an own unit last saw the
+cell's centre over the time limit (1: not seen this episode). The columns after the first 16 and the
+cell scalars come from what the env commanded and observed (`envs.unit_memory`), so they need no
 backend support.
 """
 
@@ -114,8 +116,10 @@ SCALAR_FEATURES = (  # order as written by entity_kernels.featurize_batch
 NUM_SCALAR_FEATURES = len(SCALAR_FEATURES)
 
 
-def scalar_features(economy: bool) -> tuple[str, ...]:
-    return SCALAR_FEATURES + ECONOMY_SCALARS if economy else SCALAR_FEATURES
+def scalar_features(economy: bool, fog_cells: int = 0) -> tuple[str, ...]:
+    """The scalar features of an economy map or not, with `fog_cells` cells on a map with fog (else 0)."""
+    names = SCALAR_FEATURES + ECONOMY_SCALARS if economy else SCALAR_FEATURES
+    return names + tuple(f"unseen_cell_{k}" for k in range(fog_cells))
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class EntitySpec:
     # the economy verbs the map allows (their layout and features exist only when it allows any)
     economy_verbs: tuple[Verb, ...] = ()
     unit_commands: bool = True  # whether the map allows stop, move and attack (MapSpec.unit_commands)
+    fog: bool = False  # enemies out of the own units' sight are hidden (MapSpec.fog)
 
     def __post_init__(self):
         if not 1 <= self.max_units <= self.max_entities:
@@ -152,8 +157,13 @@ class EntitySpec:
         return entity_features(self.economy)
 
     @property
+    def fog_cells(self) -> int:
+        """Point-target cells whose time since seen is observed: all of them on a map with fog, else 0."""
+        return self.grid_size ** 2 if self.fog else 0
+
+    @property
     def scalar_features(self) -> tuple[str, ...]:
-        return scalar_features(self.economy)
+        return scalar_features(self.economy, self.fog_cells)
 
     @cached_property
     def kernel_params(self) -> tuple[np.ndarray, np.ndarray]:
@@ -213,8 +223,8 @@ class SlotTags:
 
 
 def new_memory(spec: EntitySpec, num_games: int = 1) -> UnitMemory:
-    """Empty per-game memory (slots, last actions, orders) for `num_games` games of this spec."""
-    return UnitMemory(num_games, spec.max_units, spec.max_entities)
+    """Empty per-game memory (slots, last actions, orders, cells seen) for `num_games` games of this spec."""
+    return UnitMemory(num_games, spec.max_units, spec.max_entities, spec.fog_cells)
 
 
 def world_to_raw(xy: np.ndarray, spec: EntitySpec) -> np.ndarray:

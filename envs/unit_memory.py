@@ -15,6 +15,9 @@ this state in a `UnitMemory` and update it with the kernels below, so they agree
 - `resolve_orders` (featurize): the orders end when the unit reports none (raw order_length 0), and the
   first ones end while the unit reports fewer than are remembered (orders finish in turn); an entity
   order follows its target while the target is visible and keeps its last seen point after.
+- `see_cells` (featurize, maps with fog): the game loop at which an own unit last saw each point-target
+  cell's centre. pysc2's minimap visibility layer tells seen from never seen; the time since tells
+  where enemies may have come back.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from envs.action_space import Verb
+from envs.engine.units import UNIT_TYPES
 from envs.raw_schema import FeatureUnit as FU
 
 _NO_OP, _STOP = int(Verb.NO_OP), int(Verb.STOP)
@@ -45,16 +49,24 @@ X, Y = 0, 1  # world position of the slot's entity in the latest observation
 ORDER_X, ORDER_Y = 2, 3  # action slots: the world point the unit's order aims at (an entity order:
 # where its target was last seen)
 END_X, END_Y = 4, 5  # action slots: where its last order, queued or current, aims (last seen)
+NEVER_SEEN = -np.inf  # UnitMemory.cells of a cell no own unit has seen this episode
+# By pysc2 unit type id: how far an own unit sees, centre to centre (game data, envs/engine/units.py, as
+# the engine's fog); a Marine's 9 for a type the engine does not model.
+SIGHT = np.full(4096, 9.0)
+for _type in UNIT_TYPES:
+    SIGHT[_type.sc2_id] = _type.sight
 
 
 class UnitMemory:
-    """Per-game arrays `units` (int64) and `points` (float64), updated in place by the kernels, which take
-    `arrays()`. Two packed arrays rather than one per field: every array a kernel takes costs numba's
+    """Per-game arrays `units` (int64), `points` and `cells` (float64: the game loop each point-target cell
+    was last seen at; no cells on a map without fog), updated in place by the kernels, which take
+    `arrays()`. A few packed arrays rather than one per field: every array a kernel takes costs numba's
     dispatcher time on every call."""
 
-    def __init__(self, num_games: int, max_units: int, max_entities: int):
+    def __init__(self, num_games: int, max_units: int, max_entities: int, num_cells: int = 0):
         self.units = np.zeros((num_games, max_units, QUEUE_TAG + QUEUE_LIMIT), np.int64)
         self.points = np.zeros((num_games, max_entities, 6))
+        self.cells = np.zeros((num_games, num_cells))
         self.clear()
 
     def clear(self, game: int | None = None) -> None:
@@ -64,9 +76,10 @@ class UnitMemory:
         units[..., LAST_VERB] = NO_VERB
         units[..., ORDER_VERB] = _NO_OP
         units[..., QUEUED] = 0
+        (self.cells if game is None else self.cells[game])[...] = NEVER_SEEN
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.units, self.points
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.units, self.points, self.cells
 
 
 @njit(cache=True)
@@ -173,7 +186,7 @@ def remember_actions(actions, action_mask, slot_tags, active, slot_of_action, ve
     """Record what every active game's slotted units were sent: actions [B, U] chosen on the observation
     whose entity tags are slot_tags [B, N]; per layout action its target slot (-1: none), verb and world
     target point (`Translator.memory_tables`)."""
-    units, points = memory
+    units, points = memory[0], memory[1]
     B, U = actions.shape
     A = action_mask.shape[2]
     for b in range(B):
@@ -212,3 +225,22 @@ def remember_actions(actions, action_mask, slot_tags, active, slot_of_action, ve
                 points[b, u, ORDER_Y] = point_of_action[a, 1]
             points[b, u, END_X] = points[b, u, ORDER_X]
             points[b, u, END_Y] = points[b, u, ORDER_Y]
+
+
+@njit(cache=True)
+def see_cells(raw, pos, n, cells, loop, playable):
+    """One game: stamp `loop` into cells [G * G] (row-major from the lowest x and y over the playable
+    area x0, y0, x1, y1) for every cell whose centre is within an own unit's sight."""
+    C = cells.shape[0]
+    g = int(np.sqrt(C) + 0.5)
+    w, h = (playable[2] - playable[0]) / g, (playable[3] - playable[1]) / g
+    for r in range(n):
+        a = raw[r, FU.alliance]
+        if a != 1 and a != 2:  # pysc2 PlayerRelative self, ally
+            continue
+        sight = SIGHT[min(max(raw[r, FU.unit_type], 0), SIGHT.shape[0] - 1)]
+        for k in range(C):
+            dx = playable[0] + (k % g + 0.5) * w - pos[r, 0]
+            dy = playable[1] + (k // g + 0.5) * h - pos[r, 1]
+            if dx * dx + dy * dy <= sight * sight:
+                cells[k] = loop

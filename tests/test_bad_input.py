@@ -349,6 +349,15 @@ def test_cross_map_plays_it_and_says_so(capsys, tmp_path):
                                 "with MoveToBeacon's entity caps"]
 
 
+def test_a_policy_of_a_map_with_fog_is_refused_on_a_map_without_even_across_maps(capsys, no_work, tmp_path):
+    # FindAndDefeatZerglings' policy reads a scalar per cell (time since seen) that no other map has.
+    ckpt = make_checkpoint(tmp_path / "ckpt", "FindAndDefeatZerglings", encoder="deepsets")
+    assert _evaluate(ckpt, "DefeatRoaches", "--cross-map") == 2
+    assert error_of(capsys, "evaluate") == (
+        f"checkpoint {ckpt} was trained on a combat map with fog (FindAndDefeatZerglings) and cannot play "
+        "DefeatRoaches, a combat map without fog")
+
+
 # ---- ablate --resume ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["ablation_config.json", "trials/perceiver_io__seed0.json"])

@@ -362,3 +362,24 @@ def test_own_units_beyond_U_carry_no_command_features():
     assert e[0, F["order_dx"]] == (63 - 1) / 16 and e[0, F["order_dy"]] == (63 - 1) / 16
     assert e[1, F["targeted_by"]] == 1.0
     assert e[2, F["last_no_op"]:].sum() == 0  # the Marine beyond U (slot 2) carries no command features
+
+
+def test_on_a_map_with_fog_each_cell_scalar_is_the_time_since_an_own_unit_saw_it():
+    # 4 x 4 cells of 5.5 x 4 over x 22..44, y 20..36; a Marine sees 9 (centre to centre).
+    fog = EntitySpec(max_entities=16, max_units=4, grid_size=4, playable=(22, 20, 44, 36),
+                     time_limit_loops=1920, fog=True)
+    assert fog.scalar_features[-16:] == tuple(f"unseen_cell_{k}" for k in range(16))
+    assert len(spec(grid=4).scalar_features) == len(fog.scalar_features) - 16
+    memory = new_memory(fog)
+    corner_cell, diagonal_cell, far_cell, enemy_cell = 0, 5, 15, 12
+    first = raw_obs([unit(MARINE, 1, 24.75, 22.0, tag=1), unit(ROACH, 4, 24.75, 34.0, tag=2)])
+    cells = featurize(first, fog, memory)[0]["scalars"][-16:]
+    assert cells[corner_cell] == 0.0 and cells[diagonal_cell] == 0.0  # 0 and 6.8 away
+    assert cells[far_cell] == 1.0 and cells[enemy_cell] == 1.0  # never seen: an enemy sees for nobody
+    later = raw_obs([unit(MARINE, 1, 41.25, 34.0, tag=1)], game_loop=960)
+    cells = featurize(later, fog, memory)[0]["scalars"][-16:]
+    assert cells[corner_cell] == pytest.approx(0.5)  # seen at loop 0, half the time limit ago
+    assert cells[far_cell] == 0.0 and cells[enemy_cell] == 1.0  # 16.5 away from the Marine then and now
+    memory.clear()  # a new episode has seen nothing
+    cells = featurize(later, fog, memory)[0]["scalars"][-16:]
+    assert cells[corner_cell] == 1.0 and cells[far_cell] == 0.0

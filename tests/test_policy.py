@@ -337,6 +337,30 @@ def test_distance_gain_moves_a_units_pointer_toward_near_entities():
     assert torch.allclose(shift - shift[:, :1], -(distance - distance[:, :1]), atol=1e-4)  # gain -1
 
 
+def test_unseen_gain_moves_a_units_cell_choice_toward_cells_not_seen_for_long():
+    cells = GRID * GRID
+    torch.manual_seed(0)
+    policy = EntityPolicy(num_features=F, num_scalars=S + cells, num_unit_types=V, grid_size=GRID, width=16,
+                          key_dim=8, encoder="deepsets", unseen_cells=True).eval()
+    obs = make_obs(5, 8)
+    obs["scalars"] = torch.cat([obs["scalars"], torch.rand(2, cells)], dim=-1)
+    obs["action_mask"][:] = 1
+    actions = torch.zeros(2, U, dtype=torch.long)
+    seg = ActionLayout(max_entities=8, grid_size=GRID).segment(Verb.MOVE_POINT)
+
+    def cell_choice() -> torch.Tensor:  # unit 0's log p(cell | move to a point)
+        with torch.no_grad():
+            logits, _, _ = policy(obs, actions)
+        return torch.log_softmax(logits[:, 0, seg.start : seg.start + seg.size], dim=-1)
+
+    untrained = cell_choice()
+    with torch.no_grad():
+        policy.unseen_gain.bias.fill_(2.0)
+    shift = cell_choice() - untrained
+    unseen = obs["scalars"][:, -cells:]
+    assert torch.allclose(shift - shift[:, :1], 2.0 * (unseen - unseen[:, :1]), atol=1e-4)
+
+
 def test_without_the_pointer_terms_units_are_decoded_independently():
     torch.manual_seed(0)
     policy = EntityPolicy(num_features=F, num_scalars=S, num_unit_types=V, grid_size=GRID, width=16,

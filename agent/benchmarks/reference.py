@@ -116,6 +116,8 @@ def _slot_logits(policy: EntityPolicy, heads: UnitHeads, queries: torch.Tensor, 
         bias[Target.POINT] = gain[..., 1:] * claims[..., layout.max_entities :]
     if heads.distances is not None:
         bias[Target.ENTITY] += policy.distance_gain(queries) * heads.distances[:, units]
+    if heads.unseen is not None:
+        bias[Target.POINT] = bias[Target.POINT] + policy.unseen_gain(queries) * heads.unseen.unsqueeze(1)
     parts = []
     for seg in layout.segments:
         verb_logit = verb_logits[..., int(seg.verb) : int(seg.verb) + 1]

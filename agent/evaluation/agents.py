@@ -13,8 +13,9 @@ import torch
 import envs  # noqa: F401  (registers the env ids)
 from agent.evaluation.economy_agent import economy_agent
 from agent.evaluation.scripted import RandomAgent, scripted_agent
-from agent.training.build import check_fits_observation, is_economy
+from agent.training.build import check_fits_observation
 from agent.training.checkpoint import load_policy
+from envs.entity_env import entity_spec
 from envs.errors import UserError
 
 BUILTIN_AGENTS = ("scripted", "random")
@@ -104,6 +105,11 @@ def inference_threads(source: AgentSource | None, threads: int = 1):
         torch.set_num_threads(before)
 
 
+def _map_kind(economy: bool, fog: bool) -> str:
+    """The maps whose observation and action space a policy shares (envs/action_space.py, envs/featurize.py)."""
+    return "an economy map" if economy else "a combat map with fog" if fog else "a combat map without fog"
+
+
 class AgentSource:
     """What `--agent` names: a built-in agent, or a checkpoint loaded once.
 
@@ -130,11 +136,11 @@ class AgentSource:
         when crossing."""
         if self.trained_map is None or self.trained_map == map_name:
             return
-        economy = bool(self.meta["policy_kwargs"].get("economy", False))
-        if economy != is_economy(map_name):  # their layouts and observations differ (envs/action_space.py)
-            kinds = ("a combat", "an economy")
-            raise UserError(f"checkpoint {self.name} was trained on {kinds[economy]} map "
-                            f"({self.trained_map}) and cannot play {map_name}, {kinds[not economy]} map")
+        kwargs, spec = self.meta["policy_kwargs"], entity_spec(map_name)
+        trained = _map_kind(bool(kwargs.get("economy", False)), bool(kwargs.get("unseen_cells", False)))
+        if trained != _map_kind(spec.economy, spec.fog):  # their layouts or observations differ
+            raise UserError(f"checkpoint {self.name} was trained on {trained} ({self.trained_map}) and "
+                            f"cannot play {map_name}, {_map_kind(spec.economy, spec.fog)}")
         if not self.cross_map:
             raise UserError(f"checkpoint {self.name} was trained on {self.trained_map}, not {map_name}; "
                             f"pass --cross-map to play it on {map_name} anyway")

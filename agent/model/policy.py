@@ -18,6 +18,8 @@ Two optional pointer terms (on by default; docs/RESULTS.md "Learning" measures t
   `forward(obs, actions)` recomputes the same logits in one pass from the actions taken, for training.
 - distance term: a per-unit gain on the distance from the unit to each entity joins the pointer logits
   (an explicit spatial bias: "nearest" is hard to form from a dot product of position embeddings).
+On a map with fog a third term is built: a per-unit gain on each cell's time since it was seen (the
+last scalars) joins the cell logits, the same kind of explicit bias for where to look.
 
 Only the units with a choice run through the heads (agent/model/deciding.py), and the encoder only over
 the real entities (agent/model/encoders.py encode_real): the same numbers with less work. The pointer
@@ -94,6 +96,7 @@ class UnitHeads(NamedTuple):
     state: State | None  # the memory's state after these observations (None without memory)
     standing: torch.Tensor | None  # [B, U, N + G] each unit's standing order target (claims.py), if known
     ordered: torch.Tensor | None  # [B, U] 1 for a unit that has an order, if the policy reads it
+    unseen: torch.Tensor | None  # [B, G] each cell's time since an own unit saw it (maps with fog)
 
 
 class ChosenUnits(NamedTuple):
@@ -134,6 +137,7 @@ class EntityPolicy(nn.Module):
         memory: bool = False,
         order_features: tuple[int, int, int, int] | None = None,
         economy: bool = False,
+        unseen_cells: bool = False,
     ) -> None:
         """num_features F, num_scalars S, num_unit_types V and grid_size g come from the env's spaces;
         width D is the entity embedding (AlphaStar: 256), key_dim the pointer keys (AlphaStar: 32).
@@ -150,7 +154,10 @@ class EntityPolicy(nn.Module):
         order_features: the entity feature columns dx_own, dy_own, order_dx, order_dy, from which ordered
         decoding reads each unit's standing order target (None: the claims count this step's picks only).
         economy: the economy maps' layout (envs.action_space: gather, return, build, train after the
-        combat verbs), with a verb logit and a target head for each of its verbs."""
+        combat verbs), with a verb logit and a target head for each of its verbs.
+        unseen_cells: the last grid_size**2 scalars are each cell's time since an own unit saw it (a map
+        with fog, envs/featurize.py); a per-unit gain on them joins the point verbs' cell logits, so a
+        unit can head for what it has not seen without first learning where each scalar's cell is."""
         super().__init__()
         self.constructor_kwargs = {
             "num_features": num_features, "num_scalars": num_scalars, "num_unit_types": num_unit_types,
@@ -160,7 +167,7 @@ class EntityPolicy(nn.Module):
             "position_features": None if position_features is None else list(position_features),
             "ordered_decoding": ordered_decoding, "memory": memory,
             "order_features": None if order_features is None else list(order_features),
-            "economy": economy,
+            "economy": economy, "unseen_cells": unseen_cells,
         }
         self.economy = economy
         verbs = layout_verbs(economy)
@@ -199,6 +206,7 @@ class EntityPolicy(nn.Module):
         self.order_column = order_column
         self.keep_gain = nn.Parameter(torch.tensor(float(keep_bias))) if order_column is not None else None
         self.distance_gain = _zero_linear(width, 1) if position_features is not None else None
+        self.unseen_gain = _zero_linear(width, 1) if unseen_cells else None
         self.value_head = nn.Sequential(nn.Linear(core_dim, width), nn.ReLU(), nn.Linear(width, 1))
         self.return_scale = ReturnScale()  # the value head's unit (PPO adapts it; raw value = scale x value)
         self._layouts: dict[int, ActionLayout] = {}
@@ -278,8 +286,11 @@ class EntityPolicy(nn.Module):
         ordered = None
         if self.keep_gain is not None:
             ordered = (obs["entities"][:, :num_units, self.order_column] > 0).to(keys.dtype)
+        unseen = None
+        if self.unseen_gain is not None:
+            unseen = obs["scalars"][:, -layout.num_cells:].float()
         return UnitHeads(per_entity, embedded, self.context(value_in), keys, action_mask, entity_mask, layout,
-                         value_in, distances, state, standing, ordered)
+                         value_in, distances, state, standing, ordered, unseen)
 
     def unit_logits(self, heads: UnitHeads, rows: torch.Tensor, claims: torch.Tensor | None) -> torch.Tensor:
         """Masked joint logits [L, A] of the units at flat indices `rows` of [B * U] (unit u of game b at
@@ -314,6 +325,8 @@ class EntityPolicy(nn.Module):
             point_bias = gain[:, 1:] * claims[:, layout.max_entities :]
         if heads.distances is not None:
             entity_bias = entity_bias + self.distance_gain(queries) * own(heads.distances)
+        if heads.unseen is not None:
+            point_bias = point_bias + self.unseen_gain(queries) * heads.unseen[games]
         target_logp, target_legal = [], []
         column = len(plan.none_verbs)
         for names, bias in ((plan.entity_verbs, entity_bias), (plan.point_verbs, point_bias)):

@@ -32,19 +32,27 @@ def is_economy(map_name: str) -> bool:
     return entity_spec(map_name).economy
 
 
+def observed_features(kwargs: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The entity and scalar features read by a policy of these constructor arguments."""
+    economy = bool(kwargs.get("economy", False))
+    cells = int(kwargs.get("grid_size", 0)) ** 2 if kwargs.get("unseen_cells") else 0
+    return entity_features(economy), scalar_features(economy, cells)
+
+
 def policy_kwargs(cfg: TrainConfig) -> dict:
     """EntityPolicy's constructor arguments (JSON-able) for this config: the entity observation's sizes,
-    which depend on the map only through whether it is an economy map (not on its caps), and the model
-    settings."""
+    which depend on the map only through whether it is an economy map and whether it has fog (not on its
+    caps), and the model settings."""
     width, options = cfg.model.resolved()
     economy = is_economy(cfg.env.map)
+    fog = entity_spec(cfg.env.map).fog
     features = entity_features(economy)
     positions = [features.index("x"), features.index("y")]
     # Where each unit's standing order points (agent/model/claims.py), if the observation says.
     order = [features.index(name) for name in ORDER_FEATURES if name in features]
     return {
         "num_features": len(features),
-        "num_scalars": len(scalar_features(economy)),
+        "num_scalars": len(scalar_features(economy, cfg.env.grid_size ** 2 if fog else 0)),
         "num_unit_types": NUM_UNIT_TYPES,
         "grid_size": cfg.env.grid_size,
         "width": width,
@@ -59,6 +67,7 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
         "memory": cfg.model.memory,
         "order_features": order if cfg.model.ordered_decoding and len(order) == len(ORDER_FEATURES) else None,
         "economy": economy,
+        "unseen_cells": fog,
     }
 
 
@@ -75,11 +84,12 @@ def check_model(cfg: TrainConfig) -> None:
         raise UserError(f"config key 'model.encoder_options': {err}") from None
 
 
-def observation_meta(economy: bool = False) -> dict:
-    """The observation a policy is trained on (a combat map's, or with `economy` an economy map's), by
-    name: saved with every checkpoint (policy.json)."""
-    return {"entity_features": list(entity_features(economy)),
-            "scalar_features": list(scalar_features(economy)), "num_unit_types": NUM_UNIT_TYPES}
+def observation_meta(kwargs: dict | None = None) -> dict:
+    """The observation read by a policy of these constructor arguments (default: a combat map's without
+    fog), by name: saved with every checkpoint (policy.json)."""
+    entities, scalars = observed_features(kwargs or {})
+    return {"entity_features": list(entities), "scalar_features": list(scalars),
+            "num_unit_types": NUM_UNIT_TYPES}
 
 
 def _changes(saved: list, now: tuple) -> str:
@@ -93,8 +103,7 @@ def check_fits_observation(meta: dict, where) -> None:
     """A checkpoint's policy reads this version's observation, or a one-line UserError saying what changed
     since it was trained (it would otherwise fail on its first step, or silently read the wrong columns)."""
     kwargs, saved = meta.get("policy_kwargs", {}), meta.get("observation")
-    economy = bool(kwargs.get("economy", False))  # an economy map's policy reads the economy's observation
-    entities, scalars = entity_features(economy), scalar_features(economy)
+    entities, scalars = observed_features(kwargs)  # the observation of the map kind it was trained on
     problems = []
     if saved is not None:  # checkpoints name their features: say which ones changed
         for key, now in (("entity_features", entities), ("scalar_features", scalars)):

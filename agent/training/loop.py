@@ -109,7 +109,7 @@ class Trainer:
 
     def save(self) -> Path:
         meta = {"env": env_kwargs(self.cfg), "config": self.cfg.to_dict(), "iteration": self.iteration,
-                "observation": observation_meta(self.policy_kwargs["economy"])}
+                "observation": observation_meta(self.policy_kwargs)}
         state = {"iteration": self.iteration, "env_steps": self.env_steps,
                  "train_seconds": self.train_seconds}
 
