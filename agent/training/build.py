@@ -27,11 +27,6 @@ def env_kwargs(cfg: TrainConfig) -> dict:
     }
 
 
-def is_economy(map_name: str) -> bool:
-    """The map plays the economy's verbs and observation (envs.action_space, envs.featurize)."""
-    return entity_spec(map_name).economy
-
-
 def observed_features(kwargs: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The entity and scalar features read by a policy of these constructor arguments."""
     economy = bool(kwargs.get("economy", False))
@@ -44,15 +39,14 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
     which depend on the map only through whether it is an economy map and whether it has fog (not on its
     caps), and the model settings."""
     width, options = cfg.model.resolved()
-    economy = is_economy(cfg.env.map)
-    fog = entity_spec(cfg.env.map).fog
-    features = entity_features(economy)
+    spec = entity_spec(cfg.env.map, grid_size=cfg.env.grid_size)
+    features = spec.entity_features
     positions = [features.index("x"), features.index("y")]
     # Where each unit's standing order points (agent/model/claims.py), if the observation says.
     order = [features.index(name) for name in ORDER_FEATURES if name in features]
     return {
         "num_features": len(features),
-        "num_scalars": len(scalar_features(economy, cfg.env.grid_size ** 2 if fog else 0)),
+        "num_scalars": len(spec.scalar_features),
         "num_unit_types": NUM_UNIT_TYPES,
         "grid_size": cfg.env.grid_size,
         "width": width,
@@ -66,8 +60,8 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
         "ordered_decoding": cfg.model.ordered_decoding,
         "memory": cfg.model.memory,
         "order_features": order if cfg.model.ordered_decoding and len(order) == len(ORDER_FEATURES) else None,
-        "economy": economy,
-        "unseen_cells": fog,
+        "economy": spec.economy,
+        "unseen_cells": spec.fog,
     }
 
 
