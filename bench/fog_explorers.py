@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, agent in AGENTS.items():
         summary = summarize(play(env, agent(env.entity_spec), args.episodes, EVAL_SEED, desc=name))
         rows.append({"agent": name, **{k: summary[k] for k in SUMMARY_KEYS}})
-        print(f"{name:8s}: {summary['mean']:.1f} [{summary['ci_low']:.1f}, {summary['ci_high']:.1f}]", flush=True)
+        print(f"{name}: {summary['mean']:.1f} [{summary['ci_low']:.1f}, {summary['ci_high']:.1f}]")
     env.close()
     write_json_atomic(args.out, {**run_info(), "map": MAP, "episodes": args.episodes, "eval_seed": EVAL_SEED,
                                  "rows": rows})

@@ -106,7 +106,7 @@ def inference_threads(source: AgentSource | None, threads: int = 1):
 
 
 def _map_kind(economy: bool, fog: bool) -> str:
-    """The maps whose observation and action space a policy shares (envs/action_space.py, envs/featurize.py)."""
+    """The kind of map whose observation and action space a policy reads (envs/featurize.py)."""
     return "an economy map" if economy else "a combat map with fog" if fog else "a combat map without fog"
 
 
