@@ -9,7 +9,8 @@
 
 Each (map, seed) trains in its own `perceiver-sc2 train` process (its own Ray) with the map's config,
 `seed=<seed>` and one torch thread, until the budget in env steps (a busy machine changes the minutes, not
-the result; the minutes are reported too). Then the final checkpoint, greedy and sampling, the scripted
+the result; the minutes are reported too). Ctrl-C or `kill` (SIGINT, SIGTERM) stops the training process
+after its running iteration, keeping what it finished. Then the final checkpoint, greedy and sampling, the scripted
 agent and the untrained network play the same 100 seeded evaluation episodes; every per-episode score
 goes into the JSON with the paired policy-minus-scripted differences and the map's goals, met or not.
 Kept checkpoints also play the first `--curve-episodes` of those seeds greedily (the greedy curve beside
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -175,8 +177,33 @@ def train(map_name: str, env_steps: int, run_dir: Path, extra: list[str], *, dis
         run_dir.mkdir(parents=True)
         (run_dir / REQUEST).write_text(json.dumps(request))
     started_at = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    run_stoppable(cmd)
     return time.perf_counter() - started_at
+
+
+def run_stoppable(cmd: list[str]) -> None:
+    """Run the training command as a child that a stop reaches: SIGINT or SIGTERM to this process (Ctrl-C,
+    `kill`, a scheduler) is passed on once, the child saves its finished iterations and exits, and this
+    process stops saying so. The child has its own process group, so a terminal's Ctrl-C reaches it only
+    through here (twice, it would stop at once instead of after its running iteration)."""
+    child = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    stops = []
+
+    def pass_on(signum, frame):
+        if not stops:
+            child.send_signal(signum)
+        stops.append(signum)
+
+    previous = {signum: signal.signal(signum, pass_on) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stops:
+        raise SystemExit("stopped: the run kept its finished iterations; the same command resumes it")
+    if code != 0:
+        raise subprocess.CalledProcessError(code, cmd)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -3,7 +3,10 @@ map's run is done or resumes."""
 
 import json
 import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -139,7 +142,7 @@ def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_config(tmp_p
     from agent.training.checkpoint import CHECKPOINTS, TRAIN_STATE, checkpoint_name
 
     commands = []
-    monkeypatch.setattr(learning.subprocess, "run", lambda cmd, **kwargs: commands.append(cmd))
+    monkeypatch.setattr(learning, "run_stoppable", commands.append)
     run_dir = tmp_path / "MoveToBeacon"
     learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"])  # nothing to resume: a new run
     assert "--resume" not in commands[-1] and "run.max_env_steps=1000" in commands[-1]
@@ -167,6 +170,29 @@ def test_a_killed_map_resumes_from_its_checkpoint_only_for_the_same_config(tmp_p
     learning.train("MoveToBeacon", 1000, run_dir, ["seed=1"], discard=True)  # asked to: starts afresh
     assert "--resume" not in commands[-1] and not ckpt.exists()
     assert json.loads((run_dir / learning.REQUEST).read_text())["config"]["ppo"]["num_epochs"] == 4
+
+
+def test_a_stop_sent_to_the_bench_alone_reaches_its_training_child_once(tmp_path):
+    # The child stands in for `perceiver-sc2 train`: it notes each stop it gets and exits as the loop does.
+    stops, ready = tmp_path / "stops", tmp_path / "ready"
+    child = ("import signal, sys, time\n"
+             "def stop(signum, frame):\n"
+             f"    open({str(stops)!r}, 'a').write(str(signum) + '\\n')\n"
+             "    sys.exit(1)\n"
+             "signal.signal(signal.SIGTERM, stop)\n"
+             f"open({str(ready)!r}, 'w').close()\n"
+             "time.sleep(120)\n")
+    script = f"from bench.learning import run_stoppable; run_stoppable([{sys.executable!r}, '-c', {child!r}])"
+    bench = subprocess.Popen([sys.executable, "-c", script], cwd=learning.ROOT, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 120
+    while not ready.exists() and time.time() < deadline and bench.poll() is None:
+        time.sleep(0.1)
+    assert ready.exists(), bench.stderr.read() if bench.poll() is not None else "the child did not start"
+    bench.send_signal(signal.SIGTERM)  # to the bench process only, as `kill` sends it
+    _, err = bench.communicate(timeout=60)
+    assert bench.returncode == 1 and "the same command resumes it" in err
+    assert stops.read_text().split() == [str(int(signal.SIGTERM))]
 
 
 def test_config_changes_names_added_removed_and_changed_settings():
