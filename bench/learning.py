@@ -8,14 +8,15 @@
     python bench/learning.py --maps DefeatRoaches --seeds 1 2
 
 Each (map, seed) trains in its own `perceiver-sc2 train` process (its own Ray) with the map's config,
-`seed=<seed>` and one torch thread, until the budget in env steps (a busy machine changes the minutes, not
-the result; the minutes are reported too). Ctrl-C or `kill` (SIGINT, SIGTERM) stops the training process
-after its running iteration, keeping what it finished. Then the final checkpoint, greedy and sampling, the scripted
-agent and the untrained network play the same 100 seeded evaluation episodes; every per-episode score
-goes into the JSON with the paired policy-minus-scripted differences and the map's goals, met or not.
-Kept checkpoints also play the first `--curve-episodes` of those seeds greedily (the greedy curve beside
-the training episodes' score, which is sampled play). Writes runs/bench/<map>/seed<k>/ (`--runs`) and
-docs/learning/<map>_seed<k>.json and .png, with the date, command and commit of the run.
+`seed=<seed>` and one torch thread, until the budget in env steps (a busy machine changes the minutes,
+not the result; the minutes are reported too). Ctrl-C or `kill` (SIGINT, SIGTERM) stops the training
+process after its running iteration, keeping what it finished. Then the final checkpoint, greedy and
+sampling, the scripted agent and the untrained network play the same 100 seeded evaluation episodes;
+every per-episode score goes into the JSON with the paired policy-minus-scripted differences and the
+map's goals, met or not. Kept checkpoints also play the first `--curve-episodes` of those seeds greedily
+(the greedy curve beside the training episodes' score, which is sampled play). Writes
+runs/bench/<map>/seed<k>/ (`--runs`) and docs/learning/<map>_seed<k>.json and .png, with the date,
+command and commit of the run.
 `python bench/tables.py` puts the figures into docs/RESULTS.md and README.md. A run that outlasts its
 machine moves to the next one in the repository: `python bench/park.py park`, then `unpark` there.
 """
