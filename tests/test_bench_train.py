@@ -63,8 +63,13 @@ def test_rates_and_shares_come_from_the_runs_own_timings(record):
         assert sum(shares.values()) == pytest.approx(1.0)
         assert shares["sampler"] == pytest.approx(arm["sampler_seconds"] / arm["train_seconds"])
         assert shares["learner"] == pytest.approx(arm["learner_seconds"] / arm["train_seconds"])
-        # Sampling and the SGD update are nearly the whole iteration; neither is missing.
-        assert shares["sampler"] > 0.05 and shares["learner"] > 0.05 and 0 <= shares["other"] < 0.3
+        # Neither timing is missing: no machine does an arm's matrix products faster than its measured
+        # matmul peak, whatever else loads it; and the two are nearly the whole iteration.
+        peak_seconds = arm["env_steps"] / (record["matmul_gflops_machine"] * 1e9)
+        flops = arm["flops"]
+        assert arm["learner_seconds"] >= flops["num_epochs"] * flops["train_per_sample"] * peak_seconds
+        assert arm["sampler_seconds"] >= flops["decode_per_obs"] * peak_seconds
+        assert 0 <= shares["other"] < 0.3
         for it in its:
             assert 0 < it["sampler_s"] + it["learner_s"] <= it["seconds"]
     # Each arm draws from its own random state: the same computation samples the same first games, so the
