@@ -116,6 +116,11 @@ SCALAR_FEATURES = (  # order as written by entity_kernels.featurize_batch
 NUM_SCALAR_FEATURES = len(SCALAR_FEATURES)
 
 
+def fog_cell_count(fog: bool, grid_size: int) -> int:
+    """Point-target cells whose time since seen is observed: all of them on a map with fog, else 0."""
+    return grid_size ** 2 if fog else 0
+
+
 def scalar_features(economy: bool, fog_cells: int = 0) -> tuple[str, ...]:
     """The scalar features of an economy map or not, with `fog_cells` cells on a map with fog (else 0)."""
     names = SCALAR_FEATURES + ECONOMY_SCALARS if economy else SCALAR_FEATURES
@@ -158,8 +163,7 @@ class EntitySpec:
 
     @property
     def fog_cells(self) -> int:
-        """Point-target cells whose time since seen is observed: all of them on a map with fog, else 0."""
-        return self.grid_size ** 2 if self.fog else 0
+        return fog_cell_count(self.fog, self.grid_size)
 
     @property
     def scalar_features(self) -> tuple[str, ...]:

@@ -52,9 +52,9 @@ END_X, END_Y = 4, 5  # action slots: where its last order, queued or current, ai
 NEVER_SEEN = -np.inf  # UnitMemory.cells of a cell no own unit has seen this episode
 # By pysc2 unit type id: how far an own unit sees, centre to centre (game data, envs/engine/units.py, as
 # the engine's fog); a Marine's 9 for a type the engine does not model.
-SIGHT = np.full(4096, 9.0)
+SIGHT_BY_SC2_ID = np.full(4096, 9.0)
 for _type in UNIT_TYPES:
-    SIGHT[_type.sc2_id] = _type.sight
+    SIGHT_BY_SC2_ID[_type.sc2_id] = _type.sight
 
 
 class UnitMemory:
@@ -238,7 +238,7 @@ def see_cells(raw, pos, n, cells, loop, playable):
         a = raw[r, FU.alliance]
         if a != 1 and a != 2:  # pysc2 PlayerRelative self, ally
             continue
-        sight = SIGHT[min(max(raw[r, FU.unit_type], 0), SIGHT.shape[0] - 1)]
+        sight = SIGHT_BY_SC2_ID[min(max(raw[r, FU.unit_type], 0), SIGHT_BY_SC2_ID.shape[0] - 1)]
         for k in range(C):
             dx = playable[0] + (k % g + 0.5) * w - pos[r, 0]
             dy = playable[1] + (k // g + 0.5) * h - pos[r, 1]

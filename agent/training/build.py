@@ -10,7 +10,7 @@ from agent.model.policy import EntityPolicy
 from agent.training.config import TrainConfig
 from envs.entity_env import entity_spec
 from envs.errors import UserError
-from envs.featurize import NUM_UNIT_TYPES, entity_features, scalar_features
+from envs.featurize import NUM_UNIT_TYPES, entity_features, fog_cell_count, scalar_features
 
 ORDER_FEATURES = ("dx_own", "dy_own", "order_dx", "order_dy")
 
@@ -30,7 +30,7 @@ def env_kwargs(cfg: TrainConfig) -> dict:
 def observed_features(kwargs: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The entity and scalar features read by a policy of these constructor arguments."""
     economy = bool(kwargs.get("economy", False))
-    cells = int(kwargs.get("grid_size", 0)) ** 2 if kwargs.get("unseen_cells") else 0
+    cells = fog_cell_count(bool(kwargs.get("unseen_cells")), int(kwargs.get("grid_size", 0)))
     return entity_features(economy), scalar_features(economy, cells)
 
 
