@@ -603,6 +603,19 @@ def shard_planners(src: dict) -> str:
     return table(["planner", *(f"step_mul {m}" for m in step_muls)], rows) + "\n\n" + note
 
 
+
+MAKE_TRAIN = "docs/make_train.json"
+
+
+def make_train(src: dict) -> str:
+    run = src[MAKE_TRAIN]
+    load = f"{run['load_average_before'][0]:.1f} before, {run['load_average_after'][0]:.1f} after"
+    row = [f"{run['env_steps']:,} env steps in {run['train_seconds'] / 60:.1f} min", ci(run["policy"]),
+           ci(run["policy_sampled"]), ci(run["scripted"]), _goals(run)]
+    return (table(["training", "greedy [95% CI]", "sampled [95% CI]", "scripted agent [95% CI]", "goals met"],
+                  [row]) + f"\n\n{run['cpu_count']} CPUs, load average (1 min) {load}. "
+            + measured(run, MAKE_TRAIN))
+
 # name -> (source files, renderer)
 BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "encoder_acceptance": (("docs/encoder_scaling.json",), encoder_acceptance),
@@ -624,6 +637,7 @@ BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
     "learner_update": (tuple(_learner_paths()), learner_update),
     "encoder_step": ((ENCODER_STEP,), encoder_step),
     "shard_planners": ((SHARD_PLANNERS,), shard_planners),
+    "make_train": ((MAKE_TRAIN,), make_train),
     "readme_results": (("docs/bench_engine.json", "docs/bench_env.json", "docs/encoder_scaling.json",
                         *_learning_paths()), readme_results),
 }
