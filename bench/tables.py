@@ -603,7 +603,6 @@ def shard_planners(src: dict) -> str:
     return table(["planner", *(f"step_mul {m}" for m in step_muls)], rows) + "\n\n" + note
 
 
-
 MAKE_TRAIN = "docs/make_train.json"
 
 
@@ -615,6 +614,7 @@ def make_train(src: dict) -> str:
     return (table(["training", "greedy [95% CI]", "sampled [95% CI]", "scripted agent [95% CI]", "goals met"],
                   [row]) + f"\n\n{run['cpu_count']} CPUs, load average (1 min) {load}. "
             + measured(run, MAKE_TRAIN))
+
 
 # name -> (source files, renderer)
 BLOCKS: dict[str, tuple[tuple[str, ...], Callable[[dict], str]]] = {
