@@ -26,7 +26,7 @@ from agent.evaluation.evaluate import EVAL_SEED, summarize  # noqa: E402
 from agent.evaluation.run_loop import play  # noqa: E402
 from agent.evaluation.scripted import FocusFire  # noqa: E402
 from agent.outputs import write_json_atomic  # noqa: E402
-from bench.learning import SUMMARY_KEYS  # noqa: E402
+from bench.learning import kept  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 from envs.action_space import Verb  # noqa: E402
 from envs.entity_env import EntityEnv  # noqa: E402
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, agent in AGENTS.items():
         summary = summarize(play(env, agent(env.entity_spec), args.episodes, EVAL_SEED, desc=name))
-        rows.append({"agent": name, **{k: summary[k] for k in SUMMARY_KEYS}})
+        rows.append({"agent": name, **kept(summary)})
         print(f"{name}: {summary['mean']:.1f} [{summary['ci_low']:.1f}, {summary['ci_high']:.1f}]")
     env.close()
     write_json_atomic(args.out, {**run_info(), "map": MAP, "episodes": args.episodes, "eval_seed": EVAL_SEED,

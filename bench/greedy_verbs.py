@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.evaluation.evaluate import EVAL_SEED  # noqa: E402
-from bench.learning import SUMMARY_KEYS  # noqa: E402
+from bench.learning import kept  # noqa: E402
 from bench.pilots import counting_source  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
@@ -40,7 +40,7 @@ def play(checkpoint: Path, map_name: str, episodes: int, *, sample: bool, decode
     source = counting_source(checkpoint, sample)
     with mock.patch("agent.model.policy.greedy", decoder) if decoder else contextlib.nullcontext():
         summary = evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
-    return {**{k: summary[k] for k in SUMMARY_KEYS}, "verbs": dict(source.verbs),
+    return {**kept(summary), "verbs": dict(source.verbs),
             "idle_verbs": dict(source.idle_verbs)}
 
 

@@ -74,6 +74,13 @@ GOALS = {
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
 WIN_KEYS = ("wins", "decided", "win_rate", "win_low", "win_high")
+
+
+def kept(summary: dict) -> dict:
+    """What a bench file keeps of an evaluation summary: SUMMARY_KEYS, and WIN_KEYS on maps with a win."""
+    return {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
+
+
 RUNS = ROOT / "runs" / "bench"  # training runs: RUNS/<map>/seed<k>
 REQUEST = "bench_request.json"  # in a run directory: the config its training started with
 CHECKPOINTS_PER_RUN = 20  # kept for the greedy curve; also bounds what a killed run loses
@@ -280,8 +287,7 @@ def final_evaluation(run_dir: Path, map_name: str, episodes: int) -> dict:
                                sample=sample)
         progress(f"{map_name}: {name} {evals[name]['mean']:.1f} over {episodes} episodes")
     evals["untrained_greedy"] = untrained_eval(run_dir, map_name, episodes)
-    out = {name: {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
-           for name, summary in evals.items()}
+    out = {name: kept(summary) for name, summary in evals.items()}
     out["paired_vs_scripted"] = {"greedy": paired(out["policy"], out["scripted"]),
                                  "sampled": paired(out["policy_sampled"], out["scripted"])}
     return out

@@ -23,15 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.outputs import write_json_atomic  # noqa: E402
-from bench.learning import GOALS, SUMMARY_KEYS, goals_met  # noqa: E402
+from bench.learning import GOALS, goals_met, kept  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 MAP = "MoveToBeacon"
 RUN = ROOT / "runs" / "MoveToBeacon-default"  # the Makefile's TRAIN_RUN
-
-
-def _kept(summary: dict) -> dict:
-    return {key: summary[key] for key in SUMMARY_KEYS if key in summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
               "iterations": last["iteration"], "wall_seconds": round(wall, 1), "cpu_count": os.cpu_count(),
               "load_average_before": load_before, "load_average_after": os.getloadavg(),
               "goals": goals_met(GOALS[MAP], evals),
-              **{name: _kept(summary) for name, summary in evals.items()}}
+              **{name: kept(summary) for name, summary in evals.items()}}
     write_json_atomic(args.out, record, indent=2)
     print(f"make train: {record['env_steps']:,} env steps in {record['train_seconds']:.0f} s; greedy "
           f"{evals['policy']['mean']:.1f}, sampled {evals['policy_sampled']['mean']:.1f}, scripted "

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.outputs import write_json_atomic  # noqa: E402
-from bench.learning import EVAL_SEED, SUMMARY_KEYS, WIN_KEYS, read_metrics, train  # noqa: E402
+from bench.learning import EVAL_SEED, kept, read_metrics, train  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 TAIL_KEYS = ("iteration", "env_steps", "train_seconds", "episode_score", "vf_explained_var", "return_scale",
@@ -89,7 +89,7 @@ def evaluate_variant(run_dir: Path, map_name: str, episodes: int) -> dict:
     for name, sample in (("greedy", False), ("sampled", True)):
         source = counting_source(run_dir, sample)
         summary = evaluate(source, map_name, episodes=episodes, seed=EVAL_SEED, progress=False)
-        out[name] = {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
+        out[name] = kept(summary)
         out[name]["verbs"] = dict(source.verbs)  # per unit-step with a choice, over every episode
         out[name]["idle_verbs"] = dict(source.idle_verbs)  # of those, the units without an order
     return out

@@ -29,7 +29,7 @@ from agent.evaluation.evaluate import EVAL_SEED, summarize  # noqa: E402
 from agent.evaluation.run_loop import play  # noqa: E402
 from agent.evaluation.scripted import CollectMineralShards, F  # noqa: E402
 from agent.outputs import write_json_atomic  # noqa: E402
-from bench.learning import SUMMARY_KEYS  # noqa: E402
+from bench.learning import kept  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 from envs.action_space import Verb  # noqa: E402
 from envs.entity_env import EntityEnv  # noqa: E402
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                             desc=f"{name} at step_mul {step_mul}")
             summary = summarize(episodes)
             rows.append({"planner": name, "step_mul": step_mul,
-                         **{k: summary[k] for k in SUMMARY_KEYS}})
+                         **kept(summary)})
             print(f"{name:8s} step_mul {step_mul}: {summary['mean']:.1f} "
                   f"[{summary['ci_low']:.1f}, {summary['ci_high']:.1f}]", flush=True)
         env.close()

@@ -113,6 +113,18 @@ def test_paired_counts_and_mean_difference_game_by_game():
     assert (out["mean_difference"], out["ci_low"], out["ci_high"]) == expected
 
 
+def test_a_kept_summary_has_every_games_score_and_win_counts_only_on_maps_with_a_win():
+    from agent.evaluation.evaluate import summarize
+    from agent.evaluation.run_loop import Episode
+
+    games = [Episode(score=20.0, length=30, won=True), Episode(score=8.0, length=40, won=False)]
+    with_win = learning.kept({**summarize(games, has_win=True), "agent": "x", "published": {}})
+    assert with_win["scores"] == [20.0, 8.0] and (with_win["wins"], with_win["decided"]) == (1, 2)
+    assert set(with_win) == set(learning.SUMMARY_KEYS + learning.WIN_KEYS)
+    without = learning.kept(summarize([Episode(score=3.0, length=5, won=None)], has_win=False))
+    assert set(without) == set(learning.SUMMARY_KEYS)
+
+
 def test_a_map_is_complete_only_for_the_same_config_and_episodes(tmp_path):
     path = tmp_path / "learning_MoveToBeacon.json"
     assert not learning.is_complete(path, "MoveToBeacon", 80_000, 100, [])
