@@ -74,16 +74,14 @@ GOALS = {
 # Per-episode score lists kept for each evaluated agent (everything a paired comparison needs).
 SUMMARY_KEYS = ("episodes", "mean", "ci_low", "ci_high", "std", "min", "max", "mean_length", "scores")
 WIN_KEYS = ("wins", "decided", "win_rate", "win_low", "win_high")
+RUNS = ROOT / "runs" / "bench"  # training runs: RUNS/<map>/seed<k>
+REQUEST = "bench_request.json"  # in a run directory: the config its training started with
+CHECKPOINTS_PER_RUN = 20  # kept for the greedy curve; also bounds what a killed run loses
 
 
 def kept(summary: dict) -> dict:
     """What a bench file keeps of an evaluation summary: SUMMARY_KEYS, and WIN_KEYS on maps with a win."""
     return {k: summary[k] for k in SUMMARY_KEYS + WIN_KEYS if k in summary}
-
-
-RUNS = ROOT / "runs" / "bench"  # training runs: RUNS/<map>/seed<k>
-REQUEST = "bench_request.json"  # in a run directory: the config its training started with
-CHECKPOINTS_PER_RUN = 20  # kept for the greedy curve; also bounds what a killed run loses
 
 
 def goals_met(goal: Goal, evals: dict) -> dict:
