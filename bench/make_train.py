@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.outputs import write_json_atomic  # noqa: E402
-from bench.learning import GOALS, goals_met, kept  # noqa: E402
+from bench.learning import GOALS, goals_met, kept, read_metrics  # noqa: E402
 from bench.provenance import run_info  # noqa: E402
 
 MAP = "MoveToBeacon"
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print(f"make train failed (exit {done.returncode}): {done.stderr.strip()[-1500:]}", file=sys.stderr)
         return 1
-    last = json.loads((RUN / "metrics.jsonl").read_text().splitlines()[-1])
+    last = read_metrics(RUN)[-1]
     greedy = json.loads((RUN / "evaluation_greedy.json").read_text())
     sampled = json.loads((RUN / "evaluation_sampled.json").read_text())
     policy, scripted = sorted(greedy["rows"], key=lambda row: row["agent"] == "scripted")
